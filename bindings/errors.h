@@ -1,0 +1,49 @@
+// Converts native Status values into JavaScript errors. InvalidArgument becomes a TypeError-free
+// plain Error with code "ERR_CS_INVALID_ARGUMENT" and so on, so that the TypeScript facade can
+// map errors by code without parsing messages.
+#pragma once
+
+#include <napi.h>
+
+#include "common/status.h"
+
+namespace cascadeserve::bindings {
+
+inline const char* StatusCodeName(StatusCode code) {
+  switch (code) {
+    case StatusCode::kOk: return "OK";
+    case StatusCode::kInvalidArgument: return "ERR_CS_INVALID_ARGUMENT";
+    case StatusCode::kRuntimeError: return "ERR_CS_RUNTIME";
+    case StatusCode::kOverloaded: return "ERR_CS_OVERLOADED";
+    case StatusCode::kTimeout: return "ERR_CS_TIMEOUT";
+    case StatusCode::kCancelled: return "ERR_CS_CANCELLED";
+    case StatusCode::kUnavailable: return "ERR_CS_UNAVAILABLE";
+  }
+  return "ERR_CS_UNKNOWN";
+}
+
+inline Napi::Error StatusToError(Napi::Env env, const Status& status) {
+  Napi::Error err = Napi::Error::New(env, status.message());
+  err.Set("code", Napi::String::New(env, StatusCodeName(status.code())));
+  return err;
+}
+
+// Cheap guards at the edge only; full validation happens in TypeScript.
+#define CS_THROW_TYPE_IF(cond, env, msg)                      \
+  do {                                                        \
+    if (cond) {                                               \
+      Napi::TypeError::New(env, msg).ThrowAsJavaScriptException(); \
+      return {};                                              \
+    }                                                         \
+  } while (0)
+
+#define CS_THROW_IF_ERROR(env, expr)                                             \
+  do {                                                                           \
+    ::cascadeserve::Status cs_st_ = (expr);                                      \
+    if (!cs_st_.ok()) {                                                          \
+      ::cascadeserve::bindings::StatusToError(env, cs_st_).ThrowAsJavaScriptException(); \
+      return {};                                                                 \
+    }                                                                            \
+  } while (0)
+
+}  // namespace cascadeserve::bindings

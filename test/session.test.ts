@@ -1,0 +1,157 @@
+// Session runs real ONNX models through the C API; outputs are checked against a matrix
+// product computed here and against onnxruntime-node's own InferenceSession.
+import t from 'tap';
+import { readFileSync } from 'node:fs';
+import * as ort from 'onnxruntime-node';
+import { Session } from '../ts/index.js';
+import { fixture } from './helpers/paths.js';
+
+interface Weights { w1: number[][]; b1: number[]; w2: number[][]; b2: number[] }
+const weights = JSON.parse(readFileSync(fixture('mlp_small.weights.json'), 'utf8')) as Weights;
+
+function mlpReference(x: Float32Array, rows: number): Float64Array {
+  const out = new Float64Array(rows * 4);
+  for (let r = 0; r < rows; r++) {
+    const h = new Float64Array(8);
+    for (let j = 0; j < 8; j++) {
+      let s = weights.b1[j];
+      for (let i = 0; i < 16; i++) s += x[r * 16 + i] * weights.w1[i][j];
+      h[j] = Math.max(0, s);
+    }
+    for (let k = 0; k < 4; k++) {
+      let s = weights.b2[k];
+      for (let j = 0; j < 8; j++) s += h[j] * weights.w2[j][k];
+      out[r * 4 + k] = s;
+    }
+  }
+  return out;
+}
+
+function randomInput(rows: number, seed: number): Float32Array {
+  const x = new Float32Array(rows * 16);
+  let s = seed >>> 0;
+  for (let i = 0; i < x.length; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    x[i] = (s / 2 ** 32) * 4 - 2;
+  }
+  return x;
+}
+
+t.test('reports inputs and outputs with -1 for dynamic dimensions', async (t) => {
+  const s = await Session.create(fixture('mlp_small.onnx'));
+  t.same(s.inputs, [{ name: 'x', type: 'float32', shape: [-1, 16] }]);
+  t.same(s.outputs, [{ name: 'y', type: 'float32', shape: [-1, 4] }]);
+  s.release();
+});
+
+t.test('outputs equal a TypeScript matrix product and onnxruntime-node', async (t) => {
+  const s = await Session.create(fixture('mlp_small.onnx'));
+  const theirs = await ort.InferenceSession.create(fixture('mlp_small.onnx'));
+  for (const rows of [1, 3, 64]) {
+    const x = randomInput(rows, rows);
+    const ours = await s.run({ x: { data: x, dims: [rows, 16] } });
+    t.same(ours.y.dims, [rows, 4]);
+    t.equal(ours.y.type, 'float32');
+    const ref = mlpReference(x, rows);
+    const maxDiff = Math.max(...Array.from(ours.y.data as Float32Array, (v, i) => Math.abs(v - ref[i])));
+    t.ok(maxDiff < 1e-4, `rows=${rows}: max |ours - TS reference| = ${maxDiff}`);
+    const o = await theirs.run({ x: new ort.Tensor('float32', x, [rows, 16]) });
+    t.same(Array.from(ours.y.data as Float32Array), Array.from(o.y.data as Float32Array), `rows=${rows}: equal to onnxruntime-node`);
+  }
+  s.release();
+});
+
+t.test('many concurrent runs each get their own answer', async (t) => {
+  const s = await Session.create(fixture('mlp_small.onnx'), { intraOpThreads: 1 });
+  const inputs = Array.from({ length: 200 }, (_, i) => randomInput(2, 1000 + i));
+  const results = await Promise.all(inputs.map((x) => s.run({ x: { data: x, dims: [2, 16] } })));
+  let bad = 0;
+  results.forEach((r, i) => {
+    const ref = mlpReference(inputs[i], 2);
+    if ((r.y.data as Float32Array).some((v, j) => Math.abs(v - ref[j]) > 1e-4)) bad++;
+  });
+  t.equal(bad, 0);
+  s.release();
+});
+
+const identityCases = [
+  { type: 'float32', data: new Float32Array([1.5, -2, 3, 0, 1e-7, -1e30]) },
+  { type: 'float16', data: new Uint16Array([0x3c00, 0xc000, 0x7bff, 0, 1, 0x8001]) },
+  { type: 'int64', data: new BigInt64Array([1n, -2n, 9007199254740993n, 0n, -(2n ** 62n), 5n]) },
+  { type: 'int32', data: new Int32Array([1, -2, 2147483647, 0, -2147483648, 5]) },
+  { type: 'uint8', data: new Uint8Array([0, 1, 2, 127, 128, 255]) },
+] as const;
+
+for (const c of identityCases) {
+  t.test(`${c.type} tensors round-trip through an Identity model`, async (t) => {
+    const s = await Session.create(fixture(`identity_${c.type}.onnx`));
+    t.equal(s.inputs[0].type, c.type);
+    const out = await s.run({ x: { data: c.data, dims: [2, 3] } });
+    t.equal(out.y.type, c.type);
+    t.same(out.y.dims, [2, 3]);
+    t.same(Array.from(out.y.data as ArrayLike<number | bigint>), Array.from(c.data as ArrayLike<number | bigint>));
+    s.release();
+  });
+}
+
+t.test('errors carry ONNX Runtime messages and never abort the process', async (t) => {
+  const s = await Session.create(fixture('mlp_small.onnx'));
+  await t.rejects(s.run({ x: { data: new Int32Array(32), dims: [2, 16] } }), {
+    code: 'ERR_CS_INVALID_ARGUMENT',
+    message: /Unexpected input data type.*tensor\(int32\).*expected.*tensor\(float\)/s,
+  }, 'wrong element type');
+  await t.rejects(s.run({ x: { data: new Float32Array(30), dims: [2, 15] } }), {
+    code: 'ERR_CS_INVALID_ARGUMENT',
+    message: /invalid dimensions for input: x.*Got: 15 Expected: 16/s,
+  }, 'wrong shape');
+  const x = { data: new Float32Array(32), dims: [2, 16] };
+  await t.rejects(s.run({ x, z: x }), { message: /Invalid input name: z/ }, 'unknown input');
+  await t.rejects(s.run({}), { code: 'ERR_CS_INVALID_ARGUMENT', message: `feeds is missing input "x" (the model's inputs: x)` }, 'missing input');
+  await t.rejects(s.run({ x: { data: new Float32Array(31), dims: [2, 16] } }), {
+    code: 'ERR_CS_INVALID_ARGUMENT',
+    message: 'feeds["x"].dims [2,16] hold 32 elements but data has 31',
+  }, 'data length disagrees with dims');
+  await t.rejects(s.run({ x: { data: [1, 2] as unknown as Float32Array, dims: [2] } }), {
+    message: /feeds\["x"\]\.data must be a typed array/,
+  });
+  await t.rejects(s.run({ x: { data: new Float32Array(2), dims: [-1, 2] } }), { message: /feeds\["x"\]\.dims must be an array of non-negative integers/ });
+  // The session still works after every error.
+  const ok = await s.run({ x: { data: new Float32Array(16), dims: [1, 16] } });
+  t.same(ok.y.dims, [1, 4]);
+  s.release();
+  await t.rejects(s.run({ x: { data: new Float32Array(16), dims: [1, 16] } }), { code: 'ERR_CS_CLOSED' }, 'released session');
+});
+
+t.test('bad model files give clear errors', async (t) => {
+  await t.rejects(Session.create(fixture('does-not-exist.onnx')), {
+    code: 'ERR_CS_INVALID_ARGUMENT',
+    message: /cannot load model '.*does-not-exist\.onnx'.*(doesn't exist|No such file)/s,
+  });
+  await t.rejects(Session.create(fixture('corrupt.onnx')), {
+    code: 'ERR_CS_INVALID_ARGUMENT',
+    message: /cannot load model '.*corrupt\.onnx'.*Protobuf parsing failed/s,
+  });
+  await t.rejects(Session.create(''), { message: 'path must be a non-empty string' });
+});
+
+t.test('options are validated with the option path in the message', async (t) => {
+  const p = fixture('mlp_small.onnx');
+  await t.rejects(Session.create(p, { intraOpThreads: 0 }), { message: 'options.intraOpThreads must be an integer from 1 to 1024, got 0' });
+  await t.rejects(Session.create(p, { graphOptimizationLevel: 'max' as never }), { message: /options\.graphOptimizationLevel must be one of/ });
+  await t.rejects(Session.create(p, { executionProvider: 'tpu' as never }), { message: "options.executionProvider must be 'cpu' or 'cuda', got tpu" });
+  await t.rejects(Session.create(p, { deviceId: -1 }), { message: /options\.deviceId/ });
+  for (const level of ['disabled', 'basic', 'extended', 'all'] as const) {
+    const s = await Session.create(p, { graphOptimizationLevel: level, intraOpThreads: 2 });
+    const out = await s.run({ x: { data: new Float32Array(16).fill(1), dims: [1, 16] } });
+    const ref = mlpReference(new Float32Array(16).fill(1), 1);
+    t.ok(Array.from(out.y.data as Float32Array).every((v, i) => Math.abs(v - ref[i]) < 1e-4), `level ${level}`);
+    s.release();
+  }
+});
+
+t.test("'cuda' fails clearly where the runtime has no usable CUDA provider", async (t) => {
+  await t.rejects(Session.create(fixture('mlp_small.onnx'), { executionProvider: 'cuda' }), {
+    code: 'ERR_CS_UNAVAILABLE',
+    message: /execution provider 'cuda'.*(is not available|could not be enabled)/s,
+  });
+});

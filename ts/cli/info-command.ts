@@ -1,0 +1,30 @@
+// `cascadeserve info`: what this installation will run with.
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { packageRoot } from '../../bindings/binding.js';
+import { runtimeInfo } from '../runtime/runtime.js';
+import type { CliIo } from './main.js';
+
+export async function runInfoCommand(argv: string[], io: CliIo): Promise<number> {
+  if (argv.includes('--help')) {
+    io.stdout.write('Usage: cascadeserve info\n\nPrints the ONNX Runtime library, its version and providers, the native addon in use and the embedded models.\n');
+    return 0;
+  }
+  const info = runtimeInfo();
+  const lines = [
+    `ONNX Runtime ${info.version} (C API ${info.apiVersion}) from ${info.libraryPath}`,
+    `execution providers: ${info.providers.join(', ')}`,
+    `native addon: ${info.addonPath}`,
+  ];
+  const manifest = join(packageRoot(), 'models', 'fmnist', 'cascade.json');
+  if (existsSync(manifest)) {
+    const { loadManifest } = await import('../zoo/manifest.js');
+    const m = await loadManifest(manifest);
+    lines.push(`embedded cascade '${m.name}' (${manifest}):`);
+    for (const model of m.models) lines.push(`  ${model.name.padEnd(12)} ${model.file}`);
+  } else {
+    lines.push('embedded cascade: models/fmnist/cascade.json is missing');
+  }
+  io.stdout.write(lines.join('\n') + '\n');
+  return 0;
+}

@@ -1,0 +1,72 @@
+// The `cascadeserve` command. Each subcommand lives in its own module and is loaded on demand,
+// so `--help` stays fast and a broken optional part cannot break the others.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { packageRoot } from '../../bindings/binding.js';
+
+export interface CliIo {
+  stdout: NodeJS.WritableStream & { isTTY?: boolean };
+  stderr: NodeJS.WritableStream;
+}
+
+interface Subcommand {
+  summary: string;
+  run: (argv: string[], io: CliIo) => Promise<number>;
+}
+
+const kSubcommands: Record<string, Subcommand> = {
+  info: {
+    summary: 'print the ONNX Runtime in use, the native addon and the embedded models',
+    run: async (argv, io) => (await import('./info-command.js')).runInfoCommand(argv, io),
+  },
+};
+
+export function registerSubcommand(name: string, sub: Subcommand) {
+  kSubcommands[name] = sub;
+}
+
+function version(): string {
+  return (JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version;
+}
+
+function usage(): string {
+  const names = Object.keys(kSubcommands);
+  const width = Math.max(...names.map((n) => n.length));
+  return [
+    'Usage: cascadeserve <command> [options]',
+    '',
+    'Serves model cascades: a cheap model answers the easy queries, expensive models only the hard ones,',
+    'with the configuration (gear) switched by the measured load.',
+    '',
+    'Commands:',
+    ...names.map((n) => `  ${n.padEnd(width)}  ${kSubcommands[n].summary}`),
+    '',
+    'Options:',
+    '  --help       this text (or `cascadeserve <command> --help`)',
+    '  --version    the package version',
+    '',
+  ].join('\n');
+}
+
+export async function main(argv: string[], io: CliIo = process): Promise<number> {
+  const [first, ...rest] = argv;
+  if (first === undefined || first === '--help' || first === '-h' || first === 'help') {
+    io.stdout.write(usage());
+    return first === undefined ? 1 : 0;
+  }
+  if (first === '--version' || first === '-v') {
+    io.stdout.write(version() + '\n');
+    return 0;
+  }
+  const sub = kSubcommands[first];
+  if (!sub) {
+    io.stderr.write(`cascadeserve: unknown command '${first}'\n\n${usage()}`);
+    return 2;
+  }
+  try {
+    return await sub.run(rest, io);
+  } catch (err) {
+    io.stderr.write(`cascadeserve ${first}: ${(err as Error).message}\n`);
+    return 1;
+  }
+}

@@ -1,0 +1,9 @@
+// Public API of the cascadeserve package.
+export { Session } from './runtime/session.js';
+export type { SessionOptions, Tensor, TensorInput, TensorMetadata, GraphOptimizationLevel } from './runtime/session.js';
+export { ElementType } from './runtime/element-type.js';
+export type { ElementTypeName, TensorData } from './runtime/element-type.js';
+export { defaultOrtLibraryPath, runtimeInfo } from './runtime/runtime.js';
+export type { RuntimeInfo } from './runtime/runtime.js';
+export { CascadeServeError } from './errors.js';
+export type { ErrorCode } from './errors.js';
