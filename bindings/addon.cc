@@ -4,6 +4,7 @@
 
 #include "addon.h"
 #include "common/status.h"
+#include "engine_binding.h"
 #include "errors.h"
 #include "session_binding.h"
 
@@ -18,7 +19,13 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   Napi::Function session = SessionHandle::Define(env);
   data->session_ctor = Napi::Persistent(session);
 
+  Napi::Function engine = EngineHandle::Define(env);
+  data->engine_ctor = Napi::Persistent(engine);
+
   exports.Set("RuntimeHandle", runtime);
+  exports.Set("EngineHandle", engine);
+  exports.Set("createEngine", Napi::Function::New(env, CreateEngine, "createEngine"));
+  exports.Set("engineNowUs", Napi::Function::New(env, EngineNowUs, "engineNowUs"));
   exports.Set("SessionHandle", session);
   exports.Set("createSession", Napi::Function::New(env, CreateSession, "createSession"));
   exports.Set("compiledApiVersion", Napi::Number::New(env, OrtRuntime::compiled_api_version()));

@@ -53,12 +53,49 @@ export interface RawSession {
   release(): void;
 }
 
+/** Completed requests as columns, one entry per item (bindings/engine_binding.cc Deliver). */
+export interface RawResultColumns {
+  count: number;
+  tickets: Float64Array;
+  status: Int32Array; // native StatusCode
+  predictedClass: Int32Array;
+  certainty: Float32Array;
+  exitStage: Int32Array;
+  model: Int32Array;
+  queuedUs: Float64Array;
+  computeUs: Float64Array;
+  outputOffset: Int32Array; // count + 1 offsets into outputs
+  outputs: Float32Array;
+  errors: Record<number, string>; // runtime error message by item index
+}
+
+export interface RawEngineStats {
+  gearId: number;
+  gearSwitches: number;
+  queues: { model: number; currentStage: number; queueLength: number; batches: number; items: number; exits: number; timeouts: number; refusals: number; failures: number; cancellations: number }[];
+  lanes: { busyUs: number; batches: number; items: number }[];
+}
+
+export interface RawEngine {
+  readonly itemElems: number;
+  /** Queues items; returns accepted[i] = 1, or 0 when refused (queue full). budgetsUs: time left, Infinity = none. */
+  submit(tickets: Float64Array, inputs: Float32Array, budgetsUs: Float64Array, priorities: Int32Array, wantOutput: Uint8Array): Uint8Array;
+  setGear(gear: unknown): void;
+  stats(): RawEngineStats;
+  pause(): void;
+  resume(): void;
+  /** Stops the lanes; pending items complete as cancelled through onResults. */
+  close(): void;
+  /** Whether pending deliveries keep the process alive. */
+  setRef(ref: boolean): void;
+}
+
 export interface RawBinding {
   RuntimeHandle: new (libraryPath: string) => RawRuntime;
   createSession(runtime: RawRuntime, path: string, options: RawSessionOptions): Promise<RawSession>;
   compiledApiVersion: number;
-  // The engine's raw surface is declared in bindings/engine-binding.ts.
-  [key: string]: unknown;
+  createEngine(runtime: RawRuntime, config: unknown, gear: unknown, onResults: (cols: RawResultColumns) => void): Promise<RawEngine>;
+  engineNowUs(): number;
 }
 
 /** The package root: the directory holding package.json, found upward from this file. */

@@ -7,3 +7,6 @@ export { defaultOrtLibraryPath, runtimeInfo } from './runtime/runtime.js';
 export type { RuntimeInfo } from './runtime/runtime.js';
 export { CascadeServeError } from './errors.js';
 export type { ErrorCode } from './errors.js';
+export { CascadeEngine } from './engine/engine.js';
+export type { ItemResult, ItemStatus, SubmitOptions, EngineStats } from './engine/engine.js';
+export type { EngineOptions, EngineModel, EngineLane, EngineStage, EngineGear, CertaintyMeasure, OutputKind } from './engine/config.js';

@@ -62,6 +62,8 @@ Status OrtSession::Create(std::shared_ptr<OrtRuntime> runtime, const std::string
                                     "SetSessionExecutionMode"));
   CS_RETURN_IF_ERROR(runtime->Check(api.SetSessionGraphOptimizationLevel(so.get(), level),
                                     "SetSessionGraphOptimizationLevel"));
+  CS_RETURN_IF_ERROR(runtime->Check(api.SetSessionLogSeverityLevel(so.get(), ORT_LOGGING_LEVEL_FATAL),
+                                    "SetSessionLogSeverityLevel"));
   // Spinning pool threads would steal the cores that the other lanes run on.
   CS_RETURN_IF_ERROR(runtime->Check(
       api.AddSessionConfigEntry(so.get(), "session.intra_op.allow_spinning", "0"),

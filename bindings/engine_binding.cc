@@ -1,0 +1,416 @@
+#include "engine_binding.h"
+
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+#include "addon.h"
+#include "errors.h"
+#include "ort/ort_model_runner.h"
+#include "session_binding.h"
+
+namespace cascadeserve::bindings {
+
+namespace {
+
+// Plain reads of objects the TypeScript facade has validated (ts/engine/config.ts).
+int32_t I32(const Napi::Object& o, const char* key, int32_t fallback = 0) {
+  Napi::Value v = o.Get(key);
+  return v.IsNumber() ? v.As<Napi::Number>().Int32Value() : fallback;
+}
+double F64(const Napi::Object& o, const char* key, double fallback = 0) {
+  Napi::Value v = o.Get(key);
+  return v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : fallback;
+}
+std::string Str(const Napi::Object& o, const char* key) {
+  Napi::Value v = o.Get(key);
+  return v.IsString() ? v.As<Napi::String>().Utf8Value() : std::string();
+}
+std::vector<int64_t> I64s(const Napi::Object& o, const char* key) {
+  std::vector<int64_t> out;
+  Napi::Value v = o.Get(key);
+  if (!v.IsArray()) return out;
+  Napi::Array a = v.As<Napi::Array>();
+  for (uint32_t i = 0; i < a.Length(); ++i) out.push_back(a.Get(i).As<Napi::Number>().Int64Value());
+  return out;
+}
+
+GearConfig ReadGear(const Napi::Object& g) {
+  GearConfig gear;
+  gear.id = I32(g, "id");
+  Napi::Array stages = g.Get("stages").As<Napi::Array>();
+  for (uint32_t i = 0; i < stages.Length(); ++i) {
+    Napi::Object s = stages.Get(i).As<Napi::Object>();
+    GearStage st;
+    st.model = I32(s, "model");
+    st.threshold = static_cast<float>(F64(s, "threshold"));
+    st.measure = static_cast<CertaintyMeasure>(I32(s, "measure"));
+    st.max_batch = I32(s, "maxBatch", 1);
+    st.max_queue_delay_us = static_cast<int64_t>(F64(s, "maxQueueDelayUs"));
+    Napi::Value w = s.Get("laneWeights");
+    if (w.IsArray()) {
+      Napi::Array a = w.As<Napi::Array>();
+      for (uint32_t k = 0; k < a.Length(); ++k) st.lane_weights.push_back(a.Get(k).As<Napi::Number>().DoubleValue());
+    }
+    gear.stages.push_back(std::move(st));
+  }
+  return gear;
+}
+
+struct EngineBlueprint {
+  EngineConfig config;
+  GearConfig gear;
+  std::vector<OrtModelSpec> models;
+  std::vector<OrtLaneSpec> lanes;
+};
+
+EngineBlueprint ReadBlueprint(const Napi::Object& cfg, const Napi::Object& gear) {
+  EngineBlueprint b;
+  Napi::Array models = cfg.Get("models").As<Napi::Array>();
+  for (uint32_t i = 0; i < models.Length(); ++i) {
+    Napi::Object m = models.Get(i).As<Napi::Object>();
+    OrtModelSpec spec;
+    spec.name = Str(m, "name");
+    spec.path = Str(m, "path");
+    spec.input_name = Str(m, "input");
+    spec.output_name = Str(m, "output");
+    spec.item_dims = I64s(m, "itemDims");
+    spec.classes = I32(m, "classes");
+    ModelConfig mc;
+    mc.name = spec.name;
+    mc.input_elems = ElementCount(spec.item_dims);
+    mc.output_elems = spec.classes;
+    mc.output_kind = static_cast<OutputKind>(I32(m, "outputKind"));
+    b.config.models.push_back(mc);
+    b.models.push_back(std::move(spec));
+  }
+  Napi::Array lanes = cfg.Get("lanes").As<Napi::Array>();
+  for (uint32_t i = 0; i < lanes.Length(); ++i) {
+    Napi::Object l = lanes.Get(i).As<Napi::Object>();
+    LaneConfig lc;
+    OrtLaneSpec ls;
+    bool cuda = Str(l, "kind") == "cuda";
+    lc.kind = cuda ? LaneConfig::kCuda : LaneConfig::kCpu;
+    lc.device_id = I32(l, "deviceId");
+    ls.provider = cuda ? ExecutionProvider::kCuda : ExecutionProvider::kCpu;
+    ls.device_id = lc.device_id;
+    ls.intra_op_threads = I32(l, "intraOpThreads", 1);
+    b.config.lanes.push_back(lc);
+    b.lanes.push_back(ls);
+  }
+  Napi::Array placement = cfg.Get("placement").As<Napi::Array>();
+  for (uint32_t i = 0; i < placement.Length(); ++i) {
+    std::vector<int> hosts;
+    Napi::Array a = placement.Get(i).As<Napi::Array>();
+    for (uint32_t k = 0; k < a.Length(); ++k) hosts.push_back(a.Get(k).As<Napi::Number>().Int32Value());
+    b.config.placement.push_back(std::move(hosts));
+  }
+  b.config.max_queue_size_per_stage = static_cast<int64_t>(F64(cfg, "maxQueueSizePerStage", 1024));
+  b.gear = ReadGear(gear);
+  return b;
+}
+
+class CreateEngineWorker : public Napi::AsyncWorker {
+ public:
+  CreateEngineWorker(Napi::Env env, std::shared_ptr<OrtRuntime> runtime, EngineBlueprint blueprint,
+                     Napi::Object handle)
+      : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), runtime_(std::move(runtime)),
+        blueprint_(std::move(blueprint)), handle_(Napi::Persistent(handle)) {
+    EngineHandle* h = EngineHandle::Unwrap(handle);
+    pending_ = h->pending;
+    tsfn_ = h->tsfn;
+  }
+  Napi::Promise Promise() { return deferred_.Promise(); }
+
+  void Execute() override {
+    // The callback only queues results; delivery to JavaScript is one call per group.
+    std::shared_ptr<PendingResults> pending = pending_;
+    Napi::ThreadSafeFunction tsfn = tsfn_;
+    CompletionFn on_complete = [pending, tsfn](std::vector<ItemResult>&& results, const std::string& message) mutable {
+      bool schedule = false;
+      {
+        std::lock_guard<std::mutex> lock(pending->mu);
+        if (pending->detached) return;
+        for (auto& r : results) {
+          pending->messages.push_back(r.status == StatusCode::kRuntimeError ? message : std::string());
+          pending->items.push_back(std::move(r));
+        }
+        if (!pending->delivery_scheduled) {
+          pending->delivery_scheduled = true;
+          schedule = true;
+        }
+      }
+      if (schedule) {
+        tsfn.NonBlockingCall(pending.get(), [](Napi::Env env, Napi::Function cb, PendingResults* p) {
+          EngineHandle::Deliver(env, cb, p);
+        });
+      }
+    };
+    status_ = Engine::Create(blueprint_.config, blueprint_.gear,
+                             MakeOrtRunnerFactory(runtime_, blueprint_.models, blueprint_.lanes), on_complete,
+                             &engine_);
+  }
+
+  void OnOK() override {
+    Napi::Env env = Env();
+    if (!status_.ok()) {
+      deferred_.Reject(StatusToError(env, status_).Value());
+      return;
+    }
+    Napi::Object handle = handle_.Value();
+    EngineHandle::Unwrap(handle)->Adopt(std::move(engine_));
+    deferred_.Resolve(handle);
+  }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  std::shared_ptr<OrtRuntime> runtime_;
+  EngineBlueprint blueprint_;
+  Napi::ObjectReference handle_;
+  std::shared_ptr<PendingResults> pending_;
+  Napi::ThreadSafeFunction tsfn_;
+  Status status_;
+  std::unique_ptr<Engine> engine_;
+};
+
+}  // namespace
+
+// Converts the pending results into columns and calls onResults(columns) once.
+void EngineHandle::Deliver(Napi::Env env, Napi::Function callback, PendingResults* p) {
+  std::vector<ItemResult> items;
+  std::vector<std::string> messages;
+  {
+    std::lock_guard<std::mutex> lock(p->mu);
+    items.swap(p->items);
+    messages.swap(p->messages);
+    p->delivery_scheduled = false;
+  }
+  if (env == nullptr || callback.IsEmpty() || items.empty()) return;
+  const size_t n = items.size();
+  Napi::Float64Array tickets = Napi::Float64Array::New(env, n);
+  Napi::Int32Array status = Napi::Int32Array::New(env, n);
+  Napi::Int32Array cls = Napi::Int32Array::New(env, n);
+  Napi::Float32Array certainty = Napi::Float32Array::New(env, n);
+  Napi::Int32Array exit_stage = Napi::Int32Array::New(env, n);
+  Napi::Int32Array model = Napi::Int32Array::New(env, n);
+  Napi::Float64Array queued_us = Napi::Float64Array::New(env, n);
+  Napi::Float64Array compute_us = Napi::Float64Array::New(env, n);
+  Napi::Int32Array output_offset = Napi::Int32Array::New(env, n + 1);
+  size_t output_floats = 0;
+  for (const auto& r : items) output_floats += r.output.size();
+  Napi::Float32Array outputs = Napi::Float32Array::New(env, output_floats);
+  Napi::Object errors = Napi::Object::New(env);
+  size_t offset = 0;
+  for (size_t i = 0; i < n; ++i) {
+    const ItemResult& r = items[i];
+    tickets[i] = static_cast<double>(r.ticket);
+    status[i] = static_cast<int32_t>(r.status);
+    cls[i] = r.predicted_class;
+    certainty[i] = r.certainty;
+    exit_stage[i] = r.exit_stage;
+    model[i] = r.model;
+    queued_us[i] = static_cast<double>(r.queued_us);
+    compute_us[i] = static_cast<double>(r.compute_us);
+    output_offset[i] = static_cast<int32_t>(offset);
+    if (!r.output.empty()) {
+      std::memcpy(outputs.Data() + offset, r.output.data(), r.output.size() * sizeof(float));
+      offset += r.output.size();
+    }
+    if (!messages[i].empty()) errors.Set(static_cast<uint32_t>(i), messages[i]);
+  }
+  output_offset[n] = static_cast<int32_t>(offset);
+  Napi::Object cols = Napi::Object::New(env);
+  cols.Set("count", Napi::Number::New(env, double(n)));
+  cols.Set("tickets", tickets);
+  cols.Set("status", status);
+  cols.Set("predictedClass", cls);
+  cols.Set("certainty", certainty);
+  cols.Set("exitStage", exit_stage);
+  cols.Set("model", model);
+  cols.Set("queuedUs", queued_us);
+  cols.Set("computeUs", compute_us);
+  cols.Set("outputOffset", output_offset);
+  cols.Set("outputs", outputs);
+  cols.Set("errors", errors);
+  callback.Call({cols});
+}
+
+Napi::Function EngineHandle::Define(Napi::Env env) {
+  return DefineClass(env, "EngineHandle",
+                     {InstanceMethod<&EngineHandle::Submit>("submit"),
+                      InstanceMethod<&EngineHandle::SetGear>("setGear"),
+                      InstanceMethod<&EngineHandle::Stats>("stats"),
+                      InstanceMethod<&EngineHandle::Pause>("pause"),
+                      InstanceMethod<&EngineHandle::Resume>("resume"),
+                      InstanceMethod<&EngineHandle::Close>("close"),
+                      InstanceMethod<&EngineHandle::SetRef>("setRef"),
+                      InstanceAccessor<&EngineHandle::ItemElems>("itemElems")});
+}
+
+// new EngineHandle(onResults): the thread-safe function exists before the engine does, so
+// that lanes can deliver from their first batch.
+EngineHandle::EngineHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<EngineHandle>(info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsFunction()) {
+    Napi::TypeError::New(env, "EngineHandle(onResults): onResults must be a function").ThrowAsJavaScriptException();
+    return;
+  }
+  tsfn = Napi::ThreadSafeFunction::New(env, info[0].As<Napi::Function>(), "cascadeserve-engine-results", 0, 1);
+  // An idle engine must not keep the process alive; the facade refs it while requests are in flight.
+  tsfn.Unref(env);
+}
+
+// Without close(): the engine stops and its results are dropped; the thread-safe function is
+// left to the environment (releasing it here can race its teardown). It is unref'd while
+// idle, so it never holds the process open.
+EngineHandle::~EngineHandle() {
+  {
+    std::lock_guard<std::mutex> lock(pending->mu);
+    pending->detached = true;
+  }
+  if (engine_) {
+    engine_->Close();
+    engine_.reset();
+  }
+}
+
+void EngineHandle::CloseEngine() {
+  if (engine_) {
+    engine_->Close();  // cancellations go through the thread-safe function like any result
+    engine_.reset();
+  }
+  if (!tsfn_released_ && tsfn) {
+    tsfn.Release();  // queued deliveries still run before the function is finalized
+    tsfn_released_ = true;
+  }
+}
+
+// submit(tickets: Float64Array, inputs: Float32Array, budgetsUs: Float64Array,
+//        priorities: Int32Array, wantOutput: Uint8Array) -> Uint8Array accepted
+// budgetsUs[i] is the time left to item i in microseconds (Infinity = no deadline; <= 0 =
+// already expired); it becomes an absolute deadline on the engine's clock here.
+Napi::Value EngineHandle::Submit(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  CS_THROW_TYPE_IF(!engine_, env, "engine is closed");
+  CS_THROW_TYPE_IF(info.Length() < 5 || !info[0].IsTypedArray() || !info[1].IsTypedArray() || !info[2].IsTypedArray() ||
+                       !info[3].IsTypedArray() || !info[4].IsTypedArray(),
+                   env, "submit(tickets, inputs, budgetsUs, priorities, wantOutput): expected typed arrays");
+  Napi::Float64Array tickets = info[0].As<Napi::Float64Array>();
+  Napi::Float32Array inputs = info[1].As<Napi::Float32Array>();
+  Napi::Float64Array budgets = info[2].As<Napi::Float64Array>();
+  Napi::Int32Array priorities = info[3].As<Napi::Int32Array>();
+  Napi::Uint8Array want = info[4].As<Napi::Uint8Array>();
+  const size_t n = tickets.ElementLength();
+  CS_THROW_TYPE_IF(budgets.ElementLength() != n || priorities.ElementLength() != n || want.ElementLength() != n, env,
+                   "submit: tickets, budgetsUs, priorities and wantOutput must have the same length");
+  CS_THROW_TYPE_IF(inputs.ElementLength() != n * static_cast<size_t>(engine_->item_elems()), env,
+                   "submit: inputs must hold tickets.length * itemElems floats");
+  std::vector<uint64_t> ids(n);
+  std::vector<int64_t> deadlines(n);
+  const int64_t now = Engine::NowUs();
+  for (size_t i = 0; i < n; ++i) {
+    ids[i] = static_cast<uint64_t>(tickets[i]);
+    double b = budgets[i];
+    deadlines[i] = std::isinf(b) ? 0 : now + std::max<int64_t>(static_cast<int64_t>(b), -now + 1) ;
+    if (!std::isinf(b) && b <= 0) deadlines[i] = std::max<int64_t>(1, now - 1);
+  }
+  Napi::Uint8Array accepted = Napi::Uint8Array::New(env, n);
+  CS_THROW_IF_ERROR(env, engine_->Submit(static_cast<int64_t>(n), ids.data(), inputs.Data(), deadlines.data(),
+                                         priorities.Data(), want.Data(), accepted.Data()));
+  return accepted;
+}
+
+Napi::Value EngineHandle::SetGear(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  CS_THROW_TYPE_IF(!engine_, env, "engine is closed");
+  CS_THROW_TYPE_IF(info.Length() < 1 || !info[0].IsObject(), env, "setGear(gear): gear must be an object");
+  CS_THROW_IF_ERROR(env, engine_->SetGear(ReadGear(info[0].As<Napi::Object>())));
+  return env.Undefined();
+}
+
+Napi::Value EngineHandle::Stats(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  CS_THROW_TYPE_IF(!engine_, env, "engine is closed");
+  EngineStats s = engine_->Stats();
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("gearId", s.gear_id);
+  o.Set("gearSwitches", double(s.gear_switches));
+  Napi::Array queues = Napi::Array::New(env, s.queues.size());
+  for (size_t i = 0; i < s.queues.size(); ++i) {
+    const auto& q = s.queues[i];
+    Napi::Object x = Napi::Object::New(env);
+    x.Set("model", q.model);
+    x.Set("currentStage", q.current_stage);
+    x.Set("queueLength", double(q.queue_length));
+    x.Set("batches", double(q.batches));
+    x.Set("items", double(q.items));
+    x.Set("exits", double(q.exits));
+    x.Set("timeouts", double(q.timeouts));
+    x.Set("refusals", double(q.refusals));
+    x.Set("failures", double(q.failures));
+    x.Set("cancellations", double(q.cancellations));
+    queues.Set(i, x);
+  }
+  o.Set("queues", queues);
+  Napi::Array lanes = Napi::Array::New(env, s.lanes.size());
+  for (size_t i = 0; i < s.lanes.size(); ++i) {
+    Napi::Object x = Napi::Object::New(env);
+    x.Set("busyUs", double(s.lanes[i].busy_us));
+    x.Set("batches", double(s.lanes[i].batches));
+    x.Set("items", double(s.lanes[i].items));
+    lanes.Set(i, x);
+  }
+  o.Set("lanes", lanes);
+  return o;
+}
+
+Napi::Value EngineHandle::Pause(const Napi::CallbackInfo& info) {
+  if (engine_) engine_->Pause();
+  return info.Env().Undefined();
+}
+
+Napi::Value EngineHandle::Resume(const Napi::CallbackInfo& info) {
+  if (engine_) engine_->Resume();
+  return info.Env().Undefined();
+}
+
+Napi::Value EngineHandle::Close(const Napi::CallbackInfo& info) {
+  CloseEngine();
+  return info.Env().Undefined();
+}
+
+Napi::Value EngineHandle::SetRef(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!tsfn_released_ && tsfn) {
+    if (info.Length() > 0 && info[0].ToBoolean().Value()) tsfn.Ref(env);
+    else tsfn.Unref(env);
+  }
+  return env.Undefined();
+}
+
+Napi::Value EngineHandle::ItemElems(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), engine_ ? double(engine_->item_elems()) : 0);
+}
+
+Napi::Value CreateEngine(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  CS_THROW_TYPE_IF(info.Length() < 4 || !info[0].IsObject() || !info[1].IsObject() || !info[2].IsObject() ||
+                       !info[3].IsFunction(),
+                   env, "createEngine(runtime, config, gear, onResults): wrong arguments");
+  Napi::Object rt_obj = info[0].As<Napi::Object>();
+  CS_THROW_TYPE_IF(!rt_obj.InstanceOf(GetAddonData(env).runtime_ctor.Value()), env,
+                   "createEngine: runtime must be a RuntimeHandle");
+  Napi::Object handle = GetAddonData(env).engine_ctor.New({info[3]});
+  if (env.IsExceptionPending()) return {};
+  auto* worker = new CreateEngineWorker(env, RuntimeHandle::Unwrap(rt_obj)->runtime(),
+                                        ReadBlueprint(info[1].As<Napi::Object>(), info[2].As<Napi::Object>()), handle);
+  Napi::Promise promise = worker->Promise();
+  worker->Queue();
+  return promise;
+}
+
+Napi::Value EngineNowUs(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), static_cast<double>(Engine::NowUs()));
+}
+
+}  // namespace cascadeserve::bindings

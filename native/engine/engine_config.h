@@ -1,0 +1,104 @@
+// Plain-data configuration and result types of the engine (engine.h). They carry no logic;
+// validation lives in gear.cc and names fields the way the caller wrote them
+// ("placement[2][0]: ...", "gear.stages[1].model: ...").
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "engine/certainty.h"
+
+namespace cascadeserve {
+
+struct ModelConfig {
+  std::string name;
+  int64_t input_elems = 0;   // floats per item; every model of a gear takes the same items
+  int64_t output_elems = 0;  // floats per output row = number of classes
+  OutputKind output_kind = OutputKind::kLogits;
+};
+
+struct LaneConfig {
+  // Values mirrored in TypeScript; do not renumber.
+  enum Kind : int { kCpu = 0, kCuda = 1 };
+  Kind kind = kCpu;
+  int device_id = 0;  // passed through to the RunnerFactory; the engine core does not use it
+};
+
+struct EngineConfig {
+  std::vector<ModelConfig> models;
+  std::vector<LaneConfig> lanes;  // one thread per lane
+  // placement[m]: the lanes hosting a runner of model m (may be empty: m is then unusable
+  // in gears). Fixed for the engine's life, so that a gear change never loads a model.
+  std::vector<std::vector<int>> placement;
+  // Admission bound of each stage-0 queue (see StageQueue); must be >= 1.
+  int64_t max_queue_size_per_stage = 1024;
+};
+
+struct GearStage {
+  int model = 0;               // index into EngineConfig::models; at most once per gear
+  float threshold = 0.0f;      // exit when certainty >= threshold; ignored for the last stage
+  CertaintyMeasure measure = CertaintyMeasure::kMaxProb;
+  int max_batch = 1;           // >= 1
+  int64_t max_queue_delay_us = 0;  // >= 0; 0 = dispatch a partial batch at once
+  // Per lane (size = number of lanes), >= 0, 0 for lanes not hosting the model, at least one
+  // positive; empty = any hosting lane may take the batches (see DesignatedLane).
+  std::vector<double> lane_weights;
+};
+
+struct GearConfig {
+  int id = 0;  // the caller's name for the gear; reported in EngineStats
+  std::vector<GearStage> stages;
+};
+
+struct ItemResult {
+  uint64_t ticket = 0;
+  StatusCode status = StatusCode::kOk;
+  int32_t predicted_class = -1;  // -1 unless status == kOk
+  float certainty = 0.0f;        // of the answering stage (double rounded to float)
+  int32_t exit_stage = -1;       // stage index in the request's gear (where it ended)
+  int32_t model = -1;            // model of that stage
+  int64_t queued_us = 0;         // summed over stages
+  int64_t compute_us = 0;        // summed over stages (wall time of its batches)
+  std::vector<float> output;     // the answering model's row, only when want_output && kOk
+};
+
+// Receives finished requests. Called from lane threads (and from the thread calling
+// Close for cancellations), possibly concurrently from several lanes; one call per
+// completed batch (all its exits or all its failures), per timeout sweep and per Close.
+// error_message is the runtime's message when the items are kRuntimeError, else empty.
+// Must not block long (it stalls the lane) and must not throw. It may call Submit, Stats,
+// SetGear, Pause and Resume, but not Close or the engine's destructor.
+using CompletionFn =
+    std::function<void(std::vector<ItemResult>&& results, const std::string& error_message)>;
+
+// Counters are cumulative since Create.
+struct StageQueueStats {
+  int model = 0;
+  int32_t current_stage = -1;  // index in the current gear, -1 when the model is not in it
+  int64_t queue_length = 0;
+  int64_t batches = 0;         // batches run (including failed ones)
+  int64_t items = 0;           // rows run
+  int64_t exits = 0;           // requests answered (kOk) by this stage
+  int64_t timeouts = 0;        // completed with kTimeout while queued here
+  int64_t refusals = 0;        // refused at admission (queue full)
+  int64_t failures = 0;        // completed with kRuntimeError here
+  int64_t cancellations = 0;   // completed with kCancelled by Close while queued here
+};
+
+struct LaneStats {
+  int64_t busy_us = 0;  // wall time spent running batches
+  int64_t batches = 0;
+  int64_t items = 0;
+};
+
+struct EngineStats {
+  int gear_id = 0;
+  int64_t gear_switches = 0;
+  std::vector<StageQueueStats> queues;  // one per model (the engine queues per model)
+  std::vector<LaneStats> lanes;         // one per lane
+};
+
+}  // namespace cascadeserve

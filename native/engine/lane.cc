@@ -1,0 +1,229 @@
+#include "engine/lane.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "engine/batch_assembly.h"
+#include "engine/certainty.h"
+
+namespace cascadeserve {
+namespace {
+
+std::chrono::steady_clock::time_point ToTimePoint(int64_t steady_us) {
+  return std::chrono::steady_clock::time_point(std::chrono::microseconds(steady_us));
+}
+
+// Grow-only resize: after warm-up the buffers have their final capacity.
+void EnsureSize(std::vector<float>* buffer, size_t size) {
+  if (buffer->size() < size) buffer->resize(size);
+}
+
+}  // namespace
+
+Lane::Lane(int index, DispatchState* state, std::vector<std::unique_ptr<ModelRunner>> runners)
+    : index_(index), state_(state), slot_(*state->lanes[index]), runners_(std::move(runners)) {}
+
+Lane::~Lane() {
+  if (thread_.joinable()) thread_.join();
+}
+
+void Lane::Start() { thread_ = std::thread([this] { Loop(); }); }
+
+void Lane::Join() {
+  if (thread_.joinable()) thread_.join();
+}
+
+void Lane::Loop() {
+  DispatchState& s = *state_;
+  std::unique_lock<std::mutex> lock(s.mu);
+  while (!s.closing) {
+    const int64_t now_us = SteadyNowUs();
+    int64_t wake_at_us = INT64_MAX;
+
+    // Deadlines first, even while paused: an expired request is answered without running.
+    SweepExpired(now_us, &wake_at_us);
+    if (!expired_.empty()) {
+      std::vector<ItemResult> results;
+      results.reserve(expired_.size());
+      for (RequestPtr& request : expired_) {
+        s.queues[ModelOf(*request)].stats.timeouts++;
+        results.push_back(TerminalResult(request.get(), StatusCode::kTimeout, now_us));
+      }
+      expired_.clear();
+      lock.unlock();
+      s.on_complete(std::move(results), std::string());
+      lock.lock();
+      continue;
+    }
+
+    int model = -1;
+    if (!s.paused) {
+      const std::shared_ptr<const Gear> gear = s.CurrentGear();
+      model = ClaimBatch(*gear, now_us, &wake_at_us);
+    }
+    if (model < 0) {
+      if (wake_at_us == INT64_MAX) {
+        slot_.wake.wait(lock);
+      } else {
+        slot_.wake.wait_until(lock, ToTimePoint(wake_at_us));
+      }
+      continue;
+    }
+
+    slot_.busy = true;
+    // Lanes deferring to this one under lane weights may now take what it leaves.
+    for (int peer : slot_.peer_lanes) s.lanes[peer]->wake.notify_one();
+    lock.unlock();
+
+    std::vector<ItemResult> results;
+    int64_t busy_us = 0;
+    const std::string error = RunBatch(model, &results, &busy_us);
+
+    lock.lock();
+    FinishBatchLocked(model, busy_us, static_cast<int64_t>(results.size()), !error.empty());
+    lock.unlock();
+    if (!results.empty()) s.on_complete(std::move(results), error);
+    lock.lock();
+  }
+}
+
+void Lane::SweepExpired(int64_t now_us, int64_t* wake_at_us) {
+  for (int model : slot_.hosted_models) {
+    StageQueue& queue = state_->queues[model].queue;
+    queue.RemoveExpired(now_us, &expired_);
+    if (!queue.empty()) *wake_at_us = std::min(*wake_at_us, queue.EarliestDeadlineBoundUs());
+  }
+}
+
+bool Lane::MayClaim(const Gear& gear, int model) const {
+  const std::vector<double>& weights = gear.params_by_model[model].lane_weights;
+  if (weights.empty()) return true;
+  if (!(weights[index_] > 0.0)) return false;
+  const int designated = DesignatedLane(weights, state_->queues[model].lane_credit);
+  return designated == index_ || designated < 0 || state_->lanes[designated]->busy;
+}
+
+int Lane::ClaimBatch(const Gear& gear, int64_t now_us, int64_t* wake_at_us) {
+  ready_.clear();
+  for (int model : slot_.hosted_models) {
+    const StageQueue& queue = state_->queues[model].queue;
+    if (queue.empty()) continue;
+    const Gear::QueueParams& params = gear.params_by_model[model];
+    const int64_t oldest_us = queue.OldestEnqueueUs();
+    const BatchDecision decision =
+        DecideBatch(queue.size(), oldest_us, params.max_batch, params.max_queue_delay_us, now_us);
+    if (decision.kind == BatchDecision::Kind::kWait) {
+      *wake_at_us = std::min(*wake_at_us, decision.wake_at_us);
+    } else if (decision.kind == BatchDecision::Kind::kDispatch && MayClaim(gear, model)) {
+      ready_.push_back(ReadyStage{model, queue.Head()->DeadlineOrMax(), oldest_us, decision.batch_size});
+    }
+    // A ready queue this lane may not claim belongs to its designated lane, which has been
+    // notified; when that lane turns busy it notifies this one (peer_lanes).
+  }
+  const int chosen = ChooseReadyStage(ready_);
+  if (chosen < 0) return -1;
+
+  const int model = ready_[chosen].queue_index;
+  ModelQueue& model_queue = state_->queues[model];
+  batch_.clear();
+  model_queue.queue.PopBatch(ready_[chosen].batch_size, &batch_);
+  const std::vector<double>& weights = gear.params_by_model[model].lane_weights;
+  if (!weights.empty()) ChargeClaim(weights, index_, &model_queue.lane_credit);
+  for (RequestPtr& request : batch_) {
+    request->state = RequestState::kExecuting;
+    request->queued_us += now_us - request->enqueue_us;
+  }
+  return model;
+}
+
+std::string Lane::RunBatch(int model, std::vector<ItemResult>* results, int64_t* busy_us) {
+  const DispatchState& s = *state_;
+  const int64_t rows = static_cast<int64_t>(batch_.size());
+  const int64_t input_elems = s.item_elems;
+  const ModelConfig& model_config = s.config.models[model];
+  const int64_t classes = model_config.output_elems;
+
+  row_inputs_.clear();
+  for (const RequestPtr& request : batch_) row_inputs_.push_back(request->input.data());
+  EnsureSize(&input_buffer_, static_cast<size_t>(rows * input_elems));
+  EnsureSize(&output_buffer_, static_cast<size_t>(rows * classes));
+
+  const int64_t start_us = SteadyNowUs();
+  GatherRows(row_inputs_.data(), rows, input_elems, input_buffer_.data());
+  const Status status = runners_[model]->Run(input_buffer_.data(), rows, output_buffer_.data());
+  const int64_t end_us = SteadyNowUs();
+  *busy_us = end_us - start_us;
+
+  forward_.clear();
+  if (!status.ok()) {
+    results->reserve(batch_.size());
+    for (RequestPtr& request : batch_) {
+      request->compute_us += *busy_us;
+      results->push_back(TerminalResult(request.get(), StatusCode::kRuntimeError, end_us));
+    }
+    batch_.clear();
+    return status.message().empty() ? std::string("model runner failed") : status.message();
+  }
+
+  for (int64_t row = 0; row < rows; ++row) {
+    RequestPtr& request = batch_[row];
+    request->compute_us += *busy_us;
+    // Each row is judged by the gear it entered with (rows of one batch may differ).
+    const GearStage& stage = request->gear->config.stages[request->stage];
+    const float* output_row = output_buffer_.data() + row * classes;
+    int32_t predicted_class = -1;
+    const double certainty =
+        RowCertainty(output_row, classes, model_config.output_kind, stage.measure, &predicted_class);
+    const bool last_stage = request->stage + 1 == static_cast<int32_t>(request->gear->config.stages.size());
+    if (last_stage || certainty >= static_cast<double>(stage.threshold)) {
+      request->state = RequestState::kDone;
+      ItemResult result;
+      result.ticket = request->ticket;
+      result.status = StatusCode::kOk;
+      result.predicted_class = predicted_class;
+      result.certainty = static_cast<float>(certainty);
+      result.exit_stage = request->stage;
+      result.model = model;
+      result.queued_us = request->queued_us;
+      result.compute_us = request->compute_us;
+      if (request->want_output) result.output.assign(output_row, output_row + classes);
+      results->push_back(std::move(result));
+    } else {
+      request->stage += 1;
+      forward_.push_back(std::move(request));
+    }
+  }
+  batch_.clear();  // answered requests are destroyed here; forwarded ones were moved out
+  return std::string();
+}
+
+void Lane::FinishBatchLocked(int model, int64_t busy_us, int64_t answered, bool failed) {
+  DispatchState& s = *state_;
+  StageQueueStats& stats = s.queues[model].stats;
+  const int64_t items = answered + static_cast<int64_t>(forward_.size());
+  stats.batches++;
+  stats.items += items;
+  if (failed) {
+    stats.failures += answered;
+  } else {
+    stats.exits += answered;
+  }
+  slot_.busy = false;
+  slot_.stats.busy_us += busy_us;
+  slot_.stats.batches++;
+  slot_.stats.items += items;
+
+  const int64_t now_us = SteadyNowUs();
+  int last_notified_model = -1;
+  for (RequestPtr& request : forward_) {
+    const int next_model = ModelOf(*request);
+    request->enqueue_us = now_us;
+    s.queues[next_model].queue.Push(std::move(request));
+    // Rows of one batch nearly always share their next stage: wake its lanes once.
+    if (next_model != last_notified_model) s.NotifyLanesHosting(next_model);
+    last_notified_model = next_model;
+  }
+  forward_.clear();
+}
+
+}  // namespace cascadeserve

@@ -1,0 +1,68 @@
+// Lane (dispatch): one execution lane = one thread that owns the model runners placed on
+// it and serves the stage queues of those models: it decides (BatchPolicy) which queue is
+// ready, claims a batch, gathers its inputs, runs the model, evaluates certainty per row,
+// and for each row either answers the request or forwards it to its next stage's queue.
+// Internal to native/engine/; Engine creates, starts and joins lanes.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "engine/batch_policy.h"
+#include "engine/dispatch_state.h"
+#include "engine/model_runner.h"
+
+namespace cascadeserve {
+
+class Lane {
+ public:
+  // runners[m] is non-null exactly for the models placed on this lane. `state` must outlive
+  // the lane. Nothing runs until Start.
+  Lane(int index, DispatchState* state, std::vector<std::unique_ptr<ModelRunner>> runners);
+  ~Lane();  // joins the thread if it is still running
+  Lane(const Lane&) = delete;
+  Lane& operator=(const Lane&) = delete;
+
+  void Start();
+  // Returns once the thread has left its loop, which it does when state->closing is set
+  // (after finishing and delivering the batch it may be running). Call at most once.
+  void Join();
+
+ private:
+  void Loop();
+  // The following run with state_->mu held (lock passed to make that explicit).
+  // Moves expired requests of hosted queues to expired_; lowers *wake_at_us to the
+  // earliest remaining deadline bound.
+  void SweepExpired(int64_t now_us, int64_t* wake_at_us);
+  // Claims a batch into batch_ and returns its model, or returns -1 and lowers
+  // *wake_at_us to the earliest max_queue_delay expiry of a hosted queue.
+  int ClaimBatch(const Gear& gear, int64_t now_us, int64_t* wake_at_us);
+  bool MayClaim(const Gear& gear, int model) const;
+  // Forwards forward_ into their next stages' queues and records the batch's counters.
+  void FinishBatchLocked(int model, int64_t busy_us, int64_t exits, bool failed);
+
+  // Without mu: gathers, runs and routes batch_; fills results (exits or failures) and
+  // forward_ (continuing requests); returns the runtime's message on failure.
+  std::string RunBatch(int model, std::vector<ItemResult>* results, int64_t* busy_us);
+
+  const int index_;
+  DispatchState* const state_;
+  LaneSlot& slot_;
+  // Owned for the lane's life; used only from the lane thread once started.
+  std::vector<std::unique_ptr<ModelRunner>> runners_;
+  std::thread thread_;
+
+  // Scratch reused across iterations so that a warmed-up lane allocates nothing per batch
+  // except the results vector handed to the completion callback.
+  std::vector<RequestPtr> batch_;
+  std::vector<RequestPtr> forward_;
+  std::vector<RequestPtr> expired_;
+  std::vector<ReadyStage> ready_;
+  std::vector<const float*> row_inputs_;
+  std::vector<float> input_buffer_;
+  std::vector<float> output_buffer_;
+};
+
+}  // namespace cascadeserve

@@ -1,0 +1,210 @@
+// Engine tests without Node: fake runners, exact batch sizes through Pause/Resume, exactly-
+// once completion under gear churn, timeouts, failures, refusals and Close.
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <cstdio>
+#include <map>
+#include <thread>
+
+#include "engine_fixture.h"
+
+using namespace cascadeserve;
+using namespace std::chrono_literals;
+
+namespace cstest {
+Counters& GetCounters() {
+  static Counters counters;
+  return counters;
+}
+std::vector<TestCase>& Registry() {
+  static std::vector<TestCase> registry;
+  return registry;
+}
+}  // namespace cstest
+
+using namespace cstest;
+
+TEST(RoutingThreeStageCascadeMatchesReference) {
+  Fixture f(3, {{0}, {0, 1}, {1}}, 2);
+  GearConfig gear{7, {Stage(0, 0.55f, CertaintyMeasure::kMaxProb, 8, 200),
+                      Stage(1, 0.35f, CertaintyMeasure::kMargin, 4, 100),
+                      Stage(2, 0.99f, CertaintyMeasure::kEntropy, 16, 0)}};
+  CHECK(f.Start(gear).ok());
+  const int64_t n = 600;
+  std::vector<uint8_t> accepted = f.Submit(0, n, nullptr, nullptr, /*want_output=*/true);
+  CHECK(std::all_of(accepted.begin(), accepted.end(), [](uint8_t a) { return a == 1; }));
+  CHECK(f.collector.WaitFor(n));
+  int64_t exits_by_stage[3] = {0, 0, 0};
+  int mismatches = 0;
+  std::lock_guard<std::mutex> lock(f.collector.mu);
+  for (const ItemResult& r : f.collector.results) {
+    const std::vector<float> x = InputFor(r.ticket);
+    int expected_stage = 0;
+    std::vector<float> logits;
+    double certainty = 0;
+    for (int s = 0; s < 3; ++s) {
+      logits = f.maps[gear.stages[s].model]->Apply(x);
+      certainty = RefCertainty(logits, gear.stages[s].measure);
+      expected_stage = s;
+      if (s == 2 || certainty >= gear.stages[s].threshold) break;
+    }
+    const int expected_class = static_cast<int>(std::max_element(logits.begin(), logits.end()) - logits.begin());
+    const bool ok = r.status == StatusCode::kOk && r.exit_stage == expected_stage &&
+                    r.model == gear.stages[expected_stage].model && r.predicted_class == expected_class &&
+                    std::fabs(r.certainty - certainty) < 1e-6 && r.output == logits;
+    if (!ok && ++mismatches <= 3) {
+      CHECK(ok);
+      std::fprintf(stderr, "  ticket %llu: stage %d vs %d, class %d vs %d, cert %.9f vs %.9f\n",
+                   static_cast<unsigned long long>(r.ticket), r.exit_stage, expected_stage, r.predicted_class,
+                   expected_class, r.certainty, certainty);
+    }
+    if (r.exit_stage >= 0 && r.exit_stage < 3) exits_by_stage[r.exit_stage]++;
+  }
+  CHECK_EQ(mismatches, 0);
+  CHECK_EQ(f.collector.results.size(), static_cast<size_t>(n));
+  // The thresholds were chosen so that every stage answers some requests.
+  CHECK(exits_by_stage[0] > 0 && exits_by_stage[1] > 0 && exits_by_stage[2] > 0);
+  std::printf("  exits by stage: %lld %lld %lld\n", static_cast<long long>(exits_by_stage[0]),
+              static_cast<long long>(exits_by_stage[1]), static_cast<long long>(exits_by_stage[2]));
+  EngineStats stats = f.engine->Stats();
+  CHECK_EQ(stats.gear_id, 7);
+  CHECK_EQ(stats.queues[0].exits, exits_by_stage[0]);
+  CHECK_EQ(stats.queues[1].exits, exits_by_stage[1]);
+  CHECK_EQ(stats.queues[2].exits, exits_by_stage[2]);
+  CHECK_EQ(stats.queues[1].items, n - exits_by_stage[0]);
+}
+
+TEST(BatchSizesWithHoldAreExact) {
+  Fixture f(1, {{0}});
+  CHECK(f.Start(SingleStage(4)).ok());
+  f.engine->Pause();
+  f.Submit(0, 10);
+  CHECK_EQ(f.engine->Stats().queues[0].queue_length, 10);
+  f.engine->Resume();
+  CHECK(f.collector.WaitFor(10));
+  CHECK((f.log.BatchSizes() == std::vector<int64_t>{4, 4, 2}));
+  std::lock_guard<std::mutex> lock(f.collector.mu);
+  CHECK((f.collector.call_sizes == std::vector<size_t>{4, 4, 2}));  // one callback per batch
+}
+
+TEST(WaitingPartialBatchFollowsSetGear) {
+  Fixture f(1, {{0}});
+  CHECK(f.Start(SingleStage(4, /*delay_us=*/60'000'000)).ok());
+  f.engine->Pause();
+  f.Submit(0, 10);
+  f.engine->Resume();
+  CHECK(f.collector.WaitFor(8));  // two full batches go at once despite the long delay
+  std::this_thread::sleep_for(20ms);
+  CHECK_EQ(f.collector.Count(), 8u);  // the partial one waits for its delay...
+  CHECK(f.engine->SetGear(SingleStage(4, 0)).ok());  // ...until the gear says not to
+  CHECK(f.collector.WaitFor(10));
+  CHECK((f.log.BatchSizes() == std::vector<int64_t>{4, 4, 2}));
+}
+
+TEST(MaxQueueDelayDispatchesPartialBatch) {
+  Fixture f(1, {{0}});
+  const int64_t delay_us = 50'000;
+  CHECK(f.Start(SingleStage(8, delay_us)).ok());
+  const int64_t start_us = Engine::NowUs();
+  f.Submit(0, 3);
+  CHECK(f.collector.WaitFor(3));
+  const int64_t elapsed_us = Engine::NowUs() - start_us;
+  CHECK(elapsed_us >= delay_us);
+  CHECK((f.log.BatchSizes() == std::vector<int64_t>{3}));
+  std::lock_guard<std::mutex> lock(f.collector.mu);
+  for (const ItemResult& r : f.collector.results) CHECK(r.queued_us >= delay_us);
+}
+
+TEST(QueueFullRefusesAtOnce) {
+  Fixture f(1, {{0}}, 1, /*max_queue=*/5);
+  CHECK(f.Start(SingleStage(8)).ok());
+  f.engine->Pause();
+  std::vector<uint8_t> accepted = f.Submit(0, 8);
+  CHECK((accepted == std::vector<uint8_t>{1, 1, 1, 1, 1, 0, 0, 0}));
+  CHECK_EQ(f.engine->Stats().queues[0].refusals, 3);
+  f.engine->Resume();
+  CHECK(f.collector.WaitFor(5));
+  f.engine->Close();
+  std::lock_guard<std::mutex> lock(f.collector.mu);
+  CHECK_EQ(f.collector.results.size(), 5u);  // refused tickets never reach the callback
+  for (const ItemResult& r : f.collector.results) CHECK(r.ticket < 5 && r.status == StatusCode::kOk);
+}
+
+TEST(ExpiredDeadlineTimesOutWithoutRunning) {
+  Fixture f(1, {{0}});
+  CHECK(f.Start(SingleStage(8)).ok());
+  f.engine->Pause();
+  const int64_t now_us = Engine::NowUs();
+  const int64_t deadlines[5] = {now_us + 2000, 0, now_us + 2000, 0, now_us - 1};
+  f.Submit(0, 5, deadlines);
+  // Paused lanes still sweep deadlines: the three time out without any batch.
+  CHECK(f.collector.WaitFor(3));
+  CHECK_EQ(f.log.Rows(), 0);
+  f.engine->Resume();
+  CHECK(f.collector.WaitFor(5));
+  CHECK_EQ(f.log.Rows(), 2);
+  std::lock_guard<std::mutex> lock(f.collector.mu);
+  for (const ItemResult& r : f.collector.results) {
+    const bool has_deadline = deadlines[r.ticket] != 0;
+    CHECK(r.status == (has_deadline ? StatusCode::kTimeout : StatusCode::kOk));
+  }
+  CHECK_EQ(f.engine->Stats().queues[0].timeouts, 3);
+}
+
+TEST(InjectedFailureFailsOnlyItsBatch) {
+  Fixture f(1, {{0}});
+  CHECK(f.Start(SingleStage(4)).ok());
+  f.engine->Pause();
+  std::vector<uint64_t> tickets;
+  std::vector<float> inputs;
+  for (uint64_t t = 0; t < 12; ++t) {
+    tickets.push_back(t);
+    std::vector<float> x = InputFor(t);
+    if (t == 5) x[0] = kFailMarker;  // second batch: tickets 4..7
+    inputs.insert(inputs.end(), x.begin(), x.end());
+  }
+  std::vector<uint8_t> accepted(12);
+  CHECK(f.engine->Submit(12, tickets.data(), inputs.data(), nullptr, nullptr, nullptr, accepted.data()).ok());
+  f.engine->Resume();
+  CHECK(f.collector.WaitFor(12));
+  f.Submit(100, 4);  // the engine keeps serving
+  CHECK(f.collector.WaitFor(16));
+  std::lock_guard<std::mutex> lock(f.collector.mu);
+  for (const ItemResult& r : f.collector.results) {
+    const bool in_failed_batch = r.ticket >= 4 && r.ticket <= 7;
+    CHECK(r.status == (in_failed_batch ? StatusCode::kRuntimeError : StatusCode::kOk));
+  }
+  CHECK((f.collector.call_errors == std::vector<std::string>{"", "injected failure", "", ""}));
+  CHECK_EQ(f.engine->Stats().queues[0].failures, 4);
+}
+
+TEST(PriorityOrderThenFifo) {
+  Fixture f(1, {{0}});
+  CHECK(f.Start(SingleStage(1)).ok());
+  f.engine->Pause();
+  const int32_t priorities[6] = {3, 1, 2, 1, 3, 2};
+  f.Submit(0, 6, nullptr, priorities);
+  f.engine->Resume();
+  CHECK(f.collector.WaitFor(6));
+  std::vector<uint64_t> order;
+  std::lock_guard<std::mutex> lock(f.collector.mu);
+  for (const ItemResult& r : f.collector.results) order.push_back(r.ticket);
+  CHECK((order == std::vector<uint64_t>{1, 3, 2, 5, 0, 4}));
+}
+
+int main() {
+  int failed_tests = 0;
+  for (const cstest::TestCase& test : cstest::Registry()) {
+    const int before = cstest::GetCounters().failed.load();
+    std::printf("[ RUN  ] %s\n", test.name);
+    std::fflush(stdout);
+    test.fn();
+    const bool ok = cstest::GetCounters().failed.load() == before;
+    failed_tests += ok ? 0 : 1;
+    std::printf("[ %s ] %s\n", ok ? " OK " : "FAIL", test.name);
+  }
+  std::printf("%zu tests, %d failed\n", cstest::Registry().size(), failed_tests);
+  std::printf("%d passed, %d failed\n", cstest::GetCounters().passed.load(), cstest::GetCounters().failed.load());
+  return cstest::GetCounters().failed.load() == 0 ? 0 : 1;
+}

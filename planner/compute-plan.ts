@@ -1,0 +1,297 @@
+// computePlan: profile -> plan.json (search, gear candidates, assignment, placement, gears).
+
+import { columnsOf, evalCascade, exitStages } from './cascade-eval.js';
+import { assignGears, type LevelAssignment, type Progress } from './gear-assign.js';
+import type { GearCascade, LevelEval, ModelTable, PlanContext, SimSettings } from './messages.js';
+import { createExecutor, type Executor } from './parallel.js';
+import { placeReplicas } from './placement.js';
+import { kPlanSchema, type Plan, type PlanGear } from './plan-schema.js';
+import { timingFor, type Profile } from './profile-schema.js';
+import { enumerateSubsequences, frontierOf, kDefaultMaxStages, kDefaultThresholds, mergeCandidates, prepareSearch, toFrontierPoints, type FrontierPoint } from './search.js';
+import { stageWork } from './batching.js';
+
+export interface PlanOptions {
+  sloP95Ms: number;
+  lanes: number;
+  objective?: 'accuracy' | 'cost';
+  minAccuracy?: number;
+  maxStages?: number;
+  thresholds?: number;
+  loadLevels?: number;
+  /** Most frontier cascades considered as gears (evenly thinned by cost). */
+  maxGears?: number;
+  utilizationCap?: number;
+  delayFraction?: number;
+  memoryBudgetBytesPerLane?: number;
+  /** Worker threads (1 = in-process). */
+  threads?: number;
+  /** Top of the load grid; default: capacity of the cheapest candidate on all lanes. */
+  maxQps?: number;
+  /** Objective "cost": the load levels (QPS) that must be served, e.g. a trace's per-second rates. */
+  workload?: number[];
+  sim?: Partial<SimSettings>;
+  profilePath?: string;
+}
+
+type Filled = Required<Omit<PlanOptions, 'minAccuracy' | 'maxQps' | 'workload' | 'sim'>> & Pick<PlanOptions, 'minAccuracy' | 'maxQps' | 'workload'> & { sim: SimSettings };
+
+export interface PlanStats {
+  threads: number;
+  searchMs: number;
+  assignMs: number;
+  totalMs: number;
+  candidatesEvaluated: number;
+  frontierSize: number;
+}
+
+export class PlanError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'PlanError';
+  }
+}
+
+function fill(o: PlanOptions): Filled {
+  const f: Filled = {
+    objective: 'accuracy',
+    maxStages: kDefaultMaxStages,
+    thresholds: kDefaultThresholds,
+    loadLevels: 64,
+    maxGears: 24,
+    utilizationCap: 0.8,
+    delayFraction: 0.3,
+    memoryBudgetBytesPerLane: Infinity,
+    threads: 1,
+    profilePath: 'profile.json',
+    ...o,
+    sim: { requests: 3000, seed: 1, burstAmplitude: 0.5, burstPhaseMs: 50, ...o.sim },
+  };
+  if (!(f.sloP95Ms > 0)) throw new PlanError('--slo-p95-ms must be a positive number');
+  if (!(Number.isInteger(f.lanes) && f.lanes >= 1)) throw new PlanError('--lanes must be an integer >= 1');
+  if (!(f.maxStages >= 1 && f.maxStages <= 3)) throw new PlanError('maxStages must be 1, 2 or 3');
+  if (!(f.utilizationCap > 0 && f.utilizationCap <= 1)) throw new PlanError('utilizationCap must be in (0, 1]');
+  if (f.objective === 'cost') {
+    if (f.minAccuracy === undefined) throw new PlanError('objective "cost" needs --min-accuracy');
+    if (!f.workload?.length && f.maxQps === undefined) throw new PlanError('objective "cost" needs a workload (--workload) or --max-qps');
+  }
+  return f;
+}
+
+export async function computePlan(profile: Profile, options: PlanOptions, onProgress?: Progress): Promise<{ plan: Plan; stats: PlanStats }> {
+  const t0 = performance.now();
+  const o = fill(options);
+  const exec = createExecutor(o.threads);
+  try {
+    // 1. search
+    const cols = columnsOf(profile);
+    const data = prepareSearch(cols, o.thresholds);
+    const subseqs = enumerateSubsequences(data.costUs, o.maxStages);
+    const shards = Math.min(subseqs.length, Math.max(1, o.threads * 2));
+    const ids = subseqs.map((_, i) => i);
+    // heaviest (3-stage) subsequences dealt round-robin so shards are balanced
+    const parts = await Promise.all(
+      Array.from({ length: shards }, async (_, s) => {
+        const r = await exec.run({ kind: 'search', data, subseqs, ids: ids.filter((i) => i % shards === s) });
+        if (r.kind !== 'search') throw new Error('unexpected worker result');
+        onProgress?.('cascade search', s + 1, shards);
+        return r.candidates;
+      }),
+    );
+    const merged = mergeCandidates(parts);
+    const frontier = toFrontierPoints(data, subseqs, frontierOf(merged));
+    const tSearch = performance.now();
+    // 2. gear candidates
+    let pool = frontier;
+    if (o.objective === 'cost') {
+      pool = frontier.filter((p) => p.accuracy >= o.minAccuracy! - 1e-12);
+      if (pool.length === 0) {
+        const best = Math.max(...frontier.map((p) => p.accuracy));
+        throw new PlanError(`no cascade reaches the accuracy floor ${o.minAccuracy}; the most accurate candidate has ${best.toFixed(4)} on the validation set`);
+      }
+    }
+    const cascades = thin(pool, o.maxGears).map((p): GearCascade => {
+      const e = evalCascade(cols, p.spec);
+      return { spec: p.spec, accuracy: e.accuracy, expectedCostUs: e.expectedCostUs, reach: e.reach, exitStage: exitStages(cols, p.spec) };
+    });
+    cascades.sort((a, b) => b.accuracy - a.accuracy || a.expectedCostUs - b.expectedCostUs);
+    const models: ModelTable[] = profile.models.map((m) => {
+      const t = timingFor(m, profile.lanes[0]);
+      return { name: m.name, memoryBytes: m.memoryBytes, batch: t.batchTimesUs.map((r) => r.batch), p50Us: t.batchTimesUs.map((r) => r.p50) };
+    });
+    const used = [...new Set(cascades.flatMap((c) => c.spec.models))].sort((a, b) => a - b);
+    const batchSizes = [...new Set(used.flatMap((m) => models[m].batch))].filter((b) => b <= 64).sort((a, b) => a - b);
+    const mkCtx = (lanes: number, hosts?: boolean[][]): PlanContext => ({
+      cascades,
+      models,
+      lanes,
+      hosts: hosts ?? models.map((_, m) => new Array<boolean>(lanes).fill(used.includes(m))),
+      sloUs: o.sloP95Ms * 1000,
+      cap: o.utilizationCap,
+      delayFraction: o.delayFraction,
+      batchSizes,
+      sim: o.sim,
+    });
+    const cheapest = cascades[cascades.length - 1];
+    // 3. load levels and assignment
+    let lanes = o.lanes;
+    let levels: number[];
+    let ctx: PlanContext;
+    let assigned: LevelAssignment[];
+    if (o.objective === 'accuracy') {
+      const top = o.maxQps ?? (lanes * 1e6) / cheapest.expectedCostUs;
+      levels = Array.from({ length: o.loadLevels }, (_, i) => (top * (i + 1)) / o.loadLevels);
+      ctx = mkCtx(lanes);
+      assigned = await assignGears(ctx, levels, exec, onProgress);
+    } else {
+      levels = requiredLevels(o.workload ?? [o.maxQps!], o.loadLevels);
+      const need = levels[levels.length - 1];
+      let found: { lanes: number; ctx: PlanContext; assigned: LevelAssignment[] } | null = null;
+      let lastTry: { lanes: number; ctx: PlanContext; assigned: LevelAssignment[] } | null = null;
+      for (let L = 1; L <= o.lanes && !found; L++) {
+        if ((L * 1e6 * o.utilizationCap) / cheapest.expectedCostUs < need) continue; // cannot have the capacity
+        const c = mkCtx(L);
+        const a = await assignGears(c, levels, exec, (p, d, t) => onProgress?.(`${p} (${L} lanes)`, d, t));
+        lastTry = { lanes: L, ctx: c, assigned: a };
+        if (a.every((x) => x.eval)) found = lastTry;
+      }
+      const pick = found ?? lastTry ?? { lanes: o.lanes, ctx: mkCtx(o.lanes), assigned: levels.map((q, i) => ({ level: i, qps: q, eval: null, reason: `capacity of ${o.lanes} lane(s) below the load at the utilization cap` })) };
+      lanes = pick.lanes;
+      ctx = pick.ctx;
+      assigned = pick.assigned;
+    }
+    // 4. placement under the memory budget (then re-assign with the pruned placement)
+    const usedBytes = used.reduce((s, m) => s + models[m].memoryBytes, 0);
+    if (usedBytes > o.memoryBudgetBytesPerLane) {
+      const demands = assigned.filter((a) => a.eval).map((a) => ({ models: cascades[a.eval!.cascade].spec.models, work: stageWork(ctx, a.eval!.cascade, a.qps, a.eval!) }));
+      const hosts = await placeReplicas({ memoryBytes: models.map((m) => m.memoryBytes), used, lanes, budgetBytesPerLane: o.memoryBudgetBytesPerLane, demands, cap: o.utilizationCap, modelNames: models.map((m) => m.name) });
+      ctx = mkCtx(lanes, hosts);
+      assigned = await assignGears(ctx, levels, exec, onProgress);
+    }
+    const { gears, unservable } = await buildGears(ctx, levels, assigned, exec, profile);
+    const tAssign = performance.now();
+    const placement: Record<string, number[]> = {};
+    used.forEach((m) => {
+      const l = ctx.hosts[m].flatMap((h, i) => (h ? [i] : []));
+      if (l.length) placement[models[m].name] = l;
+    });
+    const plan: Plan = {
+      schema: kPlanSchema,
+      createdAt: new Date().toISOString(),
+      profile: { path: o.profilePath, createdAt: profile.createdAt, models: profile.models.map((m) => ({ name: m.name, sha256: m.sha256 })) },
+      manifest: { ...profile.manifest },
+      slo: { p95Ms: o.sloP95Ms },
+      objective: o.objective,
+      ...(o.minAccuracy !== undefined ? { minAccuracy: o.minAccuracy } : {}),
+      utilizationCap: o.utilizationCap,
+      lanes: Array.from({ length: lanes }, () => ({ ...profile.lanes[0] })),
+      placement,
+      models: profile.models.map((m) => ({ name: m.name, file: m.file, sha256: m.sha256, memoryBytes: m.memoryBytes })),
+      loadGrid: { levels: levels.length, maxQps: levels[levels.length - 1] },
+      gears,
+      unservable,
+      planner: {
+        thresholdsPerStage: o.thresholds,
+        maxStages: o.maxStages,
+        candidatesEvaluated: merged.evaluated,
+        frontierSize: frontier.length,
+        gearCandidates: cascades.length,
+        batchTimeRule: 'step-up',
+        simulation: { ...o.sim },
+      },
+    };
+    const tEnd = performance.now();
+    return {
+      plan,
+      stats: { threads: o.threads, searchMs: tSearch - t0, assignMs: tAssign - tSearch, totalMs: tEnd - t0, candidatesEvaluated: merged.evaluated, frontierSize: frontier.length },
+    };
+  } finally {
+    await exec.close();
+  }
+}
+
+function thin(frontier: FrontierPoint[], max: number): FrontierPoint[] {
+  if (frontier.length <= max) return frontier;
+  const idx = new Set<number>();
+  for (let i = 0; i < max; i++) idx.add(Math.round((i * (frontier.length - 1)) / (max - 1)));
+  return [...idx].sort((a, b) => a - b).map((i) => frontier[i]);
+}
+
+/** At most `max` load levels covering the workload: its distinct rates, or quantiles of them. */
+export function requiredLevels(qps: number[], max: number): number[] {
+  const pos = [...new Set(qps.filter((q) => q > 0))].sort((a, b) => a - b);
+  if (pos.length === 0) throw new PlanError('workload has no positive QPS value');
+  if (pos.length <= max) return pos;
+  return [...new Set(Array.from({ length: max }, (_, i) => pos[Math.round(((i + 1) * (pos.length - 1)) / max)]))];
+}
+
+const sameConfig = (a: LevelEval, b: LevelEval) => a.cascade === b.cascade && a.maxBatch.join() === b.maxBatch.join() && a.maxQueueDelayUs.join() === b.maxQueueDelayUs.join();
+
+async function buildGears(ctx: PlanContext, levels: number[], assigned: LevelAssignment[], exec: Executor, profile: Profile): Promise<{ gears: PlanGear[]; unservable: Plan['unservable'] }> {
+  type Seg = { a: number; b: number; e: LevelEval; p95: number };
+  const segs: Seg[] = [];
+  const unservable: Plan['unservable'] = [];
+  const lo = (i: number) => (i === 0 ? 0 : levels[i - 1]);
+  let i = 0;
+  while (i < assigned.length) {
+    const x = assigned[i];
+    if (!x.eval) {
+      let j = i;
+      while (j + 1 < assigned.length && !assigned[j + 1].eval) j++;
+      unservable.push({ minQps: lo(i), maxQps: levels[j], reason: x.reason ?? 'no candidate meets the SLO' });
+      i = j + 1;
+      continue;
+    }
+    let j = i;
+    while (j + 1 < assigned.length && assigned[j + 1].eval && assigned[j + 1].eval!.cascade === x.eval.cascade) j++;
+    // one run of the same cascade over levels i..j: try the top level's config for all of it
+    const top = assigned[j].eval!;
+    const allSame = assigned.slice(i, j + 1).every((y) => sameConfig(y.eval!, top));
+    let merged = allSame;
+    let p95 = Math.max(...assigned.slice(i, j + 1).map((y) => (sameConfig(y.eval!, top) ? y.eval!.p95Ms : 0)));
+    if (!allSame) {
+      const r = await exec.run({ kind: 'evalLevel', ctx, cascade: top.cascade, qps: levels[i], config: top });
+      if (r.kind === 'evalLevel' && r.eval.ok) {
+        merged = true;
+        p95 = Math.max(p95, r.eval.p95Ms);
+      }
+    }
+    if (merged) segs.push({ a: i, b: j, e: top, p95 });
+    else {
+      for (let k = i; k <= j; ) {
+        let m = k;
+        while (m + 1 <= j && sameConfig(assigned[m + 1].eval!, assigned[k].eval!)) m++;
+        segs.push({ a: k, b: m, e: assigned[m].eval!, p95: Math.max(...assigned.slice(k, m + 1).map((y) => y.eval!.p95Ms)) });
+        k = m + 1;
+      }
+    }
+    i = j + 1;
+  }
+  const gears = segs.map((s, id): PlanGear => {
+    const c = ctx.cascades[s.e.cascade];
+    const k = c.spec.models.length;
+    return {
+      id,
+      minQps: lo(s.a),
+      maxQps: levels[s.b],
+      stages: c.spec.models.map((m, st) => ({
+        model: profile.models[m].name,
+        threshold: st < k - 1 ? c.spec.thresholds[st] : 0,
+        measure: c.spec.measure,
+        maxBatch: s.e.maxBatch[st],
+        maxQueueDelayUs: s.e.maxQueueDelayUs[st],
+        laneShares: s.e.laneShares[st].map((x) => Math.round(x * 1e6) / 1e6),
+      })),
+      expectedAccuracy: c.accuracy,
+      expectedCostUs: c.expectedCostUs,
+      predictedP95Ms: s.p95,
+      utilization: s.e.utilization,
+    };
+  });
+  // re-normalize rounded shares so they sum to exactly 1
+  for (const g of gears) for (const st of g.stages) {
+    const sum = st.laneShares.reduce((a, b) => a + b, 0);
+    const l = st.laneShares.indexOf(Math.max(...st.laneShares));
+    st.laneShares[l] = Math.round((st.laneShares[l] + 1 - sum) * 1e9) / 1e9;
+  }
+  return { gears, unservable };
+}

@@ -1,0 +1,86 @@
+// Gear assignment over a load grid.
+// objective "accuracy": at each load level the most accurate candidate cascade whose
+//   best batching meets the p95 SLO (candidates sorted most accurate first; the chosen
+//   index never decreases with load, so accuracy is non-increasing in load by construction).
+// objective "cost": the fewest lanes for which every required load level is served by a
+//   cascade with accuracy >= the floor (see compute-plan.ts, which loops over lane counts).
+// Phase A (parallel over cascades): highest feasible level per cascade by binary search.
+// Phase B (parallel over levels): evaluate the chosen cascade per level; a sequential
+// fix-up walks to cheaper cascades where a level's evaluation fails.
+
+import type { LevelEval, PlanContext } from './messages.js';
+import type { Executor } from './parallel.js';
+
+export interface LevelAssignment {
+  level: number;
+  qps: number;
+  /** Evaluation of the chosen gear, or null when no candidate meets the SLO. */
+  eval: LevelEval | null;
+  /** Why the level cannot be served (from the cheapest candidate's evaluation). */
+  reason?: string;
+}
+
+export type Progress = (phase: string, done: number, total: number) => void;
+
+export async function assignGears(ctx: PlanContext, levels: number[], exec: Executor, onProgress?: Progress): Promise<LevelAssignment[]> {
+  const C = ctx.cascades.length;
+  let done = 0;
+  const total = C + levels.length;
+  const tick = (phase: string) => onProgress?.(phase, ++done, total);
+  // Phase A
+  const phaseA = await Promise.all(
+    ctx.cascades.map(async (_, c) => {
+      const r = await exec.run({ kind: 'maxLevel', ctx, cascade: c, levels });
+      tick('gear capacities');
+      if (r.kind !== 'maxLevel') throw new Error('unexpected worker result');
+      return r;
+    }),
+  );
+  const maxLevel = phaseA.map((r) => r.maxLevel);
+  const known = new Map<string, LevelEval>();
+  phaseA.forEach((r) => r.evals.forEach((e) => known.set(`${e.cascade}@${e.qps}`, e)));
+  // Initial guess per level: most accurate cascade reaching it, monotone in load.
+  const guess: number[] = [];
+  let ptr = 0;
+  for (let i = 0; i < levels.length; i++) {
+    let c = ptr;
+    while (c < C && maxLevel[c] < i) c++;
+    guess.push(c);
+    if (c < C) ptr = c;
+  }
+  // Phase B
+  const evalAt = async (c: number, qps: number): Promise<LevelEval> => {
+    const hit = known.get(`${c}@${qps}`);
+    if (hit) return hit;
+    const r = await exec.run({ kind: 'evalLevel', ctx, cascade: c, qps });
+    if (r.kind !== 'evalLevel') throw new Error('unexpected worker result');
+    known.set(`${c}@${qps}`, r.eval);
+    return r.eval;
+  };
+  const first = await Promise.all(
+    levels.map(async (q, i) => {
+      const e = guess[i] < C ? await evalAt(guess[i], q) : null;
+      tick('batching per load level');
+      return e;
+    }),
+  );
+  // Sequential fix-up keeps the chosen index non-decreasing.
+  const out: LevelAssignment[] = [];
+  let floor = 0;
+  for (let i = 0; i < levels.length; i++) {
+    let c = Math.max(floor, guess[i]);
+    let e = c === guess[i] ? first[i] : c < C ? await evalAt(c, levels[i]) : null;
+    while (e && !e.ok && c + 1 < C) {
+      c++;
+      e = await evalAt(c, levels[i]);
+    }
+    if (e && e.ok) {
+      out.push({ level: i, qps: levels[i], eval: e });
+      floor = c;
+    } else {
+      const cheapest = await evalAt(C - 1, levels[i]);
+      out.push({ level: i, qps: levels[i], eval: null, reason: cheapest.reason ?? 'no candidate cascade meets the SLO' });
+    }
+  }
+  return out;
+}

@@ -1,0 +1,65 @@
+// The engine's correctness oracle, computed independently of it: every model run with
+// onnxruntime-node, certainties computed here in float64, routing applied here.
+import * as ort from 'onnxruntime-node';
+
+export type Measure = 'max_prob' | 'margin' | 'entropy';
+
+export function certaintyOf(row: ArrayLike<number>, measure: Measure, kind: 'logits' | 'probabilities' = 'logits'): { cls: number; certainty: number } {
+  const c = row.length;
+  let p: number[];
+  if (kind === 'logits') {
+    const max = Math.max(...Array.from(row));
+    const e = Array.from(row, (v) => Math.exp(v - max));
+    const sum = e.reduce((a, b) => a + b, 0);
+    p = e.map((v) => v / sum);
+  } else {
+    p = Array.from(row);
+  }
+  let cls = 0;
+  for (let i = 1; i < c; i++) if (p[i] > p[cls]) cls = i;
+  if (measure === 'max_prob') return { cls, certainty: p[cls] };
+  if (measure === 'margin') {
+    const sorted = [...p].sort((a, b) => b - a);
+    return { cls, certainty: c === 1 ? 1 : sorted[0] - sorted[1] };
+  }
+  const h = p.reduce((a, v) => (v > 0 ? a - v * Math.log(v) : a), 0);
+  return { cls, certainty: c === 1 ? 1 : 1 - h / Math.log(c) };
+}
+
+export interface OracleModel { path: string; input: string; output: string; itemDims: number[]; classes: number }
+export interface OracleStage { model: number; threshold: number; measure: Measure }
+
+/** Output rows of a model for all items, through onnxruntime-node (single thread). */
+export async function runWithOrtNode(m: OracleModel, inputs: Float32Array, count: number, batch = 500): Promise<Float32Array> {
+  const s = await ort.InferenceSession.create(m.path, { intraOpNumThreads: 1, interOpNumThreads: 1 });
+  const per = m.itemDims.reduce((a, b) => a * b, 1);
+  const out = new Float32Array(count * m.classes);
+  for (let start = 0; start < count; start += batch) {
+    const n = Math.min(batch, count - start);
+    const x = new ort.Tensor('float32', inputs.subarray(start * per, (start + n) * per), [n, ...m.itemDims]);
+    const r = await s.run({ [m.input]: x });
+    out.set(r[m.output].data as Float32Array, start * m.classes);
+  }
+  await s.release();
+  return out;
+}
+
+export interface OracleAnswer { cls: number; certainty: number; exitStage: number; model: number }
+
+/** Routes every item through the cascade given each model's output rows. */
+export function route(outputs: Float32Array[], classes: number[], stages: OracleStage[], count: number): OracleAnswer[] {
+  const answers: OracleAnswer[] = [];
+  for (let i = 0; i < count; i++) {
+    for (let s = 0; s < stages.length; s++) {
+      const st = stages[s];
+      const k = classes[st.model];
+      const { cls, certainty } = certaintyOf(outputs[st.model].subarray(i * k, (i + 1) * k), st.measure);
+      // The engine compares in double against the float32 threshold it was given.
+      if (s === stages.length - 1 || certainty >= Math.fround(st.threshold)) {
+        answers.push({ cls, certainty, exitStage: s, model: st.model });
+        break;
+      }
+    }
+  }
+  return answers;
+}
