@@ -1,10 +1,12 @@
 // `npm run bench`: the hot-path microbenchmarks, each printed as a table and written as JSON
 // under benchmarks/results/. `npm run bench -- --quick` for a short run; `-- session` (etc.)
 // for one benchmark.
+import { runEngineBench } from './engine-bench.js';
 import { runSessionBench } from './session-bench.js';
 
 const kBenches: Record<string, (o: { quick: boolean }) => Promise<{ text: string; path: string }>> = {
   session: runSessionBench,
+  engine: runEngineBench,
 };
 
 const args = process.argv.slice(2);

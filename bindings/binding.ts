@@ -14,20 +14,6 @@ export interface RawTensorInfo {
   shape: number[]; // -1 for a dynamic dimension
 }
 
-export interface RawTensorIn {
-  name: string;
-  type: number;
-  dims: number[];
-  data: ArrayBufferView;
-}
-
-export interface RawTensorOut {
-  name: string;
-  type: number;
-  dims: number[];
-  buffer: ArrayBuffer;
-}
-
 export interface RawRuntime {
   readonly version: { runtime: string; apiVersion: number };
   readonly libraryPath: string;
@@ -41,15 +27,31 @@ export interface RawSessionOptions {
   deviceId: number;
 }
 
+/**
+ * Run arguments as columns (no property names read per call): inputIndices[i] is the model
+ * input fed by datas[i], with element type types[i] and dims
+ * dims[sum(ranks[0..i)) .. + ranks[i]); outputIndices lists the outputs wanted (empty: all).
+ */
+export type RawRunColumns = [inputIndices: Int32Array, types: Int32Array, ranks: Int32Array, dims: Float64Array, datas: ArrayBufferView[], outputIndices: Int32Array];
+
+/** Caller-allocated outputs for the outputIndices of RawRunColumns: types, ranks, dims, buffers. */
+export type RawOutputColumns = [types: Int32Array, ranks: Int32Array, dims: Float64Array, datas: ArrayBufferView[]];
+
+/** Outputs flat: [type0, dims0, buffer0, type1, dims1, buffer1, ...] in the order asked for. */
+export type RawOutputs = (number | number[] | ArrayBuffer)[];
+
 export interface RawSession {
   readonly inputs: RawTensorInfo[];
   readonly outputs: RawTensorInfo[];
   /** Runs on libuv's thread pool; computeUs is the time spent inside ONNX Runtime. */
-  run(inputs: RawTensorIn[], outputNames: string[]): Promise<{ outputs: RawTensorOut[]; computeUs: number }>;
+  run(...columns: RawRunColumns): Promise<{ outputs: RawOutputs; computeUs: number }>;
   /** Runs on the calling thread (for models cheaper than a thread hop). */
-  runSync(inputs: RawTensorIn[], outputNames: string[]): RawTensorOut[];
+  runSync(...columns: RawRunColumns): RawOutputs;
+  /** Like run, into caller-allocated outputs (shapes known in advance); resolves to computeUs. */
+  runInto(...columns: [...RawRunColumns, ...RawOutputColumns]): Promise<number>;
+  runSyncInto(...columns: [...RawRunColumns, ...RawOutputColumns]): void;
   /** Microseconds per call of the bare C API Run in a native loop (benchmarks). */
-  timeRawRuns(inputs: RawTensorIn[], outputNames: string[], iterations: number): number;
+  timeRawRuns(...args: [...RawRunColumns, number]): number;
   release(): void;
 }
 

@@ -54,62 +54,142 @@ class CreateSessionWorker : public Napi::AsyncWorker {
   std::unique_ptr<OrtSession> session_;
 };
 
+// Outputs as a flat array [type0, dims0, buffer0, type1, ...] in the order asked for:
+// indexed sets only, no property names to intern on every call.
 Napi::Array OutputsToJs(Napi::Env env, const std::vector<OwnedTensor>& outputs) {
-  Napi::Array result = Napi::Array::New(env, outputs.size());
+  Napi::Array result = Napi::Array::New(env, outputs.size() * 3);
   for (size_t i = 0; i < outputs.size(); ++i) {
     const OwnedTensor& t = outputs[i];
-    Napi::Object o = Napi::Object::New(env);
-    o.Set("name", t.name);
-    o.Set("type", static_cast<int>(t.type));
     Napi::Array dims = Napi::Array::New(env, t.dims.size());
-    for (size_t d = 0; d < t.dims.size(); ++d) dims.Set(d, Napi::Number::New(env, double(t.dims[d])));
-    o.Set("dims", dims);
+    for (size_t d = 0; d < t.dims.size(); ++d) dims.Set(static_cast<uint32_t>(d), Napi::Number::New(env, double(t.dims[d])));
     // A copy rather than an external buffer: outputs are small and external buffers are
     // refused where the V8 sandbox is on.
     Napi::ArrayBuffer buf = Napi::ArrayBuffer::New(env, t.byte_length);
     if (t.byte_length > 0) std::memcpy(buf.Data(), t.data, t.byte_length);
-    o.Set("buffer", buf);
-    result.Set(i, o);
+    result.Set(static_cast<uint32_t>(i * 3), Napi::Number::New(env, static_cast<int>(t.type)));
+    result.Set(static_cast<uint32_t>(i * 3 + 1), dims);
+    result.Set(static_cast<uint32_t>(i * 3 + 2), buf);
   }
   return result;
 }
 
 struct RunArgs {
   std::vector<TensorView> inputs;
-  std::vector<std::string> output_names;
+  std::vector<int> output_indices;
   std::vector<Napi::Reference<Napi::Value>> keep_alive;  // used by the off-thread path only
 };
 
-// Reads run(inputs, outputNames) arguments; false (with a JS exception pending) on bad types.
+// Reads run(inputIndices: Int32Array, types: Int32Array, ranks: Int32Array, dims: Float64Array,
+// datas: TypedArray[], outputIndices: Int32Array): columns, so that no property name is read
+// per call. False (with a JS exception pending) on bad types.
 bool ReadRunArgs(const Napi::CallbackInfo& info, bool keep_alive, RunArgs* args) {
   Napi::Env env = info.Env();
-  if (info.Length() < 2 || !info[0].IsArray() || !info[1].IsArray()) {
-    Napi::TypeError::New(env, "run(inputs, outputNames): expected two arrays").ThrowAsJavaScriptException();
+  if (info.Length() < 6 || !info[0].IsTypedArray() || !info[1].IsTypedArray() || !info[2].IsTypedArray() ||
+      !info[3].IsTypedArray() || !info[4].IsArray() || !info[5].IsTypedArray()) {
+    Napi::TypeError::New(env, "run(inputIndices, types, ranks, dims, datas, outputIndices): wrong argument types")
+        .ThrowAsJavaScriptException();
     return false;
   }
-  Napi::Array inputs = info[0].As<Napi::Array>();
-  for (uint32_t i = 0; i < inputs.Length(); ++i) {
-    Napi::Object in = inputs.Get(i).As<Napi::Object>();
-    Napi::Value data = in.Get("data");
-    if (!data.IsTypedArray()) {
-      Napi::TypeError::New(env, "inputs[" + std::to_string(i) + "].data must be a typed array").ThrowAsJavaScriptException();
+  Napi::Int32Array indices = info[0].As<Napi::Int32Array>();
+  Napi::Int32Array types = info[1].As<Napi::Int32Array>();
+  Napi::Int32Array ranks = info[2].As<Napi::Int32Array>();
+  Napi::Float64Array dims = info[3].As<Napi::Float64Array>();
+  Napi::Array datas = info[4].As<Napi::Array>();
+  Napi::Int32Array outs = info[5].As<Napi::Int32Array>();
+  const size_t n = indices.ElementLength();
+  if (types.ElementLength() != n || ranks.ElementLength() != n || datas.Length() != n) {
+    Napi::TypeError::New(env, "run: input columns differ in length").ThrowAsJavaScriptException();
+    return false;
+  }
+  args->inputs.resize(n);
+  size_t d = 0;
+  for (size_t i = 0; i < n; ++i) {
+    Napi::Value data = datas.Get(static_cast<uint32_t>(i));
+    if (!data.IsTypedArray() || d + static_cast<size_t>(ranks[i]) > dims.ElementLength()) {
+      Napi::TypeError::New(env, "run: inputs[" + std::to_string(i) + "] is malformed").ThrowAsJavaScriptException();
       return false;
     }
     Napi::TypedArray ta = data.As<Napi::TypedArray>();
-    TensorView view;
-    view.name = in.Get("name").As<Napi::String>().Utf8Value();
-    view.type = static_cast<ElementType>(in.Get("type").As<Napi::Number>().Int32Value());
-    Napi::Array dims = in.Get("dims").As<Napi::Array>();
-    for (uint32_t d = 0; d < dims.Length(); ++d) view.dims.push_back(dims.Get(d).As<Napi::Number>().Int64Value());
+    TensorView& view = args->inputs[i];
+    view.index = indices[i];
+    view.type = static_cast<ElementType>(types[i]);
+    view.dims.assign(dims.Data() + d, dims.Data() + d + ranks[i]);
+    d += static_cast<size_t>(ranks[i]);
     view.data = static_cast<const uint8_t*>(ta.ArrayBuffer().Data()) + ta.ByteOffset();
     view.byte_length = ta.ByteLength();
-    args->inputs.push_back(std::move(view));
     if (keep_alive) args->keep_alive.push_back(Napi::Persistent(data));
   }
-  Napi::Array names = info[1].As<Napi::Array>();
-  for (uint32_t i = 0; i < names.Length(); ++i) args->output_names.push_back(names.Get(i).As<Napi::String>().Utf8Value());
+  args->output_indices.assign(outs.Data(), outs.Data() + outs.ElementLength());
   return true;
 }
+
+// Reads the output columns of runInto (after the six input columns): outputIndices,
+// types, ranks, dims, datas of caller-allocated output buffers.
+bool ReadOutputColumns(const Napi::CallbackInfo& info, size_t first, bool keep_alive, RunArgs* args,
+                       std::vector<TensorView>* outputs) {
+  Napi::Env env = info.Env();
+  if (info.Length() < first + 4 || !info[first].IsTypedArray() || !info[first + 1].IsTypedArray() ||
+      !info[first + 2].IsTypedArray() || !info[first + 3].IsArray()) {
+    Napi::TypeError::New(env, "runInto: output columns have wrong types").ThrowAsJavaScriptException();
+    return false;
+  }
+  Napi::Int32Array types = info[first].As<Napi::Int32Array>();
+  Napi::Int32Array ranks = info[first + 1].As<Napi::Int32Array>();
+  Napi::Float64Array dims = info[first + 2].As<Napi::Float64Array>();
+  Napi::Array datas = info[first + 3].As<Napi::Array>();
+  const size_t n = args->output_indices.size();
+  if (types.ElementLength() != n || ranks.ElementLength() != n || datas.Length() != n) {
+    Napi::TypeError::New(env, "runInto: output columns differ in length").ThrowAsJavaScriptException();
+    return false;
+  }
+  outputs->resize(n);
+  size_t d = 0;
+  for (size_t i = 0; i < n; ++i) {
+    Napi::Value data = datas.Get(static_cast<uint32_t>(i));
+    if (!data.IsTypedArray() || d + static_cast<size_t>(ranks[i]) > dims.ElementLength()) {
+      Napi::TypeError::New(env, "runInto: outputs[" + std::to_string(i) + "] is malformed").ThrowAsJavaScriptException();
+      return false;
+    }
+    Napi::TypedArray ta = data.As<Napi::TypedArray>();
+    TensorView& view = (*outputs)[i];
+    view.index = args->output_indices[i];
+    view.type = static_cast<ElementType>(types[i]);
+    view.dims.assign(dims.Data() + d, dims.Data() + d + ranks[i]);
+    d += static_cast<size_t>(ranks[i]);
+    view.data = static_cast<uint8_t*>(ta.ArrayBuffer().Data()) + ta.ByteOffset();
+    view.byte_length = ta.ByteLength();
+    if (keep_alive) args->keep_alive.push_back(Napi::Persistent(data));
+  }
+  return true;
+}
+
+class RunIntoWorker : public Napi::AsyncWorker {
+ public:
+  RunIntoWorker(Napi::Env env, std::shared_ptr<OrtSession> session)
+      : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), session_(std::move(session)) {}
+  Napi::Promise Promise() { return deferred_.Promise(); }
+  RunArgs args;  // its keep_alive holds input and output buffers while the run uses them
+  std::vector<TensorView> outputs;
+
+  void Execute() override {
+    auto start = std::chrono::steady_clock::now();
+    status_ = session_->RunInto(args.inputs, outputs);
+    compute_us_ = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start).count();
+  }
+  void OnOK() override {
+    if (!status_.ok()) {
+      deferred_.Reject(StatusToError(Env(), status_).Value());
+      return;
+    }
+    deferred_.Resolve(Napi::Number::New(Env(), compute_us_));
+  }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  std::shared_ptr<OrtSession> session_;
+  Status status_;
+  double compute_us_ = 0;
+};
 
 class RunWorker : public Napi::AsyncWorker {
  public:
@@ -122,7 +202,7 @@ class RunWorker : public Napi::AsyncWorker {
 
   void Execute() override {
     auto start = std::chrono::steady_clock::now();
-    status_ = session_->Run(args.inputs, args.output_names, &outputs_);
+    status_ = session_->Run(args.inputs, args.output_indices, &outputs_);
     compute_us_ = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start).count();
   }
   void OnOK() override {
@@ -204,6 +284,8 @@ Napi::Function SessionHandle::Define(Napi::Env env) {
                       InstanceAccessor<&SessionHandle::Outputs>("outputs"),
                       InstanceMethod<&SessionHandle::Run>("run"),
                       InstanceMethod<&SessionHandle::RunSync>("runSync"),
+                      InstanceMethod<&SessionHandle::RunInto>("runInto"),
+                      InstanceMethod<&SessionHandle::RunSyncInto>("runSyncInto"),
                       InstanceMethod<&SessionHandle::TimeRawRuns>("timeRawRuns"),
                       InstanceMethod<&SessionHandle::Release>("release")});
 }
@@ -226,7 +308,7 @@ Napi::Value SessionHandle::Release(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// run(inputs: {name, type, dims, data: TypedArray}[], outputNames: string[]) -> Promise
+// run(...columns) -> Promise<{outputs, computeUs}>
 Napi::Value SessionHandle::Run(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   CS_THROW_TYPE_IF(!session_, env, "session is released");
@@ -240,7 +322,7 @@ Napi::Value SessionHandle::Run(const Napi::CallbackInfo& info) {
   return promise;
 }
 
-// runSync(inputs, outputNames) -> outputs. For models so cheap that a thread hop costs more
+// runSync(...columns) -> outputs. For models so cheap that a thread hop costs more
 // than the run itself; the facade decides when (ts/runtime/session.ts).
 Napi::Value SessionHandle::RunSync(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -248,19 +330,45 @@ Napi::Value SessionHandle::RunSync(const Napi::CallbackInfo& info) {
   RunArgs args;
   if (!ReadRunArgs(info, /*keep_alive=*/false, &args)) return {};
   std::vector<OwnedTensor> outputs;
-  CS_THROW_IF_ERROR(env, session_->Run(args.inputs, args.output_names, &outputs));
+  CS_THROW_IF_ERROR(env, session_->Run(args.inputs, args.output_indices, &outputs));
   return OutputsToJs(env, outputs);
 }
 
-// timeRawRuns(inputs, [], iterations) -> microseconds per C API Run; benchmarks only.
+// runInto(...input columns, outputIndices, outTypes, outRanks, outDims, outDatas) -> Promise<computeUs>
+Napi::Value SessionHandle::RunInto(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  CS_THROW_TYPE_IF(!session_, env, "session is released");
+  auto* worker = new RunIntoWorker(env, session_);
+  if (!ReadRunArgs(info, /*keep_alive=*/true, &worker->args) ||
+      !ReadOutputColumns(info, 6, /*keep_alive=*/true, &worker->args, &worker->outputs)) {
+    delete worker;
+    return {};
+  }
+  Napi::Promise promise = worker->Promise();
+  worker->Queue();
+  return promise;
+}
+
+// runSyncInto(same arguments) -> undefined, on the calling thread.
+Napi::Value SessionHandle::RunSyncInto(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  CS_THROW_TYPE_IF(!session_, env, "session is released");
+  RunArgs args;
+  std::vector<TensorView> outputs;
+  if (!ReadRunArgs(info, /*keep_alive=*/false, &args) || !ReadOutputColumns(info, 6, false, &args, &outputs)) return {};
+  CS_THROW_IF_ERROR(env, session_->RunInto(args.inputs, outputs));
+  return env.Undefined();
+}
+
+// timeRawRuns(...run's columns, iterations) -> microseconds per C API Run; benchmarks only.
 Napi::Value SessionHandle::TimeRawRuns(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   CS_THROW_TYPE_IF(!session_, env, "session is released");
-  CS_THROW_TYPE_IF(info.Length() < 3 || !info[2].IsNumber(), env, "timeRawRuns(inputs, outputNames, iterations)");
+  CS_THROW_TYPE_IF(info.Length() < 7 || !info[6].IsNumber(), env, "timeRawRuns(...columns, iterations)");
   RunArgs args;
   if (!ReadRunArgs(info, /*keep_alive=*/false, &args)) return {};
   double us = 0;
-  CS_THROW_IF_ERROR(env, session_->TimeRawRuns(args.inputs, info[2].As<Napi::Number>().Int32Value(), &us));
+  CS_THROW_IF_ERROR(env, session_->TimeRawRuns(args.inputs, info[6].As<Napi::Number>().Int32Value(), &us));
   return Napi::Number::New(env, us);
 }
 

@@ -36,6 +36,8 @@ class SessionHandle : public Napi::ObjectWrap<SessionHandle> {
   Napi::Value Outputs(const Napi::CallbackInfo& info);
   Napi::Value Run(const Napi::CallbackInfo& info);
   Napi::Value RunSync(const Napi::CallbackInfo& info);
+  Napi::Value RunInto(const Napi::CallbackInfo& info);
+  Napi::Value RunSyncInto(const Napi::CallbackInfo& info);
   Napi::Value TimeRawRuns(const Napi::CallbackInfo& info);
   Napi::Value Release(const Napi::CallbackInfo& info);
   std::shared_ptr<OrtSession> session_;

@@ -105,7 +105,8 @@ t.test('errors carry ONNX Runtime messages and never abort the process', async (
     message: /invalid dimensions for input: x.*Got: 15 Expected: 16/s,
   }, 'wrong shape');
   const x = { data: new Float32Array(32), dims: [2, 16] };
-  await t.rejects(s.run({ x, z: x }), { message: /Invalid input name: z/ }, 'unknown input');
+  await t.rejects(s.run({ x, z: x }), { code: 'ERR_CS_INVALID_ARGUMENT', message: 'feeds["z"] names no input of the model (its inputs: x)' }, 'unknown input');
+  await t.rejects(s.run({ x }, ['nope']), { message: 'outputNames[0] "nope" names no output of the model (its outputs: y)' }, 'unknown output');
   await t.rejects(s.run({}), { code: 'ERR_CS_INVALID_ARGUMENT', message: `feeds is missing input "x" (the model's inputs: x)` }, 'missing input');
   await t.rejects(s.run({ x: { data: new Float32Array(31), dims: [2, 16] } }), {
     code: 'ERR_CS_INVALID_ARGUMENT',
@@ -154,4 +155,21 @@ t.test("'cuda' fails clearly where the runtime has no usable CUDA provider", asy
     code: 'ERR_CS_UNAVAILABLE',
     message: /execution provider 'cuda'.*(is not available|could not be enabled)/s,
   });
+});
+
+t.test('inline, thread and auto execution give the same answers across changing shapes', async (t) => {
+  for (const execution of ['inline', 'thread', 'auto'] as const) {
+    const s = await Session.create(fixture('mlp_small.onnx'), { execution });
+    let bad = 0;
+    for (let i = 0; i < 60; i++) {
+      const rows = [1, 3, 1, 7, 7, 2][i % 6];
+      const x = randomInput(rows, 500 + i);
+      const out = await s.run({ x: { data: x, dims: [rows, 16] } });
+      const ref = mlpReference(x, rows);
+      if (out.y.dims[0] !== rows || (out.y.data as Float32Array).some((v, j) => Math.abs(v - ref[j]) > 1e-4)) bad++;
+    }
+    t.equal(bad, 0, `${execution}: every answer matches the reference`);
+    s.release();
+  }
+  await t.rejects(Session.create(fixture('mlp_small.onnx'), { execution: 'fast' as never }), { message: "options.execution must be 'auto', 'thread' or 'inline', got fast" });
 });

@@ -2,7 +2,6 @@
 
 #include <chrono>
 #include <cstring>
-#include <unordered_set>
 
 namespace cascadeserve {
 
@@ -175,85 +174,103 @@ Status OrtSession::ReadIoInfo() {
   return Status::Ok();
 }
 
-Status OrtSession::Run(const std::vector<TensorView>& inputs,
-                       const std::vector<std::string>& output_names,
+Status OrtSession::Run(const std::vector<TensorView>& inputs, const std::vector<int>& output_indices,
                        std::vector<OwnedTensor>* outputs) {
   const OrtApi& api = runtime_->api();
-  std::unordered_set<std::string> seen;
+  const size_t n_in = inputs.size();
+  if (n_in != inputs_.size()) {
+    return Status::InvalidArgument("the model takes " + std::to_string(inputs_.size()) + " inputs, got " +
+                                   std::to_string(n_in));
+  }
+  // Validated in TypeScript; these guards only keep bad calls from reaching ONNX Runtime.
   for (const auto& in : inputs) {
-    if (!seen.insert(in.name).second) {
-      return Status::InvalidArgument("input '" + in.name + "' is given more than once");
+    if (in.index < 0 || static_cast<size_t>(in.index) >= inputs_.size()) {
+      return Status::InvalidArgument("input index " + std::to_string(in.index) + " out of range");
     }
     size_t elem = ElementSize(in.type);
     if (elem == 0) {
-      return Status::InvalidArgument(std::string("input '") + in.name + "': element type " +
+      return Status::InvalidArgument("input '" + inputs_[in.index].name + "': element type " +
                                      ElementTypeName(in.type) + " is not supported");
     }
     for (int64_t d : in.dims) {
-      if (d < 0) return Status::InvalidArgument("input '" + in.name + "': negative dimension in " + ShapeText(in.dims));
+      if (d < 0) return Status::InvalidArgument("input '" + inputs_[in.index].name + "': negative dimension in " + ShapeText(in.dims));
     }
     if (static_cast<size_t>(ElementCount(in.dims)) * elem != in.byte_length) {
-      return Status::InvalidArgument("input '" + in.name + "': dims " + ShapeText(in.dims) + " need " +
+      return Status::InvalidArgument("input '" + inputs_[in.index].name + "': dims " + ShapeText(in.dims) + " need " +
                                      std::to_string(ElementCount(in.dims) * elem) + " bytes of " +
                                      ElementTypeName(in.type) + ", got " + std::to_string(in.byte_length));
     }
   }
 
-  std::vector<OrtValue*> in_values(inputs.size(), nullptr);
-  std::vector<const char*> in_names(inputs.size());
+  // Small fixed arrays: most models have one or two inputs and outputs, and this path runs
+  // once per call.
+  constexpr size_t kInline = 8;
+  const char* in_names_inline[kInline];
+  OrtValue* in_values_inline[kInline] = {};
+  std::vector<const char*> in_names_heap;
+  std::vector<OrtValue*> in_values_heap;
+  const char** in_names = in_names_inline;
+  OrtValue** in_values = in_values_inline;
+  if (n_in > kInline) {
+    in_names_heap.resize(n_in);
+    in_values_heap.assign(n_in, nullptr);
+    in_names = in_names_heap.data();
+    in_values = in_values_heap.data();
+  }
   auto release_inputs = [&] {
-    for (OrtValue* v : in_values) {
-      if (v != nullptr) api.ReleaseValue(v);
+    for (size_t i = 0; i < n_in; ++i) {
+      if (in_values[i] != nullptr) api.ReleaseValue(in_values[i]);
     }
   };
-  for (size_t i = 0; i < inputs.size(); ++i) {
+  for (size_t i = 0; i < n_in; ++i) {
     const TensorView& in = inputs[i];
-    in_names[i] = in.name.c_str();
+    in_names[i] = input_name_ptrs_[in.index];
     Status st = runtime_->Check(
         api.CreateTensorWithDataAsOrtValue(cpu_memory_, const_cast<void*>(in.data), in.byte_length,
                                            in.dims.data(), in.dims.size(),
                                            static_cast<ONNXTensorElementDataType>(in.type), &in_values[i]),
-        "input '" + in.name + "'");
+        "input '" + inputs_[in.index].name + "'");
     if (!st.ok()) {
       release_inputs();
       return st;
     }
   }
 
-  std::vector<std::string> names = output_names;
-  if (names.empty()) {
-    for (const auto& o : outputs_) names.push_back(o.name);
+  const size_t n_out = output_indices.empty() ? outputs_.size() : output_indices.size();
+  std::vector<const char*> out_names(n_out);
+  std::vector<int> out_index(n_out);
+  for (size_t i = 0; i < n_out; ++i) {
+    int idx = output_indices.empty() ? static_cast<int>(i) : output_indices[i];
+    if (idx < 0 || static_cast<size_t>(idx) >= outputs_.size()) {
+      release_inputs();
+      return Status::InvalidArgument("output index " + std::to_string(idx) + " out of range");
+    }
+    out_index[i] = idx;
+    out_names[i] = output_name_ptrs_[idx];
   }
-  std::vector<const char*> out_names;
-  for (const auto& n : names) out_names.push_back(n.c_str());
-  std::vector<OrtValue*> out_values(names.size(), nullptr);
+  std::vector<OrtValue*> out_values(n_out, nullptr);
 
-  Status st = runtime_->Check(api.Run(session_, nullptr, in_names.data(), in_values.data(),
-                                      in_values.size(), out_names.data(), out_names.size(),
-                                      out_values.data()),
-                              "");
+  Status st = runtime_->Check(
+      api.Run(session_, nullptr, in_names, in_values, n_in, out_names.data(), n_out, out_values.data()), "");
   release_inputs();
   if (!st.ok()) return st;
 
   outputs->clear();
+  outputs->reserve(n_out);
   const OrtApi* api_ptr = &api;
-  auto runtime_keepalive = runtime_;
-  for (size_t i = 0; i < out_values.size(); ++i) {
+  for (size_t i = 0; i < n_out; ++i) {
     OwnedTensor t;
-    t.name = names[i];
+    t.index = out_index[i];
     // Ownership moves into `owner` first, so every value is released even on an error below.
-    t.owner = std::shared_ptr<void>(out_values[i], [api_ptr, runtime_keepalive](void* v) {
-      api_ptr->ReleaseValue(static_cast<OrtValue*>(v));
-    });
+    t.owner = std::shared_ptr<void>(out_values[i], [api_ptr](void* v) { api_ptr->ReleaseValue(static_cast<OrtValue*>(v)); });
     outputs->push_back(std::move(t));
   }
-  for (size_t i = 0; i < out_values.size(); ++i) {
+  for (size_t i = 0; i < n_out; ++i) {
     OwnedTensor& t = (*outputs)[i];
-    int is_tensor = 0;
-    CS_RETURN_IF_ERROR(runtime_->Check(api.IsTensor(out_values[i], &is_tensor), "IsTensor"));
-    if (!is_tensor) return Status::InvalidArgument("output '" + t.name + "' is not a tensor");
+    const std::string& name = outputs_[t.index].name;
     OrtHandle<OrtTensorTypeAndShapeInfo> info(api.ReleaseTensorTypeAndShapeInfo);
-    CS_RETURN_IF_ERROR(runtime_->Check(api.GetTensorTypeAndShape(out_values[i], info.out()), "GetTensorTypeAndShape"));
+    CS_RETURN_IF_ERROR(runtime_->Check(api.GetTensorTypeAndShape(out_values[i], info.out()),
+                                       "output '" + name + "' is not a tensor"));
     ONNXTensorElementDataType et;
     CS_RETURN_IF_ERROR(runtime_->Check(api.GetTensorElementType(info.get(), &et), "GetTensorElementType"));
     t.type = static_cast<ElementType>(et);
@@ -263,13 +280,56 @@ Status OrtSession::Run(const std::vector<TensorView>& inputs,
     CS_RETURN_IF_ERROR(runtime_->Check(api.GetDimensions(info.get(), t.dims.data(), rank), "GetDimensions"));
     size_t elem = ElementSize(t.type);
     if (elem == 0) {
-      return Status::InvalidArgument(std::string("output '") + t.name + "': element type " +
+      return Status::InvalidArgument(std::string("output '") + name + "': element type " +
                                      ElementTypeName(t.type) + " is not supported");
     }
     t.byte_length = static_cast<size_t>(ElementCount(t.dims)) * elem;
     CS_RETURN_IF_ERROR(runtime_->Check(api.GetTensorMutableData(out_values[i], &t.data), "GetTensorMutableData"));
   }
   return Status::Ok();
+}
+
+Status OrtSession::RunInto(const std::vector<TensorView>& inputs, const std::vector<TensorView>& outputs) {
+  const OrtApi& api = runtime_->api();
+  const size_t n_in = inputs.size();
+  const size_t n_out = outputs.size();
+  if (n_in != inputs_.size()) {
+    return Status::InvalidArgument("the model takes " + std::to_string(inputs_.size()) + " inputs, got " +
+                                   std::to_string(n_in));
+  }
+  std::vector<const char*> names(n_in + n_out);
+  std::vector<OrtValue*> values(n_in + n_out, nullptr);
+  auto release_all = [&] {
+    for (OrtValue* v : values) {
+      if (v != nullptr) api.ReleaseValue(v);
+    }
+  };
+  for (size_t i = 0; i < n_in + n_out; ++i) {
+    const bool is_input = i < n_in;
+    const TensorView& t = is_input ? inputs[i] : outputs[i - n_in];
+    const auto& infos = is_input ? inputs_ : outputs_;
+    const auto& name_ptrs = is_input ? input_name_ptrs_ : output_name_ptrs_;
+    if (t.index < 0 || static_cast<size_t>(t.index) >= infos.size() || ElementSize(t.type) == 0 ||
+        static_cast<size_t>(ElementCount(t.dims)) * ElementSize(t.type) != t.byte_length) {
+      release_all();
+      return Status::InvalidArgument(std::string(is_input ? "input" : "output") + " " + std::to_string(i) +
+                                     ": index, type or byte length is inconsistent");
+    }
+    names[i] = name_ptrs[t.index];
+    Status st = runtime_->Check(
+        api.CreateTensorWithDataAsOrtValue(cpu_memory_, const_cast<void*>(t.data), t.byte_length, t.dims.data(),
+                                           t.dims.size(), static_cast<ONNXTensorElementDataType>(t.type), &values[i]),
+        std::string(is_input ? "input '" : "output '") + infos[t.index].name + "'");
+    if (!st.ok()) {
+      release_all();
+      return st;
+    }
+  }
+  Status st = runtime_->Check(api.Run(session_, nullptr, names.data(), values.data(), n_in, names.data() + n_in,
+                                      n_out, values.data() + n_in),
+                              "");
+  release_all();
+  return st;
 }
 
 Status OrtSession::RunFloatRows(const float* input, int64_t rows, const std::vector<int64_t>& item_dims,
@@ -320,7 +380,11 @@ Status OrtSession::TimeRawRuns(const std::vector<TensorView>& inputs, int iterat
   std::vector<const char*> in_names;
   Status st;
   for (size_t i = 0; i < inputs.size() && st.ok(); ++i) {
-    in_names.push_back(inputs[i].name.c_str());
+    if (inputs[i].index < 0 || static_cast<size_t>(inputs[i].index) >= inputs_.size()) {
+      st = Status::InvalidArgument("input index out of range");
+      break;
+    }
+    in_names.push_back(input_name_ptrs_[inputs[i].index]);
     st = runtime_->Check(api.CreateTensorWithDataAsOrtValue(
                              cpu_memory_, const_cast<void*>(inputs[i].data), inputs[i].byte_length,
                              inputs[i].dims.data(), inputs[i].dims.size(),

@@ -35,10 +35,16 @@ class OrtSession {
   const std::vector<TensorInfo>& outputs() const { return outputs_; }
   const OrtRuntime& runtime() const { return *runtime_; }
 
-  // General run: inputs by name (views into caller memory, valid until return), outputs
-  // named in `output_names` (all when empty), allocated by ONNX Runtime.
-  Status Run(const std::vector<TensorView>& inputs, const std::vector<std::string>& output_names,
+  // General run: inputs by model input index (views into caller memory, valid until
+  // return; each index at most once, every model input given), the outputs listed in
+  // `output_indices` (all when empty), allocated by ONNX Runtime.
+  Status Run(const std::vector<TensorView>& inputs, const std::vector<int>& output_indices,
              std::vector<OwnedTensor>* outputs);
+
+  // Run with outputs the caller allocated (shapes known in advance): ONNX Runtime writes into
+  // `outputs[i].data` directly, so no output is allocated or copied. A shape that does not
+  // match what the model produces fails with ONNX Runtime's message.
+  Status RunInto(const std::vector<TensorView>& inputs, const std::vector<TensorView>& outputs);
 
   // The raw runtime's cost, for benchmarks: `iterations` calls of the C API's Run on inputs
   // made into OrtValues once, outputs allocated and released by ONNX Runtime as usual.

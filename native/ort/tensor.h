@@ -38,9 +38,10 @@ struct TensorInfo {
   std::vector<int64_t> shape;  // -1 for a dynamic dimension
 };
 
-// An input the caller owns; it must stay valid until the run completes.
+// An input the caller owns; it must stay valid until the run completes. `index` is the
+// model input it feeds (OrtSession::inputs() order), so that runs never compare names.
 struct TensorView {
-  std::string name;
+  int index = 0;
   ElementType type = ElementType::kUndefined;
   std::vector<int64_t> dims;
   const void* data = nullptr;
@@ -50,7 +51,7 @@ struct TensorView {
 // An output owned by ONNX Runtime's OrtValue; `release` frees it (kept type-erased so callers
 // need no ONNX Runtime header). Move-only.
 struct OwnedTensor {
-  std::string name;
+  int index = 0;  // model output index (OrtSession::outputs() order)
   ElementType type = ElementType::kUndefined;
   std::vector<int64_t> dims;
   void* data = nullptr;

@@ -71,3 +71,22 @@ export function arrayForType(type: ElementTypeName, buffer: ArrayBuffer): Tensor
     default: throw new TypeError(`element type ${type} has no typed array`);
   }
 }
+
+/** Bytes per element of the types that travel as typed arrays. */
+export function elementSize(type: ElementTypeName): number {
+  switch (type) {
+    case 'float64':
+    case 'int64':
+    case 'uint64': return 8;
+    case 'float32':
+    case 'int32':
+    case 'uint32': return 4;
+    case 'float16':
+    case 'uint16':
+    case 'int16': return 2;
+    case 'uint8':
+    case 'int8':
+    case 'bool': return 1;
+    default: throw new TypeError(`element type ${type} has no fixed size`);
+  }
+}

@@ -1,9 +1,9 @@
 // Session: one ONNX model run through the ONNX Runtime C API, off the JavaScript thread. The
 // facade validates options and feeds (messages name the field) and leaves model-level checks
 // (input names, element types, shapes) to ONNX Runtime, whose messages it passes through.
-import { loadBinding, type RawSession } from '../../bindings/binding.js';
+import { loadBinding, type RawOutputColumns, type RawOutputs, type RawRunColumns, type RawSession } from '../../bindings/binding.js';
 import { CascadeServeError, fromNative, invalidArgument } from '../errors.js';
-import { arrayForType, elementTypeName, ElementType, typesForArray, type ElementTypeName, type TensorData } from './element-type.js';
+import { arrayForType, elementSize, elementTypeName, ElementType, typesForArray, type ElementTypeName, type TensorData } from './element-type.js';
 import { openRuntime } from './runtime.js';
 
 export type GraphOptimizationLevel = 'disabled' | 'basic' | 'extended' | 'all';
@@ -94,6 +94,9 @@ export class Session {
   readonly inputs: readonly TensorMetadata[];
   readonly outputs: readonly TensorMetadata[];
   #inputTypes: Map<string, ElementTypeName | 'undefined'>;
+  #inputIndex: Map<string, number>;
+  #outputIndex: Map<string, number>;
+  #allOutputs: Int32Array;
   #execution: 'auto' | 'thread' | 'inline';
   #inlineBelowUs: number;
   // Measured cost of a run per input byte (EWMA) and how many runs it is based on.
@@ -110,6 +113,9 @@ export class Session {
     this.inputs = meta(raw.inputs);
     this.outputs = meta(raw.outputs);
     this.#inputTypes = new Map(this.inputs.map((i) => [i.name, i.type]));
+    this.#inputIndex = new Map(this.inputs.map((i, k) => [i.name, k]));
+    this.#outputIndex = new Map(this.outputs.map((o, k) => [o.name, k]));
+    this.#allOutputs = new Int32Array(0);
   }
 
   /** Loads a model; loading runs off the JavaScript thread. */
@@ -129,68 +135,118 @@ export class Session {
   async run(feeds: Record<string, TensorInput>, outputNames?: readonly string[]): Promise<Record<string, Tensor>> {
     const raw = this.#raw;
     if (!raw) throw new CascadeServeError('ERR_CS_CLOSED', 'session is released');
-    const inputs = this.#toRaw(feeds);
-    if (outputNames !== undefined && (!Array.isArray(outputNames) || outputNames.some((n) => typeof n !== 'string'))) {
-      throw invalidArgument('outputNames', 'must be an array of strings');
+    // Repeated calls with the same feed names, shapes and array types (the common case) reuse
+    // the columns of the previous call; only the data and output arrays are new.
+    const cached = outputNames === undefined ? this.#reuse(feeds) : null;
+    let columns: RawRunColumns;
+    let planned: { columns: RawOutputColumns; result: Record<string, Tensor> } | null;
+    if (cached) {
+      ({ columns, planned } = cached);
+    } else {
+      columns = this.#toColumns(feeds, outputNames);
+      planned = this.#planOutputs(columns);
+      if (planned && outputNames === undefined) this.#remember(feeds, columns, planned.columns);
     }
     let bytes = 0;
-    for (const i of inputs) bytes += i.data.byteLength;
-    const names = outputNames ? [...outputNames] : [];
-    let outs;
+    for (const d of columns[4]) bytes += d.byteLength;
+    const inline = this.#runsInline(bytes);
+    let outs: RawOutputs | null = null;
     try {
-      if (this.#runsInline(bytes)) {
+      if (planned) {
+        // Output shapes are known: ONNX Runtime writes straight into these arrays.
+        if (inline) {
+          const timed = (++this.#calls & 15) === 0; // sampled: the clock costs as much as a tiny run
+          const start = timed ? performance.now() : 0;
+          raw.runSyncInto(...columns, ...planned.columns);
+          if (timed) this.#record((performance.now() - start) * 1000, bytes);
+        } else {
+          this.#record(await raw.runInto(...columns, ...planned.columns), bytes);
+        }
+      } else if (inline) {
         const start = performance.now();
-        outs = raw.runSync(inputs, names);
+        outs = raw.runSync(...columns);
         this.#record((performance.now() - start) * 1000, bytes);
       } else {
-        const r = await raw.run(inputs, names);
+        const r = await raw.run(...columns);
         this.#record(r.computeUs, bytes);
         outs = r.outputs;
       }
     } catch (err) {
       throw fromNative(err);
     }
+    if (planned) return planned.result;
     const result: Record<string, Tensor> = {};
-    for (const o of outs) {
-      const type = elementTypeName(o.type);
-      if (type === 'undefined' || type === 'string') throw new CascadeServeError('ERR_CS_RUNTIME', `output ${o.name} has unsupported type`);
-      result[o.name] = { type, dims: o.dims, data: arrayForType(type, o.buffer) };
+    const asked = columns[5].length > 0 ? columns[5] : null;
+    for (let i = 0; i * 3 < outs!.length; i++) {
+      const name = this.outputs[asked ? asked[i] : i].name;
+      const type = elementTypeName(outs![i * 3] as number);
+      if (type === 'undefined' || type === 'string') throw new CascadeServeError('ERR_CS_RUNTIME', `output ${name} has unsupported type ${type}`);
+      result[name] = { type, dims: outs![i * 3 + 1] as number[], data: arrayForType(type, outs![i * 3 + 2] as ArrayBuffer) };
     }
     return result;
   }
 
-  #toRaw(feeds: Record<string, TensorInput>) {
+  // Feeds as the columns the addon reads; validation here names the feed.
+  #toColumns(feeds: Record<string, TensorInput>, outputNames?: readonly string[]): RawRunColumns {
     if (feeds === null || typeof feeds !== 'object') throw invalidArgument('feeds', 'must be an object of tensors');
-    const inputs = Object.entries(feeds).map(([name, t]) => {
+    const names = Object.keys(feeds);
+    const n = names.length;
+    const indices = new Int32Array(n);
+    const types = new Int32Array(n);
+    const ranks = new Int32Array(n);
+    const datas: ArrayBufferView[] = new Array(n);
+    let rankSum = 0;
+    for (let i = 0; i < n; i++) {
+      const name = names[i];
+      const t = feeds[name];
       const where = `feeds[${JSON.stringify(name)}]`;
+      const index = this.#inputIndex.get(name);
+      if (index === undefined) throw invalidArgument(where, `names no input of the model (its inputs: ${this.inputs.map((x) => x.name).join(', ')})`);
       if (t === null || typeof t !== 'object') throw invalidArgument(where, 'must be {data, dims}');
-      const types = ArrayBuffer.isView(t.data) ? typesForArray(t.data) : [];
-      if (types.length === 0) throw invalidArgument(`${where}.data`, 'must be a typed array (Float32Array, Uint16Array for float16, BigInt64Array for int64, ...)');
-      if (!Array.isArray(t.dims) || t.dims.some((d) => !Number.isSafeInteger(d) || d < 0)) {
-        throw invalidArgument(`${where}.dims`, `must be an array of non-negative integers, got ${JSON.stringify(t.dims)}`);
+      const arrayTypes = ArrayBuffer.isView(t.data) ? typesForArray(t.data) : [];
+      if (arrayTypes.length === 0) throw invalidArgument(`${where}.data`, 'must be a typed array (Float32Array, Uint16Array for float16, BigInt64Array for int64, ...)');
+      const dims = t.dims;
+      if (!Array.isArray(dims)) throw invalidArgument(`${where}.dims`, `must be an array of non-negative integers, got ${JSON.stringify(dims)}`);
+      let count = 1;
+      for (const d of dims) {
+        if (!Number.isSafeInteger(d) || d < 0) throw invalidArgument(`${where}.dims`, `must be an array of non-negative integers, got ${JSON.stringify(dims)}`);
+        count *= d;
       }
-      const count = t.dims.reduce((a, b) => a * b, 1);
-      if (count !== t.data.length) {
-        throw invalidArgument(`${where}.dims`, `${JSON.stringify(t.dims)} hold ${count} elements but data has ${t.data.length}`);
-      }
+      if (count !== t.data.length) throw invalidArgument(`${where}.dims`, `${JSON.stringify(dims)} hold ${count} elements but data has ${t.data.length}`);
       let type: ElementTypeName;
       if (t.type !== undefined) {
-        if (!types.includes(t.type)) throw invalidArgument(`${where}.type`, `${t.type} cannot be carried by ${t.data.constructor.name}`);
+        if (!arrayTypes.includes(t.type)) throw invalidArgument(`${where}.type`, `${t.type} cannot be carried by ${t.data.constructor.name}`);
         type = t.type;
       } else {
-        const modelType = this.#inputTypes.get(name);
         // The model's own type when the array can carry it; else the array's natural type, and
         // ONNX Runtime reports the mismatch in its own words.
-        type = modelType && modelType !== 'undefined' && types.includes(modelType) ? modelType : types[0];
+        const modelType = this.#inputTypes.get(name);
+        type = modelType && modelType !== 'undefined' && arrayTypes.includes(modelType) ? modelType : arrayTypes[0];
       }
-      return { name, type: ElementType[type], dims: [...t.dims], data: t.data };
-    });
-    for (const input of this.inputs) {
-      if (!(input.name in feeds)) {
-        throw invalidArgument('feeds', `is missing input ${JSON.stringify(input.name)} (the model's inputs: ${this.inputs.map((i) => i.name).join(', ')})`);
-      }
+      indices[i] = index;
+      types[i] = ElementType[type];
+      ranks[i] = dims.length;
+      datas[i] = t.data;
+      rankSum += dims.length;
     }
-    return inputs;
+    if (n !== this.inputs.length) {
+      const missing = this.inputs.find((x) => !(x.name in feeds));
+      throw invalidArgument('feeds', `is missing input ${JSON.stringify(missing?.name)} (the model's inputs: ${this.inputs.map((x) => x.name).join(', ')})`);
+    }
+    const flatDims = new Float64Array(rankSum);
+    let k = 0;
+    for (let i = 0; i < n; i++) for (const d of feeds[names[i]].dims) flatDims[k++] = d;
+    let outputs = this.#allOutputs;
+    if (outputNames !== undefined) {
+      if (!Array.isArray(outputNames)) throw invalidArgument('outputNames', 'must be an array of strings');
+      outputs = new Int32Array(outputNames.length);
+      outputNames.forEach((name, i) => {
+        const index = typeof name === 'string' ? this.#outputIndex.get(name) : undefined;
+        if (index === undefined) throw invalidArgument(`outputNames[${i}]`, `${JSON.stringify(name)} names no output of the model (its outputs: ${this.outputs.map((x) => x.name).join(', ')})`);
+        outputs[i] = index;
+      });
+    }
+    return [indices, types, ranks, flatDims, datas, outputs];
   }
 
   /**
@@ -201,10 +257,124 @@ export class Session {
     const raw = this.#raw;
     if (!raw) throw new CascadeServeError('ERR_CS_CLOSED', 'session is released');
     try {
-      return raw.timeRawRuns(this.#toRaw(feeds), [], iterations);
+      return raw.timeRawRuns(...this.#toColumns(feeds), iterations);
     } catch (err) {
       throw fromNative(err);
     }
+  }
+
+  // Output tensors allocated here when their shapes follow from the model and the feeds: every
+  // output dimension static, or only the first dynamic and every input batched on its first
+  // dimension with one batch size. Else null, and ONNX Runtime allocates.
+  #planOutputs(columns: RawRunColumns): { columns: RawOutputColumns; result: Record<string, Tensor> } | null {
+    const [indices, , ranks, dims] = columns;
+    let batch = -1;
+    let offset = 0;
+    for (let i = 0; i < indices.length; i++) {
+      const shape = this.inputs[indices[i]].shape;
+      if (shape.length > 0 && shape[0] === -1 && ranks[i] > 0) {
+        if (batch >= 0 && batch !== dims[offset]) return null;
+        batch = dims[offset];
+      }
+      offset += ranks[i];
+    }
+    const wanted = columns[5].length > 0 ? Array.from(columns[5]) : this.outputs.map((_, i) => i);
+    const n = wanted.length;
+    const types = new Int32Array(n);
+    const outRanks = new Int32Array(n);
+    const flat: number[] = [];
+    const datas: ArrayBufferView[] = new Array(n);
+    const result: Record<string, Tensor> = {};
+    for (let i = 0; i < n; i++) {
+      const meta = this.outputs[wanted[i]];
+      if (meta.type === 'undefined' || meta.type === 'string') return null;
+      const outDims: number[] = [];
+      for (let d = 0; d < meta.shape.length; d++) {
+        const v = meta.shape[d];
+        if (v >= 0) outDims.push(v);
+        else if (d === 0 && batch >= 0) outDims.push(batch);
+        else return null;
+      }
+      const count = outDims.reduce((a, b) => a * b, 1);
+      const data = arrayForType(meta.type, new ArrayBuffer(count * elementSize(meta.type)));
+      types[i] = ElementType[meta.type];
+      outRanks[i] = outDims.length;
+      flat.push(...outDims);
+      datas[i] = data;
+      result[meta.name] = { type: meta.type, dims: outDims, data };
+    }
+    columns[5] = Int32Array.from(wanted); // runInto needs the outputs listed explicitly
+    return { columns: [types, outRanks, new Float64Array(flat), datas], result };
+  }
+
+  #calls = 0;
+  #last: {
+    names: string[];
+    dims: (readonly number[])[];
+    ctors: unknown[];
+    columns: RawRunColumns;
+    out: RawOutputColumns;
+    outNames: string[];
+    outTypes: ElementTypeName[];
+    outDims: number[][];
+    outCounts: number[];
+  } | null = null;
+
+  #remember(feeds: Record<string, TensorInput>, columns: RawRunColumns, out: RawOutputColumns) {
+    const names = Object.keys(feeds);
+    if (names.some((n) => feeds[n].type !== undefined)) return;
+    const outDims: number[][] = [];
+    let k = 0;
+    for (let i = 0; i < out[1].length; i++) {
+      outDims.push(Array.from(out[2].subarray(k, k + out[1][i])));
+      k += out[1][i];
+    }
+    this.#last = {
+      names,
+      dims: names.map((n) => [...feeds[n].dims]),
+      ctors: names.map((n) => feeds[n].data.constructor),
+      columns,
+      out,
+      outNames: Array.from(columns[5], (i) => this.outputs[i].name),
+      outTypes: Array.from(columns[5], (i) => this.outputs[i].type as ElementTypeName),
+      outDims,
+      outCounts: outDims.map((d) => d.reduce((a, b) => a * b, 1)),
+    };
+  }
+
+  #reuse(feeds: Record<string, TensorInput>): { columns: RawRunColumns; planned: { columns: RawOutputColumns; result: Record<string, Tensor> } } | null {
+    const last = this.#last;
+    if (!last || feeds === null || typeof feeds !== 'object') return null;
+    const names = last.names;
+    const datas: ArrayBufferView[] = new Array(names.length);
+    let count = 0;
+    for (const _ in feeds) count++;
+    if (count !== names.length) return null;
+    for (let i = 0; i < names.length; i++) {
+      const t = feeds[names[i]];
+      if (t === undefined || t === null || t.type !== undefined || t.data === undefined || t.data.constructor !== last.ctors[i]) return null;
+      const dims = t.dims;
+      const want = last.dims[i];
+      if (!Array.isArray(dims) || dims.length !== want.length) return null;
+      let elements = 1;
+      for (let d = 0; d < want.length; d++) {
+        if (dims[d] !== want[d]) return null;
+        elements *= want[d];
+      }
+      if (t.data.length !== elements) return null;
+      datas[i] = t.data;
+    }
+    const c = last.columns;
+    const outDatas: ArrayBufferView[] = new Array(last.outNames.length);
+    const result: Record<string, Tensor> = {};
+    for (let i = 0; i < outDatas.length; i++) {
+      const type = last.outTypes[i];
+      const data = arrayForType(type, new ArrayBuffer(last.outCounts[i] * elementSize(type)));
+      outDatas[i] = data;
+      result[last.outNames[i]] = { type, dims: [...last.outDims[i]], data };
+    }
+    const o = last.out;
+    return { columns: [c[0], c[1], c[2], c[3], datas, c[5]], planned: { columns: [o[0], o[1], o[2], outDatas], result } };
   }
 
   #runsInline(bytes: number): boolean {
