@@ -1,5 +1,8 @@
 #include "ort/ort_model_runner.h"
 
+#include <cstring>
+#include <mutex>
+
 namespace cascadeserve {
 
 namespace {
@@ -22,14 +25,17 @@ bool DimsMatch(const std::vector<int64_t>& model_dims, const std::vector<int64_t
 }  // namespace
 
 Status OrtModelRunner::Create(std::shared_ptr<OrtRuntime> runtime, const OrtModelSpec& model,
-                              const OrtLaneSpec& lane, std::unique_ptr<OrtModelRunner>* out) {
+                              const OrtLaneSpec& lane, std::shared_ptr<CudaLaneResources> cuda_lane,
+                              std::unique_ptr<OrtModelRunner>* out) {
   SessionOptions options;
   options.intra_op_threads = lane.intra_op_threads;
   options.graph_optimization_level = lane.graph_optimization_level;
   options.provider = lane.provider;
   options.cuda_device_id = lane.device_id;
-  options.cuda_compute_stream = lane.cuda_compute_stream;
+  options.cuda_compute_stream = cuda_lane ? cuda_lane->stream : nullptr;
   std::unique_ptr<OrtModelRunner> r(new OrtModelRunner());
+  r->cuda_lane_ = cuda_lane;
+  if (cuda_lane) r->pinned_input_ = std::make_unique<PinnedBuffer>(cuda_lane->cuda);
   CS_RETURN_IF_ERROR(OrtSession::Create(std::move(runtime), model.path, options, &r->session_));
 
   const std::string where = "model '" + model.name + "' (" + model.path + ")";
@@ -59,25 +65,54 @@ Status OrtModelRunner::Create(std::shared_ptr<OrtRuntime> runtime, const OrtMode
   }
   if (!found) return Status::InvalidArgument(where + ": has no output named '" + model.output_name + "'");
   r->item_dims_ = model.item_dims;
+  r->item_elems_ = ElementCount(model.item_dims);
   r->classes_ = model.classes;
   *out = std::move(r);
   return Status::Ok();
 }
 
 Status OrtModelRunner::Run(const float* input, int64_t rows, float* output) {
+  if (pinned_input_) {
+    // Staged in page-locked memory so that the host-to-device copy is a fast DMA.
+    const size_t bytes = static_cast<size_t>(rows * item_elems_) * sizeof(float);
+    CS_RETURN_IF_ERROR(pinned_input_->Reserve(bytes));
+    std::memcpy(pinned_input_->data(), input, bytes);
+    input = static_cast<const float*>(pinned_input_->data());
+  }
   return session_->RunFloatRows(input, rows, item_dims_, output_index_, output, classes_);
 }
 
 RunnerFactory MakeOrtRunnerFactory(std::shared_ptr<OrtRuntime> runtime, std::vector<OrtModelSpec> models,
                                    std::vector<OrtLaneSpec> lanes) {
-  return [runtime = std::move(runtime), models = std::move(models), lanes = std::move(lanes)](
+  // Per-lane CUDA resources, created on first use; the factory runs on one thread (Engine::Create).
+  auto cuda_lanes = std::make_shared<std::vector<std::shared_ptr<CudaLaneResources>>>(lanes.size());
+  return [runtime = std::move(runtime), models = std::move(models), lanes = std::move(lanes), cuda_lanes](
              int model_index, int lane_index, std::unique_ptr<ModelRunner>* out) -> Status {
     if (model_index < 0 || static_cast<size_t>(model_index) >= models.size() || lane_index < 0 ||
         static_cast<size_t>(lane_index) >= lanes.size()) {
       return Status::InvalidArgument("runner factory: model or lane index out of range");
     }
+    const OrtLaneSpec& lane = lanes[lane_index];
+    std::shared_ptr<CudaLaneResources>& cuda_lane = (*cuda_lanes)[lane_index];
+    if (lane.provider == ExecutionProvider::kCuda && !cuda_lane) {
+      if (!runtime->HasProvider("CUDAExecutionProvider")) {
+        return Status::Unavailable("lanes[" + std::to_string(lane_index) +
+                                   "]: execution provider 'cuda' is not available in ONNX Runtime " +
+                                   runtime->version() + " loaded from '" + runtime->library_path() +
+                                   "'; point CASCADESERVE_ORT_LIBRARY at a build with CUDA");
+      }
+      auto resources = std::make_shared<CudaLaneResources>();
+      Status st = CudaRuntime::Open(&resources->cuda);
+      if (st.ok()) st = resources->cuda->CreateStream(&resources->stream);
+      if (!st.ok()) {
+        return Status::Unavailable("lanes[" + std::to_string(lane_index) + "] (cuda): " + st.message() +
+                                   "; a CUDA lane needs CUDA, a GPU and an ONNX Runtime build with the "
+                                   "CUDA provider (CASCADESERVE_ORT_LIBRARY)");
+      }
+      cuda_lane = std::move(resources);
+    }
     std::unique_ptr<OrtModelRunner> runner;
-    CS_RETURN_IF_ERROR(OrtModelRunner::Create(runtime, models[model_index], lanes[lane_index], &runner));
+    CS_RETURN_IF_ERROR(OrtModelRunner::Create(runtime, models[model_index], lane, cuda_lane, &runner));
     *out = std::move(runner);
     return Status::Ok();
   };

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "engine/model_runner.h"
+#include "ort/cuda_runtime.h"
 #include "ort/ort_session.h"
 
 namespace cascadeserve {
@@ -25,26 +26,41 @@ struct OrtLaneSpec {
   int device_id = 0;
   int intra_op_threads = 1;
   int graph_optimization_level = 99;
-  void* cuda_compute_stream = nullptr;  // the lane's stream, when provider is kCuda
+};
+
+// What a CUDA lane owns: its stream (handed to ONNX Runtime's CUDA provider as the compute
+// stream of every session on the lane). Created with the lane's first runner.
+struct CudaLaneResources {
+  std::shared_ptr<CudaRuntime> cuda;
+  void* stream = nullptr;
+  ~CudaLaneResources() {
+    if (cuda) cuda->DestroyStream(stream);
+  }
 };
 
 class OrtModelRunner : public ModelRunner {
  public:
   // Loads the model for one lane and checks it against the spec: the named input and output
   // exist, are float32, and their non-batch dimensions match item_dims and classes.
+  // `cuda_lane` is set for runners of a CUDA lane: batch inputs are staged in pinned memory.
   static Status Create(std::shared_ptr<OrtRuntime> runtime, const OrtModelSpec& model,
-                       const OrtLaneSpec& lane, std::unique_ptr<OrtModelRunner>* out);
+                       const OrtLaneSpec& lane, std::shared_ptr<CudaLaneResources> cuda_lane,
+                       std::unique_ptr<OrtModelRunner>* out);
   Status Run(const float* input, int64_t rows, float* output) override;
 
  private:
   OrtModelRunner() = default;
+  std::shared_ptr<CudaLaneResources> cuda_lane_;  // keeps the stream alive longer than the session
   std::unique_ptr<OrtSession> session_;
+  std::unique_ptr<PinnedBuffer> pinned_input_;
+  int64_t item_elems_ = 0;
   std::vector<int64_t> item_dims_;
   size_t output_index_ = 0;
   int64_t classes_ = 0;
 };
 
-// The factory Engine::Create calls once per (model, hosting lane).
+// The factory Engine::Create calls once per (model, hosting lane). CUDA lanes get their stream
+// with their first runner; a runtime without a usable CUDA provider fails there, clearly.
 RunnerFactory MakeOrtRunnerFactory(std::shared_ptr<OrtRuntime> runtime, std::vector<OrtModelSpec> models,
                                    std::vector<OrtLaneSpec> lanes);
 
