@@ -132,7 +132,9 @@ class CreateEngineWorker : public Napi::AsyncWorker {
         std::lock_guard<std::mutex> lock(pending->mu);
         if (pending->detached) return;
         for (auto& r : results) {
-          pending->messages.push_back(r.status == StatusCode::kRuntimeError ? message : std::string());
+          pending->messages.push_back(r.status != StatusCode::kRuntimeError ? std::string()
+                                      : !r.error_message.empty()              ? r.error_message
+                                                                              : message);
           pending->items.push_back(std::move(r));
         }
         if (!pending->delivery_scheduled) {

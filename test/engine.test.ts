@@ -130,7 +130,7 @@ t.test('a full queue refuses at once; what it accepted is answered', async (t) =
   await engine.close();
 });
 
-t.test('an ONNX Runtime failure fails only its batch, with the runtime message', async (t) => {
+t.test('an ONNX Runtime failure fails only the rows it rejects, with the runtime message', async (t) => {
   const engine = await CascadeEngine.create(options({
     lanes: [{}],
     gear: { id: 1, stages: [{ model: 'gather', threshold: 0, maxBatch: 1, maxQueueDelayUs: 0 }] },
@@ -145,6 +145,16 @@ t.test('an ONNX Runtime failure fails only its batch, with the runtime message',
   t.equal(stats.queues[1].exits, 4);
   const after = await engine.infer(items(1, 9));
   t.equal(after.status, 'ok', 'the engine keeps serving');
+  // In one batch of eight, the poisoned row fails alone; its batch-mates are answered.
+  engine.setGear({ id: 2, stages: [{ model: 'gather', threshold: 0, maxBatch: 8, maxQueueDelayUs: 0 }] });
+  engine.pause();
+  const y = items(8, 4);
+  y[5 * 16] = -50;
+  const pending = engine.submit(y);
+  engine.resume();
+  const mixed = await Promise.all(pending);
+  t.same(mixed.map((r) => r.status), ['ok', 'ok', 'ok', 'ok', 'ok', 'error', 'ok', 'ok']);
+  t.equal(engine.stats().queues[1].failures, 2);
   await engine.close();
 });
 

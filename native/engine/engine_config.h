@@ -63,6 +63,7 @@ struct ItemResult {
   int64_t queued_us = 0;         // summed over stages
   int64_t compute_us = 0;        // summed over stages (wall time of its batches)
   std::vector<float> output;     // the answering model's row, only when want_output && kOk
+  std::string error_message;     // the runtime's message, only when status == kRuntimeError
 };
 
 // Receives finished requests. Called from lane threads (and from the thread calling

@@ -77,12 +77,21 @@ void Lane::Loop() {
 
     std::vector<ItemResult> results;
     int64_t busy_us = 0;
-    const std::string error = RunBatch(model, &results, &busy_us);
+    const int64_t failures = RunBatch(model, &results, &busy_us);
 
     lock.lock();
-    FinishBatchLocked(model, busy_us, static_cast<int64_t>(results.size()), !error.empty());
+    FinishBatchLocked(model, busy_us, static_cast<int64_t>(results.size()) - failures, failures);
     lock.unlock();
-    if (!results.empty()) s.on_complete(std::move(results), error);
+    if (!results.empty()) {
+      std::string error;
+      for (const ItemResult& r : results) {
+        if (r.status == StatusCode::kRuntimeError) {
+          error = r.error_message;
+          break;
+        }
+      }
+      s.on_complete(std::move(results), error);
+    }
     lock.lock();
   }
 }
@@ -136,12 +145,11 @@ int Lane::ClaimBatch(const Gear& gear, int64_t now_us, int64_t* wake_at_us) {
   return model;
 }
 
-std::string Lane::RunBatch(int model, std::vector<ItemResult>* results, int64_t* busy_us) {
+int64_t Lane::RunBatch(int model, std::vector<ItemResult>* results, int64_t* busy_us) {
   const DispatchState& s = *state_;
   const int64_t rows = static_cast<int64_t>(batch_.size());
   const int64_t input_elems = s.item_elems;
-  const ModelConfig& model_config = s.config.models[model];
-  const int64_t classes = model_config.output_elems;
+  const int64_t classes = s.config.models[model].output_elems;
 
   row_inputs_.clear();
   for (const RequestPtr& request : batch_) row_inputs_.push_back(request->input.data());
@@ -150,64 +158,81 @@ std::string Lane::RunBatch(int model, std::vector<ItemResult>* results, int64_t*
 
   const int64_t start_us = SteadyNowUs();
   GatherRows(row_inputs_.data(), rows, input_elems, input_buffer_.data());
-  const Status status = runners_[model]->Run(input_buffer_.data(), rows, output_buffer_.data());
+  Status status = runners_[model]->Run(input_buffer_.data(), rows, output_buffer_.data());
+  // Row status: empty = ok, else the message of the run that failed it.
+  std::vector<std::string> row_errors;
+  auto message_of = [](const Status& st) { return st.message().empty() ? std::string("model runner failed") : st.message(); };
+  if (!status.ok()) {
+    row_errors.assign(static_cast<size_t>(rows), std::string());
+    if (rows == 1) {
+      row_errors[0] = message_of(status);
+    } else {
+      // Isolation: rerun row by row (only on the failure path) to find the rows at fault.
+      for (int64_t row = 0; row < rows; ++row) {
+        Status one = runners_[model]->Run(input_buffer_.data() + row * input_elems, 1,
+                                          output_buffer_.data() + row * classes);
+        if (!one.ok()) row_errors[row] = message_of(one);
+      }
+    }
+  }
   const int64_t end_us = SteadyNowUs();
   *busy_us = end_us - start_us;
 
   forward_.clear();
-  if (!status.ok()) {
-    results->reserve(batch_.size());
-    for (RequestPtr& request : batch_) {
-      request->compute_us += *busy_us;
-      results->push_back(TerminalResult(request.get(), StatusCode::kRuntimeError, end_us));
-    }
-    batch_.clear();
-    return status.message().empty() ? std::string("model runner failed") : status.message();
-  }
-
+  results->reserve(batch_.size());
+  int64_t failures = 0;
   for (int64_t row = 0; row < rows; ++row) {
     RequestPtr& request = batch_[row];
     request->compute_us += *busy_us;
-    // Each row is judged by the gear it entered with (rows of one batch may differ).
-    const GearStage& stage = request->gear->config.stages[request->stage];
-    const float* output_row = output_buffer_.data() + row * classes;
-    int32_t predicted_class = -1;
-    const double certainty =
-        RowCertainty(output_row, classes, model_config.output_kind, stage.measure, &predicted_class);
-    const bool last_stage = request->stage + 1 == static_cast<int32_t>(request->gear->config.stages.size());
-    if (last_stage || certainty >= static_cast<double>(stage.threshold)) {
-      request->state = RequestState::kDone;
-      ItemResult result;
-      result.ticket = request->ticket;
-      result.status = StatusCode::kOk;
-      result.predicted_class = predicted_class;
-      result.certainty = static_cast<float>(certainty);
-      result.exit_stage = request->stage;
-      result.model = model;
-      result.queued_us = request->queued_us;
-      result.compute_us = request->compute_us;
-      if (request->want_output) result.output.assign(output_row, output_row + classes);
-      results->push_back(std::move(result));
-    } else {
-      request->stage += 1;
-      forward_.push_back(std::move(request));
+    if (!row_errors.empty() && !row_errors[row].empty()) {
+      ItemResult failed = TerminalResult(request.get(), StatusCode::kRuntimeError, end_us);
+      failed.error_message = row_errors[row];
+      results->push_back(std::move(failed));
+      ++failures;
+      continue;
     }
+    RouteRow(row, model, output_buffer_.data() + row * classes, results);
   }
   batch_.clear();  // answered requests are destroyed here; forwarded ones were moved out
-  return std::string();
+  return failures;
 }
 
-void Lane::FinishBatchLocked(int model, int64_t busy_us, int64_t answered, bool failed) {
+void Lane::RouteRow(int64_t row, int model, const float* output_row, std::vector<ItemResult>* results) {
+  const ModelConfig& model_config = state_->config.models[model];
+  const int64_t classes = model_config.output_elems;
+  RequestPtr& request = batch_[row];
+  // Each row is judged by the gear it entered with (rows of one batch may differ).
+  const GearStage& stage = request->gear->config.stages[request->stage];
+  int32_t predicted_class = -1;
+  const double certainty = RowCertainty(output_row, classes, model_config.output_kind, stage.measure, &predicted_class);
+  const bool last_stage = request->stage + 1 == static_cast<int32_t>(request->gear->config.stages.size());
+  if (last_stage || certainty >= static_cast<double>(stage.threshold)) {
+    request->state = RequestState::kDone;
+    ItemResult result;
+    result.ticket = request->ticket;
+    result.status = StatusCode::kOk;
+    result.predicted_class = predicted_class;
+    result.certainty = static_cast<float>(certainty);
+    result.exit_stage = request->stage;
+    result.model = model;
+    result.queued_us = request->queued_us;
+    result.compute_us = request->compute_us;
+    if (request->want_output) result.output.assign(output_row, output_row + classes);
+    results->push_back(std::move(result));
+  } else {
+    request->stage += 1;
+    forward_.push_back(std::move(request));
+  }
+}
+
+void Lane::FinishBatchLocked(int model, int64_t busy_us, int64_t exits, int64_t failures) {
   DispatchState& s = *state_;
   StageQueueStats& stats = s.queues[model].stats;
-  const int64_t items = answered + static_cast<int64_t>(forward_.size());
+  const int64_t items = exits + failures + static_cast<int64_t>(forward_.size());
   stats.batches++;
   stats.items += items;
-  if (failed) {
-    stats.failures += answered;
-  } else {
-    stats.exits += answered;
-  }
+  stats.failures += failures;
+  stats.exits += exits;
   slot_.busy = false;
   slot_.stats.busy_us += busy_us;
   slot_.stats.batches++;

@@ -41,11 +41,15 @@ class Lane {
   int ClaimBatch(const Gear& gear, int64_t now_us, int64_t* wake_at_us);
   bool MayClaim(const Gear& gear, int model) const;
   // Forwards forward_ into their next stages' queues and records the batch's counters.
-  void FinishBatchLocked(int model, int64_t busy_us, int64_t exits, bool failed);
+  void FinishBatchLocked(int model, int64_t busy_us, int64_t exits, int64_t failures);
 
-  // Without mu: gathers, runs and routes batch_; fills results (exits or failures) and
-  // forward_ (continuing requests); returns the runtime's message on failure.
-  std::string RunBatch(int model, std::vector<ItemResult>* results, int64_t* busy_us);
+  // Without mu: gathers, runs and routes batch_; fills results (exits and failures) and
+  // forward_ (continuing requests); returns how many results are failures. When a batch of
+  // several rows fails, each row is run alone, so that only the rows the runtime rejects
+  // fail (a poisoned request does not take its batch-mates down with it).
+  int64_t RunBatch(int model, std::vector<ItemResult>* results, int64_t* busy_us);
+  // Answers or forwards batch_[row] from its output row.
+  void RouteRow(int64_t row, int model, const float* output_row, std::vector<ItemResult>* results);
 
   const int index_;
   DispatchState* const state_;
