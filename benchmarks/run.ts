@@ -2,11 +2,13 @@
 // under benchmarks/results/. `npm run bench -- --quick` for a short run; `-- session` (etc.)
 // for one benchmark.
 import { runEngineBench } from './engine-bench.js';
+import { runHttpBench } from './http-bench.js';
 import { runSessionBench } from './session-bench.js';
 
 const kBenches: Record<string, (o: { quick: boolean }) => Promise<{ text: string; path: string }>> = {
   session: runSessionBench,
   engine: runEngineBench,
+  http: runHttpBench,
 };
 
 const args = process.argv.slice(2);

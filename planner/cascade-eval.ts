@@ -30,12 +30,23 @@ export interface ValidationColumns {
   costUs: Float64Array; // per model, perImageCostUs for the planning lane kind
 }
 
-export function columnsOf(profile: Profile, lane: ProfileLane = profile.lanes[0]): ValidationColumns {
-  const n = profile.labels.length;
-  const mk = (mu: CertaintyMeasure) => profile.models.map((m) => Float64Array.from(m.validation.certainty[mu]));
+/**
+ * Columns of the validation half (or, with half = 'heldout', of the held-out half).
+ * Certainties are read as float32 values (Math.fround): the profiler stores the engine's
+ * certainty rounded down to float32 (9 significant digits in JSON), so thresholds taken
+ * from these values compare exactly as in the engine (see planner/profiler.ts).
+ */
+export function columnsOf(profile: Profile, lane: ProfileLane = profile.lanes[0], half: 'validation' | 'heldout' = 'validation'): ValidationColumns {
+  const res = profile.models.map((m) => {
+    const r = half === 'validation' ? m.validation : m.heldout;
+    if (!r) throw new RangeError(`model "${m.name}" has no ${half} results in the profile`);
+    return r;
+  });
+  const n = res[0].count;
+  const mk = (mu: CertaintyMeasure) => res.map((r) => Float64Array.from(r.certainty[mu], Math.fround));
   return {
     n,
-    correct: profile.models.map((m) => Uint8Array.from(m.validation.correct)),
+    correct: res.map((r) => Uint8Array.from(r.correct)),
     certainty: { max_prob: mk('max_prob'), margin: mk('margin'), entropy: mk('entropy') },
     costUs: Float64Array.from(profile.models.map((m) => perImageCostUs(timingFor(m, lane)))),
   };

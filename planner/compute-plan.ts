@@ -1,9 +1,9 @@
 // computePlan: profile -> plan.json (search, gear candidates, assignment, placement, gears).
 
-import { columnsOf, evalCascade, exitStages } from './cascade-eval.js';
+import { columnsOf, evalCascade, exitStages, type ValidationColumns } from './cascade-eval.js';
 import { assignGears, type LevelAssignment, type Progress } from './gear-assign.js';
 import type { GearCascade, LevelEval, ModelTable, PlanContext, SimSettings } from './messages.js';
-import { createExecutor, type Executor } from './parallel.js';
+import { createExecutor, InlineExecutor, type Executor } from './parallel.js';
 import { placeReplicas } from './placement.js';
 import { kPlanSchema, type Plan, type PlanGear } from './plan-schema.js';
 import { timingFor, type Profile } from './profile-schema.js';
@@ -25,6 +25,8 @@ export interface PlanOptions {
   memoryBudgetBytesPerLane?: number;
   /** Worker threads (1 = in-process). */
   threads?: number;
+  /** Shard the cascade search over the workers too (default: search on the calling thread while the pool starts). */
+  searchOnWorkers?: boolean;
   /** Top of the load grid; default: capacity of the cheapest candidate on all lanes. */
   maxQps?: number;
   /** Objective "cost": the load levels (QPS) that must be served, e.g. a trace's per-second rates. */
@@ -33,7 +35,7 @@ export interface PlanOptions {
   profilePath?: string;
 }
 
-type Filled = Required<Omit<PlanOptions, 'minAccuracy' | 'maxQps' | 'workload' | 'sim'>> & Pick<PlanOptions, 'minAccuracy' | 'maxQps' | 'workload'> & { sim: SimSettings };
+type Filled = Required<Omit<PlanOptions, 'minAccuracy' | 'maxQps' | 'workload' | 'sim' | 'searchOnWorkers'>> & Pick<PlanOptions, 'minAccuracy' | 'maxQps' | 'workload' | 'searchOnWorkers'> & { sim: SimSettings };
 
 export interface PlanStats {
   threads: number;
@@ -86,12 +88,16 @@ export async function computePlan(profile: Profile, options: PlanOptions, onProg
     const cols = columnsOf(profile);
     const data = prepareSearch(cols, o.thresholds);
     const subseqs = enumerateSubsequences(data.costUs, o.maxStages);
-    const shards = Math.min(subseqs.length, Math.max(1, o.threads * 2));
+    // The search (~0.1 s for the zoo) runs on this thread while the worker pool starts up
+    // (Piscina spawns its threads at creation); the workers then take the gear assignment,
+    // which is most of the time. Measured: sharding the search over cold workers was slower.
+    const searchExec = o.threads > 1 && !o.searchOnWorkers ? new InlineExecutor() : exec;
+    const shards = Math.min(subseqs.length, searchExec.threads > 1 ? o.threads * 2 : 1);
     const ids = subseqs.map((_, i) => i);
     // heaviest (3-stage) subsequences dealt round-robin so shards are balanced
     const parts = await Promise.all(
       Array.from({ length: shards }, async (_, s) => {
-        const r = await exec.run({ kind: 'search', data, subseqs, ids: ids.filter((i) => i % shards === s) });
+        const r = await searchExec.run({ kind: 'search', data, subseqs, ids: ids.filter((i) => i % shards === s) });
         if (r.kind !== 'search') throw new Error('unexpected worker result');
         onProgress?.('cascade search', s + 1, shards);
         return r.candidates;
@@ -167,7 +173,9 @@ export async function computePlan(profile: Profile, options: PlanOptions, onProg
       ctx = mkCtx(lanes, hosts);
       assigned = await assignGears(ctx, levels, exec, onProgress);
     }
-    const { gears, unservable } = await buildGears(ctx, levels, assigned, exec, profile);
+    // held-out accuracy per gear: the profile's answers on the held-out half, when it has them
+    const heldout = profile.heldoutLabels ? columnsOf(profile, profile.lanes[0], 'heldout') : undefined;
+    const { gears, unservable } = await buildGears(ctx, levels, assigned, exec, profile, heldout);
     const tAssign = performance.now();
     const placement: Record<string, number[]> = {};
     used.forEach((m) => {
@@ -226,7 +234,7 @@ export function requiredLevels(qps: number[], max: number): number[] {
 
 const sameConfig = (a: LevelEval, b: LevelEval) => a.cascade === b.cascade && a.maxBatch.join() === b.maxBatch.join() && a.maxQueueDelayUs.join() === b.maxQueueDelayUs.join();
 
-async function buildGears(ctx: PlanContext, levels: number[], assigned: LevelAssignment[], exec: Executor, profile: Profile): Promise<{ gears: PlanGear[]; unservable: Plan['unservable'] }> {
+async function buildGears(ctx: PlanContext, levels: number[], assigned: LevelAssignment[], exec: Executor, profile: Profile, heldout?: ValidationColumns): Promise<{ gears: PlanGear[]; unservable: Plan['unservable'] }> {
   type Seg = { a: number; b: number; e: LevelEval; p95: number };
   const segs: Seg[] = [];
   const unservable: Plan['unservable'] = [];
@@ -257,11 +265,27 @@ async function buildGears(ctx: PlanContext, levels: number[], assigned: LevelAss
     }
     if (merged) segs.push({ a: i, b: j, e: top, p95 });
     else {
+      // Fewest segments, greedily from the low end: each segment [k..m] takes the config
+      // chosen at its top level m (which met the SLO there) if it also meets it at level k.
+      // Configs differ level to level (the queue delay is the fill time at that rate), so
+      // splitting at every change would give one gear per level.
       for (let k = i; k <= j; ) {
-        let m = k;
-        while (m + 1 <= j && sameConfig(assigned[m + 1].eval!, assigned[k].eval!)) m++;
-        segs.push({ a: k, b: m, e: assigned[m].eval!, p95: Math.max(...assigned.slice(k, m + 1).map((y) => y.eval!.p95Ms)) });
-        k = m + 1;
+        let placed = false;
+        for (let m = j; m > k && !placed; m--) {
+          const cfg = assigned[m].eval!;
+          if (m < j && sameConfig(cfg, assigned[m + 1].eval!)) continue; // tried already
+          const r = await exec.run({ kind: 'evalLevel', ctx, cascade: cfg.cascade, qps: levels[k], config: cfg });
+          if (r.kind === 'evalLevel' && r.eval.ok) {
+            const same = assigned.slice(k, m + 1).filter((y) => sameConfig(y.eval!, cfg)).map((y) => y.eval!.p95Ms);
+            segs.push({ a: k, b: m, e: cfg, p95: Math.max(r.eval.p95Ms, ...same) });
+            k = m + 1;
+            placed = true;
+          }
+        }
+        if (!placed) {
+          segs.push({ a: k, b: k, e: assigned[k].eval!, p95: assigned[k].eval!.p95Ms });
+          k++;
+        }
       }
     }
     i = j + 1;
@@ -282,6 +306,7 @@ async function buildGears(ctx: PlanContext, levels: number[], assigned: LevelAss
         laneShares: s.e.laneShares[st].map((x) => Math.round(x * 1e6) / 1e6),
       })),
       expectedAccuracy: c.accuracy,
+      ...(heldout ? { heldoutAccuracy: evalCascade(heldout, c.spec).accuracy } : {}),
       expectedCostUs: c.expectedCostUs,
       predictedP95Ms: s.p95,
       utilization: s.e.utilization,

@@ -27,13 +27,22 @@ export async function assignGears(ctx: PlanContext, levels: number[], exec: Exec
   let done = 0;
   const total = C + levels.length;
   const tick = (phase: string) => onProgress?.(phase, ++done, total);
+  // Coarse chunks (2 per worker, dealt round-robin so costly and cheap items mix): one
+  // structured clone of the context per chunk instead of one per cascade or level.
+  const chunksOf = <T>(xs: T[]): T[][] => {
+    const n = Math.max(1, Math.min(xs.length, exec.threads <= 1 ? 1 : exec.threads * 2));
+    return Array.from({ length: n }, (_, j) => xs.filter((_, i) => i % n === j)).filter((c) => c.length > 0);
+  };
   // Phase A
-  const phaseA = await Promise.all(
-    ctx.cascades.map(async (_, c) => {
-      const r = await exec.run({ kind: 'maxLevel', ctx, cascade: c, levels });
-      tick('gear capacities');
-      if (r.kind !== 'maxLevel') throw new Error('unexpected worker result');
-      return r;
+  const phaseA: { maxLevel: number; evals: LevelEval[] }[] = new Array(C);
+  await Promise.all(
+    chunksOf(ctx.cascades.map((_, c) => c)).map(async (cs) => {
+      const r = await exec.run({ kind: 'maxLevels', ctx, cascades: cs, levels });
+      if (r.kind !== 'maxLevels') throw new Error('unexpected worker result');
+      cs.forEach((c, j) => {
+        phaseA[c] = r.results[j];
+        tick('gear capacities');
+      });
     }),
   );
   const maxLevel = phaseA.map((r) => r.maxLevel);
@@ -57,13 +66,21 @@ export async function assignGears(ctx: PlanContext, levels: number[], exec: Exec
     known.set(`${c}@${qps}`, r.eval);
     return r.eval;
   };
-  const first = await Promise.all(
-    levels.map(async (q, i) => {
-      const e = guess[i] < C ? await evalAt(guess[i], q) : null;
-      tick('batching per load level');
-      return e;
+  const todo = levels.map((q, i) => ({ cascade: guess[i], qps: q })).filter((it) => it.cascade < C && !known.has(`${it.cascade}@${it.qps}`));
+  levels.forEach((_, i) => {
+    if (!todo.some((it) => it.qps === levels[i])) tick('batching per load level');
+  });
+  await Promise.all(
+    chunksOf(todo).map(async (items) => {
+      const r = await exec.run({ kind: 'evalLevels', ctx, items });
+      if (r.kind !== 'evalLevels') throw new Error('unexpected worker result');
+      r.evals.forEach((e) => {
+        known.set(`${e.cascade}@${e.qps}`, e);
+        tick('batching per load level');
+      });
     }),
   );
+  const first = levels.map((q, i) => (guess[i] < C ? known.get(`${guess[i]}@${q}`)! : null));
   // Sequential fix-up keeps the chosen index non-decreasing.
   const out: LevelAssignment[] = [];
   let floor = 0;

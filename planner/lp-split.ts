@@ -71,6 +71,15 @@ export async function splitLoad(input: SplitInput): Promise<SplitResult> {
   if (work.some((_, s) => !eligible[s].some(Boolean))) {
     return { feasible: false, shares: zero(), maxUtilization: Infinity, headroom: -Infinity, laneUtilization: new Array<number>(lanes).fill(NaN) };
   }
+  // Fast path (exact): every lane hosts every stage and a stage costs the same on every lane
+  // (homogeneous lanes, full replication: the planner's usual case). The peak utilization
+  // cannot be below the mean, sum_s work[s] / lanes, and equal shares reach it; the spread
+  // phase below would return the same equal shares (they maximize the smallest share).
+  if (eligible.every((row) => row.every(Boolean)) && work.every((w) => w.every((x) => x === w[0]))) {
+    const u = work.reduce((a, w) => a + w[0], 0) / lanes;
+    const laneUtilization = new Array<number>(lanes).fill(u);
+    return { feasible: u <= cap + 1e-9, shares: work.map(() => new Array<number>(lanes).fill(1 / lanes)), maxUtilization: u, headroom: cap - u, laneUtilization };
+  }
   const highs = await loadHighs();
   const res = highs.solve(lpText(input), { output_flag: false });
   if (res.Status !== 'Optimal') throw new Error(`load-split LP not solved: HiGHS status "${res.Status}"`);

@@ -1,12 +1,17 @@
 // `cascadeserve plan --profile profile.json --slo-p95-ms X --lanes N [--objective accuracy|cost]
 //   [--min-accuracy A] [--workload w.json] [--max-qps Q] [--memory-mb M] [--threads T]
 //   [--out plan.json] [--svg plan.svg]`
+// The profile's model files are checked (sha256) against the manifest it names (or
+// --manifest); a mismatch is an input error naming the model and file.
 // Exit codes: 0 plan written (every level servable), 1 usage or input error,
 // 3 plan written but some load levels cannot be served (listed), 4 no level servable.
 
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
+import { dirname, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { loadManifest } from '../ts/zoo/manifest.js';
+import { checkProfileAgainstManifest, manifestPathOf } from './profile-check.js';
 import { computePlan, type PlanOptions } from './compute-plan.js';
 import { validatePlan } from './plan-schema.js';
 import { validateProfile } from './profile-schema.js';
@@ -18,7 +23,7 @@ export interface CommandIo {
   isTTY: boolean;
 }
 
-const kUsage = 'usage: cascadeserve plan --profile profile.json --slo-p95-ms X --lanes N [--objective accuracy|cost] [--min-accuracy A] [--workload workload.json] [--max-qps Q] [--memory-mb M] [--threads T] [--out plan.json] [--svg plan.svg]\n';
+const kUsage = 'usage: cascadeserve plan --profile profile.json --slo-p95-ms X --lanes N [--objective accuracy|cost] [--min-accuracy A] [--workload workload.json] [--max-qps Q] [--memory-mb M] [--threads T] [--out plan.json] [--svg plan.svg] [--manifest cascade.json]\n';
 
 function num(v: string | undefined, name: string): number | undefined {
   if (v === undefined) return undefined;
@@ -42,7 +47,7 @@ function readWorkload(path: string): number[] {
 
 export async function runPlanCommand(argv: string[], io: CommandIo): Promise<number> {
   let opts: PlanOptions;
-  let out: string, svg: string | undefined, profilePath: string;
+  let out: string, svg: string | undefined, profilePath: string, manifestArg: string | undefined;
   try {
     const { values: v } = parseArgs({
       args: argv,
@@ -50,7 +55,7 @@ export async function runPlanCommand(argv: string[], io: CommandIo): Promise<num
         profile: { type: 'string' }, 'slo-p95-ms': { type: 'string' }, lanes: { type: 'string' },
         objective: { type: 'string' }, 'min-accuracy': { type: 'string' }, workload: { type: 'string' },
         'max-qps': { type: 'string' }, 'memory-mb': { type: 'string' }, threads: { type: 'string' },
-        out: { type: 'string' }, svg: { type: 'string' }, help: { type: 'boolean' },
+        out: { type: 'string' }, svg: { type: 'string' }, manifest: { type: 'string' }, help: { type: 'boolean' },
       },
     });
     if (v.help) {
@@ -62,6 +67,7 @@ export async function runPlanCommand(argv: string[], io: CommandIo): Promise<num
     profilePath = v.profile;
     out = v.out ?? 'plan.json';
     svg = v.svg;
+    manifestArg = v.manifest;
     const mem = num(v['memory-mb'], '--memory-mb');
     opts = {
       sloP95Ms: num(v['slo-p95-ms'], '--slo-p95-ms')!,
@@ -92,6 +98,14 @@ export async function runPlanCommand(argv: string[], io: CommandIo): Promise<num
       throw new Error(`${profilePath} is not JSON: ${(err as Error).message}`);
     }
     const profile = validateProfile(raw);
+    const manifestPath = manifestArg ? resolve(manifestArg) : manifestPathOf(profile, profilePath);
+    if (existsSync(manifestPath)) {
+      checkProfileAgainstManifest(profile, await loadManifest(manifestPath, { checkFiles: false }));
+    } else if (manifestArg) {
+      throw new Error(`cannot read manifest ${manifestArg}`);
+    } else {
+      io.stderr.write(`note: manifest ${manifestPath} not found; the profile's model files were not checked\n`);
+    }
     let lastLine = '';
     const progress = (phase: string, done: number, total: number) => {
       if (io.isTTY) {
@@ -105,12 +119,16 @@ export async function runPlanCommand(argv: string[], io: CommandIo): Promise<num
     };
     const { plan, stats } = await computePlan(profile, opts, progress);
     if (io.isTTY) io.stderr.write('\n');
+    // paths in plan.json are relative to the plan file (absolute when on another root)
+    const rel = (p: string) => relative(dirname(resolve(out)), p) || p;
+    plan.manifest.path = rel(manifestPath);
+    plan.profile.path = rel(resolve(profilePath));
     validatePlan(plan);
     writeFileSync(out, JSON.stringify(plan, null, 2) + '\n');
     if (svg) writeFileSync(svg, planSvg(plan));
     io.stdout.write(`wrote ${out}: ${plan.gears.length} gear(s) on ${plan.lanes.length} lane(s), ${stats.candidatesEvaluated} cascades searched, frontier ${stats.frontierSize}, ${(stats.totalMs / 1000).toFixed(2)} s with ${stats.threads} thread(s)\n`);
     for (const g of plan.gears) {
-      io.stdout.write(`  gear ${g.id}: ${g.minQps.toFixed(0)}-${g.maxQps.toFixed(0)} qps  ${g.stages.map((s) => `${s.model}(b${s.maxBatch})`).join(' > ')}  acc ${g.expectedAccuracy.toFixed(4)}  p95 ${g.predictedP95Ms.toFixed(1)} ms\n`);
+      io.stdout.write(`  gear ${g.id}: ${g.minQps.toFixed(0)}-${g.maxQps.toFixed(0)} qps  ${g.stages.map((s) => `${s.model}(b${s.maxBatch})`).join(' > ')}  acc ${g.expectedAccuracy.toFixed(4)}${g.heldoutAccuracy !== undefined ? ` (held-out ${g.heldoutAccuracy.toFixed(4)})` : ''}  p95 ${g.predictedP95Ms.toFixed(1)} ms\n`);
     }
     for (const u of plan.unservable) io.stderr.write(`cannot serve ${u.minQps.toFixed(0)}-${u.maxQps.toFixed(0)} qps: ${u.reason}\n`);
     if (plan.gears.length === 0) {

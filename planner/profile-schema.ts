@@ -1,7 +1,9 @@
 // profile.json: what the `profile` command measures and the planner consumes.
 //
-// Schema "cascadeserve.profile/1". All arrays are plain JSON numbers (certainties rounded
-// to 7 significant digits by the writer); `correct` is a 0/1 number per validation image.
+// Schema "cascadeserve.profile/1". All arrays are plain JSON numbers (certainties are
+// float32 values, the engine's certainty rounded down, written with 9 significant digits;
+// readers apply Math.fround); `correct` is a 0/1 number per validation image. Optional:
+// models[i].heldout + heldoutLabels, the same answers on the held-out half.
 // The validator checks shape AND internal consistency (lengths, correct vs predictions and
 // labels, monotone batch sizes) and names the failing field path in every message.
 
@@ -43,6 +45,8 @@ export interface ProfileModel {
   memoryBytes: number;
   timings: ModelTiming[];
   validation: ValidationResults;
+  /** Same answers on the held-out half (optional; with top-level heldoutLabels). Reporting only. */
+  heldout?: ValidationResults;
 }
 
 export interface ProfileLane {
@@ -59,6 +63,8 @@ export interface Profile {
   lanes: ProfileLane[];
   models: ProfileModel[];
   labels: number[];
+  /** Labels of the held-out half; present iff every model has `heldout`. */
+  heldoutLabels?: number[];
 }
 
 export class ProfileValidationError extends Error {
@@ -181,6 +187,13 @@ export function validateProfile(raw: unknown): Profile {
     labelCount = raw.labels.length;
     checkNumberArray(c, raw.labels, 'labels', labelCount, (x) => Number.isInteger(x) && x >= 0, 'a non-negative integer class');
   }
+  let hoCount = -1;
+  let hoLabels: unknown[] = [];
+  if (raw.heldoutLabels !== undefined && c.arr(raw.heldoutLabels, 'heldoutLabels', 1)) {
+    hoLabels = raw.heldoutLabels;
+    hoCount = raw.heldoutLabels.length;
+    checkNumberArray(c, raw.heldoutLabels, 'heldoutLabels', hoCount, (x) => Number.isInteger(x) && x >= 0, 'a non-negative integer class');
+  }
   if (c.arr(raw.models, 'models', 1)) {
     const names = new Set<string>();
     raw.models.forEach((m, i) => {
@@ -197,6 +210,11 @@ export function validateProfile(raw: unknown): Profile {
       c.num(m.memoryBytes, `${p}.memoryBytes`, 'positive');
       checkTimings(c, m.timings, `${p}.timings`, laneKeys);
       checkValidation(c, m.validation, `${p}.validation`, labelCount, labels);
+      if (m.heldout !== undefined || raw.heldoutLabels !== undefined) {
+        if (m.heldout === undefined) c.fail(`${p}.heldout`, 'expected held-out answers (heldoutLabels is present)');
+        else if (raw.heldoutLabels === undefined) c.fail('heldoutLabels', `expected the held-out labels (${p}.heldout is present)`);
+        else checkValidation(c, m.heldout, `${p}.heldout`, hoCount, hoLabels, 'heldoutLabels');
+      }
     });
   }
   if (c.errors.length > 0) throw new ProfileValidationError(c.errors);
@@ -229,17 +247,17 @@ function checkTimings(c: Checker, v: unknown, p: string, laneKeys: Set<string>):
   for (const k of laneKeys) if (!have.has(k)) c.fail(p, `no timings for lane kind ${k.replace('/', ' with intraOpThreads ')} declared in lanes`);
 }
 
-function checkValidation(c: Checker, v: unknown, p: string, labelCount: number, labels: unknown[]): void {
+function checkValidation(c: Checker, v: unknown, p: string, labelCount: number, labels: unknown[], labelsKey = 'labels'): void {
   if (!c.obj(v, p)) return;
   if (!c.int(v.count, `${p}.count`, 1)) return;
   const n = v.count;
-  if (labelCount >= 0 && n !== labelCount) c.fail(`${p}.count`, `expected ${labelCount} (labels.length), got ${n}`);
+  if (labelCount >= 0 && n !== labelCount) c.fail(`${p}.count`, `expected ${labelCount} (${labelsKey}.length), got ${n}`);
   checkNumberArray(c, v.predictions, `${p}.predictions`, n, (x) => Number.isInteger(x) && x >= 0, 'a non-negative integer class');
   checkNumberArray(c, v.correct, `${p}.correct`, n, (x) => x === 0 || x === 1, '0 or 1');
   if (Array.isArray(v.predictions) && Array.isArray(v.correct) && labels.length === n && v.predictions.length === n && v.correct.length === n) {
     for (let i = 0; i < n; i++) {
       if ((v.predictions[i] === labels[i] ? 1 : 0) !== v.correct[i]) {
-        c.fail(`${p}.correct[${i}]`, `inconsistent with predictions[${i}]=${String(v.predictions[i])} and labels[${i}]=${String(labels[i])}`);
+        c.fail(`${p}.correct[${i}]`, `inconsistent with predictions[${i}]=${String(v.predictions[i])} and ${labelsKey}[${i}]=${String(labels[i])}`);
         break;
       }
     }

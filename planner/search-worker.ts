@@ -31,6 +31,16 @@ export default async function handle(task: WorkerTask): Promise<WorkerResult> {
       const r = await maxFeasibleLevel(task.ctx, task.cascade, task.levels);
       return { kind: 'maxLevel', ...r };
     }
+    case 'maxLevels': {
+      const results = [];
+      for (const c of task.cascades) results.push(await maxFeasibleLevel(task.ctx, c, task.levels));
+      return { kind: 'maxLevels', results };
+    }
+    case 'evalLevels': {
+      const evals = [];
+      for (const it of task.items) evals.push(await chooseBatching(task.ctx, it.cascade, it.qps));
+      return { kind: 'evalLevels', evals };
+    }
     case 'evalLevel': {
       const e = task.config ? await evaluateConfig(task.ctx, task.cascade, task.qps, task.config) : await chooseBatching(task.ctx, task.cascade, task.qps);
       return { kind: 'evalLevel', eval: e };

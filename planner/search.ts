@@ -55,8 +55,19 @@ export function prepareSearch(cols: ValidationColumns, thresholds = kDefaultThre
       const sorted = Float64Array.from(c).sort();
       const vals: number[] = [];
       for (let j = 0; j < thresholds; j++) {
-        const v = sorted[Math.min(cols.n - 1, Math.floor(((j + 0.5) * cols.n) / thresholds))];
-        if (vals.length === 0 || v > vals[vals.length - 1]) vals.push(v);
+        const idx = Math.min(cols.n - 1, Math.floor(((j + 0.5) * cols.n) / thresholds));
+        const v = sorted[idx];
+        // The threshold sits halfway (as a float32) between v and the next smaller certainty
+        // value: the same images exit as with v itself, but no image lies on the boundary,
+        // so a last-ulp difference in a recomputed output row cannot flip its route.
+        let first = idx;
+        while (first > 0 && sorted[first - 1] === v) first--;
+        let t = v;
+        if (first > 0) {
+          const mid = Math.fround((sorted[first - 1] + v) / 2);
+          if (mid > sorted[first - 1] && mid <= v) t = mid;
+        }
+        if (vals.length === 0 || t > vals[vals.length - 1]) vals.push(t);
       }
       const gv = Float64Array.from(vals);
       const bv = new Uint8Array(cols.n);

@@ -149,6 +149,15 @@ async function realProfile(): Promise<Profile> {
 
 /** The fixture profile: real zoo when present (cached in the temp dir), else synthetic. */
 export async function fixtureProfile(): Promise<{ profile: Profile; source: 'real' | 'synthetic' }> {
+  // the zoo's committed profile (cascadeserve profile, through the engine) when present
+  const committed = join(dirname(kManifest), 'profile.json');
+  if (existsSync(committed)) {
+    try {
+      return { profile: validateProfile(JSON.parse(readFileSync(committed, 'utf8'))), source: 'real' };
+    } catch (err) {
+      process.emitWarning(`planner fixture: ${committed} unusable (${(err as Error).message})`);
+    }
+  }
   if (existsSync(kManifest) && existsSync(join(dirname(kManifest), 'data', 'validation.bin'))) {
     const key = createHash('sha256').update(`${kManifest}:${statSync(kManifest).mtimeMs}`).digest('hex').slice(0, 16);
     const cache = join(tmpdir(), `cascadeserve-planner-fixture-${key}.json`);
@@ -162,4 +171,44 @@ export async function fixtureProfile(): Promise<{ profile: Profile; source: 'rea
     }
   }
   return { profile: syntheticProfile(), source: 'synthetic' };
+}
+
+// ---- fixture models + synthetic data for the profiler and the exactness tests -------------
+// test/fixtures/mlp_small.onnx and gather_mlp.onnx: input 'x' [N,16] -> output 'y' [N,4]
+// logits. Images are 1x16 "pixels"; gather_mlp reads int64(x[0]) as a table index, which
+// pixel/255 keeps in {0, 1}. Labels are drawn at random (exactness does not need skill).
+import type { ProfileModelSpec } from '../planner/profiler.js';
+import { Dataset } from '../ts/zoo/dataset.js';
+
+export function fixtureModelSpecs(): ProfileModelSpec[] {
+  const dir = join(root, 'test', 'fixtures');
+  return ['mlp_small', 'gather_mlp'].map((name) => ({
+    name,
+    path: join(dir, `${name}.onnx`),
+    file: `${name}.onnx`,
+    input: 'x',
+    output: 'y',
+    outputKind: 'logits' as const,
+    itemDims: [16],
+    classes: 4,
+    params: 0,
+    mflopsPerImage: 0,
+  }));
+}
+
+export function syntheticDataset(n: number, seed: number): Dataset {
+  const rnd = mulberry32(seed);
+  const pixels = new Uint8Array(n * 16);
+  for (let i = 0; i < pixels.length; i++) pixels[i] = Math.floor(rnd() * 256);
+  const labels = new Uint8Array(n);
+  for (let i = 0; i < n; i++) labels[i] = Math.floor(rnd() * 4);
+  return new Dataset(n, 1, 16, 4, pixels, labels);
+}
+
+/** CSDATA01 bytes of a dataset (what benchmarks/zoo/train.py writes). */
+export function datasetBytes(ds: Dataset): Buffer {
+  const head = Buffer.alloc(24);
+  head.write('CSDATA01', 0, 'latin1');
+  [ds.count, ds.rows, ds.cols, ds.classes].forEach((v, i) => head.writeUInt32LE(v, 8 + 4 * i));
+  return Buffer.concat([head, Buffer.from(ds.pixels), Buffer.from(ds.labels)]);
 }

@@ -1,0 +1,115 @@
+// Load monitor and gear switching: the pure policy rule, the arrival-rate window, the
+// decision+swap time, and a stepped load (low, high, low) over HTTP that switches to the cheap
+// gear and back, seen in the responses and the metrics. Checked by counts and order; the load
+// steps are far apart from the gear boundary so that a slow machine does not change them.
+import t from 'tap';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { gearIndexForLoad, HysteresisGearPolicy } from '../ts/server/gear-policy.js';
+import { LoadMonitor } from '../ts/server/load-monitor.js';
+import { items, jsonRequest, postJson, startFixtureServer } from './server-fixture.js';
+
+const gears = [
+  { minQps: 0, maxQps: 100 },
+  { minQps: 100, maxQps: 1000 },
+  { minQps: 1200, maxQps: 5000 },
+];
+
+t.test('gearIndexForLoad: ranges (min, max], gaps and overflow go cheaper', async (t) => {
+  t.equal(gearIndexForLoad(gears, 0), 0);
+  t.equal(gearIndexForLoad(gears, 100), 0);
+  t.equal(gearIndexForLoad(gears, 100.5), 1);
+  t.equal(gearIndexForLoad(gears, 1100), 2, 'a gap between gears takes the cheaper one');
+  t.equal(gearIndexForLoad(gears, 1e9), 2, 'overflow takes the cheapest');
+});
+
+t.test('policy: cheaper at once, more accurate after the hold and a drained backlog', async (t) => {
+  const p = new HysteresisGearPolicy(gears, { holdMs: 500, sloMs: 100, drainedBacklogItems: 4 });
+  t.equal(p.decide({ nowMs: 0, rateQps: 50, backlogItems: 0, current: 0 }), 0);
+  t.equal(p.decide({ nowMs: 1, rateQps: 2000, backlogItems: 0, current: 0 }), 2, 'a rise switches at once');
+  t.equal(p.decide({ nowMs: 2, rateQps: 10, backlogItems: 150, current: 0 }), 2, 'backlog / SLO counts as load (150 / 0.1 s = 1500/s)');
+  t.equal(p.decide({ nowMs: 10, rateQps: 50, backlogItems: 0, current: 2 }), 2, 'a fall starts the hold');
+  t.equal(p.decide({ nowMs: 300, rateQps: 500, backlogItems: 0, current: 2 }), 2, 'still holding');
+  t.equal(p.decide({ nowMs: 511, rateQps: 50, backlogItems: 10, current: 2 }), 2, 'held long enough, but the backlog is not drained');
+  t.equal(p.decide({ nowMs: 520, rateQps: 50, backlogItems: 2, current: 2 }), 1, 'drained: up to the gear of the peak load during the hold (500/s), not of the last sample');
+  t.equal(p.decide({ nowMs: 530, rateQps: 50, backlogItems: 0, current: 1 }), 1, 'a new hold starts');
+  t.equal(p.decide({ nowMs: 700, rateQps: 5000, backlogItems: 0, current: 1 }), 2, 'a rise during the hold switches at once and resets it');
+  t.equal(p.decide({ nowMs: 710, rateQps: 50, backlogItems: 0, current: 2 }), 2);
+  t.equal(p.decide({ nowMs: 1209, rateQps: 50, backlogItems: 0, current: 2 }), 2, 'the hold restarted at 710');
+  t.equal(p.decide({ nowMs: 1211, rateQps: 50, backlogItems: 0, current: 2 }), 0, 'after the hold: the most accurate gear');
+});
+
+t.test('load monitor: items per second over the sliding window', async (t) => {
+  const m = new LoadMonitor({ bucketMs: 10, windowMs: 200 });
+  for (let ms = 0; ms < 200; ms += 2) m.record(1, 1000 + ms); // 100 items in 200 ms
+  t.equal(m.rateQps(1199), 500);
+  t.equal(m.rateQps(1299), 250, 'half the window has expired');
+  t.equal(m.rateQps(1400), 0, 'all expired');
+  m.record(3, 5000);
+  t.equal(m.rateQps(5000), 15, 'after a long idle gap only the new arrivals count');
+  t.equal(m.totalItems, 103);
+});
+
+t.test('decision plus swap take well under a millisecond', async (t) => {
+  const times: number[] = [];
+  const { server, stop } = await startFixtureServer(
+    { accurateMaxQps: 100 },
+    { upSwitchHoldMs: 0, loadWindowMs: 20, loadBucketMs: 10, onGearSwitch: (_m, e) => times.push(e.switchUs) },
+  );
+  t.teardown(stop);
+  const controller = server.cascade.gearController!;
+  // A burst far above 100/s switches to the cheap gear at once; once the 20 ms window has
+  // emptied, the next look (the controller's tick or ours) switches back (hold 0).
+  for (let i = 0; i < 40; i++) {
+    controller.onArrival(1000);
+    await sleep(35);
+    controller.evaluate();
+  }
+  t.ok(times.length >= 60, `${times.length} switches measured`);
+  const sorted = [...times].sort((a, b) => a - b);
+  const p50 = sorted[sorted.length >> 1];
+  const p99 = sorted[Math.floor(sorted.length * 0.99)];
+  t.comment(`decision + swap: median ${p50.toFixed(1)} us, p99 ${p99.toFixed(1)} us, max ${sorted[sorted.length - 1].toFixed(1)} us over ${times.length} switches`);
+  t.ok(p50 < 500, `median ${p50.toFixed(1)} us is well under a millisecond`);
+});
+
+t.test('stepped load (low, high, low): cheap gear and back, in responses and metrics', async (t) => {
+  const switches: { from: number; to: number }[] = [];
+  const { url, stop } = await startFixtureServer(
+    { accurateMaxQps: 100 },
+    { upSwitchHoldMs: 150, loadWindowMs: 100, onGearSwitch: (_m, e) => switches.push({ from: e.from, to: e.to }) },
+  );
+  t.teardown(stop);
+  const infer = `${url}/v2/models/fixture/infer`;
+  const gearOf = (r: { json: { outputs: { parameters: { gear: number } }[] } }) => r.json.outputs[0].parameters.gear;
+  const seen: number[] = [];
+  const x = items(1);
+
+  // Low: one image every 50 ms = 20/s, far below 100/s.
+  for (let i = 0; i < 5; i++) {
+    seen.push(gearOf(await postJson(infer, jsonRequest(x))));
+    await sleep(50);
+  }
+  // High: bursts of 40 single-image requests at once, 400 per 100 ms window = thousands/s.
+  for (let round = 0; round < 3; round++) {
+    const rs = await Promise.all(Array.from({ length: 40 }, () => postJson(infer, jsonRequest(x))));
+    for (const r of rs) {
+      t.equal(r.status, 200);
+      seen.push(gearOf(r));
+    }
+  }
+  // Low again, long enough for the window to empty and the hold to pass.
+  for (let i = 0; i < 12; i++) {
+    await sleep(50);
+    seen.push(gearOf(await postJson(infer, jsonRequest(x))));
+  }
+  const compact = seen.filter((g, i) => i === 0 || g !== seen[i - 1]);
+  t.same(compact, [1, 2, 1], `gears in responses, in order: ${compact.join(' -> ')}`);
+  t.same(switches, [{ from: 1, to: 2 }, { from: 2, to: 1 }], 'one switch to the cheap gear, one back');
+
+  const text = await (await fetch(`${url}/metrics`)).text();
+  t.match(text, /cascadeserve_gear_switches_total\{model="fixture",version="1",direction="cheaper"\} 1\n/);
+  t.match(text, /cascadeserve_gear_switches_total\{model="fixture",version="1",direction="more_accurate"\} 1\n/);
+  t.match(text, /cascadeserve_gear\{model="fixture",version="1"\} 1\n/);
+  t.match(text, /cascadeserve_expected_accuracy\{model="fixture",version="1"\} 0\.9\n/);
+  t.match(text, /cascadeserve_gear_switch_duration_seconds_count\{model="fixture"\} 2\n/, 'both switches timed');
+});

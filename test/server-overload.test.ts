@@ -1,0 +1,99 @@
+// Overload and shutdown: every request sent is either answered or refused (429 with
+// Retry-After, or 503 when selected), none lost or answered twice; graceful shutdown answers
+// the requests in flight; the CLI exits 0 on SIGTERM.
+import t from 'tap';
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { items, jsonRequest, postJson, startFixtureServer, writeFixturePlan } from './server-fixture.js';
+import { root } from './helpers/paths.js';
+
+for (const overloadStatus of [429, 503] as const) {
+  t.test(`overload (${overloadStatus}): each request answered or refused exactly once`, async (t) => {
+    const { url, server, stop } = await startFixtureServer({}, { maxInFlightImages: 24, overloadStatus });
+    t.teardown(stop);
+    const infer = `${url}/v2/models/fixture/infer`;
+    // Hold the batcher so that the in-flight bound fills deterministically.
+    server.engine.pause();
+    const n = 120;
+    const sent = Array.from({ length: n }, (_, i) =>
+      postJson(infer, jsonRequest(items(2, i + 1), { id: `r${i}` })).then((r) => ({ i, ...r })),
+    );
+    // Wait until the server has decided on every request (accepted and held, or refused).
+    const m = server.cascade;
+    for (let waited = 0; m.pendingRequests + m.stats.failureCount < n && waited < 20_000; waited += 10) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    server.engine.resume();
+    const answers = await Promise.all(sent);
+    const ok = answers.filter((a) => a.status === 200);
+    const refused = answers.filter((a) => a.status === overloadStatus);
+    t.equal(ok.length + refused.length, n, 'every request answered 200 or refused');
+    t.equal(ok.length, 12, 'exactly the in-flight bound (24 images = 12 requests) accepted while held');
+    t.ok(refused.length > 0, `${refused.length} refused`);
+    t.same(ok.map((a) => a.json.id).sort(), [...new Set(ok.map((a) => a.json.id))].sort(), 'no id answered twice');
+    t.ok(ok.every((a) => a.json.id === `r${a.i}`), 'each answer carries its own request id');
+    for (const r of refused) {
+      t.ok(Number(r.headers.get('retry-after')) >= 1, 'Retry-After in whole seconds');
+      t.same(Object.keys(r.json), ['error']);
+    }
+    // The server's own accounting: one outcome per request.
+    const s = (await (await fetch(`${url}/v2/models/fixture/stats`)).json()).model_stats[0];
+    t.equal(s.inference_stats.success.count + s.inference_stats.fail.count, n, 'successes + failures = requests sent');
+    t.equal(s.cascade.failures.rejected, refused.length);
+    t.equal(s.cascade.pending_requests, 0, 'nothing left pending');
+    t.equal(server.engine.inFlight, 0, 'engine empty');
+  });
+}
+
+t.test('deadline by queue estimate: refused at once when the backlog cannot meet it', async (t) => {
+  const { url, server, stop } = await startFixtureServer({}, { maxInFlightImages: 1000 });
+  t.teardown(stop);
+  const infer = `${url}/v2/models/fixture/infer`;
+  server.engine.pause();
+  const held = postJson(infer, jsonRequest(items(200)), {}); // 200 images of backlog
+  await new Promise((r) => setTimeout(r, 100));
+  // Each image costs at least ~1 us: 200 images cannot be done in a 1 us timeout.
+  const r = await postJson(infer, jsonRequest(items(1), { parameters: { timeout: 1 } }));
+  t.equal(r.status, 429, 'refused by the queue estimate');
+  t.match(r.json.error, /deadline/);
+  server.engine.resume();
+  t.equal((await held).status, 200, 'the held request is answered');
+});
+
+t.test('graceful close answers the requests in flight', async (t) => {
+  const { url, server, stop } = await startFixtureServer();
+  const infer = `${url}/v2/models/fixture/infer`;
+  server.engine.pause();
+  const inFlight = Array.from({ length: 10 }, (_, i) => postJson(infer, jsonRequest(items(4, i + 1), { id: `c${i}` })));
+  await new Promise((r) => setTimeout(r, 150));
+  const closed = stop();
+  setTimeout(() => server.engine.resume(), 50);
+  const answers = await Promise.all(inFlight);
+  await closed;
+  t.same(answers.map((a) => a.status), Array(10).fill(200), 'all in-flight requests answered 200');
+  t.same(answers.map((a) => a.json.id), Array.from({ length: 10 }, (_, i) => `c${i}`));
+  await t.rejects(fetch(`${url}/v2/health/live`), 'no longer accepting connections');
+});
+
+t.test('cascadeserve serve: prints the URL and an example; SIGTERM exits 0', async (t) => {
+  const { planPath, cleanup } = writeFixturePlan();
+  t.teardown(cleanup);
+  const child = spawn(process.execPath, [join(root, 'dist', 'ts', 'cli', 'bin.js'), 'serve', '--plan', planPath, '--port', '0', '--quiet'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.on('data', (d) => (out += d));
+  const url = await new Promise<string>((resolve, reject) => {
+    child.stdout.on('data', () => {
+      const m = /serving 'fixture' at (http:\/\/\S+)/.exec(out);
+      if (m && out.includes('curl')) resolve(m[1]);
+    });
+    child.on('exit', (code) => reject(new Error(`exited ${code}`)));
+  });
+  t.match(out, /curl -s http:\/\/127\.0\.0\.1:\d+\/v2\/models\/fixture\/infer/);
+  const r = await postJson(`${url}/v2/models/fixture/infer`, jsonRequest(items(1), { id: 'cli' }));
+  t.equal(r.json.id, 'cli');
+  const code = await new Promise<number | null>((resolve) => {
+    child.on('exit', (c) => resolve(c));
+    child.kill('SIGTERM');
+  });
+  t.equal(code, 0, 'exit code 0 after SIGTERM');
+});

@@ -1,0 +1,101 @@
+// Gear controller: the online loop that joins the load monitor, the gear policy and the
+// engine. Arrivals are recorded and judged as they come, so a rise switches to a cheaper gear
+// within the request that caused it; an unref'd timer looks again every tickMs, so a fall is
+// noticed without traffic. Every switch is logged and counted, with the decision plus swap
+// time measured around policy.decide() and engine.setGear().
+import { performance } from 'node:perf_hooks';
+import type { CascadeEngine } from '../engine/engine.js';
+import type { CostEstimator } from './admission.js';
+import type { GearPolicy } from './gear-policy.js';
+import type { LoadMonitor } from './load-monitor.js';
+import type { ModelStats } from './model-stats.js';
+import type { ServingGear } from './plan-loader.js';
+
+export interface SwitchLogger {
+  info(obj: object, msg: string): void;
+}
+
+export interface GearSwitchEvent {
+  from: number;
+  to: number;
+  fromIndex: number;
+  toIndex: number;
+  rateQps: number;
+  backlogItems: number;
+  /** Decision plus swap, microseconds. */
+  switchUs: number;
+}
+
+export class GearController {
+  readonly gears: readonly ServingGear[];
+  #engine: CascadeEngine;
+  #monitor: LoadMonitor;
+  #policy: GearPolicy;
+  #cost: CostEstimator;
+  #stats: ModelStats;
+  #log: SwitchLogger;
+  #onSwitch: (e: GearSwitchEvent) => void;
+  #current = 0;
+
+  constructor(args: {
+    gears: readonly ServingGear[];
+    engine: CascadeEngine;
+    monitor: LoadMonitor;
+    policy: GearPolicy;
+    cost: CostEstimator;
+    stats: ModelStats;
+    log: SwitchLogger;
+    onSwitch?: (e: GearSwitchEvent) => void;
+  }) {
+    this.gears = args.gears;
+    this.#engine = args.engine;
+    this.#monitor = args.monitor;
+    this.#policy = args.policy;
+    this.#cost = args.cost;
+    this.#stats = args.stats;
+    this.#log = args.log;
+    this.#onSwitch = args.onSwitch ?? (() => {});
+    const running = this.gears.findIndex((g) => g.id === this.#engine.gear.id);
+    this.#current = running >= 0 ? running : 0;
+    this.#cost.setExpectedCost(this.gears[this.#current].expectedCostUs);
+  }
+
+  get current(): ServingGear {
+    return this.gears[this.#current];
+  }
+
+  rateQps(nowMs = performance.now()): number {
+    return this.#monitor.rateQps(nowMs);
+  }
+
+  /** Records `items` arriving now and switches gear if the policy says so. */
+  onArrival(items: number): void {
+    const now = performance.now();
+    this.#monitor.record(items, now);
+    this.evaluate(now);
+  }
+
+  /** Judges the load at nowMs; switches when the policy picks another gear. */
+  evaluate(nowMs = performance.now()): void {
+    const t0 = performance.now();
+    const rateQps = this.#monitor.rateQps(nowMs);
+    const backlogItems = this.#engine.inFlight;
+    const next = this.#policy.decide({ nowMs, rateQps, backlogItems, current: this.#current });
+    if (next === this.#current) return;
+    const from = this.gears[this.#current];
+    const to = this.gears[next];
+    try {
+      this.#engine.setGear(to.engine);
+    } catch {
+      return; // the engine is closing: keep the gear we have
+    }
+    this.#current = next;
+    const switchUs = (performance.now() - t0) * 1000;
+    this.#cost.setExpectedCost(to.expectedCostUs);
+    const cheaper = next > from.index;
+    this.#stats.recordSwitch(cheaper, switchUs);
+    const event: GearSwitchEvent = { from: from.id, to: to.id, fromIndex: from.index, toIndex: next, rateQps, backlogItems, switchUs };
+    this.#log.info({ model: this.#stats.name, ...event, expectedAccuracy: to.expectedAccuracy }, cheaper ? 'gear switch: cheaper' : 'gear switch: more accurate');
+    this.#onSwitch(event);
+  }
+}

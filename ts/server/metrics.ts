@@ -1,0 +1,121 @@
+// Prometheus metrics (prom-client, one Registry per server): Triton's names and labels
+// (model, version) so existing dashboards work, plus the cascade's own figures. Counters are
+// read from ModelStats at scrape time (one source of truth shared with /stats), except the
+// request-duration histogram, which needs each observation.
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { kFailureReasons, type LiveFigures, type ModelStats } from './model-stats.js';
+
+export interface MetricsSource {
+  stats: ModelStats;
+  live(): LiveFigures;
+}
+
+export interface ServerMetrics {
+  registry: Registry;
+  /** Observes one answered request's end-to-end duration. */
+  observeRequest(model: string, seconds: number): void;
+  observeSwitch(model: string, seconds: number): void;
+}
+
+export function createMetrics(sources: () => MetricsSource[]): ServerMetrics {
+  const registry = new Registry();
+  const labelNames = ['model', 'version'] as const;
+
+  // Sets every labelled series from a snapshot; counters are reset first so that the value
+  // is the cumulative figure from ModelStats (prom-client counters can only inc()).
+  const counter = (name: string, help: string, value: (s: MetricsSource) => number) =>
+    new Counter({
+      name,
+      help,
+      labelNames,
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const s of sources()) this.inc({ model: s.stats.name, version: s.stats.version }, value(s));
+      },
+    });
+  const gauge = (name: string, help: string, value: (s: MetricsSource, live: LiveFigures) => number) =>
+    new Gauge({
+      name,
+      help,
+      labelNames,
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const s of sources()) this.set({ model: s.stats.name, version: s.stats.version }, value(s, s.live()));
+      },
+    });
+
+  counter('nv_inference_request_success', 'Successful inference requests', (s) => s.stats.successCount);
+  new Counter({
+    name: 'nv_inference_request_failure',
+    help: 'Failed inference requests, by reason (rejected = refused by admission control or a full queue)',
+    labelNames: ['model', 'version', 'reason'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const s of sources()) for (const reason of kFailureReasons) this.inc({ model: s.stats.name, version: s.stats.version, reason }, s.stats.failures[reason]);
+    },
+  });
+  counter('nv_inference_count', 'Inferences performed (one per image)', (s) => s.stats.inferenceCount);
+  counter('nv_inference_exec_count', 'Model executions (one per batch, over all stages)', (s) => s.live().executionCount);
+  counter('nv_inference_request_duration_us', 'Cumulative end-to-end duration of successful requests, microseconds', (s) => s.stats.successNs / 1000);
+  counter('nv_inference_queue_duration_us', 'Cumulative queue time of successful requests, microseconds', (s) => s.stats.queueNs / 1000);
+  counter('nv_inference_compute_input_duration_us', 'Cumulative input decoding time, microseconds', (s) => s.stats.computeInputNs / 1000);
+  counter('nv_inference_compute_infer_duration_us', 'Cumulative model execution time, microseconds', (s) => s.stats.computeInferNs / 1000);
+  counter('nv_inference_compute_output_duration_us', 'Cumulative output encoding time, microseconds', (s) => s.stats.computeOutputNs / 1000);
+  gauge('nv_inference_pending_request_count', 'Requests accepted and not yet answered', (_, live) => live.pendingRequests);
+
+  new Counter({
+    name: 'cascadeserve_stage_exits_total',
+    help: 'Images answered, by the cascade stage they exited at and the model that answered',
+    labelNames: ['model', 'version', 'stage'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const s of sources()) s.stats.stageExits.forEach((n, stage) => this.inc({ model: s.stats.name, version: s.stats.version, stage: String(stage) }, n));
+    },
+  });
+  new Counter({
+    name: 'cascadeserve_gear_switches_total',
+    help: 'Gear switches, by direction (cheaper or more_accurate)',
+    labelNames: ['model', 'version', 'direction'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const s of sources()) {
+        for (const direction of ['cheaper', 'more_accurate'] as const) this.inc({ model: s.stats.name, version: s.stats.version, direction }, s.stats.gearSwitches[direction]);
+      }
+    },
+  });
+  gauge('cascadeserve_gear', 'Id of the gear running now', (_, live) => live.gearId);
+  gauge('cascadeserve_arrival_rate_qps', 'Measured arrival rate over the load window, images per second', (_, live) => live.arrivalRateQps);
+  gauge('cascadeserve_expected_accuracy', "The current gear's expected accuracy (from the plan)", (_, live) => live.expectedAccuracy);
+  gauge('cascadeserve_backlog_images', 'Images accepted and not yet answered', (_, live) => live.backlogItems);
+
+  const requestSeconds = new Histogram({
+    name: 'cascadeserve_request_duration_seconds',
+    help: 'End-to-end duration of successful inference requests',
+    labelNames: ['model'],
+    buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2],
+    registers: [registry],
+  });
+  const switchSeconds = new Histogram({
+    name: 'cascadeserve_gear_switch_duration_seconds',
+    help: 'Gear switch decision plus engine swap time',
+    labelNames: ['model'],
+    buckets: [1e-6, 5e-6, 1e-5, 2e-5, 5e-5, 1e-4, 2e-4, 5e-4, 1e-3],
+    registers: [registry],
+  });
+  // Children cached per model: observe() on a child skips hashing the labels per request.
+  const requestChildren = new Map<string, { observe(v: number): void }>();
+  return {
+    registry,
+    observeRequest: (model, seconds) => {
+      let child = requestChildren.get(model);
+      if (!child) requestChildren.set(model, (child = requestSeconds.labels({ model })));
+      child.observe(seconds);
+    },
+    observeSwitch: (model, seconds) => switchSeconds.observe({ model }, seconds),
+  };
+}

@@ -1,0 +1,161 @@
+// Reads a gear plan (plan.json, planner/plan-schema.ts) and the model-zoo manifest it names,
+// and turns them into what the server runs: engine options for the cascade (lanes, placement,
+// models, the plan's gears as engine gears) and for each member model served on its own.
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { validatePlan, type Plan, type PlanGear } from '../../planner/plan-schema.js';
+import type { EngineGear, EngineLane, EngineModel, EngineOptions } from '../engine/config.js';
+import { loadManifest, packageRoot, type Manifest, type ManifestModel } from '../zoo/manifest.js';
+
+/** One plan gear with the engine's form of it and the figures the server reports. */
+export interface ServingGear {
+  /** Index in the plan's gear list: 0 = most accurate (lowest load), last = cheapest. */
+  index: number;
+  id: number;
+  /** Serves arrival rates in (minQps, maxQps]. */
+  minQps: number;
+  maxQps: number;
+  expectedAccuracy: number;
+  /** The planner's expected compute per query, microseconds (sum over stages). */
+  expectedCostUs: number;
+  engine: EngineGear;
+}
+
+export interface ServingPlan {
+  planPath: string;
+  plan: Plan;
+  manifest: Manifest;
+  /** The cascade's model name over the protocol: the manifest's name (e.g. 'fmnist'). */
+  cascadeName: string;
+  /** Ordered by load, as in the plan. */
+  gears: ServingGear[];
+  sloMs: number;
+  /** Shape of one item without the batch axis (manifest input.shape). */
+  itemShape: number[];
+  classes: number;
+  /** Manifest models, cheapest first, by name. */
+  members: ManifestModel[];
+  /** Engine options for the cascade, starting in gear 0 (the most accurate). */
+  cascadeOptions(): EngineOptions;
+  /** Engine options serving one manifest model alone (a one-stage gear, threshold 0). */
+  memberOptions(model: string): EngineOptions;
+}
+
+/** Batch bound for a member model served alone when no gear of the plan runs it. */
+const kDefaultMemberMaxBatch = 32;
+
+export class PlanLoadError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'PlanLoadError';
+  }
+}
+
+/** Absolute path of the committed demo plan, models/fmnist/plan.json. */
+export function defaultPlanPath(): string {
+  return join(packageRoot(), 'models', 'fmnist', 'plan.json');
+}
+
+export async function loadServingPlan(planPath: string): Promise<ServingPlan> {
+  const abs = resolve(planPath);
+  let text: string;
+  try {
+    text = await readFile(abs, 'utf8');
+  } catch (e) {
+    throw new PlanLoadError(`cannot read plan ${abs}: ${(e as Error).message}`);
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (e) {
+    throw new PlanLoadError(`plan ${abs} is not valid JSON: ${(e as Error).message}`);
+  }
+  const plan = validatePlan(raw);
+  if (plan.gears.length === 0) throw new PlanLoadError(`plan ${abs} has no gears: the planner found no servable load level`);
+  const manifest = await loadManifest(resolveManifestPath(plan.manifest.path, abs));
+  const byName = new Map(manifest.models.map((m) => [m.name, m]));
+  for (const [i, m] of plan.models.entries()) {
+    if (!byName.has(m.name)) throw new PlanLoadError(`models[${i}].name: '${m.name}' is not a model of the manifest ${manifest.path}`);
+  }
+
+  const itemDims = [...manifest.input.shape];
+  const engineModel = (m: ManifestModel): EngineModel => ({
+    name: m.name,
+    path: m.file,
+    input: m.input,
+    output: m.output,
+    itemDims,
+    classes: manifest.output.classes,
+    outputKind: m.outputKind,
+  });
+  const lanes: EngineLane[] = plan.lanes.map((l) => ({ kind: l.kind, intraOpThreads: l.intraOpThreads }));
+
+  const gears: ServingGear[] = plan.gears.map((g: PlanGear, index) => ({
+    index,
+    id: g.id,
+    minQps: g.minQps,
+    maxQps: g.maxQps,
+    expectedAccuracy: g.expectedAccuracy,
+    expectedCostUs: g.expectedCostUs,
+    engine: {
+      id: g.id,
+      stages: g.stages.map((s) => ({
+        model: s.model,
+        threshold: s.threshold,
+        measure: s.measure,
+        maxBatch: s.maxBatch,
+        maxQueueDelayUs: s.maxQueueDelayUs,
+        laneWeights: [...s.laneShares],
+      })),
+    },
+  }));
+
+  // A member model served alone batches as the plan batches it (the largest bound any gear
+  // gives it), or kDefaultMemberMaxBatch when no gear uses it.
+  const memberMaxBatch = (model: string): number => {
+    let best = 0;
+    for (const g of plan.gears) for (const s of g.stages) if (s.model === model) best = Math.max(best, s.maxBatch);
+    return best || kDefaultMemberMaxBatch;
+  };
+
+  return {
+    planPath: abs,
+    plan,
+    manifest,
+    cascadeName: manifest.name,
+    gears,
+    sloMs: plan.slo.p95Ms,
+    itemShape: itemDims,
+    classes: manifest.output.classes,
+    members: manifest.models,
+    cascadeOptions: () => ({
+      models: plan.models.map((m) => engineModel(byName.get(m.name)!)),
+      lanes,
+      placement: { ...plan.placement },
+      gear: gears[0].engine,
+    }),
+    memberOptions: (model: string) => {
+      const m = byName.get(model);
+      if (!m) throw new PlanLoadError(`'${model}' is not a model of the manifest`);
+      // Every lane of the plan hosts it: the baselines get the same hardware as the cascade.
+      return {
+        models: [engineModel(m)],
+        lanes,
+        gear: { id: 0, stages: [{ model, threshold: 0, maxBatch: memberMaxBatch(model), maxQueueDelayUs: 0 }] },
+      };
+    },
+  };
+}
+
+/**
+ * The plan's manifest.path as written by the planner may be absolute, relative to the plan,
+ * or relative to the directory the planner ran in (usually the package root). Tries those in
+ * order, then a cascade.json next to the plan.
+ */
+function resolveManifestPath(path: string, planPath: string): string {
+  if (isAbsolute(path)) return path;
+  const candidates = [resolve(dirname(planPath), path), resolve(path), resolve(packageRoot(), path), join(dirname(planPath), 'cascade.json')];
+  for (const c of candidates) if (existsSync(c)) return c;
+  throw new PlanLoadError(`plan ${planPath}: manifest '${path}' not found (tried ${candidates.join(', ')})`);
+}

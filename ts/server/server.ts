@@ -1,0 +1,302 @@
+// createServer(): the HTTP server for one gear plan. Loads the plan and its manifest, creates
+// the cascade's engine, registers the protocol's routes (each an encapsulated plugin with
+// schemas compiled at boot) and returns handles for tests and the CLI.
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyServerOptions } from 'fastify';
+import { packageRoot } from '../zoo/manifest.js';
+import type { CascadeEngine } from '../engine/engine.js';
+import type { ServerContext } from './context.js';
+import type { Socket } from 'node:net';
+import { STATUS_CODES } from 'node:http';
+import { installBearerAuth } from './auth.js';
+import { LoopLagMonitor } from './loop-lag.js';
+import { HttpError, toHttpError } from './errors.js';
+import type { GearSwitchEvent } from './gear-controller.js';
+import { createMetrics, type MetricsSource } from './metrics.js';
+import { loadServingPlan, PlanLoadError, type ServingPlan } from './plan-loader.js';
+import { healthRoutes } from './routes/health.js';
+import { inferRoutes } from './routes/infer.js';
+import { metricsRoutes } from './routes/metrics.js';
+import { modelRoutes } from './routes/models.js';
+import { ServedModel, type ServedModelOptions } from './served-model.js';
+
+export interface ServerOptions {
+  /** plan.json written by `cascadeserve plan`. */
+  plan: string;
+  host?: string; // default 127.0.0.1
+  port?: number; // default 8000; 0 = any free port
+  /** Largest request body, bytes. Default 16 MiB. */
+  bodyLimit?: number;
+  /** Most images in one request (413 beyond). Default 256. */
+  maxImagesPerRequest?: number;
+  /** Hard bound on images accepted and not yet answered, per model. Default 1024. */
+  maxInFlightImages?: number;
+  /** Status of overload refusals; both carry Retry-After. Default 429. */
+  overloadStatus?: 429 | 503;
+  /** How long a lower load must hold before a more accurate gear. Default 500 ms. */
+  upSwitchHoldMs?: number;
+  /** Arrival-rate window and its resolution. Defaults 200 ms and 10 ms. */
+  loadWindowMs?: number;
+  loadBucketMs?: number;
+  /** Serve each manifest model alone as `<cascade>.<model>`. Default true. */
+  serveMembers?: boolean;
+  /** Fastify's logger option (pino). Default false. */
+  logger?: FastifyServerOptions['logger'];
+  /** Called after every gear switch (tests, benchmarks). */
+  onGearSwitch?: (model: string, e: GearSwitchEvent) => void;
+  /**
+   * Time a client has to send a request's headers (node's headersTimeout; 408 after it).
+   * Default 10 000 ms.
+   */
+  headersTimeoutMs?: number;
+  /**
+   * Time a client has to send a whole request, headers and body (node's requestTimeout; 408
+   * after it). At least headersTimeoutMs. Default 30 000 ms.
+   */
+  requestTimeoutMs?: number;
+  /** How long an idle keep-alive connection stays open. Default 72 000 ms (Fastify's). */
+  keepAliveTimeoutMs?: number;
+  /**
+   * Inactivity timeout of a socket (Fastify's connectionTimeout): a socket without traffic this
+   * long is closed, even with a request in progress. 0 = none (the default: requests are bounded
+   * by their deadlines, slow senders by requestTimeoutMs).
+   */
+  connectionTimeoutMs?: number;
+  /**
+   * Event-loop lag above which infer requests are refused (overloadStatus, Retry-After) before
+   * their bodies are read. Default 0 (off): a shared or throttled CPU has pauses of tens of
+   * milliseconds that are not overload; 50 to 100 suits a dedicated machine.
+   */
+  maxEventLoopLagMs?: number;
+  /**
+   * Bearer token required on every route except /v2/health/* and /metrics (401 otherwise).
+   * Default: none (no authentication).
+   */
+  authToken?: string;
+}
+
+export interface CascadeServer {
+  app: FastifyInstance;
+  plan: ServingPlan;
+  /** The cascade's engine. */
+  engine: CascadeEngine;
+  /** Protocol name -> served model (the cascade and, unless disabled, its members). */
+  models: Map<string, ServedModel>;
+  cascade: ServedModel;
+  /** Starts listening; resolves with the base URL (http://host:port). */
+  listen(): Promise<string>;
+  /** Graceful: stops accepting, answers requests in flight, closes the engines. */
+  close(): Promise<void>;
+}
+
+function packageVersion(): string {
+  try {
+    return (JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version;
+  } catch {
+    return '0.0.0';
+  }
+}
+
+export async function createServer(options: ServerOptions): Promise<CascadeServer> {
+  const overloadStatus = options.overloadStatus ?? 429;
+  if (overloadStatus !== 429 && overloadStatus !== 503) throw new RangeError(`overloadStatus must be 429 or 503, got ${String(options.overloadStatus)}`);
+  const timeouts = fillTimeouts(options);
+  const plan = await loadServingPlan(options.plan);
+  const app = Fastify({
+    // Slow clients: headers and whole requests are timed out (408), checked every
+    // connectionsCheckingIntervalMs (node's default of 30 s would let them linger).
+    http: {
+      headersTimeout: timeouts.headersTimeoutMs,
+      requestTimeout: timeouts.requestTimeoutMs,
+      connectionsCheckingInterval: timeouts.checkIntervalMs,
+    },
+    requestTimeout: timeouts.requestTimeoutMs,
+    keepAliveTimeout: timeouts.keepAliveTimeoutMs,
+    connectionTimeout: timeouts.connectionTimeoutMs,
+    // Protocol errors before a request reaches Fastify (timeouts, oversized or malformed
+    // headers) answer with the protocol's {"error"} body too.
+    clientErrorHandler,
+    logger: options.logger ?? false,
+    // Per-request log lines would cost more than the inference of a small model.
+    logController: new LogController({ disableRequestLogging: true }),
+    // Parameter values are string, number or boolean: a union type, which Ajv's strict mode
+    // wants allowed explicitly.
+    // No type coercion: a shape of strings or a numeric id is a client error, not a guess.
+    ajv: { customOptions: { allowUnionTypes: true, coerceTypes: false } },
+    // Router errors (a malformed URL, a path parameter over maxParamLength) answer with the
+    // protocol's error body too.
+    frameworkErrors: (err, _req, reply) => {
+      const status = typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 400;
+      (reply as unknown as FastifyReply).code(status).type('application/json').send({ error: err.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 'a path parameter is longer than the server accepts' : 'malformed request URL' });
+    },
+    bodyLimit: options.bodyLimit ?? 16 * 1024 * 1024,
+    // Answer in-flight requests on close; idle keep-alive connections are closed at once.
+    forceCloseConnections: 'idle',
+    // Requests arriving while closing reach the routes, which refuse them (503) with the
+    // protocol's error body and count them; Fastify's own 503 would do neither.
+    return503OnClosing: false,
+  });
+  const log = app.log;
+  // Created before the models (gear switches are timed into it); the sources fill in below.
+  const sources: MetricsSource[] = [];
+  const metrics = createMetrics(() => sources);
+  const modelOptions: ServedModelOptions = {
+    maxImagesPerRequest: options.maxImagesPerRequest ?? 256,
+    maxInFlightItems: options.maxInFlightImages ?? 1024,
+    upSwitchHoldMs: options.upSwitchHoldMs ?? 500,
+    loadMonitor: { windowMs: options.loadWindowMs ?? 200, bucketMs: options.loadBucketMs ?? 10 },
+    tickMs: Math.max(5, options.loadBucketMs ?? 10),
+    log: { info: (obj, msg) => log.info(obj, msg) },
+    onSwitch: (model, e) => {
+      metrics.observeSwitch(model, e.switchUs / 1e6);
+      options.onGearSwitch?.(model, e);
+    },
+  };
+  let cascade: ServedModel;
+  try {
+    cascade = await ServedModel.cascade(plan, modelOptions);
+  } catch (e) {
+    await app.close().catch(() => {});
+    throw new PlanLoadError(`cannot load the cascade of plan ${plan.planPath}: ${describeModelFailure(plan, e)}`);
+  }
+  const models = new Map<string, ServedModel>([[cascade.name, cascade]]);
+  if (options.serveMembers ?? true) {
+    for (const m of plan.members) {
+      const member = ServedModel.member(plan, m.name, modelOptions);
+      models.set(member.name, member);
+    }
+  }
+  sources.push(...[...models.values()].map((m) => ({ stats: m.stats, live: () => m.live() })));
+  const lagBound = options.maxEventLoopLagMs ?? 0;
+  if (typeof lagBound !== 'number' || !(lagBound >= 0)) throw new RangeError(`maxEventLoopLagMs must be a number >= 0, got ${String(lagBound)}`);
+  const loopLag = lagBound > 0 ? new LoopLagMonitor(lagBound) : null;
+  const ctx: ServerContext = {
+    loopLag,
+    models,
+    cascade,
+    metrics,
+    overloadStatus,
+    serverName: 'cascadeserve',
+    serverVersion: packageVersion(),
+    closing: false,
+  };
+
+  app.setErrorHandler((err, req, reply) => {
+    const h = toHttpError(err);
+    if (h.kind === 'internal') req.log.error({ err }, 'internal error');
+    if (h.retryAfterS !== undefined) reply.header('Retry-After', String(h.retryAfterS));
+    reply.code(h.statusCode).type('application/json').send({ error: h.message });
+  });
+  app.setNotFoundHandler((req, reply) => {
+    const path = req.url.split('?', 1)[0];
+    // The path is echoed only when it holds nothing but plain route characters.
+    const shown = /^[\w/.%-]{1,100}$/.test(path) && !/\.\.|%2e|%2f|%00/i.test(path) ? ` ${req.method} ${path}` : '';
+    reply.code(404).type('application/json').send({ error: `no such route${shown}` });
+  });
+  if (options.authToken !== undefined) installBearerAuth(app, options.authToken);
+  await app.register(healthRoutes, { ctx });
+  await app.register(modelRoutes, { ctx });
+  await app.register(inferRoutes, { ctx });
+  await app.register(metricsRoutes, { ctx });
+  app.addHook('preClose', async () => {
+    ctx.closing = true;
+  });
+  // While closing, answers to requests in flight close their keep-alive connection: close()
+  // then ends as soon as the last one is answered, not when the clients' sockets time out.
+  app.addHook('onSend', (_req, reply, payload, done) => {
+    if (ctx.closing) reply.header('connection', 'close');
+    done(null, payload);
+  });
+  app.addHook('onClose', async () => {
+    loopLag?.close();
+    await Promise.all([...models.values()].map((m) => m.close()));
+  });
+  await app.ready();
+
+  let closing: Promise<void> | null = null;
+  return {
+    app,
+    plan,
+    engine: (await cascade.engine()) as CascadeEngine,
+    models,
+    cascade,
+    listen: async () => {
+      await app.listen({ host: options.host ?? '127.0.0.1', port: options.port ?? 8000 });
+      const addr = app.server.address();
+      if (addr === null || typeof addr === 'string') throw new HttpError('internal', 'server has no TCP address');
+      const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+      return `http://${host}:${addr.port}`;
+    },
+    close: () => (closing ??= app.close()),
+  };
+}
+
+interface FilledTimeouts {
+  headersTimeoutMs: number;
+  requestTimeoutMs: number;
+  keepAliveTimeoutMs: number;
+  connectionTimeoutMs: number;
+  checkIntervalMs: number;
+}
+
+export const kDefaultHeadersTimeoutMs = 10_000;
+export const kDefaultRequestTimeoutMs = 30_000;
+export const kDefaultKeepAliveTimeoutMs = 72_000;
+
+function fillTimeouts(o: ServerOptions): FilledTimeouts {
+  const ms = (name: keyof ServerOptions, value: unknown, fallback: number, min: number): number => {
+    if (value === undefined) return fallback;
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < min) throw new RangeError(`${name} must be an integer >= ${min} (milliseconds), got ${String(value)}`);
+    return value;
+  };
+  const headersTimeoutMs = ms('headersTimeoutMs', o.headersTimeoutMs, kDefaultHeadersTimeoutMs, 1);
+  const requestTimeoutMs = ms('requestTimeoutMs', o.requestTimeoutMs, Math.max(kDefaultRequestTimeoutMs, headersTimeoutMs), 1);
+  if (requestTimeoutMs < headersTimeoutMs) throw new RangeError(`requestTimeoutMs (${requestTimeoutMs}) must be at least headersTimeoutMs (${headersTimeoutMs})`);
+  return {
+    headersTimeoutMs,
+    requestTimeoutMs,
+    keepAliveTimeoutMs: ms('keepAliveTimeoutMs', o.keepAliveTimeoutMs, kDefaultKeepAliveTimeoutMs, 1),
+    connectionTimeoutMs: ms('connectionTimeoutMs', o.connectionTimeoutMs, 0, 0),
+    // A quarter of the shortest timeout, within [50 ms, 1 s]: the timeouts hold to about 25%.
+    checkIntervalMs: Math.min(1000, Math.max(50, Math.floor(headersTimeoutMs / 4))),
+  };
+}
+
+/**
+ * Node's 'clientError' (via Fastify): a request that never reached a route. Timeouts answer
+ * 408, oversized headers 431, anything else 400, each with the protocol's error body, and the
+ * connection is closed.
+ */
+function clientErrorHandler(err: Error & { code?: string }, socket: Socket): void {
+  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  let status = 400;
+  let message = 'malformed HTTP request';
+  if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
+    status = 408;
+    message = 'the request was not received in time';
+  } else if (err.code === 'HPE_HEADER_OVERFLOW') {
+    status = 431;
+    message = 'request headers are larger than the server accepts';
+  }
+  // A request half answered (headers already written) cannot take another status line.
+  const httpSocket = socket as Socket & { _httpMessage?: { headersSent?: boolean } };
+  if (socket.writable && !httpSocket._httpMessage?.headersSent) {
+    const body = JSON.stringify({ error: message });
+    socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+  }
+  socket.destroy();
+}
+
+/**
+ * Why the cascade's engine could not be created, naming the model file: ONNX Runtime's own
+ * message usually names it already; a missing file is named before the engine is tried.
+ */
+function describeModelFailure(plan: ServingPlan, e: unknown): string {
+  const message = e instanceof Error ? e.message : String(e);
+  for (const m of plan.manifest.models) {
+    if (!existsSync(m.file)) return `model '${m.name}': file ${m.file} does not exist (${message})`;
+  }
+  if (plan.manifest.models.some((m) => message.includes(m.file))) return message;
+  return `${message} (models: ${plan.manifest.models.map((m) => `${m.name} = ${m.file}`).join(', ')})`;
+}
