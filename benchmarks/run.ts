@@ -3,12 +3,14 @@
 // for one benchmark.
 import { runEngineBench } from './engine-bench.js';
 import { runHttpBench } from './http-bench.js';
+import { runFidelityBench } from './planner-fidelity.js';
 import { runSessionBench } from './session-bench.js';
 
 const kBenches: Record<string, (o: { quick: boolean }) => Promise<{ text: string; path: string }>> = {
   session: runSessionBench,
   engine: runEngineBench,
   http: runHttpBench,
+  fidelity: runFidelityBench,
 };
 
 const args = process.argv.slice(2);
