@@ -13,7 +13,12 @@
 //   validation image drawn uniformly at random (so exit fractions and their correlation
 //   across stages are the real ones).
 // Arrivals: Poisson, or bursty = 2-state Markov-modulated Poisson (rates qps*(1±amplitude),
-// exponential phases with mean burstPhaseMs). Deterministic for a given seed.
+// exponential phases with mean burstPhaseMs), or a given trace (arrivalTimesUs: e.g. the
+// times at which a benchmark actually submitted). Deterministic for a given seed.
+// Host overhead: hostOverheadUs is added to every request's latency (the engine's constant
+// per-request cost outside the lanes' batch time: the submit crossing into C++, the lane's
+// wake-up, the results crossing back and the promise settlement on the JS thread). It does
+// not occupy a lane. Default 0 (the planner's own predictions; see docs/planner.md).
 
 import { expVariate, mulberry32 } from './prng.js';
 
@@ -44,6 +49,14 @@ export interface SimInput {
   sloUs: number;
   /** Abort as overloaded when a queue holds more than this many items. */
   maxBacklog?: number; // default 5000
+  /**
+   * Arrival times (µs, non-decreasing) to replay instead of generating arrivals; `requests`
+   * defaults to its length and `arrivals`/`qps` only serve as labels. Equal times = one
+   * submission of several items.
+   */
+  arrivalTimesUs?: Float64Array | number[];
+  /** Constant added to every request's latency (µs); default 0. */
+  hostOverheadUs?: number;
 }
 
 export interface SimResult {
@@ -62,7 +75,10 @@ export interface SimResult {
 }
 
 export function simulate(input: SimInput): SimResult {
-  const requests = input.requests ?? 4000;
+  const trace = input.arrivalTimesUs;
+  const requests = trace ? Math.min(input.requests ?? trace.length, trace.length) : input.requests ?? 4000;
+  const hostUs = input.hostOverheadUs ?? 0;
+  if (!(hostUs >= 0)) throw new RangeError('hostOverheadUs must be >= 0');
   const warmup = input.warmup ?? Math.floor(requests / 10);
   const amp = input.burstAmplitude ?? 0.5;
   const phaseUs = (input.burstPhaseMs ?? 50) * 1000;
@@ -72,7 +88,7 @@ export function simulate(input: SimInput): SimResult {
   const rnd = mulberry32(input.seed ?? 12345);
   const rndRoute = mulberry32((input.seed ?? 12345) ^ 0x9e3779b9);
   const ratePerUs = input.qps / 1e6;
-  if (!(ratePerUs > 0)) throw new RangeError('qps must be positive');
+  if (!trace && !(ratePerUs > 0)) throw new RangeError('qps must be positive');
 
   const arrival = new Float64Array(requests);
   const enq = new Float64Array(requests);
@@ -93,7 +109,9 @@ export function simulate(input: SimInput): SimResult {
   let tNext = 0;
   let burstOn = rnd() < 0.5;
   let phaseEnd = expVariate(rnd, 1 / phaseUs);
+  let traceNext = 0;
   const drawNextArrival = (from: number): number => {
+    if (trace) return traceNext < requests ? Math.max(from, trace[traceNext++]) : Infinity;
     if (input.arrivals === 'poisson') return from + expVariate(rnd, ratePerUs);
     let t = from;
     for (;;) {
@@ -105,7 +123,7 @@ export function simulate(input: SimInput): SimResult {
       phaseEnd = t + expVariate(rnd, 1 / phaseUs);
     }
   };
-  tNext = drawNextArrival(0);
+  tNext = drawNextArrival(trace ? -Infinity : 0);
 
   const n = input.exitStage.length;
   let done = 0;
@@ -141,7 +159,7 @@ export function simulate(input: SimInput): SimResult {
       const s = laneStage[l];
       for (const id of laneBatch[l]) {
         if (exitAt[id] <= s) {
-          latency[id] = t - arrival[id];
+          latency[id] = t - arrival[id] + hostUs;
           done++;
         } else enqueue(s + 1, id, t);
       }

@@ -28,22 +28,13 @@ t.test('exhaustive frontier dominates or equals 50,000 random samples (paper bas
     if (gap <= 1e-12) strictlyDominated++;
   }
   t.comment(`random frontier points dominated or equalled: ${strictlyDominated}/${rFront.length}; worst accuracy gap ${(worstGap * n).toFixed(1)} image(s)`);
-  // A random threshold may fall between two grid quantiles; randomly routing a fraction of
-  // queries to either neighbouring frontier cascade achieves the straight line between
-  // them, so every random point must lie on or below that interpolated frontier.
-  const interp = (c: number) => {
-    let prev = frontier[0];
-    if (c < prev.expectedCostUs) return -Infinity;
-    for (const p of frontier) {
-      if (p.expectedCostUs >= c) return prev.accuracy + ((p.accuracy - prev.accuracy) * (c - prev.expectedCostUs)) / Math.max(1e-12, p.expectedCostUs - prev.expectedCostUs);
-      prev = p;
-    }
-    return prev.accuracy;
-  };
-  let worstInterp = 0;
-  for (const s of rFront) worstInterp = Math.max(worstInterp, s.accuracy - interp(s.expectedCostUs));
-  t.comment(`worst gap above the interpolated frontier: ${(worstInterp * n).toFixed(1)} image(s)`);
-  t.ok(worstInterp <= 0.005, 'paper-style samples at most 0.5% above the interpolated frontier (grid resolution)');
+  // Without the refinement pass (64-quantile grid only) many paper points beat the frontier by
+  // a few images: a uniform threshold splits a grid cell (~n/64 images) where the grid is
+  // sparse in certainty. Printed for the record.
+  const gridOnly = searchFrontier(prepareSearch(cols, 64, undefined, { refine: false }), 3).frontier;
+  const gridBeaten = rFront.filter((s) => !gridOnly.some((p) => p.expectedCostUs <= s.expectedCostUs * (1 + 1e-9) && p.accuracy >= s.accuracy - 1e-12)).length;
+  t.comment(`grid only (no refinement): frontier ${gridOnly.length}, beaten by ${gridBeaten}/${rFront.length} random frontier points`);
+  t.equal(strictlyDominated, rFront.length, 'every point of the random frontier is dominated or equalled (accuracy >= at cost <=)');
   // Completeness: 50,000 random cascades with thresholds on the search's own grid are all
   // dominated or equalled exactly.
   const onGrid = randomSampling(cols, 50_000, 12, undefined, data);

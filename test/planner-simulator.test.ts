@@ -30,3 +30,16 @@ t.test('deterministic for a seed; batching rule; overload detected; bursty is wo
   const burst = simulate({ ...base, stages: [stage(8, 1000), stage(8, 1000)], qps: 6000, arrivals: 'bursty', seed: 5, requests: 20000 });
   t.ok(burst.p95Ms > pois.p95Ms, `bursty p95 ${burst.p95Ms.toFixed(2)} > Poisson ${pois.p95Ms.toFixed(2)}`);
 });
+
+t.test('replayed arrival trace and host overhead', async (t) => {
+  const stage = { timeUs: [0, 100, 150], maxBatch: 2, maxQueueDelayUs: 0, laneEligible: [true] };
+  // two items submitted together at 0 (one batch of 2), one alone at 10 ms
+  const base = { stages: [stage], lanes: 1, exitStage: new Uint8Array(1), qps: 1, arrivals: 'poisson' as const, sloUs: 1e6, warmup: 0 };
+  const r = simulate({ ...base, arrivalTimesUs: [0, 0, 10_000] });
+  t.equal(r.completed, 3, 'trace length = requests');
+  t.equal(r.p50Ms, 0.15, 'the two simultaneous items ran as one batch of 2');
+  t.equal(r.meanMs, (0.15 + 0.15 + 0.1) / 3, 'the late item alone');
+  const h = simulate({ ...base, arrivalTimesUs: [0, 0, 10_000], hostOverheadUs: 40 });
+  t.equal(h.meanMs.toFixed(6), ((0.19 + 0.19 + 0.14) / 3).toFixed(6), 'host overhead added to every latency');
+  t.equal(h.utilization, r.utilization, 'host overhead does not occupy the lane');
+});
