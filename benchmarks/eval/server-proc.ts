@@ -1,0 +1,86 @@
+// The system under test as a child process: `cascadeserve serve --plan X --port 0`, so the
+// load generator (this process) never shares the server's event loop. Gear switches are read
+// from the server's JSON log lines on stderr.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import { packageRoot } from '../../ts/zoo/manifest.js';
+
+export interface SwitchLine {
+  time: number; // epoch ms
+  from: number;
+  to: number;
+  toIndex: number;
+  rateQps: number;
+  backlogItems: number;
+}
+
+export interface ServerProc {
+  url: string;
+  child: ChildProcess;
+  switches: SwitchLine[];
+  stop(): Promise<void>;
+}
+
+const live = new Set<ChildProcess>();
+process.on('exit', () => {
+  for (const c of live) c.kill('SIGKILL');
+});
+
+export async function startServer(planPath: string, extraArgs: string[] = []): Promise<ServerProc> {
+  const bin = join(packageRoot(), 'dist', 'ts', 'cli', 'bin.js');
+  const child = spawn(process.execPath, [bin, 'serve', '--plan', planPath, '--port', '0', ...extraArgs], { stdio: ['ignore', 'pipe', 'pipe'] });
+  live.add(child);
+  child.once('exit', () => live.delete(child));
+  const switches: SwitchLine[] = [];
+  let errText = '';
+  let errBuf = '';
+  child.stderr!.setEncoding('utf8');
+  child.stderr!.on('data', (d: string) => {
+    errBuf += d;
+    let k;
+    while ((k = errBuf.indexOf('\n')) >= 0) {
+      const line = errBuf.slice(0, k);
+      errBuf = errBuf.slice(k + 1);
+      if (line.includes('gear switch')) {
+        try {
+          const j = JSON.parse(line) as SwitchLine;
+          switches.push({ time: j.time, from: j.from, to: j.to, toIndex: j.toIndex, rateQps: j.rateQps, backlogItems: j.backlogItems });
+        } catch {
+          /* not JSON */
+        }
+      } else if (errText.length < 4000) errText += line + '\n';
+    }
+  });
+  const url = await new Promise<string>((resolve, reject) => {
+    let out = '';
+    const timer = setTimeout(() => reject(new Error(`server did not start within 60 s: ${errText}`)), 60_000);
+    child.stdout!.setEncoding('utf8');
+    child.stdout!.on('data', (d: string) => {
+      out += d;
+      const m = /serving '[^']*' at (http:\/\/\S+)/.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        resolve(m[1]);
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`server exited (${code}) before listening: ${errText}`));
+    });
+  });
+  return {
+    url,
+    child,
+    switches,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null) return resolve();
+        const kill = setTimeout(() => child.kill('SIGKILL'), 10_000);
+        child.once('exit', () => {
+          clearTimeout(kill);
+          resolve();
+        });
+        child.kill('SIGTERM');
+      }),
+  };
+}
