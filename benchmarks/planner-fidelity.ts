@@ -2,9 +2,8 @@
 // and compare the measured p95 end-to-end latency with planner/simulator.ts's prediction
 // for the same gear, lanes and arrival process.
 //
-// Source: the zoo's committed models/fmnist/profile.json + plan.json (two gears: the first
-// and the widest of the upper half of the load range; loads at 30/60/85% of each gear's
-// maxQps); without the zoo, the fixture models profiled on the spot with two hand-made gears.
+// Source: the zoo's committed models/fmnist/profile.json + plan.json (every gear, or those
+// named by --gears; loads at 30/60/85% of each gear's maxQps); without the zoo, the fixture models profiled on the spot with two hand-made gears.
 // Arrivals: seeded exponential gaps (mulberry32), generated in-process; the driver submits
 // every item whose scheduled time has come in one submit (see drive()). Latency = settle
 // time (promise callback on the JS thread) - ACTUAL submit time; lateness (actual -
@@ -64,6 +63,8 @@ export interface FidelityOptions {
   reps?: number;
   /** Seconds per run (default 6, --quick 2). */
   seconds?: number;
+  /** Plan gear ids to check (default: every gear of the plan). */
+  gearIds?: number[];
 }
 
 async function zooSetup(o: FidelityOptions): Promise<Setup | null> {
@@ -80,12 +81,8 @@ async function zooSetup(o: FidelityOptions): Promise<Setup | null> {
     name: m.name, path: m.file, file: m.file, input: m.input, output: m.output, outputKind: m.outputKind,
     itemDims: manifest.input.shape, classes: manifest.output.classes, params: m.params, mflopsPerImage: m.mflopsPerImage,
   }));
-  const first = plan.gears[0];
-  // the other gear: the widest of the upper half of the load range (a sliver at the very top
-  // would put every load on the capacity edge)
-  const upper = plan.gears.slice(1).filter((g) => g.maxQps > plan.loadGrid.maxQps / 2);
-  const last = (upper.length ? upper : plan.gears.slice(-1)).reduce((a, b) => (b.maxQps - b.minQps > a.maxQps - a.minQps ? b : a));
-  const pick = plan.gears.length > 1 ? [first, last] : [first];
+  // Every gear by default, so that no choice of gears flatters the simulator.
+  const pick = o.gearIds ? plan.gears.filter((g) => o.gearIds!.includes(g.id)) : plan.gears;
   const gears = pick.map((g) => {
     // capped at 80% of what the plan's lanes can do with this gear (utilization is at maxQps)
     const cap = g.utilization > 0 ? (0.8 * g.maxQps) / g.utilization : Infinity;
@@ -350,6 +347,6 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
     const i = process.argv.indexOf(name);
     return i > 0 ? process.argv[i + 1] : undefined;
   };
-  const { text, path } = await runFidelityBench({ quick: process.argv.includes('--quick'), profilePath: arg('--profile'), planPath: arg('--plan'), driver: arg('--driver') as 'hybrid' | 'timer' | undefined, lanes: arg('--lanes') ? Number(arg('--lanes')) : undefined, fractions: arg('--fractions')?.split(',').map(Number), reps: arg('--reps') ? Number(arg('--reps')) : undefined, seconds: arg('--seconds') ? Number(arg('--seconds')) : undefined });
+  const { text, path } = await runFidelityBench({ quick: process.argv.includes('--quick'), profilePath: arg('--profile'), planPath: arg('--plan'), driver: arg('--driver') as 'hybrid' | 'timer' | undefined, lanes: arg('--lanes') ? Number(arg('--lanes')) : undefined, fractions: arg('--fractions')?.split(',').map(Number), reps: arg('--reps') ? Number(arg('--reps')) : undefined, seconds: arg('--seconds') ? Number(arg('--seconds')) : undefined, gearIds: arg('--gears')?.split(',').map(Number) });
   process.stdout.write(`${text}\n(written to ${path})\n`);
 }

@@ -37,7 +37,11 @@ for (const model of manifest.models) {
     const session = await Session.create(model.file, { intraOpThreads: 1 });
     t.teardown(() => session.release());
     t.same(session.inputs, [{ name: model.input, type: 'float32', shape: [-1, 1, 28, 28] }]);
-    t.same(session.outputs, [{ name: model.output, type: 'float32', shape: [-1, 10] }]);
+    t.equal(session.outputs.length, 1);
+    t.match(session.outputs[0], { name: model.output, type: 'float32' });
+    // The batch axis is dynamic; the class axis is 10, or dynamic where the exported graph
+    // averages flipped views (resnet).
+    t.ok(session.outputs[0].shape.length === 2 && session.outputs[0].shape[0] === -1 && [10, -1].includes(session.outputs[0].shape[1]), `output shape ${JSON.stringify(session.outputs[0].shape)}`);
     for (const [half, ds] of Object.entries(halves) as [keyof typeof halves, Dataset][]) {
       const acc = await accuracy(session, ds, model.input, model.output, manifest.output.classes);
       const recorded = model.accuracy![half];
