@@ -313,8 +313,10 @@ Napi::Value EngineHandle::Submit(const Napi::CallbackInfo& info) {
   for (size_t i = 0; i < n; ++i) {
     ids[i] = static_cast<uint64_t>(tickets[i]);
     double b = budgets[i];
-    deadlines[i] = std::isinf(b) ? 0 : now + std::max<int64_t>(static_cast<int64_t>(b), -now + 1) ;
-    if (!std::isinf(b) && b <= 0) deadlines[i] = std::max<int64_t>(1, now - 1);
+    // 0 means "no deadline" to the engine; a spent budget becomes a deadline already past.
+    if (std::isinf(b)) deadlines[i] = 0;
+    else if (b <= 0) deadlines[i] = std::max<int64_t>(1, now - 1);
+    else deadlines[i] = now + static_cast<int64_t>(b);
   }
   Napi::Uint8Array accepted = Napi::Uint8Array::New(env, n);
   CS_THROW_IF_ERROR(env, engine_->Submit(static_cast<int64_t>(n), ids.data(), inputs.Data(), deadlines.data(),
