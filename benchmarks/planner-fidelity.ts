@@ -234,24 +234,30 @@ async function calibrateHostOverhead(engine: CascadeEngine, x: Float32Array, per
 }
 
 /**
- * Batch times measured now, through the bench's own engine (both lanes idle, one batch at a
- * time): the profile was measured earlier and the machine may be busier now (other
- * processes), which would make the comparison test the machine, not the simulator.
+ * Batch times measured now, through the bench's own engine (lanes idle, one batch at a time,
+ * the gear's models in rotation as the profiler times them): the profile was measured earlier
+ * and the machine may be busier now (other processes), which would make the comparison test
+ * the machine, not the simulator.
  */
-async function timingsNow(engine: CascadeEngine, x: Float32Array, per: number, model: string, maxBatch: number, reps: number): Promise<ModelTiming> {
-  const rows = [];
+async function timingsNow(engine: CascadeEngine, x: Float32Array, per: number, models: string[], maxBatch: number, reps: number): Promise<ModelTiming[]> {
+  const rows: { batch: number; p50: number; p95: number; reps: number }[][] = models.map(() => []);
+  let gid = 900;
   for (let b = 1; ; b = Math.min(b * 2, maxBatch)) {
-    engine.setGear({ id: 900 + b, stages: [{ model, threshold: 0, maxBatch: b, maxQueueDelayUs: 10_000_000 }] });
-    const xs: number[] = [];
+    const xs: number[][] = models.map(() => []);
     for (let r = 0; r < reps + 2; r++) {
-      const res = await Promise.all(engine.submit(x.subarray(r * b * per, (r + 1) * b * per)));
-      if (r >= 2) xs.push(Math.max(1, res[0].computeUs));
+      for (const [m, model] of models.entries()) {
+        engine.setGear({ id: gid++, stages: [{ model, threshold: 0, maxBatch: b, maxQueueDelayUs: 10_000_000 }] });
+        const res = await Promise.all(engine.submit(x.subarray(r * b * per, (r + 1) * b * per)));
+        if (r >= 2) xs[m].push(Math.max(1, res[0].computeUs));
+      }
     }
-    rows.push({ batch: b, p50: median(xs), p95: quantile(xs, 0.95), reps });
+    xs.forEach((v, m) => rows[m].push({ batch: b, p50: median(v), p95: quantile(v, 0.95), reps }));
     if (b === maxBatch) break;
   }
-  for (let i = 1; i < rows.length; i++) rows[i].p50 = Math.max(rows[i].p50, rows[i - 1].p50);
-  return { laneKind: 'cpu', intraOpThreads: 1, batchTimesUs: rows };
+  return rows.map((r) => {
+    for (let i = 1; i < r.length; i++) r[i].p50 = Math.max(r[i].p50, r[i - 1].p50);
+    return { laneKind: 'cpu', intraOpThreads: 1, batchTimesUs: r };
+  });
 }
 
 export async function runFidelityBench(opts: FidelityOptions): Promise<{ text: string; path: string }> {
@@ -289,9 +295,8 @@ export async function runFidelityBench(opts: FidelityOptions): Promise<{ text: s
       const gear = () => ({ id: gid++, stages: g.stages.map((s) => ({ model: s.model, threshold: s.threshold, measure: s.measure, maxBatch: s.maxBatch, maxQueueDelayUs: s.maxQueueDelayUs, laneWeights: s.laneShares })) });
       engine.setGear(gear());
       await Promise.all(engine.submit(x.subarray(0, per * 64)));
-      // one model at a time: each measurement switches the engine's gear
-      const now: ModelTiming[] = [];
-      for (const st of g.stages) now.push(await timingsNow(engine, x, per, st.model, st.maxBatch, opts.quick ? 15 : 40));
+      // each measurement switches the engine's gear
+      const now: ModelTiming[] = await timingsNow(engine, x, per, g.stages.map((st) => st.model), Math.max(...g.stages.map((st) => st.maxBatch)), opts.quick ? 15 : 40);
       engine.setGear(gear());
       const simStages = (table: (i: number) => ModelTiming) =>
         g.stages.map((s, i) => {

@@ -31,15 +31,27 @@ function configFor(ctx: PlanContext, cascade: number, qps: number, B: number): B
   return { maxBatch, maxQueueDelayUs };
 }
 
+/**
+ * Factor on batch times at a load when the host's CPU work shares the lanes' cores (see
+ * HostCpu): 1 while every lane still has a whole core, Infinity when the host needs them all.
+ */
+export function laneSlowdown(ctx: Pick<PlanContext, 'lanes' | 'hostCpu'>, qps: number): number {
+  if (!ctx.hostCpu) return 1;
+  const perLane = (ctx.hostCpu.cores - (qps * ctx.hostCpu.usPerRequest) / 1e6) / ctx.lanes;
+  if (perLane >= 1) return 1;
+  return perLane > 0.05 ? 1 / perLane : Infinity;
+}
+
 /** Expected per-stage work (utilization units) for a config, with batches of the expected size. */
 export function stageWork(ctx: PlanContext, cascade: number, qps: number, cfg: BatchConfig): number[] {
   const c = ctx.cascades[cascade];
+  const slow = laneSlowdown(ctx, qps);
   return c.spec.models.map((m, s) => {
     const rate = qps * c.reach[s];
     if (rate <= 0) return 0;
     const beff = Math.max(1, Math.min(cfg.maxBatch[s], 1 + (rate * cfg.maxQueueDelayUs[s]) / 1e6));
     const b = Math.floor(beff);
-    return (rate * tableTimeUs(ctx.models[m], b)) / b / 1e6;
+    return (rate * slow * tableTimeUs(ctx.models[m], b)) / b / 1e6;
   });
 }
 
@@ -61,12 +73,16 @@ export async function evaluateConfig(ctx: PlanContext, cascade: number, qps: num
     utilization: split.maxUtilization,
     simUtilization: NaN,
   };
+  const slow = laneSlowdown(ctx, qps);
+  if (slow === Infinity) {
+    return { ...base, reason: `the host's CPU work (${ctx.hostCpu!.usPerRequest.toFixed(0)} µs per request on ${ctx.hostCpu!.cores} cores) leaves the lanes no core at ${qps.toFixed(0)} QPS` };
+  }
   if (!split.feasible) {
     return { ...base, reason: `peak lane utilization ${split.maxUtilization.toFixed(2)} above the cap ${ctx.cap}` };
   }
   const stages: SimStage[] = c.spec.models.map((m, s) => {
     const timeUs = [0];
-    for (let b = 1; b <= cfg.maxBatch[s]; b++) timeUs.push(tableTimeUs(ctx.models[m], b));
+    for (let b = 1; b <= cfg.maxBatch[s]; b++) timeUs.push(slow * tableTimeUs(ctx.models[m], b));
     return { timeUs, maxBatch: cfg.maxBatch[s], maxQueueDelayUs: cfg.maxQueueDelayUs[s], laneEligible: split.shares[s].map((x) => x > 1e-6) };
   });
   const common = { stages, lanes: ctx.lanes, exitStage: c.exitStage, qps, sloUs: ctx.sloUs, requests: ctx.sim.requests, seed: ctx.sim.seed };

@@ -2,7 +2,7 @@
 
 import { columnsOf, evalCascade, exitStages, type ValidationColumns } from './cascade-eval.js';
 import { assignGears, type LevelAssignment, type Progress } from './gear-assign.js';
-import type { GearCascade, LevelEval, ModelTable, PlanContext, SimSettings } from './messages.js';
+import type { GearCascade, HostCpu, LevelEval, ModelTable, PlanContext, SimSettings } from './messages.js';
 import { createExecutor, InlineExecutor, type Executor } from './parallel.js';
 import { placeReplicas } from './placement.js';
 import { kPlanSchema, type Plan, type PlanGear } from './plan-schema.js';
@@ -33,9 +33,11 @@ export interface PlanOptions {
   workload?: number[];
   sim?: Partial<SimSettings>;
   profilePath?: string;
+  /** CPU work outside the lanes on the same cores (see HostCpu); absent: none. */
+  hostCpu?: HostCpu;
 }
 
-type Filled = Required<Omit<PlanOptions, 'minAccuracy' | 'maxQps' | 'workload' | 'sim' | 'searchOnWorkers'>> & Pick<PlanOptions, 'minAccuracy' | 'maxQps' | 'workload' | 'searchOnWorkers'> & { sim: SimSettings };
+type Filled = Required<Omit<PlanOptions, 'minAccuracy' | 'maxQps' | 'workload' | 'sim' | 'searchOnWorkers' | 'hostCpu'>> & Pick<PlanOptions, 'minAccuracy' | 'maxQps' | 'workload' | 'searchOnWorkers' | 'hostCpu'> & { sim: SimSettings };
 
 export interface PlanStats {
   threads: number;
@@ -72,6 +74,10 @@ function fill(o: PlanOptions): Filled {
   if (!(Number.isInteger(f.lanes) && f.lanes >= 1)) throw new PlanError('--lanes must be an integer >= 1');
   if (!(f.maxStages >= 1 && f.maxStages <= 3)) throw new PlanError('maxStages must be 1, 2 or 3');
   if (!(f.utilizationCap > 0 && f.utilizationCap <= 1)) throw new PlanError('utilizationCap must be in (0, 1]');
+  if (f.hostCpu) {
+    if (!(f.hostCpu.cores > 0)) throw new PlanError('--host-cores must be a positive number');
+    if (!(f.hostCpu.usPerRequest >= 0)) throw new PlanError('--host-us-per-request must be a number >= 0');
+  }
   if (f.objective === 'cost') {
     if (f.minAccuracy === undefined) throw new PlanError('objective "cost" needs --min-accuracy');
     if (!f.workload?.length && f.maxQps === undefined) throw new PlanError('objective "cost" needs a workload (--workload) or --max-qps');
@@ -136,6 +142,7 @@ export async function computePlan(profile: Profile, options: PlanOptions, onProg
       delayFraction: o.delayFraction,
       batchSizes,
       sim: o.sim,
+      ...(o.hostCpu ? { hostCpu: o.hostCpu } : {}),
     });
     const cheapest = cascades[cascades.length - 1];
     // 3. load levels and assignment
@@ -205,6 +212,7 @@ export async function computePlan(profile: Profile, options: PlanOptions, onProg
         gearCandidates: cascades.length,
         batchTimeRule: 'step-up',
         simulation: { ...o.sim },
+        ...(o.hostCpu ? { hostCpu: { ...o.hostCpu } } : {}),
       },
     };
     const tEnd = performance.now();

@@ -29,6 +29,16 @@ export interface SimSettings {
 }
 
 /** Everything a worker needs to evaluate gears; structured-clone friendly. */
+/**
+ * CPU spent outside the lanes (HTTP, codec, event loop; on a test bed also the load generator)
+ * on the same cores as the lanes: at q QPS it takes q * usPerRequest / 1e6 cores, and the lanes
+ * share what is left of `cores`. Absent: the lanes have their cores to themselves.
+ */
+export interface HostCpu {
+  cores: number;
+  usPerRequest: number;
+}
+
 export interface PlanContext {
   /** Candidate gears, most accurate first. */
   cascades: GearCascade[];
@@ -42,6 +52,7 @@ export interface PlanContext {
   delayFraction: number;
   batchSizes: number[];
   sim: SimSettings;
+  hostCpu?: HostCpu;
 }
 
 export interface BatchConfig {

@@ -1,5 +1,5 @@
 // `cascadeserve plan --profile profile.json --slo-p95-ms X --lanes N [--objective accuracy|cost]
-//   [--min-accuracy A] [--workload w.json] [--max-qps Q] [--memory-mb M] [--threads T]
+//   [--min-accuracy A] [--workload w.json] [--max-qps Q] [--memory-mb M] [--host-cores C --host-us-per-request U] [--threads T]
 //   [--out plan.json] [--svg plan.svg]`
 // The profile's model files are checked (sha256) against the manifest it names (or
 // --manifest); a mismatch is an input error naming the model and file.
@@ -55,6 +55,7 @@ export async function runPlanCommand(argv: string[], io: CommandIo): Promise<num
         profile: { type: 'string' }, 'slo-p95-ms': { type: 'string' }, lanes: { type: 'string' },
         objective: { type: 'string' }, 'min-accuracy': { type: 'string' }, workload: { type: 'string' },
         'max-qps': { type: 'string' }, 'memory-mb': { type: 'string' }, threads: { type: 'string' },
+        'host-cores': { type: 'string' }, 'host-us-per-request': { type: 'string' },
         out: { type: 'string' }, svg: { type: 'string' }, manifest: { type: 'string' }, help: { type: 'boolean' },
       },
     });
@@ -69,6 +70,9 @@ export async function runPlanCommand(argv: string[], io: CommandIo): Promise<num
     svg = v.svg;
     manifestArg = v.manifest;
     const mem = num(v['memory-mb'], '--memory-mb');
+    const hostCores = num(v['host-cores'], '--host-cores');
+    const hostUs = num(v['host-us-per-request'], '--host-us-per-request');
+    if ((hostCores === undefined) !== (hostUs === undefined)) throw new Error('--host-cores and --host-us-per-request go together');
     opts = {
       sloP95Ms: num(v['slo-p95-ms'], '--slo-p95-ms')!,
       lanes: num(v.lanes, '--lanes')!,
@@ -78,6 +82,7 @@ export async function runPlanCommand(argv: string[], io: CommandIo): Promise<num
       workload: v.workload ? readWorkload(v.workload) : undefined,
       memoryBudgetBytesPerLane: mem === undefined ? Infinity : mem * 1024 * 1024,
       threads: num(v.threads, '--threads') ?? Math.min(4, availableParallelism()),
+      ...(hostCores !== undefined ? { hostCpu: { cores: hostCores, usPerRequest: hostUs! } } : {}),
       profilePath,
     };
   } catch (err) {

@@ -56,6 +56,8 @@ export interface Plan {
     gearCandidates: number;
     batchTimeRule: 'step-up';
     simulation: { requests: number; seed: number; burstAmplitude: number; burstPhaseMs: number };
+    /** Host CPU work the plan assumed on the lanes' cores (see HostCpu in messages.ts). */
+    hostCpu?: { cores: number; usPerRequest: number };
   };
 }
 

@@ -1,5 +1,5 @@
 // `cascadeserve profile <manifest> [--out profile.json] [--max-batch 64] [--reps N]
-//   [--warmup N] [--threads 1] [--no-heldout]`
+//   [--warmup N] [--threads 1] [--timing rotation|isolated] [--no-heldout]`
 // Measures every model of the manifest through the native engine (see profiler.ts) and
 // writes profile.json. Exit codes: 0 written, 1 usage or input error.
 import { writeFileSync } from 'node:fs';
@@ -11,7 +11,7 @@ import type { CommandIo } from './plan-command.js';
 import { profileModels, profileToJson, type ProfileModelSpec } from './profiler.js';
 import { timingFor } from './profile-schema.js';
 
-const kUsage = 'usage: cascadeserve profile <manifest.json> [--out profile.json] [--max-batch 64] [--reps 30] [--warmup 5] [--threads 1] [--no-heldout]\n';
+const kUsage = 'usage: cascadeserve profile <manifest.json> [--out profile.json] [--max-batch 64] [--reps 30] [--warmup 5] [--threads 1] [--timing rotation|isolated] [--no-heldout]\n';
 
 function posInt(v: string | undefined, name: string, dflt: number): number {
   if (v === undefined) return dflt;
@@ -43,14 +43,14 @@ export function progressPrinter(io: CommandIo): { tick: (phase: string, done: nu
 }
 
 export async function runProfileCommand(argv: string[], io: CommandIo): Promise<number> {
-  let manifestPath: string, out: string, maxBatch: number, reps: number, warmup: number, threads: number, heldout: boolean;
+  let manifestPath: string, out: string, maxBatch: number, reps: number, warmup: number, threads: number, heldout: boolean, timing: 'rotation' | 'isolated';
   try {
     const { values: v, positionals } = parseArgs({
       args: argv,
       allowPositionals: true,
       options: {
         out: { type: 'string' }, 'max-batch': { type: 'string' }, reps: { type: 'string' }, warmup: { type: 'string' },
-        threads: { type: 'string' }, 'no-heldout': { type: 'boolean' }, help: { type: 'boolean' },
+        threads: { type: 'string' }, timing: { type: 'string' }, 'no-heldout': { type: 'boolean' }, help: { type: 'boolean' },
       },
     });
     if (v.help) {
@@ -65,6 +65,8 @@ export async function runProfileCommand(argv: string[], io: CommandIo): Promise<
     warmup = posInt(v.warmup, '--warmup', 5);
     threads = posInt(v.threads, '--threads', 1);
     heldout = !v['no-heldout'];
+    if (v.timing !== undefined && v.timing !== 'rotation' && v.timing !== 'isolated') throw new Error(`--timing must be "rotation" or "isolated", got "${v.timing}"`);
+    timing = (v.timing as 'rotation' | 'isolated' | undefined) ?? 'rotation';
   } catch (err) {
     io.stderr.write(`cascadeserve profile: ${(err as Error).message}\n${kUsage}`);
     return 1;
@@ -97,6 +99,7 @@ export async function runProfileCommand(argv: string[], io: CommandIo): Promise<
       reps,
       warmup,
       threads,
+      timing,
       onProgress: bar.tick,
     });
     bar.end();

@@ -57,4 +57,9 @@ t.test('quick evaluation end to end', { skip: existsSync(join(zoo, 'cascade.json
   t.match(md, /npm run eval/);
   t.match(md, /\| accuracy target \| p95 SLO \(ms\) \| trace \|/);
   for (const s of ['plan-50ms-drop5-cascadeserve.json', 'plan-50ms-drop5-static.json']) t.ok(existsSync(join(dir, 'eval-quick-plans', s)), `${s} written`);
+  // the report is a function of the stored JSON alone: re-rendering gives the same markdown
+  const { readEvalResult, writeReport } = await import('../benchmarks/eval/report.js');
+  const again = join(dir, 'again.md');
+  writeReport(readEvalResult(resultPath), { outDir: dir, docPath: again, resultPath });
+  t.equal(readFileSync(again, 'utf8'), md, 're-rendered from eval.json');
 });

@@ -1,4 +1,5 @@
 import t from 'tap';
+import { laneSlowdown } from '../planner/batching.js';
 import { computePlan, PlanError } from '../planner/compute-plan.js';
 import { validatePlan } from '../planner/plan-schema.js';
 import { planSvg } from '../planner/svg.js';
@@ -49,4 +50,26 @@ t.test('objective cost: fewest lanes meeting accuracy floor and SLO; clear error
   await t.rejects(computePlan(profile, { sloP95Ms: 50, lanes: 2, objective: 'cost', minAccuracy: 0.9999, maxQps: 10 }), PlanError);
   await t.rejects(computePlan(profile, { sloP95Ms: 50, lanes: 2, objective: 'cost', maxQps: 10 }), /min-accuracy/);
   await t.rejects(computePlan(profile, { sloP95Ms: -1, lanes: 2 }), /slo-p95-ms/);
+});
+
+t.test("host CPU on the lanes' cores: lanes slow down with load, plans shrink to match", async (t) => {
+  t.equal(laneSlowdown({ lanes: 1 }, 1e6), 1, 'no host model: no slowdown');
+  const host = { cores: 2, usPerRequest: 500 };
+  t.equal(laneSlowdown({ lanes: 1, hostCpu: host }, 1000), 1, '0.5 core taken, a whole core left for the lane');
+  t.equal(laneSlowdown({ lanes: 1, hostCpu: host }, 3000), 2, '1.5 cores taken: half a core for the lane');
+  t.equal(laneSlowdown({ lanes: 2, hostCpu: host }, 2000), 2, 'one core left for two lanes');
+  t.equal(laneSlowdown({ lanes: 1, hostCpu: host }, 4000), Infinity, 'no core left');
+  const { profile } = await fixtureProfile();
+  const base = await computePlan(profile, { sloP95Ms: 50, lanes: 1, loadLevels: 16 });
+  const grid = base.plan.loadGrid.maxQps;
+  const baseTop = base.plan.gears[base.plan.gears.length - 1].maxQps;
+  // host work that takes the one core entirely at half the base plan's top load
+  const hostCpu = { cores: 1, usPerRequest: 1e6 / (baseTop / 2) };
+  const { plan } = await computePlan(profile, { sloP95Ms: 50, lanes: 1, loadLevels: 16, maxQps: grid, hostCpu });
+  validatePlan(plan);
+  t.same(plan.planner.hostCpu, hostCpu, 'the plan records what it assumed');
+  const top = plan.gears.length ? plan.gears[plan.gears.length - 1].maxQps : 0;
+  t.ok(top < baseTop / 2, `served up to ${top.toFixed(0)} QPS, below half of ${baseTop.toFixed(0)}`);
+  t.match(plan.unservable[plan.unservable.length - 1].reason, /leaves the lanes no core/);
+  await t.rejects(computePlan(profile, { sloP95Ms: 50, lanes: 1, hostCpu: { cores: 0, usPerRequest: 10 } }), /--host-cores must be a positive number/);
 });

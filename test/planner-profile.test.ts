@@ -109,7 +109,14 @@ t.test('profile and plan commands: end to end, and a profile that no longer matc
   const code = await runProfileCommand([join(dir, 'cascade.json'), '--out', join(dir, 'profile.json'), '--max-batch', '4', '--reps', '3', '--warmup', '1'], p.io);
   t.equal(code, 0, p.err.join(''));
   t.match(p.out.join(''), /wrote .*profile\.json: 2 model\(s\), 400 validation \+ 200 held-out images/);
-  t.match(p.err.join(''), /^\d+% timing mlp_small\n/m, 'plain progress lines without a TTY');
+  t.match(p.err.join(''), /^\d+% timing \(models in rotation\)\n/m, 'plain progress lines without a TTY');
+  const iso = io();
+  t.equal(await runProfileCommand([join(dir, 'cascade.json'), '--out', join(dir, 'profile-isolated.json'), '--max-batch', '2', '--reps', '2', '--warmup', '1', '--timing', 'isolated'], iso.io), 0, iso.err.join(''));
+  t.match(iso.err.join(''), /^\d+% timing mlp_small\n/m, '--timing isolated: each model timed on its own');
+  validateProfile(JSON.parse(readFileSync(join(dir, 'profile-isolated.json'), 'utf8')));
+  const bad = io();
+  t.equal(await runProfileCommand([join(dir, 'cascade.json'), '--timing', 'sometimes'], bad.io), 1);
+  t.match(bad.err.join(''), /--timing must be "rotation" or "isolated", got "sometimes"/);
   const profile = validateProfile(JSON.parse(readFileSync(join(dir, 'profile.json'), 'utf8')));
   t.equal(profile.manifest.path, 'cascade.json', 'manifest path relative to the profile');
   t.same(profile.models.map((m) => m.file), ['mlp_small.onnx', 'gather_mlp.onnx']);

@@ -6,6 +6,7 @@ import t from 'tap';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { gearIndexForLoad, HysteresisGearPolicy } from '../ts/server/gear-policy.js';
 import { LoadMonitor } from '../ts/server/load-monitor.js';
+import { CostEstimator } from '../ts/server/admission.js';
 import { items, jsonRequest, postJson, startFixtureServer } from './server-fixture.js';
 
 const gears = [
@@ -47,6 +48,52 @@ t.test('load monitor: items per second over the sliding window', async (t) => {
   m.record(3, 5000);
   t.equal(m.rateQps(5000), 15, 'after a long idle gap only the new arrivals count');
   t.equal(m.totalItems, 103);
+});
+
+t.test('load monitor: the recent window reads a ramp the long window still averages away', async (t) => {
+  const m = new LoadMonitor({ bucketMs: 10, windowMs: 200, recentMs: 50 });
+  t.equal(m.options.recentMs, 50);
+  for (let ms = 0; ms < 150; ms += 10) m.record(1, 1000 + ms); // 100/s for 150 ms
+  for (let ms = 150; ms < 200; ms += 1) m.record(1, 1000 + ms); // then 1000/s for 50 ms
+  // long window [1000, 1200): 15 + 50 items over 0.2 s
+  t.equal(m.rateQps(1199), 325);
+  // recent window: buckets 115..119 (1150..1199 ms), 50 items over 4 whole buckets + 9 ms
+  t.equal(m.recentRateQps(1199), 50 / 0.049);
+  // a fresh bucket: only the elapsed part of it counts (5 ms), not its full width
+  m.record(2, 1200);
+  t.equal(m.recentRateQps(1205), (40 + 2) / 0.045, 'buckets 116..119 hold 40 items, bucket 120 holds 2');
+  t.throws(() => new LoadMonitor({ bucketMs: 10, windowMs: 200, recentMs: 5 }), /recentMs must be a number from bucketMs \(10\) to windowMs \(200\)/);
+  t.throws(() => new LoadMonitor({ bucketMs: 10, windowMs: 200, recentMs: 300 }), /recentMs/);
+  const small = new LoadMonitor({ bucketMs: 10, windowMs: 10 });
+  t.equal(small.options.recentMs, 10, 'the default fits a short window');
+});
+
+t.test('policy: the recent rate switches down before the long window sees the ramp', async (t) => {
+  const p = new HysteresisGearPolicy(gears, { holdMs: 500, sloMs: 100 });
+  t.equal(p.decide({ nowMs: 0, rateQps: 80, recentRateQps: 90, backlogItems: 0, current: 0 }), 0);
+  t.equal(p.decide({ nowMs: 10, rateQps: 80, recentRateQps: 400, backlogItems: 0, current: 0 }), 1, 'recent 400/s is above gear 0');
+  t.equal(p.decide({ nowMs: 20, rateQps: 80, backlogItems: 0, current: 1 }), 1, 'without a recent rate the long window alone decides (and a fall starts the hold)');
+});
+
+t.test('load scale: busy samples only, bounded, and the policy reads the load in plan units', async (t) => {
+  const c = new CostEstimator(20, 0.2);
+  c.observe(100, 10, 1000, 1); // 10 µs per item (ratio 0.5) on a lane 10% busy
+  t.equal(c.loadScale, 1, 'an idle lane says nothing about capacity');
+  t.ok(Math.abs(c.calibration - 0.9) < 1e-12, 'the admission estimate still moves (1 + 0.2 * (0.5 - 1))');
+  c.observe(400, 10, 1000, 1); // 40 µs per item (ratio 2) on a lane 40% busy
+  t.equal(c.loadScale, 1, 'under half busy: batches below their planned size');
+  c.observe(600, 15, 1000, 1); // 40 µs per item (ratio 2) on a lane 60% busy
+  t.ok(Math.abs(c.loadScale - 1.2) < 1e-12, `busy sample: 1 + 0.2 * (2 - 1) = ${c.loadScale}`);
+  c.observe(600, 15, 1000, 2); // the same busy time over two lanes: 30% busy
+  t.ok(Math.abs(c.loadScale - 1.2) < 1e-12, 'utilization counts every lane');
+  for (let i = 0; i < 100; i++) c.observe(1000, 10, 1000, 1); // ratio 5
+  t.equal(c.loadScale, 2, 'bounded above by 2');
+  for (let i = 0; i < 100; i++) c.observe(600, 150, 1000, 1); // ratio 0.2, 60% busy
+  t.equal(c.loadScale, 0.5, 'bounded below by 0.5');
+  const p = new HysteresisGearPolicy(gears, { holdMs: 500, sloMs: 100 });
+  t.equal(p.decide({ nowMs: 0, rateQps: 150, backlogItems: 0, current: 0, loadScale: 0.5 }), 0, 'lanes twice as fast as planned: 150/s is 75/s of plan load');
+  t.equal(p.decide({ nowMs: 1, rateQps: 150, backlogItems: 0, current: 0 }), 1, 'as planned: gear 1');
+  t.equal(p.decide({ nowMs: 2, rateQps: 600, backlogItems: 0, current: 1, loadScale: 2 }), 2, 'lanes half as fast: 600/s is 1200/s of plan load');
 });
 
 t.test('decision plus swap take well under a millisecond', async (t) => {

@@ -1,8 +1,10 @@
 // Open-loop trace replayer: every request leaves at its scheduled time whatever the answers
 // (a closed-loop generator slows down with the server and hides overload), over keep-alive
-// connections (node:http Agent). Latency is measured from the SCHEDULED send time, so a late
-// generator or a full connection pool counts against the system, never for it (no
-// coordinated omission). Records per request: latency, HTTP status, the answer (class), the
+// connections (node:http Agent). Latency is measured from the SCHEDULED send time (or the
+// actual one when a request leaves up to kEarlyMs early), so a late generator or a full
+// connection pool counts against the system, never for it (no coordinated omission). The
+// generator sleeps on timers between sends instead of spinning: a spinning generator took a
+// whole core of the two that the server under test also needs. Records per request: latency, HTTP status, the answer (class), the
 // gear that answered and whether the answer was right (held-out labels).
 //
 // Requests carry one image each as UINT8 pixels in Triton's binary tensor extension (784
@@ -33,13 +35,22 @@ export interface ReplayOptions {
   maxSockets?: number;
   /** How long after the last send answers are awaited. Default 3000 ms. */
   drainMs?: number;
+  /**
+   * Keep-alive pool to reuse (kept open afterwards); default: a fresh one, destroyed at the
+   * end. A fresh pool opens its connections during the trial: at a few thousand QPS that
+   * connection storm alone held p95 above 500 ms for the first ~300 ms.
+   */
+  agent?: http.Agent;
 }
+
+/** A request may leave this much before its scheduled time (timer granularity is ~1 ms). */
+const kEarlyMs = 0.5;
 
 export async function replay(trace: Trace, o: ReplayOptions): Promise<ReplayResult> {
   const n = trace.sendMs.length;
   if (n > 200_000) throw new RangeError(`trace of ${n} requests: beyond what the replayer sends (scale ${trace.scale})`);
   const url = new URL(`${o.url}/v2/models/${o.model}/infer`);
-  const agent = new http.Agent({ keepAlive: true, maxSockets: o.maxSockets ?? 256 });
+  const agent = o.agent ?? new http.Agent({ keepAlive: true, maxSockets: o.maxSockets ?? 256 });
   const elems = o.heldout.imageSize;
   const header = Buffer.from(JSON.stringify({ inputs: [{ name: 'input', shape: [1, 1, o.heldout.rows, o.heldout.cols], datatype: 'UINT8', parameters: { binary_data_size: elems } }], outputs: [{ name: 'class' }] }));
   const headers = { 'content-type': 'application/octet-stream', 'inference-header-content-length': String(header.length), 'content-length': String(header.length + elems) };
@@ -58,7 +69,7 @@ export async function replay(trace: Trace, o: ReplayOptions): Promise<ReplayResu
   let sent = 0;
   const t0 = performance.now() + 20;
   const send = (i: number) => {
-    const scheduled = t0 + trace.sendMs[i];
+    const scheduled = Math.min(t0 + trace.sendMs[i], performance.now()); // late: the schedule; early: the actual send
     const img = trace.image[i];
     pending++;
     const done = () => {
@@ -96,20 +107,18 @@ export async function replay(trace: Trace, o: ReplayOptions): Promise<ReplayResu
   await new Promise<void>((resolve) => {
     const tick = () => {
       const now = performance.now();
-      while (sent < n && t0 + trace.sendMs[sent] <= now) {
+      while (sent < n && t0 + trace.sendMs[sent] <= now + kEarlyMs) {
         res.maxSendLagMs = Math.max(res.maxSendLagMs, now - (t0 + trace.sendMs[sent]));
         send(sent++);
       }
       if (sent === n) return resolve();
-      const wait = t0 + trace.sendMs[sent] - performance.now();
-      if (wait > 2) setTimeout(tick, wait - 1);
-      else setImmediate(tick);
+      setTimeout(tick, Math.max(0, t0 + trace.sendMs[sent] - performance.now() - kEarlyMs));
     };
     tick();
   });
   if (pending === 0) allSent();
   await Promise.race([drained, new Promise((r) => setTimeout(r, o.drainMs ?? 3000))]);
-  agent.destroy();
+  if (!o.agent) agent.destroy();
   res.wallMs = performance.now() - t0;
   return res;
 }
@@ -192,4 +201,86 @@ export function timeSeries(trace: Trace, r: ReplayResult, binMs: number): { tMs:
     out.push({ tMs: b * binMs, requests: lat.length, rateQps: lat.length / (binMs / 1000), p95Ms: quantileOf(lat, 0.95), gear, accuracy: lat.length ? right / lat.length : NaN, failed });
   }
   return out;
+}
+
+export interface SaturationResult {
+  /** Answers with status 200 per second of the measured window. */
+  throughputQps: number;
+  answered: number;
+  failed: number;
+  p50Ms: number;
+}
+
+/**
+ * Closed loop at a fixed concurrency: each of `concurrency` clients sends its next request as
+ * soon as the previous one is answered. Unlike the open-loop replayer this cannot overload the
+ * server, so its throughput is the stack's service rate (no queueing term): the calibration's
+ * measure. The first `warmupMs` are not counted.
+ */
+export async function saturate(o: ReplayOptions & { concurrency: number; durationMs: number; warmupMs?: number }): Promise<SaturationResult> {
+  const url = new URL(`${o.url}/v2/models/${o.model}/infer`);
+  const agent = o.agent ?? new http.Agent({ keepAlive: true, maxSockets: o.concurrency });
+  const elems = o.heldout.imageSize;
+  const header = Buffer.from(JSON.stringify({ inputs: [{ name: 'input', shape: [1, 1, o.heldout.rows, o.heldout.cols], datatype: 'UINT8', parameters: { binary_data_size: elems } }], outputs: [{ name: 'class' }] }));
+  const headers = { 'content-type': 'application/octet-stream', 'inference-header-content-length': String(header.length), 'content-length': String(header.length + elems) };
+  const tStart = performance.now();
+  const tCount = tStart + (o.warmupMs ?? 300);
+  const tEnd = tCount + o.durationMs;
+  let answered = 0;
+  let failed = 0;
+  const lat: number[] = [];
+  let img = 0;
+  const one = () =>
+    new Promise<void>((resolve) => {
+      const t = performance.now();
+      const i = img++ % o.heldout.count;
+      const req = http.request({ host: url.hostname, port: url.port, path: url.pathname, method: 'POST', agent, headers }, (r) => {
+        r.resume();
+        r.on('end', () => {
+          const now = performance.now();
+          if (now >= tCount && now < tEnd) {
+            if (r.statusCode === 200) {
+              answered++;
+              lat.push(now - t);
+            } else failed++;
+          }
+          resolve();
+        });
+        r.on('error', () => resolve());
+      });
+      req.on('error', () => {
+        failed++;
+        resolve();
+      });
+      req.end(Buffer.concat([header, o.heldout.image(i)]));
+    });
+  const client = async () => {
+    while (performance.now() < tEnd) await one();
+  };
+  await Promise.all(Array.from({ length: o.concurrency }, client));
+  if (!o.agent) agent.destroy();
+  lat.sort((a, b) => a - b);
+  return { throughputQps: answered / (o.durationMs / 1000), answered, failed, p50Ms: quantileOf(lat, 0.5) };
+}
+
+/**
+ * Opens `count` keep-alive connections in `agent` (concurrent GET /v2/health/live) so that a
+ * trial measures the server, not TCP connection set-up (see ReplayOptions.agent).
+ */
+export async function openConnections(agent: http.Agent, baseUrl: string, count: number): Promise<void> {
+  const url = new URL(`${baseUrl}/v2/health/live`);
+  await Promise.all(
+    Array.from(
+      { length: count },
+      () =>
+        new Promise<void>((resolve) => {
+          const req = http.get({ host: url.hostname, port: url.port, path: url.pathname, agent }, (r) => {
+            r.resume();
+            r.on('end', () => resolve());
+            r.on('error', () => resolve());
+          });
+          req.on('error', () => resolve());
+        }),
+    ),
+  );
 }

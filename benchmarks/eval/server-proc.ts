@@ -1,9 +1,15 @@
 // The system under test as a child process: `cascadeserve serve --plan X --port 0`, so the
 // load generator (this process) never shares the server's event loop. Gear switches are read
-// from the server's JSON log lines on stderr.
+// from the server's JSON log lines on stderr. Each server comes with a keep-alive pool whose
+// connections are opened before any trial (see ReplayOptions.agent).
 import { spawn, type ChildProcess } from 'node:child_process';
+import http from 'node:http';
 import { join } from 'node:path';
 import { packageRoot } from '../../ts/zoo/manifest.js';
+import { openConnections } from './replay.js';
+
+/** Connections opened up front (the pool may grow to 256 under overload). */
+const kWarmConnections = 128;
 
 export interface SwitchLine {
   time: number; // epoch ms
@@ -12,12 +18,15 @@ export interface SwitchLine {
   toIndex: number;
   rateQps: number;
   backlogItems: number;
+  loadScale: number;
 }
 
 export interface ServerProc {
   url: string;
   child: ChildProcess;
   switches: SwitchLine[];
+  /** Keep-alive pool for every request to this server. */
+  agent: http.Agent;
   stop(): Promise<void>;
 }
 
@@ -44,7 +53,7 @@ export async function startServer(planPath: string, extraArgs: string[] = []): P
       if (line.includes('gear switch')) {
         try {
           const j = JSON.parse(line) as SwitchLine;
-          switches.push({ time: j.time, from: j.from, to: j.to, toIndex: j.toIndex, rateQps: j.rateQps, backlogItems: j.backlogItems });
+          switches.push({ time: j.time, from: j.from, to: j.to, toIndex: j.toIndex, rateQps: j.rateQps, backlogItems: j.backlogItems, loadScale: j.loadScale });
         } catch {
           /* not JSON */
         }
@@ -68,12 +77,16 @@ export async function startServer(planPath: string, extraArgs: string[] = []): P
       reject(new Error(`server exited (${code}) before listening: ${errText}`));
     });
   });
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
+  await openConnections(agent, url, kWarmConnections);
   return {
     url,
     child,
     switches,
+    agent,
     stop: () =>
       new Promise<void>((resolve) => {
+        agent.destroy();
         if (child.exitCode !== null) return resolve();
         const kill = setTimeout(() => child.kill('SIGKILL'), 10_000);
         child.once('exit', () => {

@@ -22,6 +22,8 @@ export interface GearSwitchEvent {
   toIndex: number;
   rateQps: number;
   backlogItems: number;
+  /** The load scale the decision used (see CostEstimator.loadScale). */
+  loadScale: number;
   /** Decision plus swap, microseconds. */
   switchUs: number;
 }
@@ -79,8 +81,10 @@ export class GearController {
   evaluate(nowMs = performance.now()): void {
     const t0 = performance.now();
     const rateQps = this.#monitor.rateQps(nowMs);
+    const recentRateQps = this.#monitor.recentRateQps(nowMs);
     const backlogItems = this.#engine.inFlight;
-    const next = this.#policy.decide({ nowMs, rateQps, backlogItems, current: this.#current });
+    const loadScale = this.#cost.loadScale;
+    const next = this.#policy.decide({ nowMs, rateQps, recentRateQps, backlogItems, current: this.#current, loadScale });
     if (next === this.#current) return;
     const from = this.gears[this.#current];
     const to = this.gears[next];
@@ -94,7 +98,7 @@ export class GearController {
     this.#cost.setExpectedCost(to.expectedCostUs);
     const cheaper = next > from.index;
     this.#stats.recordSwitch(cheaper, switchUs);
-    const event: GearSwitchEvent = { from: from.id, to: to.id, fromIndex: from.index, toIndex: next, rateQps, backlogItems, switchUs };
+    const event: GearSwitchEvent = { from: from.id, to: to.id, fromIndex: from.index, toIndex: next, rateQps, backlogItems, loadScale, switchUs };
     this.#log.info({ model: this.#stats.name, ...event, expectedAccuracy: to.expectedAccuracy }, cheaper ? 'gear switch: cheaper' : 'gear switch: more accurate');
     this.#onSwitch(event);
   }

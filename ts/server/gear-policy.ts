@@ -2,9 +2,17 @@
 // Swappable behind GearPolicy (style.md: policies as small interfaces).
 //
 // The rule (the research code's, improved):
-// - Effective load = max(arrival rate, backlog-implied rate), where the backlog-implied rate
-//   is the rate that would clear the items in flight within the SLO. Queued work therefore
-//   counts even when arrivals have just stopped (a burst that outran the window).
+// - Effective load = max(arrival rate, recent arrival rate, backlog-implied rate), where the
+//   backlog-implied rate is the rate that would clear the items in flight within the SLO.
+//   Queued work therefore counts even when arrivals have just stopped (a burst that outran
+//   the window), and the short recent window catches a ramp ~75 ms before the long one (the
+//   evaluation's bursts overran the top gear before the 200 ms average saw them).
+// - The load is read in the plan's units: times the load scale, the measured lane time per
+//   item over the plan's (CostEstimator.loadScale). A plan profiled on a faster or slower
+//   machine, or with other processes on the cores, keeps its gear order and accuracy but gets
+//   the load ranges this machine can serve now (the evaluation's static cascade kept serving
+//   loads its plan said it could not, while the gear plan, believing the same profile,
+//   switched down and lost accuracy for nothing).
 // - The target gear is the one whose (minQps, maxQps] holds the effective load; loads above
 //   the last gear, or in a gap between gears, take the next cheaper gear.
 // - Cheaper target: switch at once (the research code waited for its 100 ms poll).
@@ -23,6 +31,10 @@ export interface GearPolicyInput {
   nowMs: number;
   /** Measured arrival rate, items per second. */
   rateQps: number;
+  /** Arrival rate over a shorter recent window, items per second (optional). */
+  recentRateQps?: number;
+  /** Measured lane time per item over the plan's (default 1: as planned). */
+  loadScale?: number;
   /** Items accepted and not yet answered. */
   backlogItems: number;
   /** Index of the gear running now (0 = most accurate). */
@@ -72,12 +84,12 @@ export class HysteresisGearPolicy implements GearPolicy {
     this.drainedBacklogItems = options.drainedBacklogItems ?? 0;
   }
 
-  effectiveLoad(rateQps: number, backlogItems: number): number {
-    return Math.max(rateQps, backlogItems / (this.sloMs / 1000));
+  effectiveLoad(rateQps: number, backlogItems: number, recentRateQps = 0): number {
+    return Math.max(rateQps, recentRateQps, backlogItems / (this.sloMs / 1000));
   }
 
-  decide({ nowMs, rateQps, backlogItems, current }: GearPolicyInput): number {
-    const load = this.effectiveLoad(rateQps, backlogItems);
+  decide({ nowMs, rateQps, recentRateQps, backlogItems, current, loadScale = 1 }: GearPolicyInput): number {
+    const load = this.effectiveLoad(rateQps, backlogItems, recentRateQps) * loadScale;
     const target = gearIndexForLoad(this.#gears, load);
     if (target >= current) {
       // Same or cheaper: cheaper takes effect at once; either way the hold restarts.

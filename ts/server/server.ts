@@ -39,6 +39,8 @@ export interface ServerOptions {
   /** Arrival-rate window and its resolution. Defaults 200 ms and 10 ms. */
   loadWindowMs?: number;
   loadBucketMs?: number;
+  /** Recent window that catches a ramp early (gear policy). Default 50 ms. */
+  loadRecentMs?: number;
   /** Serve each manifest model alone as `<cascade>.<model>`. Default true. */
   serveMembers?: boolean;
   /** Fastify's logger option (pino). Default false. */
@@ -145,7 +147,7 @@ export async function createServer(options: ServerOptions): Promise<CascadeServe
     maxImagesPerRequest: options.maxImagesPerRequest ?? 256,
     maxInFlightItems: options.maxInFlightImages ?? 1024,
     upSwitchHoldMs: options.upSwitchHoldMs ?? 500,
-    loadMonitor: { windowMs: options.loadWindowMs ?? 200, bucketMs: options.loadBucketMs ?? 10 },
+    loadMonitor: { windowMs: options.loadWindowMs ?? 200, bucketMs: options.loadBucketMs ?? 10, ...(options.loadRecentMs !== undefined ? { recentMs: options.loadRecentMs } : {}) },
     tickMs: Math.max(5, options.loadBucketMs ?? 10),
     log: { info: (obj, msg) => log.info(obj, msg) },
     onSwitch: (model, e) => {
