@@ -4,6 +4,7 @@
 import { runEngineBench } from './engine-bench.js';
 import { runHttpBench } from './http-bench.js';
 import { runFidelityBench } from './planner-fidelity.js';
+import { runPlannerBench } from './planner-bench.js';
 import { runSessionBench } from './session-bench.js';
 
 const kBenches: Record<string, (o: { quick: boolean }) => Promise<{ text: string; path: string }>> = {
@@ -11,6 +12,7 @@ const kBenches: Record<string, (o: { quick: boolean }) => Promise<{ text: string
   engine: runEngineBench,
   http: runHttpBench,
   fidelity: runFidelityBench,
+  planner: runPlannerBench,
 };
 
 const args = process.argv.slice(2);

@@ -6,7 +6,6 @@ import t from 'tap';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { gearIndexForLoad, HysteresisGearPolicy } from '../ts/server/gear-policy.js';
 import { LoadMonitor } from '../ts/server/load-monitor.js';
-import { CostEstimator } from '../ts/server/admission.js';
 import { items, jsonRequest, postJson, startFixtureServer } from './server-fixture.js';
 
 const gears = [
@@ -73,27 +72,6 @@ t.test('policy: the recent rate switches down before the long window sees the ra
   t.equal(p.decide({ nowMs: 0, rateQps: 80, recentRateQps: 90, backlogItems: 0, current: 0 }), 0);
   t.equal(p.decide({ nowMs: 10, rateQps: 80, recentRateQps: 400, backlogItems: 0, current: 0 }), 1, 'recent 400/s is above gear 0');
   t.equal(p.decide({ nowMs: 20, rateQps: 80, backlogItems: 0, current: 1 }), 1, 'without a recent rate the long window alone decides (and a fall starts the hold)');
-});
-
-t.test('load scale: busy samples only, bounded, and the policy reads the load in plan units', async (t) => {
-  const c = new CostEstimator(20, 0.2);
-  c.observe(100, 10, 1000, 1); // 10 µs per item (ratio 0.5) on a lane 10% busy
-  t.equal(c.loadScale, 1, 'an idle lane says nothing about capacity');
-  t.ok(Math.abs(c.calibration - 0.9) < 1e-12, 'the admission estimate still moves (1 + 0.2 * (0.5 - 1))');
-  c.observe(400, 10, 1000, 1); // 40 µs per item (ratio 2) on a lane 40% busy
-  t.equal(c.loadScale, 1, 'under half busy: batches below their planned size');
-  c.observe(600, 15, 1000, 1); // 40 µs per item (ratio 2) on a lane 60% busy
-  t.ok(Math.abs(c.loadScale - 1.2) < 1e-12, `busy sample: 1 + 0.2 * (2 - 1) = ${c.loadScale}`);
-  c.observe(600, 15, 1000, 2); // the same busy time over two lanes: 30% busy
-  t.ok(Math.abs(c.loadScale - 1.2) < 1e-12, 'utilization counts every lane');
-  for (let i = 0; i < 100; i++) c.observe(1000, 10, 1000, 1); // ratio 5
-  t.equal(c.loadScale, 2, 'bounded above by 2');
-  for (let i = 0; i < 100; i++) c.observe(600, 150, 1000, 1); // ratio 0.2, 60% busy
-  t.equal(c.loadScale, 0.5, 'bounded below by 0.5');
-  const p = new HysteresisGearPolicy(gears, { holdMs: 500, sloMs: 100 });
-  t.equal(p.decide({ nowMs: 0, rateQps: 150, backlogItems: 0, current: 0, loadScale: 0.5 }), 0, 'lanes twice as fast as planned: 150/s is 75/s of plan load');
-  t.equal(p.decide({ nowMs: 1, rateQps: 150, backlogItems: 0, current: 0 }), 1, 'as planned: gear 1');
-  t.equal(p.decide({ nowMs: 2, rateQps: 600, backlogItems: 0, current: 1, loadScale: 2 }), 2, 'lanes half as fast: 600/s is 1200/s of plan load');
 });
 
 t.test('decision plus swap take well under a millisecond', async (t) => {

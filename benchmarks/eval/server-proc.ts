@@ -18,7 +18,7 @@ export interface SwitchLine {
   toIndex: number;
   rateQps: number;
   backlogItems: number;
-  loadScale: number;
+  recentRateQps: number;
 }
 
 export interface ServerProc {
@@ -53,7 +53,7 @@ export async function startServer(planPath: string, extraArgs: string[] = []): P
       if (line.includes('gear switch')) {
         try {
           const j = JSON.parse(line) as SwitchLine;
-          switches.push({ time: j.time, from: j.from, to: j.to, toIndex: j.toIndex, rateQps: j.rateQps, backlogItems: j.backlogItems, loadScale: j.loadScale });
+          switches.push({ time: j.time, from: j.from, to: j.to, toIndex: j.toIndex, rateQps: j.rateQps, backlogItems: j.backlogItems, recentRateQps: j.recentRateQps });
         } catch {
           /* not JSON */
         }

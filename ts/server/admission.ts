@@ -20,11 +20,6 @@ export type Admission =
 
 /** Fewest completed items in a sample before it updates the cost estimate (noise guard). */
 const kMinItemsPerCostSample = 8;
-/** Lane utilization a sample needs to update the load scale (see CostEstimator.loadScale). */
-const kMinBusyFractionForScale = 0.5;
-/** The load scale stays within these bounds: the plan is off by at most 2x either way. */
-const kLoadScaleMin = 0.5;
-const kLoadScaleMax = 2;
 
 /**
  * Estimates the work per item as the current gear's expected cost (from the plan) times a
@@ -36,7 +31,6 @@ export class CostEstimator {
   readonly smoothing: number;
   #expectedUs: number;
   #calibration = 1;
-  #loadScale = 1;
 
   constructor(expectedCostUs: number, smoothing = 0.2) {
     this.#expectedUs = Math.max(1, expectedCostUs);
@@ -52,34 +46,16 @@ export class CostEstimator {
     return this.#calibration;
   }
 
-  /**
-   * The same ratio (measured lane time per item over the plan's), from busy samples only
-   * (lanes at least 50% utilized, where batches are near their planned size; an idle lane runs
-   * batches of one, whose per-item time says nothing about its capacity), bounded to
-   * [0.5, 2]. The gear policy multiplies the load by it: lanes faster than planned stretch
-   * every gear's load range, slower ones shrink it.
-   */
-  get loadScale(): number {
-    return this.#loadScale;
-  }
-
   /** The gear changed: its planned per-item cost. */
   setExpectedCost(expectedCostUs: number): void {
     this.#expectedUs = Math.max(1, expectedCostUs);
   }
 
-  /**
-   * Lane busy time and items completed since the last sample; with the sample's length and
-   * the lane count, busy samples also update the load scale.
-   */
-  observe(busyUs: number, completedItems: number, sampleUs?: number, lanes = 1): void {
+  /** Lane busy time and items completed since the last sample. */
+  observe(busyUs: number, completedItems: number): void {
     if (completedItems < kMinItemsPerCostSample || !(busyUs >= 0)) return;
     const ratio = busyUs / completedItems / this.#expectedUs;
     this.#calibration += this.smoothing * (ratio - this.#calibration);
-    if (sampleUs !== undefined && sampleUs > 0 && busyUs >= kMinBusyFractionForScale * sampleUs * lanes) {
-      const next = this.#loadScale + this.smoothing * (ratio - this.#loadScale);
-      this.#loadScale = Math.min(kLoadScaleMax, Math.max(kLoadScaleMin, next));
-    }
   }
 }
 

@@ -22,8 +22,8 @@ export interface GearSwitchEvent {
   toIndex: number;
   rateQps: number;
   backlogItems: number;
-  /** The load scale the decision used (see CostEstimator.loadScale). */
-  loadScale: number;
+  /** Arrival rate over the recent window the decision also read, items per second. */
+  recentRateQps: number;
   /** Decision plus swap, microseconds. */
   switchUs: number;
 }
@@ -83,8 +83,7 @@ export class GearController {
     const rateQps = this.#monitor.rateQps(nowMs);
     const recentRateQps = this.#monitor.recentRateQps(nowMs);
     const backlogItems = this.#engine.inFlight;
-    const loadScale = this.#cost.loadScale;
-    const next = this.#policy.decide({ nowMs, rateQps, recentRateQps, backlogItems, current: this.#current, loadScale });
+    const next = this.#policy.decide({ nowMs, rateQps, recentRateQps, backlogItems, current: this.#current });
     if (next === this.#current) return;
     const from = this.gears[this.#current];
     const to = this.gears[next];
@@ -98,7 +97,7 @@ export class GearController {
     this.#cost.setExpectedCost(to.expectedCostUs);
     const cheaper = next > from.index;
     this.#stats.recordSwitch(cheaper, switchUs);
-    const event: GearSwitchEvent = { from: from.id, to: to.id, fromIndex: from.index, toIndex: next, rateQps, backlogItems, loadScale, switchUs };
+    const event: GearSwitchEvent = { from: from.id, to: to.id, fromIndex: from.index, toIndex: next, rateQps, recentRateQps, backlogItems, switchUs };
     this.#log.info({ model: this.#stats.name, ...event, expectedAccuracy: to.expectedAccuracy }, cheaper ? 'gear switch: cheaper' : 'gear switch: more accurate');
     this.#onSwitch(event);
   }

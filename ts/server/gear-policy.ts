@@ -7,12 +7,6 @@
 //   Queued work therefore counts even when arrivals have just stopped (a burst that outran
 //   the window), and the short recent window catches a ramp ~75 ms before the long one (the
 //   evaluation's bursts overran the top gear before the 200 ms average saw them).
-// - The load is read in the plan's units: times the load scale, the measured lane time per
-//   item over the plan's (CostEstimator.loadScale). A plan profiled on a faster or slower
-//   machine, or with other processes on the cores, keeps its gear order and accuracy but gets
-//   the load ranges this machine can serve now (the evaluation's static cascade kept serving
-//   loads its plan said it could not, while the gear plan, believing the same profile,
-//   switched down and lost accuracy for nothing).
 // - The target gear is the one whose (minQps, maxQps] holds the effective load; loads above
 //   the last gear, or in a gap between gears, take the next cheaper gear.
 // - Cheaper target: switch at once (the research code waited for its 100 ms poll).
@@ -33,8 +27,6 @@ export interface GearPolicyInput {
   rateQps: number;
   /** Arrival rate over a shorter recent window, items per second (optional). */
   recentRateQps?: number;
-  /** Measured lane time per item over the plan's (default 1: as planned). */
-  loadScale?: number;
   /** Items accepted and not yet answered. */
   backlogItems: number;
   /** Index of the gear running now (0 = most accurate). */
@@ -88,8 +80,8 @@ export class HysteresisGearPolicy implements GearPolicy {
     return Math.max(rateQps, recentRateQps, backlogItems / (this.sloMs / 1000));
   }
 
-  decide({ nowMs, rateQps, recentRateQps, backlogItems, current, loadScale = 1 }: GearPolicyInput): number {
-    const load = this.effectiveLoad(rateQps, backlogItems, recentRateQps) * loadScale;
+  decide({ nowMs, rateQps, recentRateQps, backlogItems, current }: GearPolicyInput): number {
+    const load = this.effectiveLoad(rateQps, backlogItems, recentRateQps);
     const target = gearIndexForLoad(this.#gears, load);
     if (target >= current) {
       // Same or cheaper: cheaper takes effect at once; either way the hold restarts.

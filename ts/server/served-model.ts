@@ -58,7 +58,6 @@ export class ServedModel {
   /** Engine counters at the last cost sample. */
   #lastBusyUs = 0;
   #lastCompleted = 0;
-  #lastSampleUs = performance.now() * 1000;
 
   private constructor(name: string, kind: 'cascade' | 'member', plan: ServingPlan, engineOptions: EngineOptions, gears: ServingGear[], options: ServedModelOptions) {
     this.name = name;
@@ -209,7 +208,6 @@ export class ServedModel {
           onSwitch: (e) => this.#options.onSwitch?.(this.name, e),
         });
       }
-      this.#lastSampleUs = performance.now() * 1000;
       this.#timer = setInterval(() => this.#tick(), this.#options.tickMs);
       this.#timer.unref();
       return engine;
@@ -233,12 +231,10 @@ export class ServedModel {
     let completed = 0;
     for (const l of s.lanes) busyUs += l.busyUs;
     for (const q of s.queues) completed += q.exits;
-    const nowUs = performance.now() * 1000;
-    this.admission.cost.observe(busyUs - this.#lastBusyUs, completed - this.#lastCompleted, nowUs - this.#lastSampleUs, s.lanes.length);
+    this.admission.cost.observe(busyUs - this.#lastBusyUs, completed - this.#lastCompleted);
     if (completed - this.#lastCompleted >= 8) {
       this.#lastBusyUs = busyUs;
       this.#lastCompleted = completed;
-      this.#lastSampleUs = nowUs;
     }
   }
 }
