@@ -70,6 +70,9 @@ t.test("host CPU on the lanes' cores: lanes slow down with load, plans shrink to
   t.same(plan.planner.hostCpu, hostCpu, 'the plan records what it assumed');
   const top = plan.gears.length ? plan.gears[plan.gears.length - 1].maxQps : 0;
   t.ok(top < baseTop / 2, `served up to ${top.toFixed(0)} QPS, below half of ${baseTop.toFixed(0)}`);
-  t.match(plan.unservable[plan.unservable.length - 1].reason, /leaves the lanes no core/);
+  const last = plan.unservable[plan.unservable.length - 1];
+  t.equal(last.maxQps, grid, 'the loads above are reported unservable');
+  t.ok(last.minQps <= baseTop / 2, `from ${last.minQps.toFixed(0)} QPS on`);
+  t.match(last.reason, /leaves the lanes no core|above the cap/, 'for lack of lane CPU');
   await t.rejects(computePlan(profile, { sloP95Ms: 50, lanes: 1, hostCpu: { cores: 0, usPerRequest: 10 } }), /--host-cores must be a positive number/);
 });
