@@ -264,7 +264,8 @@ export function derate(p: Profile, k: number): Profile {
  * twice: once here and again in the planner's simulator). The expensive model's rate gives
  * the lane's slowdown k = (1 / rate) / (profile time per image at batch 8); the cheap model's
  * rate is the front end's capacity (HTTP, codec, event loop, and the load generator on the
- * same cores), which caps the plans' load grid. Medians over repetitions; k bounded to [1, 4].
+ * same cores), which caps the plans' load grid. Medians over repetitions; k bounded to [0.5, 4]
+ * (below 1 when the machine runs faster now than when it was profiled).
  */
 async function calibrate(profile: Profile, manifestPath: string, heldout: Dataset, model: string, work: string, quick: boolean, log: (s: string) => void) {
   const byCost = profile.models.map((m, i) => ({ i, c: tableTimeUs({ name: m.name, memoryBytes: 0, batch: m.timings[0].batchTimesUs.map((r) => r.batch), p50Us: m.timings[0].batchTimesUs.map((r) => r.p50) }, 8) / 8 })).sort((a, b) => a.c - b.c);
@@ -306,7 +307,7 @@ async function calibrate(profile: Profile, manifestPath: string, heldout: Datase
     }
   }
   const [cheap, dear] = points;
-  const k = Math.min(4, Math.max(1, dear.tauUs / dear.cUs));
+  const k = Math.min(4, Math.max(0.5, dear.tauUs / dear.cUs));
   const frontEndQps = cheap.throughputQps;
   // Host CPU, a line through the two open-loop points: cores(q) = idle + q * perRequest (idle:
   // timers and wake-ups that cost the same at any load; perRequest less the lane's own work).
