@@ -50,6 +50,9 @@ export interface EvalResult {
   wallS: number;
 }
 
+/** The replayer's cap on a trial's mean QPS (run.ts kMaxScale). */
+export const kMaxScaleQps = 8000;
+
 const pct = (x: number) => (Number.isFinite(x) ? `${(x * 100).toFixed(2)}%` : '-');
 const ms = (x: number) => (Number.isFinite(x) ? x.toFixed(1) : 'inf');
 const ratio = (a: number, b: number) => (b > 0 ? `${(a / b).toFixed(2)}x` : a > 0 ? 'inf' : '-');
@@ -102,7 +105,7 @@ export function writeReport(r: EvalResult, o: { outDir: string; docPath: string;
   const md: string[] = [];
   md.push('## Evaluation', '');
   md.push(`Reproduce: \`npm run eval\` (about ${Math.ceil(r.wallS / 60)} min here; \`npm run eval -- --quick\` is the CI smoke test). Generated ${r.createdAt ?? new Date().toISOString()} on ${r.machine.cpus} CPU(s) (${r.machine.cpuModel}); every figure below comes from \`${rel(o.resultPath)}\`.${r.quick ? ' **QUICK RUN: tiny trials, figures not meaningful.**' : ''}`, '');
-  md.push(`Systems (each a plan served by \`cascadeserve serve\` with ${r.settings.lanes} lane; the open-loop replayer runs in another process): ${systems.map((s) => `**${labels[s]}**`).join(', ')}. Targets: held-out accuracy of the best single model (${pct(r.bestHeld)}) minus 0.5 / 1.5 / 3 points. Capacity = the largest mean QPS of the trace (${r.settings.trialMs / 1000} s replay per trial, search over the scale, at most ${r.settings.maxTrials} trials) at which p95 (failures count as infinite) <= SLO and accuracy >= target. Accuracy = the request-weighted held-out accuracy of the gears that answered (each gear's exact accuracy on the whole held-out half; failures count as wrong), which removes the sampling noise of a short trial; the raw accuracy of the actual answers is in the JSON (\`accuracyRaw\`).`, '');
+  md.push(`Systems (each a plan served by \`cascadeserve serve\` with ${r.settings.lanes} lane; the open-loop replayer runs in another process): ${systems.map((s) => `**${labels[s]}**`).join(', ')}. Targets: held-out accuracy of the best single model (${pct(r.bestHeld)}) minus 0.5 / 1.5 / 3 points. Capacity = the largest mean QPS of the trace (${r.settings.trialMs / 1000} s replay per trial, search over the scale, at most ${r.settings.maxTrials} trials) at which p95 (failures count as infinite) <= SLO and accuracy >= target (the replayer sends at most ${kMaxScaleQps} mean QPS: a capacity of ${kMaxScaleQps} means at least that). Accuracy = the request-weighted held-out accuracy of the gears that answered (each gear's exact accuracy on the whole held-out half; failures count as wrong), which removes the sampling noise of a short trial; the raw accuracy of the actual answers is in the JSON (\`accuracyRaw\`).`, '');
   md.push(`Planning profile: the measured profile (models timed in rotation) calibrated to the serving stack on this machine (the most expensive and the cheapest model each served alone over HTTP: batch times x ${c.k.toFixed(2)}; the front end and the load generator take ${(r.machine.cpus - c.hostCpu.cores).toFixed(2)} cores at idle plus ${c.hostCpu.usPerRequest.toFixed(0)} us of CPU per request, which the planner subtracts from the lanes' cores at each load), the same for every system; load grid up to ${r.planMaxQps.toFixed(0)} QPS (0.9 x the ${c.frontEndQps.toFixed(0)} answers/s the front end gave closed loop).`, '');
   md.push('| accuracy target | p95 SLO (ms) | trace | ' + systems.map((s) => labels[s]).join(' | ') + ' | CascadeServe / best of dynamic batching and MS+ | CascadeServe / static cascade (ablation) |');
   md.push('|' + ' --- |'.repeat(systems.length + 5));

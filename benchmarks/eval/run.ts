@@ -20,7 +20,7 @@ import { machine, table } from '../stats.js';
 import { bertV100Profile } from './gpu-profile.js';
 import { lanesComparison } from './lanes-sim.js';
 import { replay, saturate, summarize, timeSeries, type TrialSummary } from './replay.js';
-import { readEvalResult, writeReport } from './report.js';
+import { kMaxScaleQps, readEvalResult, writeReport } from './report.js';
 import { startServer, type ServerProc } from './server-proc.js';
 import { kMaxPlanQps, kSim, kSystems, makeSpace, systemPlans, type Space, type SystemName, type SystemPlan } from './systems.js';
 import { makeTrace, peakRatio, rateCurve, type TraceShape } from './traces.js';
@@ -43,8 +43,8 @@ interface Pair {
 
 const root = packageRoot();
 const kSeed = 7;
-/** No trial above this mean QPS (the replayer and server share 2 cores). */
-const kMaxScale = 8000;
+/** No trial above this mean QPS (the replayer and server share 2 cores); a capacity of it means "at least". */
+const kMaxScale = kMaxScaleQps;
 
 async function obtainProfile(o: EvalOptions, manifestPath: string, log: (s: string) => void, work: string): Promise<{ profile: Profile; path: string; measuredNow: boolean }> {
   const manifest = await loadManifest(manifestPath);
@@ -155,11 +155,12 @@ export async function runEval(o: EvalOptions): Promise<{ resultPath: string; doc
           // bracket from the planner's estimate, then bisect (geometric)
           let lo = 0;
           let hi = Infinity;
-          let scale = Math.max(5, (0.8 * Math.min(sysPlan.topQps, kGuessQps)) / peak);
+          let scale = Math.min(kMaxScale, Math.max(5, (0.8 * Math.min(sysPlan.topQps, kGuessQps)) / peak));
           while (trials.length < maxTrials) {
             if (await tryScale(scale)) lo = scale;
             else hi = scale;
-            if (hi === Infinity) scale = lo * 1.6;
+            if (lo >= kMaxScale) break; // the replayer's cap: the capacity is at least this
+            if (hi === Infinity) scale = Math.min(kMaxScale, lo * 1.6);
             else if (lo === 0) scale = hi / 1.6;
             else scale = Math.sqrt(lo * hi);
             if (hi !== Infinity && lo > 0 && hi / lo < 1.08) break;
