@@ -92,7 +92,7 @@ export async function runEval(o: EvalOptions): Promise<{ resultPath: string; doc
   // the load grid stops where the front end, not the lane, is the bottleneck
   const planMaxQps = Math.min(kMaxPlanQps, 0.9 * calibration.frontEndQps);
   // first guesses of the capacity searches (QPS at the trace's peak) stay in the front end's range
-  const kGuessQps = 0.6 * calibration.frontEndQps;
+  const guessCapQps = 0.6 * calibration.frontEndQps;
   log(`profile ${profilePath}${measuredNow ? ' (measured now)' : ''}: best single model held-out ${pct(sp.bestHeld)}, validation ${pct(sp.bestVal)}; frontier ${sp.frontier.length} cascades`);
 
   // settings
@@ -132,7 +132,7 @@ export async function runEval(o: EvalOptions): Promise<{ resultPath: string; doc
       log(`[${key}] ${s}: ${plans[s].plan.gears.length} gear(s), planner top ${plans[s].topQps.toFixed(0)} QPS: ${plans[s].description.slice(0, 300)}`);
     }
     // fixed scale: the twitter trace whose peak the static cascade's planned capacity just covers
-    if (pi === 0) fixedS = Math.max(5, Math.min(plans.static.topQps, kGuessQps) / peakRatio(rateCurve('twitter', trialMs, kSeed)));
+    if (pi === 0) fixedS = Math.max(5, Math.min(plans.static.topQps, guessCapQps) / peakRatio(rateCurve('twitter', trialMs, kSeed)));
     // the step burst's 2x phase goes 1.3x beyond the static cascade's planned capacity, but
     // stays within 0.9x of what the front end answers (beyond it no gear can help)
     if (pi === 0) burstS = Math.max(5, Math.min(0.65 * plans.static.topQps, 0.45 * calibration.frontEndQps));
@@ -141,7 +141,7 @@ export async function runEval(o: EvalOptions): Promise<{ resultPath: string; doc
       gearAcc = new Map(sysPlan.plan.gears.map((g) => [g.id, g.heldoutAccuracy ?? g.expectedAccuracy]));
       const srv = await startServer(join(planDir, `plan-${pair.sloMs}ms-drop${(pair.drop * 1000).toFixed(0)}-${s}.json`));
       try {
-        await runTrial(srv, 'constant', Math.max(20, Math.min(sysPlan.topQps, kGuessQps) * 0.2), Q ? 500 : 1500); // warm-up
+        await runTrial(srv, 'constant', Math.max(20, Math.min(sysPlan.topQps, guessCapQps) * 0.2), Q ? 500 : 1500); // warm-up
         for (const shape of shapes) {
           const peak = peakRatio(rateCurve(shape, trialMs, kSeed));
           const trials: { scale: number; pass: boolean; s: TrialSummary }[] = [];
@@ -155,7 +155,7 @@ export async function runEval(o: EvalOptions): Promise<{ resultPath: string; doc
           // bracket from the planner's estimate, then bisect (geometric)
           let lo = 0;
           let hi = Infinity;
-          let scale = Math.min(kMaxScale, Math.max(5, (0.8 * Math.min(sysPlan.topQps, kGuessQps)) / peak));
+          let scale = Math.min(kMaxScale, Math.max(5, (0.8 * Math.min(sysPlan.topQps, guessCapQps)) / peak));
           while (trials.length < maxTrials) {
             if (await tryScale(scale)) lo = scale;
             else hi = scale;
@@ -199,9 +199,9 @@ export async function runEval(o: EvalOptions): Promise<{ resultPath: string; doc
         const g = plan.gears[0];
       const srv = await startServer(file);
         try {
-          await runTrial(srv, 'constant', Math.max(20, Math.min(plans[s].topQps, kGuessQps) * 0.2), 1000);
+          await runTrial(srv, 'constant', Math.max(20, Math.min(plans[s].topQps, guessCapQps) * 0.2), 1000);
           for (const f of Q ? [0.5] : [0.3, 0.6, 0.9]) {
-            const qps = Math.max(5, f * Math.min(plans[s].topQps, kGuessQps));
+            const qps = Math.max(5, f * Math.min(plans[s].topQps, guessCapQps));
             const t = await runTrial(srv, 'constant', qps, Q ? 1500 : 4000);
             const specModels = g.stages.map((st) => profile.models.findIndex((m) => m.name === st.model));
             const exit = exitStages(sp.val, { models: specModels, thresholds: g.stages.slice(0, -1).map((st) => st.threshold), measure: g.stages[0].measure });
