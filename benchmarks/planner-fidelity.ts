@@ -20,7 +20,7 @@ import { columnsOf, exitStages, type CascadeSpec } from '../planner/cascade-eval
 import { validatePlan, type PlanStage } from '../planner/plan-schema.js';
 import { expVariate, mulberry32 } from '../planner/prng.js';
 import { checkProfileAgainstManifest } from '../planner/profile-check.js';
-import { profileModels, type ProfileModelSpec } from '../planner/profiler.js';
+import { monotone, profileModels, timeBatchesRotating, type ProfileModelSpec } from '../planner/profiler.js';
 import { batchTimeUs, timingFor, validateProfile, type ModelTiming, type Profile } from '../planner/profile-schema.js';
 import { simulate } from '../planner/simulator.js';
 import { CascadeEngine } from '../ts/engine/engine.js';
@@ -234,30 +234,14 @@ async function calibrateHostOverhead(engine: CascadeEngine, x: Float32Array, per
 }
 
 /**
- * Batch times measured now, through the bench's own engine (lanes idle, one batch at a time,
- * the gear's models in rotation as the profiler times them): the profile was measured earlier
+ * Batch times measured now, through the bench's own engine, the gear's models in rotation as
+ * the profiler times them (lanes idle, one batch at a time): the profile was measured earlier
  * and the machine may be busier now (other processes), which would make the comparison test
  * the machine, not the simulator.
  */
-async function timingsNow(engine: CascadeEngine, x: Float32Array, per: number, models: string[], maxBatch: number, reps: number): Promise<ModelTiming[]> {
-  const rows: { batch: number; p50: number; p95: number; reps: number }[][] = models.map(() => []);
-  let gid = 900;
-  for (let b = 1; ; b = Math.min(b * 2, maxBatch)) {
-    const xs: number[][] = models.map(() => []);
-    for (let r = 0; r < reps + 2; r++) {
-      for (const [m, model] of models.entries()) {
-        engine.setGear({ id: gid++, stages: [{ model, threshold: 0, maxBatch: b, maxQueueDelayUs: 10_000_000 }] });
-        const res = await Promise.all(engine.submit(x.subarray(r * b * per, (r + 1) * b * per)));
-        if (r >= 2) xs[m].push(Math.max(1, res[0].computeUs));
-      }
-    }
-    xs.forEach((v, m) => rows[m].push({ batch: b, p50: median(v), p95: quantile(v, 0.95), reps }));
-    if (b === maxBatch) break;
-  }
-  return rows.map((r) => {
-    for (let i = 1; i < r.length; i++) r[i].p50 = Math.max(r[i].p50, r[i - 1].p50);
-    return { laneKind: 'cpu', intraOpThreads: 1, batchTimesUs: r };
-  });
+async function timingsNow(engine: CascadeEngine, x: Float32Array, models: string[], maxBatch: number, reps: number): Promise<ModelTiming[]> {
+  const rows = await timeBatchesRotating(engine, models, x, x.length / engine.itemElems, { maxBatch, reps, warmup: 2 }, () => {});
+  return rows.map((r) => ({ laneKind: 'cpu', intraOpThreads: 1, batchTimesUs: monotone(r) }));
 }
 
 export async function runFidelityBench(opts: FidelityOptions): Promise<{ text: string; path: string }> {
@@ -296,7 +280,7 @@ export async function runFidelityBench(opts: FidelityOptions): Promise<{ text: s
       engine.setGear(gear());
       await Promise.all(engine.submit(x.subarray(0, per * 64)));
       // each measurement switches the engine's gear
-      const now: ModelTiming[] = await timingsNow(engine, x, per, g.stages.map((st) => st.model), Math.max(...g.stages.map((st) => st.maxBatch)), opts.quick ? 15 : 40);
+      const now: ModelTiming[] = await timingsNow(engine, x, g.stages.map((st) => st.model), Math.max(...g.stages.map((st) => st.maxBatch)), opts.quick ? 15 : 40);
       engine.setGear(gear());
       const simStages = (table: (i: number) => ModelTiming) =>
         g.stages.map((s, i) => {

@@ -204,8 +204,8 @@ async function answers(engine: CascadeEngine, spec: ProfileModelSpec, images: Fl
   return out;
 }
 
-/** Rotation timing (see the header): samples[m][k] for model m at sizes[k]. */
-async function timeBatchesRotating(engine: CascadeEngine, names: string[], images: Float32Array, count: number, opts: Required<Pick<ProfilerOptions, 'maxBatch' | 'reps' | 'warmup'>>, tick: () => void): Promise<BatchTiming[][]> {
+/** Rotation timing (see the header): one row per model, one entry per size (batchSizesUpTo). */
+export async function timeBatchesRotating(engine: CascadeEngine, names: string[], images: Float32Array, count: number, opts: Required<Pick<ProfilerOptions, 'maxBatch' | 'reps' | 'warmup'>>, tick: () => void): Promise<BatchTiming[][]> {
   const per = engine.itemElems;
   const sizes = batchSizesUpTo(opts.maxBatch);
   const samples: number[][][] = names.map(() => sizes.map(() => []));
@@ -231,7 +231,7 @@ async function timeBatchesRotating(engine: CascadeEngine, names: string[], image
 }
 
 /** A larger batch never takes less time than a smaller one (noise guard for the step rule). */
-function monotone(rows: BatchTiming[]): BatchTiming[] {
+export function monotone(rows: BatchTiming[]): BatchTiming[] {
   for (let i = 1; i < rows.length; i++) {
     rows[i].p50 = Math.max(rows[i].p50, rows[i - 1].p50);
     rows[i].p95 = Math.max(rows[i].p95, rows[i].p50);

@@ -43,6 +43,13 @@ export interface ReplayOptions {
   agent?: http.Agent;
 }
 
+/** One image as UINT8 in the binary tensor extension: the JSON header and the HTTP headers. */
+function binaryRequest(heldout: Dataset): { header: Buffer; headers: Record<string, string> } {
+  const elems = heldout.imageSize;
+  const header = Buffer.from(JSON.stringify({ inputs: [{ name: 'input', shape: [1, 1, heldout.rows, heldout.cols], datatype: 'UINT8', parameters: { binary_data_size: elems } }], outputs: [{ name: 'class' }] }));
+  return { header, headers: { 'content-type': 'application/octet-stream', 'inference-header-content-length': String(header.length), 'content-length': String(header.length + elems) } };
+}
+
 /** A request may leave this much before its scheduled time (timer granularity is ~1 ms). */
 const kEarlyMs = 0.5;
 
@@ -51,9 +58,7 @@ export async function replay(trace: Trace, o: ReplayOptions): Promise<ReplayResu
   if (n > 200_000) throw new RangeError(`trace of ${n} requests: beyond what the replayer sends (scale ${trace.scale})`);
   const url = new URL(`${o.url}/v2/models/${o.model}/infer`);
   const agent = o.agent ?? new http.Agent({ keepAlive: true, maxSockets: o.maxSockets ?? 256 });
-  const elems = o.heldout.imageSize;
-  const header = Buffer.from(JSON.stringify({ inputs: [{ name: 'input', shape: [1, 1, o.heldout.rows, o.heldout.cols], datatype: 'UINT8', parameters: { binary_data_size: elems } }], outputs: [{ name: 'class' }] }));
-  const headers = { 'content-type': 'application/octet-stream', 'inference-header-content-length': String(header.length), 'content-length': String(header.length + elems) };
+  const { header, headers } = binaryRequest(o.heldout);
   const res: ReplayResult = {
     latencyMs: new Float64Array(n).fill(Infinity),
     status: new Uint16Array(n),
@@ -220,9 +225,7 @@ export interface SaturationResult {
 export async function saturate(o: ReplayOptions & { concurrency: number; durationMs: number; warmupMs?: number }): Promise<SaturationResult> {
   const url = new URL(`${o.url}/v2/models/${o.model}/infer`);
   const agent = o.agent ?? new http.Agent({ keepAlive: true, maxSockets: o.concurrency });
-  const elems = o.heldout.imageSize;
-  const header = Buffer.from(JSON.stringify({ inputs: [{ name: 'input', shape: [1, 1, o.heldout.rows, o.heldout.cols], datatype: 'UINT8', parameters: { binary_data_size: elems } }], outputs: [{ name: 'class' }] }));
-  const headers = { 'content-type': 'application/octet-stream', 'inference-header-content-length': String(header.length), 'content-length': String(header.length + elems) };
+  const { header, headers } = binaryRequest(o.heldout);
   const tStart = performance.now();
   const tCount = tStart + (o.warmupMs ?? 300);
   const tEnd = tCount + o.durationMs;

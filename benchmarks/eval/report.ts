@@ -9,7 +9,7 @@ import { packageRoot } from '../../ts/zoo/manifest.js';
 import { accuracyLatencyChart, burstChart, capacityChart, lanesChart } from './charts.js';
 import type { LaneRow } from './lanes-sim.js';
 import type { TrialSummary } from './replay.js';
-import { kMaxPlanQps, kSystemLabel, kSystems, type SystemName } from './systems.js';
+import { kSystemLabel, kSystems, type SystemName } from './systems.js';
 import type { TraceShape } from './traces.js';
 
 export interface CapacityResult {
@@ -59,12 +59,7 @@ const ratio = (a: number, b: number) => (b > 0 ? `${(a / b).toFixed(2)}x` : a > 
 
 /** Reads eval.json (Infinity was stored as the string "Infinity"). */
 export function readEvalResult(path: string): EvalResult {
-  const r = JSON.parse(readFileSync(path, 'utf8'), (_, v) => (v === 'Infinity' ? Infinity : v)) as EvalResult & { fixedScale: { scale?: number }[] };
-  // runs written before these fields existed: derive them from what they stored
-  r.bestHeld ??= r.capacity[0].target + r.capacity[0].drop;
-  r.fixedScaleQps ??= r.fixedScale[0]?.scale ?? NaN;
-  r.planMaxQps ??= Math.min(kMaxPlanQps, 0.9 * r.calibration.frontEndQps);
-  return r;
+  return JSON.parse(readFileSync(path, 'utf8'), (_, v) => (v === 'Infinity' ? Infinity : v)) as EvalResult;
 }
 
 /** Capacity per system for one (pair, trace) cell, 0 where none passed. */
