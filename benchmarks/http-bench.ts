@@ -9,7 +9,7 @@ import { Worker } from 'node:worker_threads';
 import Fastify from 'fastify';
 import { createServer } from '../ts/server/server.js';
 import { defaultPlanPath } from '../ts/server/plan-loader.js';
-import { writeFixturePlan } from '../test/server-fixture.js';
+import { writeFixturePlan } from '../testkit/server-fixture.js';
 import { median, table, writeResult } from './stats.js';
 
 interface LoadSpec {

@@ -6,8 +6,8 @@ import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { computePlan } from '../planner/compute-plan.js';
-import { validateProfile } from '../planner/profile-schema.js';
-import { packageRoot } from '../ts/zoo/manifest.js';
+import { validateProfile } from '../ts/contracts/profile-schema.js';
+import { packageRoot } from '../ts/contracts/package-root.js';
 import { median, table, writeResult } from './stats.js';
 
 export async function runPlannerBench(o: { quick: boolean }): Promise<{ text: string; path: string }> {

@@ -17,15 +17,15 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { packageRoot } from '../bindings/binding.js';
 import { columnsOf, exitStages, type CascadeSpec } from '../planner/cascade-eval.js';
-import { validatePlan, type PlanStage } from '../planner/plan-schema.js';
+import { validatePlan, type PlanStage } from '../ts/contracts/plan-schema.js';
 import { expVariate, mulberry32 } from '../planner/prng.js';
-import { checkProfileAgainstManifest } from '../planner/profile-check.js';
-import { monotone, profileModels, timeBatchesRotating, type ProfileModelSpec } from '../planner/profiler.js';
-import { batchTimeUs, timingFor, validateProfile, type ModelTiming, type Profile } from '../planner/profile-schema.js';
+import { checkProfileAgainstManifest } from '../ts/tools/profile-check.js';
+import { monotone, profileModels, timeBatchesRotating, type ProfileModelSpec } from '../ts/tools/profiler.js';
+import { batchTimeUs, timingFor, validateProfile, type ModelTiming, type Profile } from '../ts/contracts/profile-schema.js';
 import { simulate } from '../planner/simulator.js';
 import { CascadeEngine } from '../ts/engine/engine.js';
-import { loadDataset, Dataset } from '../ts/zoo/dataset.js';
-import { loadManifest } from '../ts/zoo/manifest.js';
+import { loadDataset, Dataset } from '../ts/contracts/dataset.js';
+import { loadManifest } from '../ts/contracts/manifest.js';
 import { median, quantile, table, writeResult } from './stats.js';
 
 interface BenchGear {

@@ -12,9 +12,9 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Worker } from 'node:worker_threads';
-import { writeFixturePlan } from '../test/server-fixture.js';
+import { writeFixturePlan } from '../testkit/server-fixture.js';
 import { defaultPlanPath } from '../ts/server/plan-loader.js';
-import { packageRoot } from '../ts/zoo/manifest.js';
+import { packageRoot } from '../ts/contracts/package-root.js';
 import { table, writeResult } from './stats.js';
 
 interface PhaseSpec {

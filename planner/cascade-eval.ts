@@ -3,8 +3,8 @@
 // stage s's prediction when certainty_s >= thresholds[s], otherwise it goes on to stage
 // s+1. The last stage always answers. Shared by the planner and the server's plan checks.
 
-import type { CertaintyMeasure, Profile, ProfileLane } from './profile-schema.js';
-import { perImageCostUs, timingFor } from './profile-schema.js';
+import type { CertaintyMeasure, Profile, ProfileLane } from '../ts/contracts/profile-schema.js';
+import { perImageCostUs, timingFor } from '../ts/contracts/profile-schema.js';
 
 export interface CascadeSpec {
   /** Indices into profile.models, in stage order. */

@@ -5,8 +5,8 @@ import { assignGears, type LevelAssignment, type Progress } from './gear-assign.
 import type { GearCascade, HostCpu, LevelEval, ModelTable, PlanContext, SimSettings } from './messages.js';
 import { createExecutor, InlineExecutor, type Executor } from './parallel.js';
 import { placeReplicas } from './placement.js';
-import { kPlanSchema, type Plan, type PlanGear } from './plan-schema.js';
-import { timingFor, type Profile } from './profile-schema.js';
+import { kPlanSchema, type Plan, type PlanGear } from '../ts/contracts/plan-schema.js';
+import { timingFor, type Profile } from '../ts/contracts/profile-schema.js';
 import { enumerateSubsequences, frontierOf, kDefaultMaxStages, kDefaultThresholds, mergeCandidates, prepareSearch, toFrontierPoints, type FrontierPoint } from './search.js';
 import { stageWork } from './batching.js';
 

@@ -22,8 +22,8 @@
 
 import type { CascadeSpec, ValidationColumns } from './cascade-eval.js';
 import { evalCascade } from './cascade-eval.js';
-import type { CertaintyMeasure } from './profile-schema.js';
-import { kCertaintyMeasures } from './profile-schema.js';
+import type { CertaintyMeasure } from '../ts/contracts/profile-schema.js';
+import { kCertaintyMeasures } from '../ts/contracts/profile-schema.js';
 import { mulberry32 } from './prng.js';
 
 export const kDefaultThresholds = 64;

@@ -1,6 +1,6 @@
 // plan.svg: expected accuracy and predicted p95 against load, gear ranges as bands.
 
-import type { Plan } from './plan-schema.js';
+import type { Plan } from '../ts/contracts/plan-schema.js';
 
 const esc = (s: string) => s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!);
 

@@ -4,7 +4,7 @@ import t from 'tap';
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { root } from './helpers/paths.js';
+import { root } from '../testkit/paths.js';
 
 const bin = join(root, 'dist', 'ts', 'cli', 'bin.js');
 

@@ -4,8 +4,9 @@
 // class and exit stage of every image, with certainties within 1e-5.
 import t from 'tap';
 import { CascadeEngine } from '../ts/index.js';
-import { defaultManifestPath, loadManifest } from '../ts/zoo/manifest.js';
-import { loadDataset, toFloat32 } from '../ts/zoo/dataset.js';
+import { loadManifest } from '../ts/contracts/manifest.js';
+import { defaultManifestPath } from '../ts/contracts/package-root.js';
+import { loadDataset, toFloat32 } from '../ts/contracts/dataset.js';
 import { route, runWithOrtNode, type Measure } from './helpers/cascade-oracle.js';
 
 const manifest = await loadManifest(defaultManifestPath());

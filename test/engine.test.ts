@@ -5,7 +5,7 @@ import t from 'tap';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CascadeEngine, type EngineOptions, type ItemResult } from '../ts/index.js';
 import { route, runWithOrtNode, type OracleModel } from './helpers/cascade-oracle.js';
-import { fixture } from './helpers/paths.js';
+import { fixture } from '../testkit/paths.js';
 
 const models = [
   { name: 'small', path: fixture('mlp_small.onnx'), input: 'x', output: 'y', itemDims: [16], classes: 4 },

@@ -5,8 +5,10 @@ import t from 'tap';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { makeTrace, peakRatio, rateCurve } from '../benchmarks/eval/traces.js';
-import { packageRoot } from '../ts/zoo/manifest.js';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { makeTrace, peakRatio, rateCurve } from '../testkit/traces.js';
+import { packageRoot } from '../ts/contracts/package-root.js';
 
 t.test('traces are deterministic, scaled, with the documented peaks', async (t) => {
   const a = makeTrace('twitter', 200, 10_000, 7, 5000);
@@ -21,14 +23,19 @@ t.test('traces are deterministic, scaled, with the documented peaks', async (t) 
   for (let i = 1; i < a.sendMs.length; i++) if (a.sendMs[i] < a.sendMs[i - 1]) t.fail('send times ascending');
 });
 
-const zoo = join(packageRoot(), 'models', 'fmnist');
+const execFileP = promisify(execFile);
+const root = packageRoot();
+const zoo = join(root, 'models', 'fmnist');
 t.test('quick evaluation end to end', { skip: existsSync(join(zoo, 'cascade.json')) && existsSync(join(zoo, 'data', 'heldout.bin')) ? false : 'the zoo is missing' }, async (t) => {
-  const { runEval } = await import('../benchmarks/eval/run.js');
+  // The evaluation is a benchmark program (tests do not import benchmarks/): run it as
+  // `npm run eval -- --quick --out DIR` does.
   const dir = mkdtempSync(join(tmpdir(), 'cs-eval-test-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  const logs: string[] = [];
   const t0 = Date.now();
-  const { resultPath, docPath } = await runEval({ quick: true, outDir: dir, docPath: join(dir, 'evaluation-results.md'), log: (s) => logs.push(s) });
+  const run = await execFileP(process.execPath, [join(root, 'dist', 'benchmarks', 'eval', 'run.js'), '--quick', '--out', dir], { cwd: root, maxBuffer: 64 << 20 }).catch((e: { code?: number; stderr?: string }) => e);
+  t.notOk('code' in run && run.code, `the quick evaluation exits 0${'stderr' in run ? `: ${String(run.stderr).slice(-2000)}` : ''}`);
+  const resultPath = join(dir, 'eval-quick.json');
+  const docPath = join(dir, 'eval-quick.md');
   t.ok(Date.now() - t0 < 180_000, 'under 3 minutes');
   const r = JSON.parse(readFileSync(resultPath, 'utf8'));
   t.equal(r.schema, 'cascadeserve.eval/1');
@@ -58,8 +65,7 @@ t.test('quick evaluation end to end', { skip: existsSync(join(zoo, 'cascade.json
   t.match(md, /\| accuracy target \| p95 SLO \(ms\) \| trace \|/);
   for (const s of ['plan-50ms-drop5-cascadeserve.json', 'plan-50ms-drop5-static.json']) t.ok(existsSync(join(dir, 'eval-quick-plans', s)), `${s} written`);
   // the report is a function of the stored JSON alone: re-rendering gives the same markdown
-  const { readEvalResult, writeReport } = await import('../benchmarks/eval/report.js');
-  const again = join(dir, 'again.md');
-  writeReport(readEvalResult(resultPath), { outDir: dir, docPath: again, resultPath });
-  t.equal(readFileSync(again, 'utf8'), md, 're-rendered from eval.json');
+  rmSync(docPath);
+  await execFileP(process.execPath, [join(root, 'dist', 'benchmarks', 'eval', 'report.js'), resultPath], { cwd: root });
+  t.equal(readFileSync(docPath, 'utf8'), md, 're-rendered from eval.json');
 });

@@ -3,7 +3,7 @@
 import t from 'tap';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { root } from './helpers/paths.js';
+import { root } from '../testkit/paths.js';
 
 interface VariantResult { ok: boolean; summary: string; out: string; sanitizerReport?: boolean }
 const { runVariant } = (await import(pathToFileURL(join(root, 'scripts', 'native-tests.mjs')).href)) as { runVariant: (n: string) => VariantResult };

@@ -2,7 +2,7 @@ import t from 'tap';
 import { columnsOf, evalCascade, type CascadeSpec } from '../planner/cascade-eval.js';
 import { mulberry32 } from '../planner/prng.js';
 import { candidateThresholds, enumerateSubsequences, prepareSearch, searchSubsequences } from '../planner/search.js';
-import type { Profile } from '../planner/profile-schema.js';
+import type { Profile } from '../ts/contracts/profile-schema.js';
 import { fixtureProfile } from './planner-fixture.js';
 
 /** Straightforward reference: route each image through the cascade. */

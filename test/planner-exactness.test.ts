@@ -7,15 +7,15 @@ import t from 'tap';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { columnsOf, evalCascade, exitStages, type CascadeSpec } from '../planner/cascade-eval.js';
-import { checkProfileAgainstManifest } from '../planner/profile-check.js';
-import { profileModels, type ProfileModelSpec } from '../planner/profiler.js';
-import { kCertaintyMeasures, validateProfile, type Profile } from '../planner/profile-schema.js';
+import { checkProfileAgainstManifest } from '../ts/tools/profile-check.js';
+import { profileModels, type ProfileModelSpec } from '../ts/tools/profiler.js';
+import { kCertaintyMeasures, validateProfile, type Profile } from '../ts/contracts/profile-schema.js';
 import { prepareSearch, searchFrontier } from '../planner/search.js';
 import { CascadeEngine } from '../ts/engine/engine.js';
-import { loadDataset, type Dataset } from '../ts/zoo/dataset.js';
-import { loadManifest } from '../ts/zoo/manifest.js';
+import { loadDataset, type Dataset } from '../ts/contracts/dataset.js';
+import { loadManifest } from '../ts/contracts/manifest.js';
 import { fixtureModelSpecs, syntheticDataset } from './planner-fixture.js';
-import { root } from './helpers/paths.js';
+import { root } from '../testkit/paths.js';
 
 async function setup(): Promise<{ source: string; profile: Profile; specs: ProfileModelSpec[]; data: Dataset }> {
   const manifestPath = join(root, 'models', 'fmnist', 'cascade.json');

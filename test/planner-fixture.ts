@@ -10,7 +10,7 @@ import { tmpdir, hostname, cpus, platform, arch } from 'node:os';
 import { join, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { mulberry32 } from '../planner/prng.js';
-import { kProfileSchema, validateProfile, type Profile, type ProfileModel } from '../planner/profile-schema.js';
+import { kProfileSchema, validateProfile, type Profile, type ProfileModel } from '../ts/contracts/profile-schema.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const kManifest = join(root, 'models', 'fmnist', 'cascade.json');
@@ -177,8 +177,8 @@ export async function fixtureProfile(): Promise<{ profile: Profile; source: 'rea
 // test/fixtures/mlp_small.onnx and gather_mlp.onnx: input 'x' [N,16] -> output 'y' [N,4]
 // logits. Images are 1x16 "pixels"; gather_mlp reads int64(x[0]) as a table index, which
 // pixel/255 keeps in {0, 1}. Labels are drawn at random (exactness does not need skill).
-import type { ProfileModelSpec } from '../planner/profiler.js';
-import { Dataset } from '../ts/zoo/dataset.js';
+import type { ProfileModelSpec } from '../ts/tools/profiler.js';
+import { Dataset } from '../ts/contracts/dataset.js';
 
 export function fixtureModelSpecs(): ProfileModelSpec[] {
   const dir = join(root, 'test', 'fixtures');

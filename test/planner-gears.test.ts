@@ -1,7 +1,7 @@
 import t from 'tap';
 import { laneSlowdown } from '../planner/batching.js';
 import { computePlan, PlanError } from '../planner/compute-plan.js';
-import { validatePlan } from '../planner/plan-schema.js';
+import { validatePlan } from '../ts/contracts/plan-schema.js';
 import { planSvg } from '../planner/svg.js';
 import { fixtureProfile } from './planner-fixture.js';
 

@@ -6,10 +6,10 @@ import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { columnsOf } from '../planner/cascade-eval.js';
-import { runPlanCommand } from '../planner/plan-command.js';
-import { runProfileCommand } from '../planner/profile-command.js';
-import { floor32, profileModels, profileToJson, storedCertainty } from '../planner/profiler.js';
-import { kCertaintyMeasures, validateProfile } from '../planner/profile-schema.js';
+import { runPlanCommand } from '../ts/cli/plan-command.js';
+import { runProfileCommand } from '../ts/cli/profile-command.js';
+import { floor32, profileModels, profileToJson, storedCertainty } from '../ts/tools/profiler.js';
+import { kCertaintyMeasures, validateProfile } from '../ts/contracts/profile-schema.js';
 import { CascadeEngine } from '../ts/engine/engine.js';
 import { datasetBytes, fixtureModelSpecs, syntheticDataset } from './planner-fixture.js';
 

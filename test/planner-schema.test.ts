@@ -1,9 +1,9 @@
 import t from 'tap';
-import { validatePlan } from '../planner/plan-schema.js';
-import { validateProfile } from '../planner/profile-schema.js';
+import { validatePlan } from '../ts/contracts/plan-schema.js';
+import { validateProfile } from '../ts/contracts/profile-schema.js';
 import { computePlan } from '../planner/compute-plan.js';
 import { syntheticProfile } from './planner-fixture.js';
-import { runPlanCommand } from '../planner/plan-command.js';
+import { runPlanCommand } from '../ts/cli/plan-command.js';
 import { mkdtempSync, writeFileSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

@@ -8,9 +8,9 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { connect } from 'node:net';
 import { join } from 'node:path';
-import { items, jsonRequest, kItemElems, postJson, startFixtureServer, writeFixturePlan } from './server-fixture.js';
+import { items, jsonRequest, kItemElems, postJson, startFixtureServer, writeFixturePlan } from '../testkit/server-fixture.js';
 import { checkErrorBody, httpPost } from './reliability-fixture.js';
-import { fixture, root } from './helpers/paths.js';
+import { fixture, root } from '../testkit/paths.js';
 
 const bin = join(root, 'dist', 'ts', 'cli', 'bin.js');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

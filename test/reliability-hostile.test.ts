@@ -3,7 +3,7 @@
 // after each one. Slow clients (headers or body byte by byte) either complete or get 408,
 // while others are served meanwhile.
 import t from 'tap';
-import { binaryRequest, items, jsonRequest, kItemElems, postJson, startFixtureServer } from './server-fixture.js';
+import { binaryRequest, items, jsonRequest, kItemElems, postJson, startFixtureServer } from '../testkit/server-fixture.js';
 import { checkErrorBody, httpPost, pieces, rawRequest } from './reliability-fixture.js';
 
 const x1 = () => Array.from(items(1));

@@ -4,10 +4,10 @@
 import t from 'tap';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { items, jsonRequest, postJson, startFixtureServer, writeFixturePlan } from './server-fixture.js';
+import { items, jsonRequest, postJson, startFixtureServer, writeFixturePlan } from '../testkit/server-fixture.js';
 import { checkErrorBody } from './reliability-fixture.js';
 import { createServer } from '../ts/server/server.js';
-import { root } from './helpers/paths.js';
+import { root } from '../testkit/paths.js';
 
 const kToken = 'test-token-0123456789abcdef';
 

@@ -3,7 +3,7 @@
 // engine's, and every error status with the protocol's {"error"} body.
 import t, { type Test } from 'tap';
 import { CascadeEngine } from '../ts/index.js';
-import { binaryRequest, items, jsonRequest, kClasses, kItemElems, parseBinaryResponse, postJson, startFixtureServer } from './server-fixture.js';
+import { binaryRequest, items, jsonRequest, kClasses, kItemElems, parseBinaryResponse, postJson, startFixtureServer } from '../testkit/server-fixture.js';
 
 const f32 = (b: Buffer) => new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.length));
 

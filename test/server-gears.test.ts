@@ -6,7 +6,7 @@ import t from 'tap';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { gearIndexForLoad, HysteresisGearPolicy } from '../ts/server/gear-policy.js';
 import { LoadMonitor } from '../ts/server/load-monitor.js';
-import { items, jsonRequest, postJson, startFixtureServer } from './server-fixture.js';
+import { items, jsonRequest, postJson, startFixtureServer } from '../testkit/server-fixture.js';
 
 const gears = [
   { minQps: 0, maxQps: 100 },

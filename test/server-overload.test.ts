@@ -4,8 +4,8 @@
 import t from 'tap';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { items, jsonRequest, postJson, startFixtureServer, writeFixturePlan } from './server-fixture.js';
-import { root } from './helpers/paths.js';
+import { items, jsonRequest, postJson, startFixtureServer, writeFixturePlan } from '../testkit/server-fixture.js';
+import { root } from '../testkit/paths.js';
 
 for (const overloadStatus of [429, 503] as const) {
   t.test(`overload (${overloadStatus}): each request answered or refused exactly once`, async (t) => {

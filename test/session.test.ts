@@ -4,7 +4,7 @@ import t from 'tap';
 import { readFileSync } from 'node:fs';
 import * as ort from 'onnxruntime-node';
 import { Session } from '../ts/index.js';
-import { fixture } from './helpers/paths.js';
+import { fixture } from '../testkit/paths.js';
 
 interface Weights { w1: number[][]; b1: number[]; w2: number[][]; b2: number[] }
 const weights = JSON.parse(readFileSync(fixture('mlp_small.weights.json'), 'utf8')) as Weights;

@@ -3,8 +3,9 @@
 // recorded (in PyTorch) in the manifest and the model card, within 0.1 point.
 import t from 'tap';
 import { Session } from '../ts/index.js';
-import { defaultManifestPath, loadManifest } from '../ts/zoo/manifest.js';
-import { loadDataset, type Dataset } from '../ts/zoo/dataset.js';
+import { loadManifest } from '../ts/contracts/manifest.js';
+import { defaultManifestPath } from '../ts/contracts/package-root.js';
+import { loadDataset, type Dataset } from '../ts/contracts/dataset.js';
 
 const BATCH = 500;
 

@@ -4,8 +4,9 @@ import t from 'tap';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, copyFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { isAbsolute, join } from 'node:path';
-import { defaultManifestPath, loadManifest, loadManifestSync, ManifestError } from '../ts/zoo/manifest.js';
-import { DatasetError, loadDataset, parseDataset, toFloat32 } from '../ts/zoo/dataset.js';
+import { loadManifest, loadManifestSync, ManifestError } from '../ts/contracts/manifest.js';
+import { defaultManifestPath } from '../ts/contracts/package-root.js';
+import { DatasetError, loadDataset, parseDataset, toFloat32 } from '../ts/contracts/dataset.js';
 
 const manifestPath = defaultManifestPath();
 const rawManifest = JSON.parse(readFileSync(manifestPath, 'utf8')) as Record<string, any>;

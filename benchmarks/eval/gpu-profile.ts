@@ -18,7 +18,7 @@
 // expectation; max_prob = 0.5 + 0.5*sigmoid-like(q_m - z - e + noise): higher for right answers,
 // so certainty thresholds work as for real models (not calibrated to BERT's real certainties).
 import { mulberry32 } from '../../planner/prng.js';
-import type { Profile, ProfileModel, ValidationResults } from '../../planner/profile-schema.js';
+import type { Profile, ProfileModel, ValidationResults } from '../../ts/contracts/profile-schema.js';
 
 export const kBertModels = [
   { name: 'bert-tiny', params: 4.4e6, layers: 2, accuracy: 0.81 },

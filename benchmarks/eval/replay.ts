@@ -11,8 +11,8 @@
 // bytes after a small JSON header) and ask for the `class` output as JSON.
 import http from 'node:http';
 import { performance } from 'node:perf_hooks';
-import type { Dataset } from '../../ts/zoo/dataset.js';
-import type { Trace } from './traces.js';
+import type { Dataset } from '../../ts/contracts/dataset.js';
+import type { Trace } from '../../testkit/traces.js';
 
 export interface ReplayResult {
   /** Per request (trace order). latency: ms from scheduled send to the full answer (Infinity: none). */

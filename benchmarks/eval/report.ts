@@ -5,12 +5,12 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { packageRoot } from '../../ts/zoo/manifest.js';
+import { packageRoot } from '../../ts/contracts/package-root.js';
 import { accuracyLatencyChart, burstChart, capacityChart, lanesChart } from './charts.js';
 import type { LaneRow } from './lanes-sim.js';
 import type { TrialSummary } from './replay.js';
 import { kSystemLabel, kSystems, type SystemName } from './systems.js';
-import type { TraceShape } from './traces.js';
+import type { TraceShape } from '../../testkit/traces.js';
 
 export interface CapacityResult {
   drop: number;

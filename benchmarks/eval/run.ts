@@ -12,10 +12,11 @@ import { performance } from 'node:perf_hooks';
 import { simulate } from '../../planner/simulator.js';
 import { exitStages } from '../../planner/cascade-eval.js';
 import { laneSlowdown, tableTimeUs } from '../../planner/batching.js';
-import { validateProfile, type Profile } from '../../planner/profile-schema.js';
-import { sha256File } from '../../planner/profiler.js';
-import { loadDataset, type Dataset } from '../../ts/zoo/dataset.js';
-import { loadManifest, packageRoot } from '../../ts/zoo/manifest.js';
+import { validateProfile, type Profile } from '../../ts/contracts/profile-schema.js';
+import { sha256File } from '../../ts/tools/profiler.js';
+import { loadDataset, type Dataset } from '../../ts/contracts/dataset.js';
+import { loadManifest } from '../../ts/contracts/manifest.js';
+import { packageRoot } from '../../ts/contracts/package-root.js';
 import { machine, table } from '../stats.js';
 import { bertV100Profile } from './gpu-profile.js';
 import { lanesComparison } from './lanes-sim.js';
@@ -23,7 +24,7 @@ import { replay, saturate, summarize, timeSeries, type TrialSummary } from './re
 import { kMaxScaleQps, readEvalResult, writeReport } from './report.js';
 import { startServer, type ServerProc } from './server-proc.js';
 import { kMaxPlanQps, kSim, kSystems, makeSpace, systemPlans, type Space, type SystemName, type SystemPlan } from './systems.js';
-import { makeTrace, peakRatio, rateCurve, type TraceShape } from './traces.js';
+import { makeTrace, peakRatio, rateCurve, type TraceShape } from '../../testkit/traces.js';
 
 export interface EvalOptions {
   quick: boolean;

@@ -5,7 +5,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
 import { join } from 'node:path';
-import { packageRoot } from '../../ts/zoo/manifest.js';
+import { packageRoot } from '../../ts/contracts/package-root.js';
 import { openConnections } from './replay.js';
 
 /** Connections opened up front (the pool may grow to 256 under overload). */

@@ -12,8 +12,8 @@ import { columnsOf, evalCascade, exitStages, type CascadeSpec, type ValidationCo
 import { chooseBatching } from '../../planner/batching.js';
 import { computePlan } from '../../planner/compute-plan.js';
 import type { GearCascade, HostCpu, LevelEval, ModelTable, PlanContext } from '../../planner/messages.js';
-import type { Plan, PlanGear } from '../../planner/plan-schema.js';
-import { timingFor, type Profile } from '../../planner/profile-schema.js';
+import type { Plan, PlanGear } from '../../ts/contracts/plan-schema.js';
+import { timingFor, type Profile } from '../../ts/contracts/profile-schema.js';
 import { prepareSearch, searchFrontier, type FrontierPoint } from '../../planner/search.js';
 
 export type SystemName = 'cascadeserve' | 'msplus' | 'static' | 'dynamic';

@@ -5,8 +5,9 @@
 // models/fmnist/README.md, and checks the spans the zoo promises.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { Session } from '../../ts/index.js';
-import { defaultManifestPath, loadManifest } from '../../ts/zoo/manifest.js';
-import { loadDataset, toFloat32, type Dataset } from '../../ts/zoo/dataset.js';
+import { loadManifest } from '../../ts/contracts/manifest.js';
+import { defaultManifestPath } from '../../ts/contracts/package-root.js';
+import { loadDataset, toFloat32, type Dataset } from '../../ts/contracts/dataset.js';
 import { median, table, writeResult } from '../stats.js';
 
 const kBegin = '<!-- card:begin (written by npm run zoo:card) -->';

@@ -18,7 +18,7 @@ export async function runInfoCommand(argv: string[], io: CliIo): Promise<number>
   ];
   const manifest = join(packageRoot(), 'models', 'fmnist', 'cascade.json');
   if (existsSync(manifest)) {
-    const { loadManifest } = await import('../zoo/manifest.js');
+    const { loadManifest } = await import('../contracts/manifest.js');
     const m = await loadManifest(manifest);
     lines.push(`embedded cascade '${m.name}' (${manifest}):`);
     for (const model of m.models) lines.push(`  ${model.name.padEnd(12)} ${model.file}`);

@@ -21,11 +21,11 @@ const kSubcommands: Record<string, Subcommand> = {
   },
   profile: {
     summary: 'measure every model of a manifest through the engine (batch times, cached answers) into profile.json',
-    run: async (argv, io) => (await import('../../planner/profile-command.js')).runProfileCommand(argv, { stdout: io.stdout, stderr: io.stderr, isTTY: Boolean((io.stderr as { isTTY?: boolean }).isTTY) }),
+    run: async (argv, io) => (await import('./profile-command.js')).runProfileCommand(argv, { stdout: io.stdout, stderr: io.stderr, isTTY: Boolean((io.stderr as { isTTY?: boolean }).isTTY) }),
   },
   plan: {
     summary: 'compute a gear plan (plan.json) from profile.json for a p95 SLO and a number of lanes',
-    run: async (argv, io) => (await import('../../planner/plan-command.js')).runPlanCommand(argv, { stdout: io.stdout, stderr: io.stderr, isTTY: Boolean((io.stderr as { isTTY?: boolean }).isTTY) }),
+    run: async (argv, io) => (await import('./plan-command.js')).runPlanCommand(argv, { stdout: io.stdout, stderr: io.stderr, isTTY: Boolean((io.stderr as { isTTY?: boolean }).isTTY) }),
   },
   serve: {
     summary: 'serve a gear plan over the Open Inference Protocol (default: the embedded cascade on port 8000)',

@@ -1,13 +1,12 @@
 // Engine options: what users pass, their validation (messages name the option path), and the
 // filled form the addon reads. Validate in TypeScript, trust in C++ (style.md).
 import { invalidArgument } from '../errors.js';
+import { kCertaintyMeasureCodes, kOutputKindCodes, type CertaintyMeasure, type OutputKind } from '../contracts/enums.js';
 
-export type CertaintyMeasure = 'max_prob' | 'margin' | 'entropy';
-export type OutputKind = 'logits' | 'probabilities';
-
-// Mirrored from native/engine/certainty.h; do not renumber.
-export const kMeasureCodes: Record<CertaintyMeasure, number> = { max_prob: 0, margin: 1, entropy: 2 };
-export const kOutputKindCodes: Record<OutputKind, number> = { logits: 0, probabilities: 1 };
+export type { CertaintyMeasure, OutputKind };
+// The native codes (ts/contracts/enums.ts; checked against the addon at load).
+export const kMeasureCodes: Record<CertaintyMeasure, number> = kCertaintyMeasureCodes;
+export { kOutputKindCodes };
 
 export interface EngineModel {
   name: string;

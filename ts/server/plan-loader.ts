@@ -4,9 +4,10 @@
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
-import { validatePlan, type Plan, type PlanGear } from '../../planner/plan-schema.js';
+import { validatePlan, type Plan, type PlanGear } from '../contracts/plan-schema.js';
 import type { EngineGear, EngineLane, EngineModel, EngineOptions } from '../engine/config.js';
-import { loadManifest, packageRoot, type Manifest, type ManifestModel } from '../zoo/manifest.js';
+import { loadManifest, type Manifest, type ManifestModel } from '../contracts/manifest.js';
+import { packageRoot } from '../contracts/package-root.js';
 
 /** One plan gear with the engine's form of it and the figures the server reports. */
 export interface ServingGear {

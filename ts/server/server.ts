@@ -4,7 +4,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyServerOptions } from 'fastify';
-import { packageRoot } from '../zoo/manifest.js';
+import { packageRoot } from '../contracts/package-root.js';
 import type { CascadeEngine } from '../engine/engine.js';
 import type { ServerContext } from './context.js';
 import type { Socket } from 'node:net';

@@ -2,8 +2,8 @@
 // files: each model's sha256 must match the file the manifest names today.
 import { existsSync } from 'node:fs';
 import { dirname, isAbsolute, relative, resolve } from 'node:path';
-import type { Manifest } from '../ts/zoo/manifest.js';
-import type { Profile } from './profile-schema.js';
+import type { Manifest } from '../contracts/manifest.js';
+import type { Profile } from '../contracts/profile-schema.js';
 import { sha256File } from './profiler.js';
 
 export class ProfileMismatchError extends Error {

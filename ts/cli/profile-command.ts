@@ -5,11 +5,11 @@
 import { writeFileSync } from 'node:fs';
 import { dirname, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { loadDataset } from '../ts/zoo/dataset.js';
-import { loadManifest } from '../ts/zoo/manifest.js';
+import { loadDataset } from '../contracts/dataset.js';
+import { loadManifest } from '../contracts/manifest.js';
 import type { CommandIo } from './plan-command.js';
-import { profileModels, profileToJson, type ProfileModelSpec } from './profiler.js';
-import { timingFor } from './profile-schema.js';
+import { profileModels, profileToJson, type ProfileModelSpec } from '../tools/profiler.js';
+import { timingFor } from '../contracts/profile-schema.js';
 
 const kUsage = 'usage: cascadeserve profile <manifest.json> [--out profile.json] [--max-batch 64] [--reps 30] [--warmup 5] [--threads 1] [--timing rotation|isolated] [--no-heldout]\n';
 

@@ -11,7 +11,7 @@
 //   ON at a high rate, OFF at a low one, normalized to mean 1.
 // - step: 1/3 of the trace at 0.5x, 1/3 at 2x, 1/3 at 0.5x (mean 1): one clean burst.
 // - constant: rate 1 throughout (Poisson arrivals; used to check the simulator).
-import { mulberry32, expVariate } from '../../planner/prng.js';
+import { mulberry32, expVariate } from '../planner/prng.js';
 
 export type TraceShape = 'twitter' | 'azure' | 'step' | 'constant';
 export const kTraceShapes: TraceShape[] = ['twitter', 'azure', 'step', 'constant'];

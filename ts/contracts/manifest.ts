@@ -7,13 +7,12 @@
  * (model files, data files) are resolved against the manifest's directory and returned
  * absolute.
  */
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-
-export type OutputKind = 'logits' | 'probabilities';
-export const OUTPUT_KINDS: readonly OutputKind[] = ['logits', 'probabilities'];
+import { kOutputKinds, type OutputKind } from './enums.js';
+export type { OutputKind };
+export const OUTPUT_KINDS: readonly OutputKind[] = kOutputKinds;
 export type Datatype = 'FP32';
 
 export interface ManifestInput {
@@ -87,22 +86,6 @@ export class ManifestError extends Error {
     this.file = file;
     this.errors = errors;
   }
-}
-
-/** Walks up from this module's directory to the directory holding package.json. */
-export function packageRoot(start: string = dirname(fileURLToPath(import.meta.url))): string {
-  let dir = resolve(start);
-  for (;;) {
-    if (existsSync(join(dir, 'package.json'))) return dir;
-    const parent = dirname(dir);
-    if (parent === dir) throw new Error(`no package.json found above ${start}`);
-    dir = parent;
-  }
-}
-
-/** Absolute path of the bundled demo manifest, models/fmnist/cascade.json. */
-export function defaultManifestPath(): string {
-  return join(packageRoot(), 'models', 'fmnist', 'cascade.json');
 }
 
 /** Reads and validates a manifest; paths in the result are absolute. */

@@ -10,12 +10,12 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { dirname, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { loadManifest } from '../ts/zoo/manifest.js';
-import { checkProfileAgainstManifest, manifestPathOf } from './profile-check.js';
-import { computePlan, type PlanOptions } from './compute-plan.js';
-import { validatePlan } from './plan-schema.js';
-import { validateProfile } from './profile-schema.js';
-import { planSvg } from './svg.js';
+import { loadManifest } from '../contracts/manifest.js';
+import { checkProfileAgainstManifest, manifestPathOf } from '../tools/profile-check.js';
+import { computePlan, type PlanOptions } from '../../planner/compute-plan.js';
+import { validatePlan } from '../contracts/plan-schema.js';
+import { validateProfile } from '../contracts/profile-schema.js';
+import { planSvg } from '../../planner/svg.js';
 
 export interface CommandIo {
   stdout: { write(s: string): unknown };

@@ -24,11 +24,11 @@
 import { createHash } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import { arch, cpus, hostname, platform } from 'node:os';
-import { CascadeEngine } from '../ts/engine/engine.js';
-import type { EngineModel } from '../ts/engine/config.js';
-import { runtimeInfo } from '../ts/runtime/runtime.js';
-import type { Dataset } from '../ts/zoo/dataset.js';
-import { kCertaintyMeasures, kProfileSchema, validateProfile, type BatchTiming, type CertaintyMeasure, type Profile, type ProfileModel, type ValidationResults } from './profile-schema.js';
+import { CascadeEngine } from '../engine/engine.js';
+import type { EngineModel } from '../engine/config.js';
+import { runtimeInfo } from '../runtime/runtime.js';
+import type { Dataset } from '../contracts/dataset.js';
+import { kCertaintyMeasures, kProfileSchema, validateProfile, type BatchTiming, type CertaintyMeasure, type Profile, type ProfileModel, type ValidationResults } from '../contracts/profile-schema.js';
 
 export interface ProfileModelSpec {
   name: string;

@@ -8,8 +8,8 @@
 // labels, monotone batch sizes) and names the failing field path in every message.
 
 export const kProfileSchema = 'cascadeserve.profile/1';
-export const kCertaintyMeasures = ['max_prob', 'margin', 'entropy'] as const;
-export type CertaintyMeasure = (typeof kCertaintyMeasures)[number];
+import { kCertaintyMeasures, type CertaintyMeasure } from './enums.js';
+export { kCertaintyMeasures, type CertaintyMeasure };
 
 export interface BatchTiming {
   batch: number;

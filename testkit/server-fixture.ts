@@ -5,9 +5,9 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { kPlanSchema, validatePlan, type Plan, type PlanGear } from '../planner/plan-schema.js';
+import { kPlanSchema, validatePlan, type Plan, type PlanGear } from '../ts/contracts/plan-schema.js';
 import { createServer, type CascadeServer, type ServerOptions } from '../ts/server/server.js';
-import { fixture } from './helpers/paths.js';
+import { fixture } from './paths.js';
 
 export const kItemElems = 16;
 export const kClasses = 4;

@@ -1,0 +1,34 @@
+// The enum tables shared with the native addon. Each name maps to the integer the C++ side
+// uses (native/common/status.h StatusCode, native/engine/certainty.h CertaintyMeasure and
+// OutputKind). The addon exports its own values at load and bindings/binding.ts refuses to
+// load on any difference; static_asserts in bindings/enum_table.cc pin the C++ enums to the
+// same numbers. Renumbering one side without the other therefore fails the build or the load.
+
+export const kCertaintyMeasureCodes = { max_prob: 0, margin: 1, entropy: 2 } as const;
+export type CertaintyMeasure = keyof typeof kCertaintyMeasureCodes;
+/** The measures in code order. */
+export const kCertaintyMeasures = ['max_prob', 'margin', 'entropy'] as const satisfies readonly CertaintyMeasure[];
+
+export const kOutputKindCodes = { logits: 0, probabilities: 1 } as const;
+export type OutputKind = keyof typeof kOutputKindCodes;
+/** The output kinds in code order. */
+export const kOutputKinds = ['logits', 'probabilities'] as const satisfies readonly OutputKind[];
+
+export const kStatusCodes = {
+  ok: 0,
+  invalid_argument: 1,
+  runtime_error: 2,
+  overloaded: 3,
+  timeout: 4,
+  cancelled: 5,
+  unavailable: 6,
+} as const;
+export type StatusName = keyof typeof kStatusCodes;
+
+/** Every table the addon must agree with, by the name it exports it under. */
+export const kNativeEnumTables = {
+  statusCodes: kStatusCodes,
+  certaintyMeasures: kCertaintyMeasureCodes,
+  outputKinds: kOutputKindCodes,
+} as const satisfies Record<string, Record<string, number>>;
+export type NativeEnumTableName = keyof typeof kNativeEnumTables;
