@@ -5,6 +5,7 @@
 #include "addon.h"
 #include "common/status.h"
 #include "engine_binding.h"
+#include "enum_table.h"
 #include "errors.h"
 #include "session_binding.h"
 
@@ -29,6 +30,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("SessionHandle", session);
   exports.Set("createSession", Napi::Function::New(env, CreateSession, "createSession"));
   exports.Set("compiledApiVersion", Napi::Number::New(env, OrtRuntime::compiled_api_version()));
+  exports.Set("enums", EnumTables(env));
   return exports;
 }
 

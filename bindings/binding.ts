@@ -7,6 +7,7 @@ import { existsSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { kNativeEnumTables } from '../ts/contracts/enums.js';
 
 export interface RawTensorInfo {
   name: string;
@@ -98,6 +99,8 @@ export interface RawBinding {
   compiledApiVersion: number;
   createEngine(runtime: RawRuntime, config: unknown, gear: unknown, onResults: (cols: RawResultColumns) => void): Promise<RawEngine>;
   engineNowUs(): number;
+  /** The native enums by name (bindings/enum_table.cc), compared with ts/contracts/enums.ts at load. */
+  enums: Record<string, Record<string, number>>;
 }
 
 /** The package root: the directory holding package.json, found upward from this file. */
@@ -135,16 +138,49 @@ export function loadBinding(): { binding: RawBinding; path: string } {
       tried.push(`  ${candidate}: not found`);
       continue;
     }
+    let binding: RawBinding;
     try {
-      cached = { binding: require(candidate) as RawBinding, path: candidate };
-      return cached;
+      binding = require(candidate) as RawBinding;
     } catch (err) {
       tried.push(`  ${candidate}: ${(err as Error).message}`);
+      continue;
     }
+    // An addon that loads but numbers its enums differently was built from other sources:
+    // refuse it rather than fall back to another file, so the stale build is named.
+    const mismatches = enumMismatches((binding as { enums?: unknown }).enums);
+    if (mismatches.length > 0) {
+      throw new Error(
+        `cascadeserve: the native addon ${candidate} does not match ts/contracts/enums.ts:\n` +
+          mismatches.map((m) => `  ${m}`).join('\n') +
+          '\nRebuild it from these sources with `npm run build:native`.',
+      );
+    }
+    cached = { binding, path: candidate };
+    return cached;
   }
   throw new Error(
     'cascadeserve: no loadable native addon. Tried:\n' +
       tried.join('\n') +
       '\nBuild it with `npm run build:native` (needs cmake and g++), or install a package that ships prebuilds/.',
   );
+}
+
+/** Differences between the addon's exported enum tables and ts/contracts/enums.ts, one line each. */
+export function enumMismatches(exported: unknown): string[] {
+  if (typeof exported !== 'object' || exported === null) return ['it exports no enum tables (`enums`); it predates them'];
+  const got = exported as Record<string, unknown>;
+  const out: string[] = [];
+  for (const [table, want] of Object.entries(kNativeEnumTables)) {
+    const have = got[table];
+    if (typeof have !== 'object' || have === null) {
+      out.push(`enums.${table}: missing`);
+      continue;
+    }
+    const h = have as Record<string, unknown>;
+    for (const [name, value] of Object.entries(want)) {
+      if (h[name] !== value) out.push(`enums.${table}.${name}: the addon has ${h[name] === undefined ? 'no such entry' : String(h[name])}, the contracts say ${value}`);
+    }
+    for (const name of Object.keys(h)) if (!(name in want)) out.push(`enums.${table}.${name}: the addon has ${String(h[name])}, the contracts have no such entry`);
+  }
+  return out;
 }

@@ -7,7 +7,8 @@
 
 namespace cascadeserve {
 
-// Values are mirrored in ts/engine/status.ts; static_asserts in bindings/ pin them.
+// Values are mirrored in ts/contracts/enums.ts (compared with the addon's export at load);
+// static_asserts in bindings/enum_table.cc pin them.
 enum class StatusCode : int {
   kOk = 0,
   kInvalidArgument = 1,  // the caller passed something wrong (shape, type, config field)

@@ -1,6 +1,7 @@
 // CascadeEngine: the typed facade over the native cascade engine (native/engine). One
 // crossing into C++ per submit() call (however many items) and one back per group of
 // completed batches; each item's promise is settled from those columns.
+import { kStatusCodes } from '../contracts/enums.js';
 import { loadBinding, type RawEngine, type RawEngineStats, type RawResultColumns } from '../../bindings/binding.js';
 import { CascadeServeError, fromNative, invalidArgument } from '../errors.js';
 import { openRuntime } from '../runtime/runtime.js';
@@ -8,8 +9,8 @@ import { fillEngineConfig, fillGear, type EngineGear, type EngineOptions, type R
 
 export type ItemStatus = 'ok' | 'timeout' | 'overloaded' | 'cancelled' | 'error';
 
-// Mirrored from native/common/status.h StatusCode.
-const kStatusNames: Record<number, ItemStatus> = { 0: 'ok', 2: 'error', 3: 'overloaded', 4: 'timeout', 5: 'cancelled' };
+// Item status by native StatusCode (ts/contracts/enums.ts, checked against the addon at load).
+const kStatusNames: Record<number, ItemStatus> = { [kStatusCodes.ok]: 'ok', [kStatusCodes.runtime_error]: 'error', [kStatusCodes.overloaded]: 'overloaded', [kStatusCodes.timeout]: 'timeout', [kStatusCodes.cancelled]: 'cancelled' };
 
 export interface ItemResult {
   status: ItemStatus;

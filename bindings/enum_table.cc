@@ -1,0 +1,68 @@
+// Exports the native enums by name (see enum_table.h). The static_asserts pin each C++ value
+// to the number in ts/contracts/enums.ts, so renumbering an enum here fails the build; the
+// TypeScript side compares the exported values with its tables at load, so editing one table
+// without the other fails the load.
+#include "enum_table.h"
+
+#include "common/status.h"
+#include "engine/certainty.h"
+
+namespace cascadeserve::bindings {
+namespace {
+
+static_assert(static_cast<int>(StatusCode::kOk) == 0, "kStatusCodes.ok in ts/contracts/enums.ts");
+static_assert(static_cast<int>(StatusCode::kInvalidArgument) == 1, "kStatusCodes.invalid_argument");
+static_assert(static_cast<int>(StatusCode::kRuntimeError) == 2, "kStatusCodes.runtime_error");
+static_assert(static_cast<int>(StatusCode::kOverloaded) == 3, "kStatusCodes.overloaded");
+static_assert(static_cast<int>(StatusCode::kTimeout) == 4, "kStatusCodes.timeout");
+static_assert(static_cast<int>(StatusCode::kCancelled) == 5, "kStatusCodes.cancelled");
+static_assert(static_cast<int>(StatusCode::kUnavailable) == 6, "kStatusCodes.unavailable");
+
+static_assert(static_cast<int>(CertaintyMeasure::kMaxProb) == 0, "kCertaintyMeasureCodes.max_prob");
+static_assert(static_cast<int>(CertaintyMeasure::kMargin) == 1, "kCertaintyMeasureCodes.margin");
+static_assert(static_cast<int>(CertaintyMeasure::kEntropy) == 2, "kCertaintyMeasureCodes.entropy");
+
+static_assert(static_cast<int>(OutputKind::kLogits) == 0, "kOutputKindCodes.logits");
+static_assert(static_cast<int>(OutputKind::kProbabilities) == 1, "kOutputKindCodes.probabilities");
+
+struct Entry {
+  const char* name;
+  int value;
+};
+
+template <size_t N>
+Napi::Object Table(Napi::Env env, const Entry (&entries)[N]) {
+  Napi::Object table = Napi::Object::New(env);
+  for (const Entry& e : entries) table.Set(e.name, Napi::Number::New(env, e.value));
+  return table;
+}
+
+}  // namespace
+
+Napi::Object EnumTables(Napi::Env env) {
+  const Entry status[] = {
+      {"ok", static_cast<int>(StatusCode::kOk)},
+      {"invalid_argument", static_cast<int>(StatusCode::kInvalidArgument)},
+      {"runtime_error", static_cast<int>(StatusCode::kRuntimeError)},
+      {"overloaded", static_cast<int>(StatusCode::kOverloaded)},
+      {"timeout", static_cast<int>(StatusCode::kTimeout)},
+      {"cancelled", static_cast<int>(StatusCode::kCancelled)},
+      {"unavailable", static_cast<int>(StatusCode::kUnavailable)},
+  };
+  const Entry measures[] = {
+      {"max_prob", static_cast<int>(CertaintyMeasure::kMaxProb)},
+      {"margin", static_cast<int>(CertaintyMeasure::kMargin)},
+      {"entropy", static_cast<int>(CertaintyMeasure::kEntropy)},
+  };
+  const Entry kinds[] = {
+      {"logits", static_cast<int>(OutputKind::kLogits)},
+      {"probabilities", static_cast<int>(OutputKind::kProbabilities)},
+  };
+  Napi::Object tables = Napi::Object::New(env);
+  tables.Set("statusCodes", Table(env, status));
+  tables.Set("certaintyMeasures", Table(env, measures));
+  tables.Set("outputKinds", Table(env, kinds));
+  return tables;
+}
+
+}  // namespace cascadeserve::bindings
