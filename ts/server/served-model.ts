@@ -9,6 +9,7 @@
 // so that a server used only for the cascade loads no extra sessions.
 import { performance } from 'node:perf_hooks';
 import { CascadeEngine } from '../engine/engine.js';
+import { CascadeServeError } from '../errors.js';
 import type { EngineOptions } from '../engine/config.js';
 import type { EngineStats } from '../engine/engine.js';
 import { AdmissionController, CostEstimator } from './admission.js';
@@ -109,7 +110,7 @@ export class ServedModel {
   /** The engine, created on first call. */
   async engine(): Promise<CascadeEngine> {
     if (this.#engine) return this.#engine;
-    if (this.#closed) throw new Error('closed');
+    if (this.#closed) throw closedError(this.name);
     this.#creating ??= this.#create();
     return this.#creating;
   }
@@ -188,7 +189,7 @@ export class ServedModel {
       const engine = await CascadeEngine.create(this.#engineOptions);
       if (this.#closed) {
         await engine.close();
-        throw new Error('closed');
+        throw closedError(this.name);
       }
       this.#engine = engine;
       if (this.kind === 'cascade') {
@@ -237,4 +238,9 @@ export class ServedModel {
       this.#lastCompleted = completed;
     }
   }
+}
+
+/** The catalogue's code for "closed" (503 over HTTP, like a closed engine), not a bare Error (500). */
+function closedError(model: string): CascadeServeError {
+  return new CascadeServeError('ERR_CS_CLOSED', `model '${model}' is closed`);
 }

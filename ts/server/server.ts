@@ -149,7 +149,7 @@ export async function createServer(options: ServerOptions): Promise<CascadeServe
     upSwitchHoldMs: options.upSwitchHoldMs ?? 500,
     loadMonitor: { windowMs: options.loadWindowMs ?? 200, bucketMs: options.loadBucketMs ?? 10, ...(options.loadRecentMs !== undefined ? { recentMs: options.loadRecentMs } : {}) },
     tickMs: Math.max(5, options.loadBucketMs ?? 10),
-    log: { info: (obj, msg) => log.info(obj, msg) },
+    log: { info: (obj, msg) => log.info(obj, msg), error: (obj, msg) => log.error(obj, msg) },
     onSwitch: (model, e) => {
       metrics.observeSwitch(model, e.switchUs / 1e6);
       options.onGearSwitch?.(model, e);
