@@ -186,23 +186,28 @@ export class ServedModel {
 
   async #create(): Promise<CascadeEngine> {
     try {
+      // The policy checks its options: before the engine, so a bad one leaves no lanes running.
+      const policy =
+        this.kind === 'cascade'
+          ? new HysteresisGearPolicy(this.#gears, {
+              holdMs: this.#options.upSwitchHoldMs,
+              sloMs: this.admission.sloUs / 1000,
+              // Drained: no more than one first-stage batch of the running gear waiting.
+              drainedBacklogItems: this.#gears[0].engine.stages[0].maxBatch,
+            })
+          : null;
       const engine = await CascadeEngine.create(this.#engineOptions);
       if (this.#closed) {
         await engine.close();
         throw closedError(this.name);
       }
       this.#engine = engine;
-      if (this.kind === 'cascade') {
+      if (policy) {
         this.#controller = new GearController({
           gears: this.#gears,
           engine,
           monitor: this.#monitor,
-          policy: new HysteresisGearPolicy(this.#gears, {
-            holdMs: this.#options.upSwitchHoldMs,
-            sloMs: this.admission.sloUs / 1000,
-            // Drained: no more than one first-stage batch of the running gear waiting.
-            drainedBacklogItems: this.#gears[0].engine.stages[0].maxBatch,
-          }),
+          policy,
           cost: this.admission.cost,
           stats: this.stats,
           log: this.#options.log,
