@@ -69,6 +69,8 @@ export interface RawResultColumns {
   computeUs: Float64Array;
   outputOffset: Int32Array; // count + 1 offsets into outputs
   outputs: Float32Array;
+  /** 3 per item (index = measure code), NaN for items that did not ask; empty when none of the group asked. */
+  certainties: Float64Array;
   errors: Record<number, string>; // runtime error message by item index
 }
 
@@ -81,8 +83,11 @@ export interface RawEngineStats {
 
 export interface RawEngine {
   readonly itemElems: number;
-  /** Queues items; returns accepted[i] = 1, or 0 when refused (queue full). budgetsUs: time left, Infinity = none. */
-  submit(tickets: Float64Array, inputs: Float32Array, budgetsUs: Float64Array, priorities: Int32Array, wantOutput: Uint8Array): Uint8Array;
+  /**
+   * Queues items; returns accepted[i] = 1, or 0 when refused (queue full). budgetsUs: time
+   * left, Infinity = none. detail[i]: kResultDetail flags (output row, certainties).
+   */
+  submit(tickets: Float64Array, inputs: Float32Array, budgetsUs: Float64Array, priorities: Int32Array, detail: Uint8Array): Uint8Array;
   setGear(gear: unknown): void;
   stats(): RawEngineStats;
   pause(): void;
@@ -98,6 +103,8 @@ export interface RawBinding {
   createSession(runtime: RawRuntime, path: string, options: RawSessionOptions): Promise<RawSession>;
   compiledApiVersion: number;
   createEngine(runtime: RawRuntime, config: unknown, gear: unknown, onResults: (cols: RawResultColumns) => void): Promise<RawEngine>;
+  /** Its static maxBudgetUs: the native guard's budget bound (native/engine/deadline.h). */
+  EngineHandle: { readonly maxBudgetUs: number };
   engineNowUs(): number;
   /** The native enums by name (bindings/enum_table.cc), compared with ts/contracts/enums.ts at load. */
   enums: Record<string, Record<string, number>>;

@@ -5,6 +5,7 @@
 #include <limits>
 
 #include "addon.h"
+#include "engine/deadline.h"
 #include "errors.h"
 #include "ort/ort_model_runner.h"
 #include "session_binding.h"
@@ -46,7 +47,7 @@ GearConfig ReadGear(const Napi::Object& g) {
     st.threshold = static_cast<float>(F64(s, "threshold"));
     st.measure = static_cast<CertaintyMeasure>(I32(s, "measure"));
     st.max_batch = I32(s, "maxBatch", 1);
-    st.max_queue_delay_us = static_cast<int64_t>(F64(s, "maxQueueDelayUs"));
+    st.max_queue_delay_us = SaturatingInt64FromDouble(F64(s, "maxQueueDelayUs"));
     Napi::Value w = s.Get("laneWeights");
     if (w.IsArray()) {
       Napi::Array a = w.As<Napi::Array>();
@@ -105,7 +106,7 @@ EngineBlueprint ReadBlueprint(const Napi::Object& cfg, const Napi::Object& gear)
     for (uint32_t k = 0; k < a.Length(); ++k) hosts.push_back(a.Get(k).As<Napi::Number>().Int32Value());
     b.config.placement.push_back(std::move(hosts));
   }
-  b.config.max_queue_size_per_stage = static_cast<int64_t>(F64(cfg, "maxQueueSizePerStage", 1024));
+  b.config.max_queue_size_per_stage = SaturatingInt64FromDouble(F64(cfg, "maxQueueSizePerStage", 1024));
   b.gear = ReadGear(gear);
   return b;
 }
@@ -201,6 +202,12 @@ void EngineHandle::Deliver(Napi::Env env, Napi::Function callback, PendingResult
   size_t output_floats = 0;
   for (const auto& r : items) output_floats += r.output.size();
   Napi::Float32Array outputs = Napi::Float32Array::New(env, output_floats);
+  // Every measure's certainty, kCertaintyMeasureCount per item, only when an item of the
+  // group asked for them (NaN for the others); empty otherwise.
+  bool any_certainties = false;
+  for (const auto& r : items) any_certainties = any_certainties || r.has_certainties;
+  const size_t per_item = static_cast<size_t>(kCertaintyMeasureCount);
+  Napi::Float64Array certainties = Napi::Float64Array::New(env, any_certainties ? n * per_item : 0);
   Napi::Object errors = Napi::Object::New(env);
   size_t offset = 0;
   for (size_t i = 0; i < n; ++i) {
@@ -218,6 +225,9 @@ void EngineHandle::Deliver(Napi::Env env, Napi::Function callback, PendingResult
       std::memcpy(outputs.Data() + offset, r.output.data(), r.output.size() * sizeof(float));
       offset += r.output.size();
     }
+    if (any_certainties) {
+      for (size_t m = 0; m < per_item; ++m) certainties[i * per_item + m] = r.certainties[m];
+    }
     if (!messages[i].empty()) errors.Set(static_cast<uint32_t>(i), messages[i]);
   }
   output_offset[n] = static_cast<int32_t>(offset);
@@ -233,6 +243,7 @@ void EngineHandle::Deliver(Napi::Env env, Napi::Function callback, PendingResult
   cols.Set("computeUs", compute_us);
   cols.Set("outputOffset", output_offset);
   cols.Set("outputs", outputs);
+  cols.Set("certainties", certainties);
   cols.Set("errors", errors);
   callback.Call({cols});
 }
@@ -246,7 +257,9 @@ Napi::Function EngineHandle::Define(Napi::Env env) {
                       InstanceMethod<&EngineHandle::Resume>("resume"),
                       InstanceMethod<&EngineHandle::Close>("close"),
                       InstanceMethod<&EngineHandle::SetRef>("setRef"),
-                      InstanceAccessor<&EngineHandle::ItemElems>("itemElems")});
+                      InstanceAccessor<&EngineHandle::ItemElems>("itemElems"),
+                      // The guard's bound (engine/deadline.h), pinned to the facade's by a test.
+                      StaticValue("maxBudgetUs", Napi::Number::New(env, kMaxBudgetUs))});
 }
 
 // new EngineHandle(onResults): the thread-safe function exists before the engine does, so
@@ -288,45 +301,45 @@ void EngineHandle::CloseEngine() {
 }
 
 // submit(tickets: Float64Array, inputs: Float32Array, budgetsUs: Float64Array,
-//        priorities: Int32Array, wantOutput: Uint8Array) -> Uint8Array accepted
-// budgetsUs[i] is the time left to item i in microseconds (Infinity = no deadline; <= 0 =
-// already expired); it becomes an absolute deadline on the engine's clock here.
+//        priorities: Int32Array, detail: Uint8Array) -> Uint8Array accepted
+// detail[i]: ResultDetail flags (engine/engine_config.h): 1 = output row, 2 = certainties.
+// budgetsUs[i] is the time left to item i in microseconds (Infinity = no deadline; 0 =
+// already expired); native/engine/deadline.h turns it into an absolute deadline on the
+// engine's clock (the facade has refused NaN, negative and too long budgets).
 Napi::Value EngineHandle::Submit(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  CS_THROW_TYPE_IF(!engine_, env, "engine is closed");
-  CS_THROW_TYPE_IF(info.Length() < 5 || !info[0].IsTypedArray() || !info[1].IsTypedArray() || !info[2].IsTypedArray() ||
-                       !info[3].IsTypedArray() || !info[4].IsTypedArray(),
-                   env, "submit(tickets, inputs, budgetsUs, priorities, wantOutput): expected typed arrays");
+  CS_THROW_CLOSED_IF(!engine_, env);
+  auto is = [&info](size_t i, napi_typedarray_type type) {
+    return info[i].IsTypedArray() && info[i].As<Napi::TypedArray>().TypedArrayType() == type;
+  };
+  CS_THROW_TYPE_IF(info.Length() < 5 || !is(0, napi_float64_array) || !is(1, napi_float32_array) ||
+                       !is(2, napi_float64_array) || !is(3, napi_int32_array) || !is(4, napi_uint8_array),
+                   env,
+                   "submit(tickets, inputs, budgetsUs, priorities, detail): expected Float64Array, Float32Array, "
+                   "Float64Array, Int32Array, Uint8Array");
   Napi::Float64Array tickets = info[0].As<Napi::Float64Array>();
   Napi::Float32Array inputs = info[1].As<Napi::Float32Array>();
   Napi::Float64Array budgets = info[2].As<Napi::Float64Array>();
   Napi::Int32Array priorities = info[3].As<Napi::Int32Array>();
-  Napi::Uint8Array want = info[4].As<Napi::Uint8Array>();
+  Napi::Uint8Array detail = info[4].As<Napi::Uint8Array>();
   const size_t n = tickets.ElementLength();
-  CS_THROW_TYPE_IF(budgets.ElementLength() != n || priorities.ElementLength() != n || want.ElementLength() != n, env,
-                   "submit: tickets, budgetsUs, priorities and wantOutput must have the same length");
+  CS_THROW_TYPE_IF(budgets.ElementLength() != n || priorities.ElementLength() != n || detail.ElementLength() != n, env,
+                   "submit: tickets, budgetsUs, priorities and detail must have the same length");
   CS_THROW_TYPE_IF(inputs.ElementLength() != n * static_cast<size_t>(engine_->item_elems()), env,
                    "submit: inputs must hold tickets.length * itemElems floats");
   std::vector<uint64_t> ids(n);
+  for (size_t i = 0; i < n; ++i) ids[i] = static_cast<uint64_t>(tickets[i]);  // the facade's counter: integers < 2^53
   std::vector<int64_t> deadlines(n);
-  const int64_t now = Engine::NowUs();
-  for (size_t i = 0; i < n; ++i) {
-    ids[i] = static_cast<uint64_t>(tickets[i]);
-    double b = budgets[i];
-    // 0 means "no deadline" to the engine; a spent budget becomes a deadline already past.
-    if (std::isinf(b)) deadlines[i] = 0;
-    else if (b <= 0) deadlines[i] = std::max<int64_t>(1, now - 1);
-    else deadlines[i] = now + static_cast<int64_t>(b);
-  }
+  DeadlinesFromBudgetsUs(budgets.Data(), static_cast<int64_t>(n), Engine::NowUs(), deadlines.data());
   Napi::Uint8Array accepted = Napi::Uint8Array::New(env, n);
   CS_THROW_IF_ERROR(env, engine_->Submit(static_cast<int64_t>(n), ids.data(), inputs.Data(), deadlines.data(),
-                                         priorities.Data(), want.Data(), accepted.Data()));
+                                         priorities.Data(), detail.Data(), accepted.Data()));
   return accepted;
 }
 
 Napi::Value EngineHandle::SetGear(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  CS_THROW_TYPE_IF(!engine_, env, "engine is closed");
+  CS_THROW_CLOSED_IF(!engine_, env);
   CS_THROW_TYPE_IF(info.Length() < 1 || !info[0].IsObject(), env, "setGear(gear): gear must be an object");
   CS_THROW_IF_ERROR(env, engine_->SetGear(ReadGear(info[0].As<Napi::Object>())));
   return env.Undefined();
@@ -334,7 +347,7 @@ Napi::Value EngineHandle::SetGear(const Napi::CallbackInfo& info) {
 
 Napi::Value EngineHandle::Stats(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  CS_THROW_TYPE_IF(!engine_, env, "engine is closed");
+  CS_THROW_CLOSED_IF(!engine_, env);
   EngineStats s = engine_->Stats();
   Napi::Object o = Napi::Object::New(env);
   o.Set("gearId", s.gear_id);

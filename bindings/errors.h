@@ -37,6 +37,18 @@ inline Napi::Error StatusToError(Napi::Env env, const Status& status) {
     }                                                         \
   } while (0)
 
+// A call on an engine that was closed: the catalogue's ERR_CS_CLOSED (ts/errors.ts), which
+// the server answers with 503 like any other "not available now".
+#define CS_THROW_CLOSED_IF(cond, env)                                                  \
+  do {                                                                                 \
+    if (cond) {                                                                        \
+      Napi::Error cs_err_ = Napi::Error::New(env, "engine is closed");                 \
+      cs_err_.Set("code", Napi::String::New(env, "ERR_CS_CLOSED"));                    \
+      cs_err_.ThrowAsJavaScriptException();                                            \
+      return {};                                                                       \
+    }                                                                                  \
+  } while (0)
+
 #define CS_THROW_IF_ERROR(env, expr)                                             \
   do {                                                                           \
     ::cascadeserve::Status cs_st_ = (expr);                                      \

@@ -175,7 +175,7 @@ t.test('invalid configurations fail at construction naming the field', async (t)
   await t.rejects(CascadeEngine.create(options({ lanes: [{ kind: 'tpu' as never }] })), { message: "options.lanes[0].kind must be 'cpu' or 'cuda', got tpu" });
   await t.rejects(CascadeEngine.create(options({ placement: { small: [0, 5] } })), { message: 'options.placement["small"][1] lane 5 does not exist (2 lanes)' });
   await t.rejects(CascadeEngine.create(options({ gear: { id: 1, stages: [{ ...gear.stages[0], model: 'nope' }] } })), { message: /options\.gear\.stages\[0\]\.model 'nope' is not a model of the engine/ });
-  await t.rejects(CascadeEngine.create(options({ gear: { id: 1, stages: [{ ...gear.stages[0], maxBatch: 0 }] } })), { message: 'options.gear.stages[0].maxBatch must be a positive integer, got 0' });
+  await t.rejects(CascadeEngine.create(options({ gear: { id: 1, stages: [{ ...gear.stages[0], maxBatch: 0 }] } })), { message: 'options.gear.stages[0].maxBatch must be an integer from 1 to 2147483647, got 0' });
   await t.rejects(CascadeEngine.create({ ...options(), models: [{ ...models[0], itemDims: [15] }, models[1]] }), { message: /options\.models\[1\]\.itemDims hold 16 values per item but options\.models\[0\] takes 15/ });
   await t.rejects(CascadeEngine.create({ ...options(), models: [{ ...models[0], itemDims: [15] }] , gear: { id: 1, stages: [{ model: 'small', threshold: 0, maxBatch: 1 }] } }), {
     code: 'ERR_CS_INVALID_ARGUMENT', message: /model 'small' .*input 'x' is float32 \[-1,16\], expected float32 \[N\]\+\[15\]/,

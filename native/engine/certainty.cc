@@ -67,6 +67,16 @@ double RowCertainty(const float* row, int64_t classes, OutputKind kind,
   return std::numeric_limits<double>::quiet_NaN();
 }
 
+void RowCertainties(const float* row, int64_t classes, OutputKind kind,
+                    double certainties[kCertaintyMeasureCount]) {
+  // One RowCertainty per measure rather than a shared softmax: the values are then the
+  // routing decision's by construction. Only requests that ask for them pay the extra work.
+  int32_t predicted_class = -1;
+  for (int m = 0; m < kCertaintyMeasureCount; ++m) {
+    certainties[m] = RowCertainty(row, classes, kind, static_cast<CertaintyMeasure>(m), &predicted_class);
+  }
+}
+
 void EvaluateCertainty(const float* values, int64_t rows, int64_t classes, OutputKind kind,
                        CertaintyMeasure measure, int32_t* predicted_class, double* certainty) {
   for (int64_t r = 0; r < rows; ++r) {

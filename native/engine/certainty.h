@@ -19,6 +19,7 @@ enum class CertaintyMeasure : int {
   kMargin = 1,   // p1 - p2 of the softmax probabilities, in [0, 1]; 1 when classes == 1
   kEntropy = 2,  // 1 - H(p) / ln(classes) with H natural-log entropy, in [0, 1]; 1 when classes == 1
 };
+constexpr int kCertaintyMeasureCount = 3;
 
 enum class OutputKind : int {
   kLogits = 0,         // raw scores; softmax is applied first
@@ -40,5 +41,11 @@ void EvaluateCertainty(const float* values, int64_t rows, int64_t classes, Outpu
 // Certainty of one row; the building block of EvaluateCertainty.
 double RowCertainty(const float* row, int64_t classes, OutputKind kind,
                     CertaintyMeasure measure, int32_t* predicted_class);
+
+// The certainty of one row under every measure: certainties[m] for CertaintyMeasure m, each
+// the very double RowCertainty returns for that measure (the profiler stores these, and the
+// planner's thresholds must route exactly as a stage with that measure does).
+void RowCertainties(const float* row, int64_t classes, OutputKind kind,
+                    double certainties[kCertaintyMeasureCount]);
 
 }  // namespace cascadeserve

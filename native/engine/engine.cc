@@ -77,7 +77,7 @@ Status Engine::Create(EngineConfig config, GearConfig initial, RunnerFactory fac
 Engine::~Engine() { Close(); }
 
 Status Engine::Submit(int64_t n, const uint64_t* tickets, const float* inputs, const int64_t* deadlines_us,
-                      const int32_t* priorities, const uint8_t* want_output, uint8_t* accepted) {
+                      const int32_t* priorities, const uint8_t* detail, uint8_t* accepted) {
   if (n < 0) return Status::InvalidArgument("n: must be >= 0 (got " + std::to_string(n) + ")");
   if (n == 0) return Status::Ok();
   if (tickets == nullptr || inputs == nullptr || accepted == nullptr) {
@@ -104,7 +104,8 @@ Status Engine::Submit(int64_t n, const uint64_t* tickets, const float* inputs, c
     request->input.assign(inputs + i * elems, inputs + (i + 1) * elems);
     request->deadline_us = deadlines_us != nullptr ? deadlines_us[i] : 0;
     request->priority = priorities != nullptr ? priorities[i] : 1;
-    request->want_output = want_output != nullptr && want_output[i] != 0;
+    request->want_output = detail != nullptr && (detail[i] & kResultOutput) != 0;
+    request->want_certainties = detail != nullptr && (detail[i] & kResultCertainties) != 0;
     request->gear = gear;
     request->stage = 0;
     requests.push_back(std::move(request));

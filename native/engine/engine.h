@@ -57,14 +57,15 @@ class Engine {
 
   // Queues n items at stage 0 of the current gear, in one call (one crossing from JS per
   // batch of requests). Arrays have n entries; inputs has n * item_elems() floats, copied
-  // once. Optional arrays may be null: deadlines_us (absolute NowUs() microseconds, 0 = none),
-  // priorities (>= 1, 1 highest; null = all 1), want_output (null = none). accepted[i] is
+  // once. Optional arrays may be null: deadlines_us (absolute NowUs() microseconds, 0 = none;
+  // engine/deadline.h converts budgets), priorities (>= 1, 1 highest; null = all 1), detail
+  // (ResultDetail flags per item; null = none). accepted[i] is
   // set to 1 when item i was queued (it will reach the CompletionFn exactly once) and to 0
   // when it was refused because the stage-0 queue was full (kOverloaded; the caller answers
   // it; it never reaches the CompletionFn). Returns InvalidArgument (nothing queued) for a
   // bad argument and Unavailable (nothing queued, accepted all 0) once Close has begun.
   Status Submit(int64_t n, const uint64_t* tickets, const float* inputs, const int64_t* deadlines_us,
-                const int32_t* priorities, const uint8_t* want_output, uint8_t* accepted);
+                const int32_t* priorities, const uint8_t* detail, uint8_t* accepted);
 
   // Validates and publishes a new gear (see the rule above). On failure the current gear
   // stays. Requests already queued are not moved or re-queued.

@@ -3,8 +3,10 @@
 // ("placement[2][0]: ...", "gear.stages[1].model: ...").
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -53,6 +55,13 @@ struct GearConfig {
   std::vector<GearStage> stages;
 };
 
+// What a request asks to get back beyond its class and certainty: bit flags of Submit's
+// `detail` array. Values are part of the binding surface; do not renumber.
+enum ResultDetail : uint8_t {
+  kResultOutput = 1,       // ItemResult::output: the answering model's output row
+  kResultCertainties = 2,  // ItemResult::certainties: every measure of that row
+};
+
 struct ItemResult {
   uint64_t ticket = 0;
   StatusCode status = StatusCode::kOk;
@@ -62,7 +71,14 @@ struct ItemResult {
   int32_t model = -1;            // model of that stage
   int64_t queued_us = 0;         // summed over stages
   int64_t compute_us = 0;        // summed over stages (wall time of its batches)
-  std::vector<float> output;     // the answering model's row, only when want_output && kOk
+  // The answering row's certainty under every measure (index = CertaintyMeasure), in
+  // double; only when the request asked for them (kResultCertainties) and status == kOk,
+  // NaN otherwise. certainties[stage measure] is the value the exit test compared.
+  bool has_certainties = false;
+  std::array<double, kCertaintyMeasureCount> certainties = {std::numeric_limits<double>::quiet_NaN(),
+                                                            std::numeric_limits<double>::quiet_NaN(),
+                                                            std::numeric_limits<double>::quiet_NaN()};
+  std::vector<float> output;     // the answering model's row, only when kResultOutput && kOk
   std::string error_message;     // the runtime's message, only when status == kRuntimeError
 };
 

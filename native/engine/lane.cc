@@ -217,6 +217,10 @@ void Lane::RouteRow(int64_t row, int model, const float* output_row, std::vector
     result.model = model;
     result.queued_us = request->queued_us;
     result.compute_us = request->compute_us;
+    if (request->want_certainties) {
+      RowCertainties(output_row, classes, model_config.output_kind, result.certainties.data());
+      result.has_certainties = true;
+    }
     if (request->want_output) result.output.assign(output_row, output_row + classes);
     results->push_back(std::move(result));
   } else {

@@ -33,6 +33,8 @@ struct Request {
   int32_t priority = 1;
   // Whether ItemResult::output carries the answering model's output row.
   bool want_output = false;
+  // Whether ItemResult::certainties carries every measure of that row.
+  bool want_certainties = false;
 
   // The gear the request entered with. It keeps this snapshot until it exits, so its
   // stages, thresholds and measures never change under it (see Engine::SetGear).

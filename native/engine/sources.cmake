@@ -7,6 +7,7 @@ set(CASCADESERVE_ENGINE_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/batch_assembly.cc
   ${CMAKE_CURRENT_LIST_DIR}/batch_policy.cc
   ${CMAKE_CURRENT_LIST_DIR}/certainty.cc
+  ${CMAKE_CURRENT_LIST_DIR}/deadline.cc
   ${CMAKE_CURRENT_LIST_DIR}/engine.cc
   ${CMAKE_CURRENT_LIST_DIR}/gear.cc
   ${CMAKE_CURRENT_LIST_DIR}/lane.cc

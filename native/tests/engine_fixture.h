@@ -67,9 +67,10 @@ struct Fixture {
     };
     return Engine::Create(config, std::move(gear), factory, collector.Fn(), &engine);
   }
-  // Submits tickets [first, first + n) with inputs InputFor(ticket), in one call.
+  // Submits tickets [first, first + n) with inputs InputFor(ticket), in one call; detail:
+  // ResultDetail flags for every item.
   std::vector<uint8_t> Submit(uint64_t first, int64_t n, const int64_t* deadlines = nullptr,
-                              const int32_t* priorities = nullptr, bool want_output = false,
+                              const int32_t* priorities = nullptr, uint8_t detail = 0,
                               Status* status_out = nullptr) {
     std::vector<uint64_t> tickets;
     std::vector<float> inputs;
@@ -78,8 +79,8 @@ struct Fixture {
       std::vector<float> x = InputFor(first + i);
       inputs.insert(inputs.end(), x.begin(), x.end());
     }
-    std::vector<uint8_t> want(n, want_output ? 1 : 0), accepted(n, 2);
-    Status status = engine->Submit(n, tickets.data(), inputs.data(), deadlines, priorities, want.data(), accepted.data());
+    std::vector<uint8_t> details(n, detail), accepted(n, 2);
+    Status status = engine->Submit(n, tickets.data(), inputs.data(), deadlines, priorities, details.data(), accepted.data());
     if (status_out != nullptr) *status_out = status;
     else CHECK(status.ok());
     return accepted;

@@ -34,7 +34,7 @@ TEST(SetGearEveryMillisecondUnderLoadCompletesEachTicketOnce) {
   for (int t = 0; t < kThreads; ++t) {
     submitters.emplace_back([&, t] {
       for (uint64_t first = t * kPerThread; first < (t + 1) * kPerThread; first += 50) {
-        const std::vector<uint8_t> accepted = f.Submit(first, 50, nullptr, nullptr, first % 100 == 0);
+        const std::vector<uint8_t> accepted = f.Submit(first, 50, nullptr, nullptr, first % 100 == 0 ? kResultOutput : 0);
         for (uint8_t a : accepted) refused += a ? 0 : 1;
         std::this_thread::sleep_for(200us);  // spread submissions over many gear switches
       }

@@ -32,7 +32,7 @@ TEST(RoutingThreeStageCascadeMatchesReference) {
                       Stage(2, 0.99f, CertaintyMeasure::kEntropy, 16, 0)}};
   CHECK(f.Start(gear).ok());
   const int64_t n = 600;
-  std::vector<uint8_t> accepted = f.Submit(0, n, nullptr, nullptr, /*want_output=*/true);
+  std::vector<uint8_t> accepted = f.Submit(0, n, nullptr, nullptr, kResultOutput);
   CHECK(std::all_of(accepted.begin(), accepted.end(), [](uint8_t a) { return a == 1; }));
   CHECK(f.collector.WaitFor(n));
   int64_t exits_by_stage[3] = {0, 0, 0};
@@ -73,6 +73,44 @@ TEST(RoutingThreeStageCascadeMatchesReference) {
   CHECK_EQ(stats.queues[1].exits, exits_by_stage[1]);
   CHECK_EQ(stats.queues[2].exits, exits_by_stage[2]);
   CHECK_EQ(stats.queues[1].items, n - exits_by_stage[0]);
+}
+
+// kResultCertainties: the answering row's certainty under every measure, the very doubles
+// the exit test compares (float(certainties[stage measure]) is the certainty column), and
+// nothing for requests that did not ask.
+TEST(CertaintiesOfEveryMeasureWhenAsked) {
+  Fixture f(2, {{0}, {0}});
+  GearConfig gear{3, {Stage(0, 0.4f, CertaintyMeasure::kMargin, 8, 0), Stage(1, 0.f, CertaintyMeasure::kEntropy, 8, 0)}};
+  CHECK(f.Start(gear).ok());
+  f.Submit(0, 200, nullptr, nullptr, kResultCertainties);
+  f.Submit(1000, 50, nullptr, nullptr, kResultOutput);
+  CHECK(f.collector.WaitFor(250));
+  int exits[2] = {0, 0};
+  int bad = 0;
+  std::lock_guard<std::mutex> lock(f.collector.mu);
+  for (const ItemResult& r : f.collector.results) {
+    if (r.status != StatusCode::kOk || r.exit_stage < 0 || r.exit_stage > 1) {
+      ++bad;
+      continue;
+    }
+    exits[r.exit_stage]++;
+    const GearStage& stage = gear.stages[r.exit_stage];
+    if (r.ticket >= 1000) {
+      if (r.has_certainties || !std::isnan(r.certainties[0]) || r.output.empty()) ++bad;
+      continue;
+    }
+    const std::vector<float> logits = f.maps[stage.model]->Apply(InputFor(r.ticket));
+    bool ok = r.has_certainties && r.output.empty();
+    for (int m = 0; m < kCertaintyMeasureCount; ++m) {
+      ok = ok && std::fabs(r.certainties[m] - RefCertainty(logits, static_cast<CertaintyMeasure>(m))) < 1e-12;
+    }
+    const double routed = r.certainties[static_cast<int>(stage.measure)];
+    ok = ok && static_cast<float>(routed) == r.certainty;
+    if (r.exit_stage == 0) ok = ok && routed >= static_cast<double>(stage.threshold);
+    if (!ok && ++bad <= 3) CHECK(ok);
+  }
+  CHECK_EQ(bad, 0);
+  CHECK(exits[0] > 0 && exits[1] > 0);
 }
 
 TEST(BatchSizesWithHoldAreExact) {

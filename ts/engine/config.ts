@@ -1,5 +1,8 @@
 // Engine options: what users pass, their validation (messages name the option path), and the
-// filled form the addon reads. Validate in TypeScript, trust in C++ (style.md).
+// filled form the addon reads. Validate in TypeScript, trust in C++ (style.md): this is the
+// one full validation. native/engine/gear.cc keeps guards for what the engine relies on, and
+// everything accepted here passes them (test/engine-validation.test.ts checks that on edge
+// values), so an error at a gear switch cannot come from a rule only C++ knows.
 import { invalidArgument } from '../errors.js';
 import { kCertaintyMeasureCodes, kOutputKindCodes, type CertaintyMeasure, type OutputKind } from '../contracts/enums.js';
 
@@ -7,6 +10,17 @@ export type { CertaintyMeasure, OutputKind };
 // The native codes (ts/contracts/enums.ts; checked against the addon at load).
 export const kMeasureCodes: Record<CertaintyMeasure, number> = kCertaintyMeasureCodes;
 export { kOutputKindCodes };
+// Mirrored from ResultDetail in native/engine/engine_config.h: flags of submit's detail array.
+export const kResultDetail = { output: 1, certainties: 2 } as const;
+
+/**
+ * Longest time budget a submit takes, microseconds (24 hours). native/engine/deadline.h
+ * clamps to the same value as a guard (kMaxBudgetUs there); test/engine.test.ts pins the two.
+ */
+export const kMaxBudgetUs = 86_400_000_000;
+
+/** Largest value of an int32 field of the addon (read with napi's Int32Value, which wraps). */
+export const kMaxInt32 = 2 ** 31 - 1;
 
 export interface EngineModel {
   name: string;
@@ -69,8 +83,9 @@ export interface RawGear {
   stages: { model: number; threshold: number; measure: number; maxBatch: number; maxQueueDelayUs: number; laneWeights: number[] }[];
 }
 
-const isPosInt = (x: unknown): x is number => Number.isInteger(x) && (x as number) >= 1;
-const isNonNegInt = (x: unknown): x is number => Number.isInteger(x) && (x as number) >= 0;
+// Integers the addon reads as int32 (napi's Int32Value wraps larger ones) are bounded by kMaxInt32.
+const isPosInt = (x: unknown): x is number => Number.isInteger(x) && (x as number) >= 1 && (x as number) <= kMaxInt32;
+const isNonNegInt = (x: unknown): x is number => Number.isInteger(x) && (x as number) >= 0 && (x as number) <= kMaxInt32;
 const isNonEmptyString = (x: unknown): x is string => typeof x === 'string' && x.length > 0;
 
 export function fillEngineConfig(o: EngineOptions): RawEngineConfig {
@@ -90,6 +105,7 @@ export function fillEngineConfig(o: EngineOptions): RawEngineConfig {
       throw invalidArgument(`${at}.itemDims`, `must be a non-empty array of positive integers, got ${JSON.stringify(m.itemDims)}`);
     }
     const elems = m.itemDims.reduce((a, b) => a * b, 1);
+    if (elems > kMaxInt32) throw invalidArgument(`${at}.itemDims`, `hold ${elems} values per item, more than ${kMaxInt32}`);
     if (itemElems >= 0 && elems !== itemElems) {
       throw invalidArgument(`${at}.itemDims`, `hold ${elems} values per item but options.models[0] takes ${itemElems}: every model of a cascade takes the same items`);
     }
@@ -119,6 +135,7 @@ export function fillEngineConfig(o: EngineOptions): RawEngineConfig {
     if (!Array.isArray(hosts)) throw invalidArgument(at, 'must be an array of lane indices');
     hosts.forEach((h, k) => {
       if (!isNonNegInt(h) || h >= lanes.length) throw invalidArgument(`${at}[${k}]`, `lane ${String(h)} does not exist (${lanes.length} lanes)`);
+      if (hosts.indexOf(h) < k) throw invalidArgument(`${at}[${k}]`, `lane ${h} is listed twice`);
     });
     return [...hosts];
   });
@@ -128,13 +145,13 @@ export function fillEngineConfig(o: EngineOptions): RawEngineConfig {
     }
   }
   const maxQueue = o.maxQueueSizePerStage ?? 1024;
-  if (!isPosInt(maxQueue)) throw invalidArgument('options.maxQueueSizePerStage', `must be a positive integer, got ${String(maxQueue)}`);
+  if (!Number.isSafeInteger(maxQueue) || maxQueue < 1) throw invalidArgument('options.maxQueueSizePerStage', `must be an integer from 1 to ${Number.MAX_SAFE_INTEGER}, got ${String(maxQueue)}`);
   return { models, lanes, placement, maxQueueSizePerStage: maxQueue };
 }
 
 export function fillGear(g: EngineGear, config: RawEngineConfig, at = 'gear'): RawGear {
   if (g === null || typeof g !== 'object') throw invalidArgument(at, 'must be an object');
-  if (!Number.isInteger(g.id)) throw invalidArgument(`${at}.id`, `must be an integer, got ${String(g.id)}`);
+  if (!Number.isInteger(g.id) || g.id < -kMaxInt32 - 1 || g.id > kMaxInt32) throw invalidArgument(`${at}.id`, `must be a 32-bit integer, got ${String(g.id)}`);
   if (!Array.isArray(g.stages) || g.stages.length === 0) throw invalidArgument(`${at}.stages`, 'must be a non-empty array');
   const used = new Set<number>();
   const stages = g.stages.map((s, i) => {
@@ -148,15 +165,15 @@ export function fillGear(g: EngineGear, config: RawEngineConfig, at = 'gear'): R
     if (typeof s.threshold !== 'number' || Number.isNaN(s.threshold)) throw invalidArgument(`${sat}.threshold`, `must be a number, got ${String(s.threshold)}`);
     const measure = s.measure ?? 'max_prob';
     if (!(measure in kMeasureCodes)) throw invalidArgument(`${sat}.measure`, `must be one of max_prob, margin, entropy; got ${String(measure)}`);
-    if (!isPosInt(s.maxBatch)) throw invalidArgument(`${sat}.maxBatch`, `must be a positive integer, got ${String(s.maxBatch)}`);
+    if (!isPosInt(s.maxBatch)) throw invalidArgument(`${sat}.maxBatch`, `must be an integer from 1 to ${kMaxInt32}, got ${String(s.maxBatch)}`);
     const delay = s.maxQueueDelayUs ?? 0;
-    if (!Number.isFinite(delay) || delay < 0) throw invalidArgument(`${sat}.maxQueueDelayUs`, `must be a non-negative number, got ${String(delay)}`);
+    if (typeof delay !== 'number' || !(delay >= 0 && delay <= kMaxBudgetUs)) throw invalidArgument(`${sat}.maxQueueDelayUs`, `must be a number from 0 to ${kMaxBudgetUs} (24 hours), got ${String(delay)}`);
     const weights = s.laneWeights ?? [];
     if (!Array.isArray(weights) || (weights.length > 0 && weights.length !== config.lanes.length)) {
       throw invalidArgument(`${sat}.laneWeights`, `must have one weight per lane (${config.lanes.length}) or be empty`);
     }
     weights.forEach((w, k) => {
-      if (typeof w !== 'number' || !(w >= 0)) throw invalidArgument(`${sat}.laneWeights[${k}]`, `must be a non-negative number, got ${String(w)}`);
+      if (typeof w !== 'number' || !(w >= 0) || !Number.isFinite(w)) throw invalidArgument(`${sat}.laneWeights[${k}]`, `must be a finite number >= 0, got ${String(w)}`);
       if (w > 0 && !config.placement[model].includes(k)) throw invalidArgument(`${sat}.laneWeights[${k}]`, `is positive but lane ${k} does not host '${s.model}'`);
     });
     if (weights.length > 0 && !weights.some((w) => w > 0)) throw invalidArgument(`${sat}.laneWeights`, 'must have at least one positive weight');

@@ -5,7 +5,7 @@ import { kStatusCodes } from '../contracts/enums.js';
 import { loadBinding, type RawEngine, type RawEngineStats, type RawResultColumns } from '../../bindings/binding.js';
 import { CascadeServeError, fromNative, invalidArgument } from '../errors.js';
 import { openRuntime } from '../runtime/runtime.js';
-import { fillEngineConfig, fillGear, type EngineGear, type EngineOptions, type RawEngineConfig } from './config.js';
+import { fillEngineConfig, fillGear, kMaxBudgetUs, kMaxInt32, kMeasureCodes, kResultDetail, type CertaintyMeasure, type EngineGear, type EngineOptions, type RawEngineConfig } from './config.js';
 
 export type ItemStatus = 'ok' | 'timeout' | 'overloaded' | 'cancelled' | 'error';
 
@@ -25,17 +25,40 @@ export interface ItemResult {
   computeUs: number;
   /** The answering model's output row, when asked for. */
   output?: Float32Array;
+  /**
+   * The answering model's certainty under every measure, in double, when asked for
+   * (wantCertainties): the engine's own numbers, certainties[measure of the answering stage]
+   * being the value its exit test compared against the threshold.
+   */
+  certainties?: Record<CertaintyMeasure, number>;
   /** ONNX Runtime's message, for status 'error'. */
   error?: string;
 }
 
 export interface SubmitOptions {
-  /** Time left to each item, in microseconds; a number for all or one per item. Default: none. */
+  /**
+   * Time left to each item, in microseconds; a number for all or one per item. Each is
+   * Infinity (no deadline, the default), 0 (already spent: the item times out without
+   * running) or a positive number up to kMaxBudgetUs (24 hours); NaN, negative and longer
+   * budgets are refused.
+   */
   budgetUs?: number | Float64Array;
-  /** 1 is the highest; default 1. */
+  /** An integer from 1 (the highest) to 2^31 - 1; default 1. */
   priority?: number;
   /** Return each answering model's output row. */
   wantOutput?: boolean;
+  /** Return each answering model's certainty under every measure (ItemResult.certainties). */
+  wantCertainties?: boolean;
+}
+
+const kMeasureNames = Object.keys(kMeasureCodes) as CertaintyMeasure[];
+
+/** Why a budget is refused, or null when it is one the engine takes. */
+function budgetProblem(b: number): string | null {
+  if (typeof b !== 'number' || Number.isNaN(b)) return `must be a number, got ${String(b)}`;
+  if (b < 0) return `must be >= 0 microseconds (0 = already spent), got ${b}`;
+  if (b > kMaxBudgetUs && b !== Infinity) return `must be at most ${kMaxBudgetUs} microseconds (24 hours) or Infinity for none, got ${b}`;
+  return null;
 }
 
 export interface EngineStats extends RawEngineStats {
@@ -113,18 +136,24 @@ export class CascadeEngine {
     if (options.budgetUs instanceof Float64Array) {
       if (options.budgetUs.length !== n) throw invalidArgument('options.budgetUs', `must have one entry per item (${n})`);
       budgets = options.budgetUs;
+      for (let i = 0; i < n; i++) {
+        const problem = budgetProblem(budgets[i]);
+        if (problem) throw invalidArgument(`options.budgetUs[${i}]`, problem);
+      }
     } else {
       const b = options.budgetUs ?? Infinity;
-      if (typeof b !== 'number' || Number.isNaN(b)) throw invalidArgument('options.budgetUs', `must be a number, got ${String(b)}`);
+      const problem = budgetProblem(b);
+      if (problem) throw invalidArgument('options.budgetUs', problem);
       budgets = new Float64Array(n).fill(b);
     }
     const priority = options.priority ?? 1;
-    if (!Number.isInteger(priority) || priority < 1) throw invalidArgument('options.priority', `must be an integer >= 1, got ${String(priority)}`);
+    // Bounded so that the Int32Array below holds it as given (2^32 + 1 would wrap to 1).
+    if (!Number.isInteger(priority) || priority < 1 || priority > kMaxInt32) throw invalidArgument('options.priority', `must be an integer from 1 to ${kMaxInt32}, got ${String(priority)}`);
     const priorities = new Int32Array(n).fill(priority);
-    const want = new Uint8Array(n).fill(options.wantOutput ? 1 : 0);
+    const detail = new Uint8Array(n).fill((options.wantOutput ? kResultDetail.output : 0) | (options.wantCertainties ? kResultDetail.certainties : 0));
     let accepted: Uint8Array;
     try {
-      accepted = raw.submit(tickets, inputs, budgets, priorities, want);
+      accepted = raw.submit(tickets, inputs, budgets, priorities, detail);
     } catch (err) {
       throw fromNative(err);
     }
@@ -207,6 +236,11 @@ export class CascadeEngine {
       const a = cols.outputOffset[i];
       const b = cols.outputOffset[i + 1];
       if (b > a) r.output = cols.outputs.subarray(a, b);
+      if (cols.certainties.length > 0 && !Number.isNaN(cols.certainties[i * kMeasureNames.length])) {
+        const at = i * kMeasureNames.length;
+        r.certainties = { max_prob: 0, margin: 0, entropy: 0 };
+        for (const mu of kMeasureNames) r.certainties[mu] = cols.certainties[at + kMeasureCodes[mu]];
+      }
       const message = cols.errors[i];
       if (message !== undefined) r.error = message;
       settle(r);

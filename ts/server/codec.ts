@@ -2,6 +2,7 @@
 // JSON (nested or flat `data`) and Triton's binary tensor extension (the JSON header's
 // length in Inference-Header-Content-Length, raw little-endian bytes after it). Validation is
 // strict and every message names the field as the client wrote it.
+import { kMaxBudgetUs } from '../engine/config.js';
 import type { ItemResult } from '../engine/engine.js';
 import { badRequest, tooLarge } from './errors.js';
 
@@ -103,8 +104,9 @@ export function decodeInferRequest(body: InferRequestBody, binaryTail: Buffer | 
   const decoded: DecodedRequest = { items, inputs, priority: 1, outputs: [] };
   if (body.id !== undefined) decoded.id = body.id;
   if (params.timeout !== undefined) {
-    if (typeof params.timeout !== 'number' || !(params.timeout > 0) || !Number.isFinite(params.timeout)) {
-      throw badRequest(`parameters.timeout: expected a positive number of microseconds, got ${describe(params.timeout)}`);
+    // Bounded here, before admission and the engine: the engine's budget limit (24 hours).
+    if (typeof params.timeout !== 'number' || !(params.timeout > 0 && params.timeout <= kMaxBudgetUs)) {
+      throw badRequest(`parameters.timeout: expected a positive number of microseconds, at most ${kMaxBudgetUs} (24 hours), got ${describe(params.timeout)}`);
     }
     decoded.timeoutUs = params.timeout;
   }

@@ -3,7 +3,12 @@
 // within the request that caused it; an unref'd timer looks again every tickMs, so a fall is
 // noticed without traffic. Every switch is logged and counted, with the decision plus swap
 // time measured around policy.decide() and engine.setGear().
+//
+// A gear the engine refuses (every gear was validated at start-up, plan-loader.ts, so this
+// is a bug, not a load condition) is logged as an error once and never tried again; the
+// running gear stays. Only a closed engine is quiet: the server is shutting down.
 import { performance } from 'node:perf_hooks';
+import { CascadeServeError } from '../errors.js';
 import type { CascadeEngine } from '../engine/engine.js';
 import type { CostEstimator } from './admission.js';
 import type { GearPolicy } from './gear-policy.js';
@@ -13,6 +18,8 @@ import type { ServingGear } from './plan-loader.js';
 
 export interface SwitchLogger {
   info(obj: object, msg: string): void;
+  /** A gear the engine refused; info is used when absent. */
+  error?(obj: object, msg: string): void;
 }
 
 export interface GearSwitchEvent {
@@ -38,6 +45,8 @@ export class GearController {
   #log: SwitchLogger;
   #onSwitch: (e: GearSwitchEvent) => void;
   #current = 0;
+  /** Indices of gears the engine refused: never tried again. */
+  #refused = new Set<number>();
 
   constructor(args: {
     gears: readonly ServingGear[];
@@ -66,6 +75,11 @@ export class GearController {
     return this.gears[this.#current];
   }
 
+  /** Gears the engine refused to switch to (logged once each), by index. */
+  get refusedGears(): number[] {
+    return [...this.#refused];
+  }
+
   rateQps(nowMs = performance.now()): number {
     return this.#monitor.rateQps(nowMs);
   }
@@ -84,13 +98,18 @@ export class GearController {
     const recentRateQps = this.#monitor.recentRateQps(nowMs);
     const backlogItems = this.#engine.inFlight;
     const next = this.#policy.decide({ nowMs, rateQps, recentRateQps, backlogItems, current: this.#current });
-    if (next === this.#current) return;
+    if (next === this.#current || this.#refused.has(next)) return;
     const from = this.gears[this.#current];
     const to = this.gears[next];
     try {
       this.#engine.setGear(to.engine);
-    } catch {
-      return; // the engine is closing: keep the gear we have
+    } catch (err) {
+      if (err instanceof CascadeServeError && err.code === 'ERR_CS_CLOSED') return; // shutting down
+      this.#refused.add(next);
+      const message = err instanceof Error ? err.message : String(err);
+      const report = this.#log.error ?? this.#log.info;
+      report.call(this.#log, { model: this.#stats.name, gear: to.id, gearIndex: next, runningGear: from.id, err: message }, `gear switch refused by the engine, gear ${to.id} disabled: ${message}`);
+      return;
     }
     this.#current = next;
     const switchUs = (performance.now() - t0) * 1000;

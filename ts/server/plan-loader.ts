@@ -1,11 +1,11 @@
-// Reads a gear plan (plan.json, planner/plan-schema.ts) and the model-zoo manifest it names,
+// Reads a gear plan (plan.json, ts/contracts/plan-schema.ts) and the model-zoo manifest it names,
 // and turns them into what the server runs: engine options for the cascade (lanes, placement,
 // models, the plan's gears as engine gears) and for each member model served on its own.
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { validatePlan, type Plan, type PlanGear } from '../contracts/plan-schema.js';
-import type { EngineGear, EngineLane, EngineModel, EngineOptions } from '../engine/config.js';
+import { fillEngineConfig, fillGear, type EngineGear, type EngineLane, type EngineModel, type EngineOptions } from '../engine/config.js';
 import { loadManifest, type Manifest, type ManifestModel } from '../contracts/manifest.js';
 import { packageRoot } from '../contracts/package-root.js';
 
@@ -112,6 +112,21 @@ export async function loadServingPlan(planPath: string): Promise<ServingPlan> {
     },
   }));
 
+  const cascadeOptions = (): EngineOptions => ({
+    models: plan.models.map((m) => engineModel(byName.get(m.name)!)),
+    lanes,
+    placement: { ...plan.placement },
+    gear: gears[0].engine,
+  });
+  // Every gear is checked now, by the engine's own validation, rather than when the load
+  // first asks for it: a gear the engine would refuse fails the start, naming its field.
+  try {
+    const config = fillEngineConfig(cascadeOptions());
+    for (const g of gears) fillGear(g.engine, config, `gears[${g.index}]`);
+  } catch (e) {
+    throw new PlanLoadError(`plan ${abs}: ${(e as Error).message}`);
+  }
+
   // A member model served alone batches as the plan batches it (the largest bound any gear
   // gives it), or kDefaultMemberMaxBatch when no gear uses it.
   const memberMaxBatch = (model: string): number => {
@@ -130,12 +145,7 @@ export async function loadServingPlan(planPath: string): Promise<ServingPlan> {
     itemShape: itemDims,
     classes: manifest.output.classes,
     members: manifest.models,
-    cascadeOptions: () => ({
-      models: plan.models.map((m) => engineModel(byName.get(m.name)!)),
-      lanes,
-      placement: { ...plan.placement },
-      gear: gears[0].engine,
-    }),
+    cascadeOptions,
     memberOptions: (model: string) => {
       const m = byName.get(model);
       if (!m) throw new PlanLoadError(`'${model}' is not a model of the manifest`);

@@ -9,6 +9,7 @@
 // so that a server used only for the cascade loads no extra sessions.
 import { performance } from 'node:perf_hooks';
 import { CascadeEngine } from '../engine/engine.js';
+import { CascadeServeError } from '../errors.js';
 import type { EngineOptions } from '../engine/config.js';
 import type { EngineStats } from '../engine/engine.js';
 import { AdmissionController, CostEstimator } from './admission.js';
@@ -109,7 +110,7 @@ export class ServedModel {
   /** The engine, created on first call. */
   async engine(): Promise<CascadeEngine> {
     if (this.#engine) return this.#engine;
-    if (this.#closed) throw new Error('closed');
+    if (this.#closed) throw closedError(this.name);
     this.#creating ??= this.#create();
     return this.#creating;
   }
@@ -185,23 +186,28 @@ export class ServedModel {
 
   async #create(): Promise<CascadeEngine> {
     try {
+      // The policy checks its options: before the engine, so a bad one leaves no lanes running.
+      const policy =
+        this.kind === 'cascade'
+          ? new HysteresisGearPolicy(this.#gears, {
+              holdMs: this.#options.upSwitchHoldMs,
+              sloMs: this.admission.sloUs / 1000,
+              // Drained: no more than one first-stage batch of the running gear waiting.
+              drainedBacklogItems: this.#gears[0].engine.stages[0].maxBatch,
+            })
+          : null;
       const engine = await CascadeEngine.create(this.#engineOptions);
       if (this.#closed) {
         await engine.close();
-        throw new Error('closed');
+        throw closedError(this.name);
       }
       this.#engine = engine;
-      if (this.kind === 'cascade') {
+      if (policy) {
         this.#controller = new GearController({
           gears: this.#gears,
           engine,
           monitor: this.#monitor,
-          policy: new HysteresisGearPolicy(this.#gears, {
-            holdMs: this.#options.upSwitchHoldMs,
-            sloMs: this.admission.sloUs / 1000,
-            // Drained: no more than one first-stage batch of the running gear waiting.
-            drainedBacklogItems: this.#gears[0].engine.stages[0].maxBatch,
-          }),
+          policy,
           cost: this.admission.cost,
           stats: this.stats,
           log: this.#options.log,
@@ -237,4 +243,9 @@ export class ServedModel {
       this.#lastCompleted = completed;
     }
   }
+}
+
+/** The catalogue's code for "closed" (503 over HTTP, like a closed engine), not a bare Error (500). */
+function closedError(model: string): CascadeServeError {
+  return new CascadeServeError('ERR_CS_CLOSED', `model '${model}' is closed`);
 }

@@ -20,6 +20,7 @@ import { inferRoutes } from './routes/infer.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { modelRoutes } from './routes/models.js';
 import { ServedModel, type ServedModelOptions } from './served-model.js';
+import { validateServerOptions } from './server-options.js';
 
 export interface ServerOptions {
   /** plan.json written by `cascadeserve plan`. */
@@ -104,6 +105,7 @@ export async function createServer(options: ServerOptions): Promise<CascadeServe
   const overloadStatus = options.overloadStatus ?? 429;
   if (overloadStatus !== 429 && overloadStatus !== 503) throw new RangeError(`overloadStatus must be 429 or 503, got ${String(options.overloadStatus)}`);
   const timeouts = fillTimeouts(options);
+  validateServerOptions(options);
   const plan = await loadServingPlan(options.plan);
   const app = Fastify({
     // Slow clients: headers and whole requests are timed out (408), checked every
@@ -149,7 +151,7 @@ export async function createServer(options: ServerOptions): Promise<CascadeServe
     upSwitchHoldMs: options.upSwitchHoldMs ?? 500,
     loadMonitor: { windowMs: options.loadWindowMs ?? 200, bucketMs: options.loadBucketMs ?? 10, ...(options.loadRecentMs !== undefined ? { recentMs: options.loadRecentMs } : {}) },
     tickMs: Math.max(5, options.loadBucketMs ?? 10),
-    log: { info: (obj, msg) => log.info(obj, msg) },
+    log: { info: (obj, msg) => log.info(obj, msg), error: (obj, msg) => log.error(obj, msg) },
     onSwitch: (model, e) => {
       metrics.observeSwitch(model, e.switchUs / 1e6);
       options.onGearSwitch?.(model, e);

@@ -14,13 +14,14 @@
 // than they run inside a cascade, and the planner's p95 predictions were as optimistic.
 //
 // Answers: every image run through the same engine (batches of `dataBatch`) with
-// wantOutput; from each output row the certainty under all three measures is computed here
-// in double exactly as native/engine/certainty.cc does, then rounded DOWN to float32
-// (floor32). Stored certainties and the planner's thresholds are therefore float32 values,
-// and for such a threshold t the engine's test `certainty >= double(float(t))` equals
+// wantCertainties: the engine returns the answering row's certainty under all three
+// measures, the very doubles its exit test compares (native/engine/certainty.cc is the one
+// implementation), and they are stored rounded DOWN to float32 (floor32). Stored
+// certainties and the planner's thresholds are therefore float32 values, and for such a
+// threshold t the engine's test `certainty >= double(float(t))` equals
 // `floor32(certainty) >= t`: the cached route of an image is the engine's route whenever
-// the engine produces the same output row (checked by test/planner-exactness.test.ts).
-// The engine's own certainty for max_prob (returned as float) is cross-checked per image.
+// the engine produces the same output row (test/planner-exactness.test.ts checks the routes,
+// test/planner-profile.test.ts the stored values against an independent oracle).
 import { createHash } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import { arch, cpus, hostname, platform } from 'node:os';
@@ -92,38 +93,6 @@ export function floor32(x: number): number {
   return f32[0];
 }
 
-export interface RowAnswer {
-  cls: number;
-  max_prob: number;
-  margin: number;
-  entropy: number;
-}
-
-/** Certainties of one output row in double, operation for operation as native/engine/certainty.cc. */
-export function rowCertainties(row: ArrayLike<number>, kind: 'logits' | 'probabilities'): RowAnswer {
-  const classes = row.length;
-  let best = 0;
-  for (let c = 1; c < classes; c++) if (row[c] > row[best]) best = c;
-  if (classes === 1) return { cls: best, max_prob: kind === 'logits' ? 1 : row[0], margin: 1, entropy: 1 };
-  let shift = 0;
-  let invSum = 1;
-  if (kind === 'logits') {
-    shift = row[best];
-    let sum = 0;
-    for (let c = 0; c < classes; c++) sum += Math.exp(row[c] - shift);
-    invSum = 1 / sum;
-  }
-  const prob = (c: number) => (kind === 'probabilities' ? row[c] : Math.exp(row[c] - shift) * invSum);
-  let second = best === 0 ? 1 : 0;
-  for (let c = 0; c < classes; c++) if (c !== best && row[c] > row[second]) second = c;
-  let h = 0;
-  for (let c = 0; c < classes; c++) {
-    const p = prob(c);
-    if (p > 0) h -= p * Math.log(p);
-  }
-  return { cls: best, max_prob: prob(best), margin: prob(best) - prob(second), entropy: 1 - h / Math.log(classes) };
-}
-
 /** How a certainty is stored: floor32, clamped to [0, 1]. Written with 9 significant digits (round-trips float32). */
 export function storedCertainty(c: number): number {
   if (!(c > 0)) return 0; // NaN or <= 0
@@ -182,25 +151,19 @@ async function answers(engine: CascadeEngine, spec: ProfileModelSpec, images: Fl
   const out: ValidationResults = { count: n, predictions: new Array(n), correct: new Array(n), certainty: { max_prob: new Array(n), margin: new Array(n), entropy: new Array(n) } };
   const gear = (b: number) => engine.setGear({ id: b, stages: [{ model: spec.name, threshold: 0, measure: 'max_prob', maxBatch: b, maxQueueDelayUs: 10_000_000 }] });
   gear(dataBatch);
-  let worst = 0;
   for (let s = 0; s < n; s += dataBatch) {
     const k = Math.min(dataBatch, n - s);
     if (k < dataBatch) gear(k); // the last, short batch must not wait for the delay
-    const results = await Promise.all(engine.submit(images.subarray(s * per, (s + k) * per), { wantOutput: true }));
+    const results = await Promise.all(engine.submit(images.subarray(s * per, (s + k) * per), { wantCertainties: true }));
     results.forEach((r, j) => {
       const i = s + j;
-      if (r.status !== 'ok' || !r.output) throw new Error(`model "${spec.name}": image ${i} failed (${r.status}${r.error ? `: ${r.error}` : ''})`);
-      const a = rowCertainties(r.output, spec.outputKind);
-      if (a.cls !== r.predictedClass) throw new Error(`model "${spec.name}": image ${i}: class ${a.cls} recomputed from the output row, the engine says ${r.predictedClass}`);
-      worst = Math.max(worst, Math.abs(Math.fround(a.max_prob) - r.certainty));
-      out.predictions[i] = a.cls;
-      out.correct[i] = a.cls === labels[i] ? 1 : 0;
-      for (const mu of kCertaintyMeasures) out.certainty[mu][i] = storedCertainty(a[mu]);
+      if (r.status !== 'ok' || !r.certainties) throw new Error(`model "${spec.name}": image ${i} failed (${r.status}${r.error ? `: ${r.error}` : ''})`);
+      out.predictions[i] = r.predictedClass;
+      out.correct[i] = r.predictedClass === labels[i] ? 1 : 0;
+      for (const mu of kCertaintyMeasures) out.certainty[mu][i] = storedCertainty(r.certainties[mu]);
     });
     tick(Math.min(n, s + k));
   }
-  // The engine returns its double certainty rounded to float: at most half a float ulp away.
-  if (worst > 1e-7) throw new Error(`model "${spec.name}": certainties recomputed from the output rows differ from the engine's by ${worst}`);
   return out;
 }
 
