@@ -2,17 +2,17 @@
 // tensor parser (codec.parseRequestBody: the Inference-Header-Content-Length split), with
 // fast-check. The properties are shared: `npm test` runs a short run
 // (test/reliability-fuzz.test.ts), `npm run fuzz:long` a long one (default 1,000,000 cases
-// over the properties) and writes benchmarks/results/fuzz-long.json.
+// over the properties) and writes fuzz-long.json (benchmarks/results/ with --record, else
+// benchmarks/local/).
 //
 // Each property: for any input, the parser/decoder either returns a well-formed result or
 // throws an HttpError with a 4xx status whose message is one line with no stack frame or path;
 // never another exception. Valid requests decode to exactly the values sent.
 import fc from 'fast-check';
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { decodeInferRequest, parseRequestBody, type InputContract } from '../ts/server/codec.js';
 import { HttpError } from '../ts/server/errors.js';
+import { recordFlag, writeResult } from './stats.js';
 
 export const kContract: InputContract = { inputName: 'x', itemShape: [1, 4, 4], itemElems: 16, uint8Scale: 1 / 255, maxImagesPerRequest: 8 };
 const kLeak = /\n|\bat [\w.<>]+ \(|\/(?:work|tmp|home|usr)\/|node_modules|\.(?:js|ts):\d+|TypeError|RangeError|ReferenceError/;
@@ -176,9 +176,8 @@ async function main(): Promise<void> {
   console.log(`${'total'.padEnd(62)}${String(sum).padStart(10)}${seconds.toFixed(1).padStart(10)}  ${results.some((r) => r.failed) ? 'FAILED' : 'ok'} (seed ${seed})`);
   console.log(`decoder calls: ${tally.accepted} decoded, ${tally.refused} refused with a 4xx, 0 other outcomes`);
   for (const r of results) if (r.counterexample) console.log(`\n${r.name}: ${r.counterexample}`);
-  const dir = join(process.cwd(), 'benchmarks', 'results');
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, 'fuzz-long.json'), JSON.stringify({ createdAt: new Date().toISOString(), seed, cases: sum, seconds, decoded: tally.accepted, refused: tally.refused, failed: results.some((r) => r.failed), properties: results }, null, 2) + '\n');
+  const path = writeResult('fuzz-long', { seed, cases: sum, seconds, decoded: tally.accepted, refused: tally.refused, failed: results.some((r) => r.failed), properties: results }, recordFlag(args));
+  console.log(`(written to ${path})`);
   process.exitCode = results.some((r) => r.failed) ? 1 : 0;
 }
 
