@@ -7,7 +7,8 @@
 
 namespace cascadeserve {
 
-// Values are mirrored in ts/engine/status.ts; static_asserts in bindings/ pin them.
+// The values cross the addon as plain ints and are mirrored in ts/engine/engine.ts
+// (kStatusNames); nothing checks the two agree, so do not renumber.
 enum class StatusCode : int {
   kOk = 0,
   kInvalidArgument = 1,  // the caller passed something wrong (shape, type, config field)
