@@ -90,7 +90,7 @@ async function lowLoadLatencyUs(model: EngineModel, requests: number): Promise<n
   return lat;
 }
 
-export async function runEngineBench(opts: { quick?: boolean } = {}) {
+export async function runEngineBench(opts: { quick?: boolean; record?: boolean } = {}) {
   const quick = opts.quick ?? false;
   const reps = quick ? 3 : 5;
   const { cheapest, strongest, fromZoo } = benchModels();
@@ -131,6 +131,6 @@ export async function runEngineBench(opts: { quick?: boolean } = {}) {
     [`per-request us ${cheapest.name} b=${batch}`, perRequestUs, computePerRequestUs, `overhead ${(perRequestUs - computePerRequestUs).toFixed(2)} us (target 2)`],
     [`low-load latency overhead us ${cheapest.name}`, `p50 ${p50.toFixed(1)}`, `p99 ${p99.toFixed(1)}`, `compute ${cheapRaw1.toFixed(1)} us (target p99 100)`],
   ]);
-  const path = writeResult('engine', { description: 'engine hot path: core C++ microbenchmarks, saturation vs C API loop, per-request overhead, low-load latency (medians over repetitions)', results });
+  const path = writeResult('engine', { description: 'engine hot path: core C++ microbenchmarks, saturation vs C API loop, per-request overhead, low-load latency (medians over repetitions)', results }, opts.record ?? false);
   return { text, path, results };
 }

@@ -1,10 +1,9 @@
 // `npm run fuzz:long [-- --cases N]`: a long run of the request-decoder properties in
 // testkit/fuzz-properties.ts (default 1,000,000 cases over the properties); writes
-// benchmarks/results/fuzz-long.json.
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+// fuzz-long.json (benchmarks/results/ with --record, else benchmarks/local/).
 import { pathToFileURL } from 'node:url';
 import { fuzzProperties, kTally, runFuzz } from '../testkit/fuzz-properties.js';
+import { recordFlag, writeResult } from './stats.js';
 
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
@@ -22,9 +21,8 @@ async function main(): Promise<void> {
   console.log(`${'total'.padEnd(62)}${String(sum).padStart(10)}${seconds.toFixed(1).padStart(10)}  ${results.some((r) => r.failed) ? 'FAILED' : 'ok'} (seed ${seed})`);
   console.log(`decoder calls: ${tally.accepted} decoded, ${tally.refused} refused with a 4xx, 0 other outcomes`);
   for (const r of results) if (r.counterexample) console.log(`\n${r.name}: ${r.counterexample}`);
-  const dir = join(process.cwd(), 'benchmarks', 'results');
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, 'fuzz-long.json'), JSON.stringify({ createdAt: new Date().toISOString(), seed, cases: sum, seconds, decoded: tally.accepted, refused: tally.refused, failed: results.some((r) => r.failed), properties: results }, null, 2) + '\n');
+  const path = writeResult('fuzz-long', { seed, cases: sum, seconds, decoded: tally.accepted, refused: tally.refused, failed: results.some((r) => r.failed), properties: results }, recordFlag(args));
+  console.log(`(written to ${path})`);
   process.exitCode = results.some((r) => r.failed) ? 1 : 0;
 }
 

@@ -10,7 +10,7 @@ import Fastify from 'fastify';
 import { createServer } from '../ts/server/server.js';
 import { defaultPlanPath } from '../ts/server/plan-loader.js';
 import { writeFixturePlan } from '../testkit/server-fixture.js';
-import { median, table, writeResult } from './stats.js';
+import { median, recordFlag, table, writeResult } from './stats.js';
 
 interface LoadSpec {
   url: string;
@@ -81,7 +81,7 @@ function runLoad(spec: LoadSpec): Promise<LoadResult> {
   });
 }
 
-export async function runHttpBench(opts: { quick: boolean }): Promise<{ text: string; path: string }> {
+export async function runHttpBench(opts: { quick: boolean; record?: boolean }): Promise<{ text: string; path: string }> {
   // The zoo's plan when it exists, else the test fixture (16 floats per item: a far smaller
   // body than a 28x28 image, which the result records).
   const zooPlan = defaultPlanPath();
@@ -149,7 +149,7 @@ export async function runHttpBench(opts: { quick: boolean }): Promise<{ text: st
       runs,
       ratios: { jsonVsBare, binaryVsJson },
       targets: { jsonVsBare: 0.6, binaryVsJson: 1.5 },
-    });
+    }, opts.record ?? false);
     return { text, path };
   } finally {
     await bare.close();
@@ -158,8 +158,8 @@ export async function runHttpBench(opts: { quick: boolean }): Promise<{ text: st
   }
 }
 
-// Run directly: node dist/benchmarks/http-bench.js [--quick]
+// Run directly: node dist/benchmarks/http-bench.js [--quick] [--record]
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const { text, path } = await runHttpBench({ quick: process.argv.includes('--quick') });
+  const { text, path } = await runHttpBench({ quick: process.argv.includes('--quick'), record: recordFlag() });
   process.stdout.write(`${text}\n(written to ${path})\n`);
 }

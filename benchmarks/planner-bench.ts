@@ -1,4 +1,4 @@
-// `npm run bench -- planner`: planning time for the zoo (5 models, up to 3 stages, 64
+// `npm run bench:planner [-- --quick] [-- --record]`: planning time for the zoo (5 models, up to 3 stages, 64
 // thresholds per stage, 64 load levels) on one thread and with Piscina workers, alternating
 // the two so that a busy stretch of the shared machine hits both; medians over repetitions
 // and their ratio (the workers' speed-up).
@@ -10,7 +10,7 @@ import { validateProfile } from '../ts/contracts/profile-schema.js';
 import { packageRoot } from '../ts/contracts/package-root.js';
 import { median, table, writeResult } from './stats.js';
 
-export async function runPlannerBench(o: { quick: boolean }): Promise<{ text: string; path: string }> {
+export async function runPlannerBench(o: { quick: boolean; record?: boolean }): Promise<{ text: string; path: string }> {
   const profile = validateProfile(JSON.parse(readFileSync(join(packageRoot(), 'models', 'fmnist', 'profile.json'), 'utf8')));
   const reps = o.quick ? 2 : 5;
   const workers = Math.max(2, Math.min(4, availableParallelism()));
@@ -31,6 +31,6 @@ export async function runPlannerBench(o: { quick: boolean }): Promise<{ text: st
     table(['mode', 'total s', 'search s', 'assignment s', 'runs (s)'], rows),
     `workers' speed-up (median total, 1 thread / workers): ${speedUp.toFixed(2)}x`,
   ].join('\n');
-  const path = writeResult('planner', { reps, workers, runs, speedUp });
+  const path = writeResult('planner', { reps, workers, runs, speedUp }, o.record ?? false);
   return { text, path };
 }

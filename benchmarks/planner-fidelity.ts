@@ -26,7 +26,7 @@ import { simulate } from '../planner/simulator.js';
 import { CascadeEngine } from '../ts/engine/engine.js';
 import { loadDataset, Dataset } from '../ts/contracts/dataset.js';
 import { loadManifest } from '../ts/contracts/manifest.js';
-import { median, quantile, table, writeResult } from './stats.js';
+import { median, quantile, recordFlag, table, writeResult } from './stats.js';
 
 interface BenchGear {
   label: string;
@@ -46,6 +46,8 @@ interface Setup {
 
 export interface FidelityOptions {
   quick: boolean;
+  /** Write the results to benchmarks/results/ (else benchmarks/local/). */
+  record?: boolean;
   /** Defaults: models/fmnist/{profile,plan}.json. */
   profilePath?: string;
   planPath?: string;
@@ -327,7 +329,7 @@ export async function runFidelityBench(opts: FidelityOptions): Promise<{ text: s
     table(['gear', 'qps', 'requests', 'p95 meas ms', 'p95 sim ms', 'meas/sim', 'p95 eng ms', 'sim no-host', 'eng/sim', 'meas/ideal', 'late mean', 'late p95', 'items/submit', 'failed'], rows),
     `meas/sim: ${summary(pick('medianRatio'))}; with batch times re-measured just before: ${summary(pick('medianRatioNow'))}; engine-internal: ${summary(pick('medianRatioEngine'))}; old comparison: ${summary(pick('medianRatioIdeal'))}`,
   ].join('\n');
-  const path = writeResult('planner-fidelity', { source: setup.source, lanes, quick: opts.quick, driver, seconds, reps, hostOverhead: calib!, results, withinTarget: within(pick('medianRatio')), runs: results.length });
+  const path = writeResult('planner-fidelity', { source: setup.source, lanes, quick: opts.quick, driver, seconds, reps, hostOverhead: calib!, results, withinTarget: within(pick('medianRatio')), runs: results.length }, opts.record ?? false);
   return { text, path };
 }
 
@@ -336,6 +338,6 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
     const i = process.argv.indexOf(name);
     return i > 0 ? process.argv[i + 1] : undefined;
   };
-  const { text, path } = await runFidelityBench({ quick: process.argv.includes('--quick'), profilePath: arg('--profile'), planPath: arg('--plan'), driver: arg('--driver') as 'hybrid' | 'timer' | undefined, lanes: arg('--lanes') ? Number(arg('--lanes')) : undefined, fractions: arg('--fractions')?.split(',').map(Number), reps: arg('--reps') ? Number(arg('--reps')) : undefined, seconds: arg('--seconds') ? Number(arg('--seconds')) : undefined, gearIds: arg('--gears')?.split(',').map(Number) });
+  const { text, path } = await runFidelityBench({ quick: process.argv.includes('--quick'), record: recordFlag(), profilePath: arg('--profile'), planPath: arg('--plan'), driver: arg('--driver') as 'hybrid' | 'timer' | undefined, lanes: arg('--lanes') ? Number(arg('--lanes')) : undefined, fractions: arg('--fractions')?.split(',').map(Number), reps: arg('--reps') ? Number(arg('--reps')) : undefined, seconds: arg('--seconds') ? Number(arg('--seconds')) : undefined, gearIds: arg('--gears')?.split(',').map(Number) });
   process.stdout.write(`${text}\n(written to ${path})\n`);
 }

@@ -1,30 +1,44 @@
-// `npm run bench`: the hot-path microbenchmarks, each printed as a table and written as JSON
-// under benchmarks/results/. `npm run bench -- --quick` for a short run; `-- session` (etc.)
-// for one benchmark.
+// `npm run bench`: the hot-path suite (session, engine, http, startup), each printed as a table
+// and written as JSON, to benchmarks/local/ (ignored by git) or, with --record, to
+// benchmarks/results/ (the figures the README quotes). `-- --quick` for a short run; `-- engine`
+// (etc.) for one benchmark. The planner's benchmarks take longer and run under their own names:
+// `npm run bench:planner` (planning time) and `npm run bench:fidelity` (simulator vs engine).
 import { runEngineBench } from './engine-bench.js';
 import { runHttpBench } from './http-bench.js';
 import { runFidelityBench } from './planner-fidelity.js';
 import { runPlannerBench } from './planner-bench.js';
 import { runSessionBench } from './session-bench.js';
+import { recordFlag } from './stats.js';
+import { runStartupBench } from './startup-bench.js';
 
-const kBenches: Record<string, (o: { quick: boolean }) => Promise<{ text: string; path: string }>> = {
+type Bench = (o: { quick: boolean; record: boolean }) => Promise<{ text: string; path: string }>;
+
+/** The suite `npm run bench` runs without names. */
+const kHotPath: Record<string, Bench> = {
   session: runSessionBench,
   engine: runEngineBench,
   http: runHttpBench,
-  fidelity: runFidelityBench,
+  startup: runStartupBench,
+};
+
+/** Run only when named (npm run bench:planner, bench:fidelity). */
+const kByName: Record<string, Bench> = {
   planner: runPlannerBench,
+  fidelity: runFidelityBench,
 };
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
+const record = recordFlag(args);
 const names = args.filter((a) => !a.startsWith('--'));
-for (const name of names.length ? names : Object.keys(kBenches)) {
-  const bench = kBenches[name];
-  if (!bench) {
-    process.stderr.write(`unknown benchmark '${name}'; known: ${Object.keys(kBenches).join(', ')}\n`);
-    process.exit(2);
-  }
+const known = { ...kHotPath, ...kByName };
+const unknown = names.filter((n) => !(n in known));
+if (unknown.length) {
+  process.stderr.write(`unknown benchmark '${unknown[0]}'; known: ${Object.keys(known).join(', ')}\n`);
+  process.exit(2);
+}
+for (const name of names.length ? names : Object.keys(kHotPath)) {
   process.stdout.write(`\n== ${name} ==\n`);
-  const { text, path } = await bench({ quick });
+  const { text, path } = await known[name]({ quick, record });
   process.stdout.write(`${text}\n(written to ${path})\n`);
 }

@@ -34,7 +34,7 @@ async function timeLoop(fn: () => Promise<unknown>, calls: number): Promise<numb
   return Number(process.hrtime.bigint() - t0) / 1000 / calls;
 }
 
-export async function runSessionBench(opts: { quick?: boolean } = {}) {
+export async function runSessionBench(opts: { quick?: boolean; record?: boolean } = {}) {
   const reps = opts.quick ? 3 : 7;
   const rows: (string | number)[][] = [];
   const results = [];
@@ -71,6 +71,6 @@ export async function runSessionBench(opts: { quick?: boolean } = {}) {
     await theirs.release();
   }
   const text = table(['model', 'batch', 'C API us', 'Session us', 'ort-node us', 'ours ovh us', 'ort-node ovh us', 'ovh ratio', 'speed-up'], rows);
-  const path = writeResult('session', { description: 'per-call time of Session.run vs onnxruntime-node InferenceSession.run vs the bare C API Run, single intra-op thread, medians over repetitions', results });
+  const path = writeResult('session', { description: 'per-call time of Session.run vs onnxruntime-node InferenceSession.run vs the bare C API Run, single intra-op thread, medians over repetitions', results }, opts.record ?? false);
   return { text, path, results };
 }

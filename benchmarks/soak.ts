@@ -5,8 +5,8 @@
 // state), sends factor x capacity open loop for N seconds, then 1x capacity for 10 s
 // (recovery). The load generator runs in a worker thread (node:http keep-alive agents) and
 // counts every request's outcome: 2xx, refused (429/503), other status, connection error, or
-// no response; the burst's counts are compared with the server's /metrics. Writes
-// benchmarks/results/soak.json and prints a table.
+// no response; the burst's counts are compared with the server's /metrics. Writes soak.json
+// (benchmarks/results/ with --record, else benchmarks/local/) and prints a table.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -168,6 +168,7 @@ async function main(): Promise<void> {
       images: { type: 'string', default: '1' },
       'recovery-seconds': { type: 'string', default: '10' },
       'max-event-loop-lag-ms': { type: 'string', default: '50' },
+      record: { type: 'boolean', default: false },
     },
   });
   const seconds = Number(values.seconds);
@@ -270,7 +271,7 @@ async function main(): Promise<void> {
       recoverySeconds: recoverySecondsMeasured,
       processAlive: alive,
     };
-    const path = writeResult('soak', result);
+    const path = writeResult('soak', result, values.record ?? false);
     const f = (n: number) => (Number.isFinite(n) ? n.toFixed(1) : '-');
     console.log(
       [

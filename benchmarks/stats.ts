@@ -19,8 +19,23 @@ export function machine() {
   return { hostname: hostname(), cpus: cpus().length, cpuModel: cpus()[0]?.model ?? 'unknown', node: process.version };
 }
 
-export function writeResult(name: string, data: unknown): string {
-  const dir = join(packageRoot(), 'benchmarks', 'results');
+/**
+ * Where a benchmark's results go: benchmarks/results/ (committed, quoted by the README) only
+ * when asked to record them (--record); otherwise benchmarks/local/, which git ignores, so
+ * that trying a benchmark never changes the recorded figures.
+ */
+export function resultsDir(record: boolean): string {
+  return join(packageRoot(), 'benchmarks', record ? 'results' : 'local');
+}
+
+/** Whether the command line asks to record the results (--record). */
+export function recordFlag(argv: string[] = process.argv.slice(2)): boolean {
+  return argv.includes('--record');
+}
+
+/** Writes <name>.json into resultsDir(record); returns its path. */
+export function writeResult(name: string, data: unknown, record: boolean): string {
+  const dir = resultsDir(record);
   mkdirSync(dir, { recursive: true });
   const path = join(dir, `${name}.json`);
   writeFileSync(path, JSON.stringify({ createdAt: new Date().toISOString(), machine: machine(), ...(data as object) }, null, 2) + '\n');

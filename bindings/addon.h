@@ -1,5 +1,6 @@
-// Per-environment instance data: the addon keeps no process-global state, because the
-// planner loads it in several Piscina worker threads at once.
+// Per-environment instance data: the addon keeps no process-global state, so that each
+// Node environment loading it (the main thread, each worker thread) gets its own
+// constructors.
 #pragma once
 
 #include <napi.h>

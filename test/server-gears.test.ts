@@ -1,6 +1,6 @@
-// Load monitor and gear switching: the pure policy rule, the arrival-rate window, the
-// decision+swap time, and a stepped load (low, high, low) over HTTP that switches to the cheap
-// gear and back, seen in the responses and the metrics. Checked by counts and order; the load
+// Load monitor and gear switching: the pure policy rule, the arrival-rate window, every
+// switch decided and timed once, and a stepped load (low, high, low) over HTTP that switches to
+// the cheap gear and back, seen in the responses and the metrics. Checked by counts and order; the load
 // steps are far apart from the gear boundary so that a slow machine does not change them.
 import t from 'tap';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -74,34 +74,43 @@ t.test('policy: the recent rate switches down before the long window sees the ra
   t.equal(p.decide({ nowMs: 20, rateQps: 80, backlogItems: 0, current: 1 }), 1, 'without a recent rate the long window alone decides (and a fall starts the hold)');
 });
 
-t.test('decision plus swap take well under a millisecond', async (t) => {
-  const times: number[] = [];
-  const { server, stop } = await startFixtureServer(
+t.test('every switch is decided, swapped and timed once, both ways', async (t) => {
+  const events: { from: number; to: number; switchUs: number }[] = [];
+  const { url, server, stop } = await startFixtureServer(
     { accurateMaxQps: 100 },
-    { upSwitchHoldMs: 0, loadWindowMs: 20, loadBucketMs: 10, onGearSwitch: (_m, e) => times.push(e.switchUs) },
+    { upSwitchHoldMs: 0, loadWindowMs: 20, loadBucketMs: 10, onGearSwitch: (_m, e) => events.push({ from: e.from, to: e.to, switchUs: e.switchUs }) },
   );
   t.teardown(stop);
   const controller = server.cascade.gearController!;
   // A burst far above 100/s switches to the cheap gear at once; once the 20 ms window has
-  // emptied, the next look (the controller's tick or ours) switches back (hold 0).
-  for (let i = 0; i < 40; i++) {
+  // emptied (35 ms later: no bucket of the burst is left in it), the next look (the
+  // controller's tick or ours) switches back (hold 0). Two switches per round.
+  const rounds = 40;
+  for (let i = 0; i < rounds; i++) {
     controller.onArrival(1000);
+    t.equal(server.engine.gear.id, 2, `round ${i}: the burst took the cheap gear`);
     await sleep(35);
     controller.evaluate();
+    t.equal(server.engine.gear.id, 1, `round ${i}: back to the accurate gear`);
   }
-  t.ok(times.length >= 60, `${times.length} switches measured`);
-  const sorted = [...times].sort((a, b) => a - b);
-  const p50 = sorted[sorted.length >> 1];
-  const p99 = sorted[Math.floor(sorted.length * 0.99)];
-  t.comment(`decision + swap: median ${p50.toFixed(1)} us, p99 ${p99.toFixed(1)} us, max ${sorted[sorted.length - 1].toFixed(1)} us over ${times.length} switches`);
-  t.ok(p50 < 500, `median ${p50.toFixed(1)} us is well under a millisecond`);
+  const expected = Array.from({ length: rounds }, () => [{ from: 1, to: 2 }, { from: 2, to: 1 }]).flat();
+  t.same(events.map(({ from, to }) => ({ from, to })), expected, 'one event per switch, alternating');
+  t.ok(events.every((e) => Number.isFinite(e.switchUs) && e.switchUs > 0), 'every switch timed');
+  const text = await (await fetch(`${url}/metrics`)).text();
+  t.match(text, new RegExp(`cascadeserve_gear_switch_duration_seconds_count\\{model="fixture"\\} ${2 * rounds}\n`), 'all of them in the metrics');
+  const sorted = events.map((e) => e.switchUs).sort((a, b) => a - b);
+  // Reported, not asserted: speed is for benchmarks, not for a test on a shared machine.
+  t.comment(`decision + swap: median ${sorted[sorted.length >> 1].toFixed(1)} us, max ${sorted[sorted.length - 1].toFixed(1)} us over ${sorted.length} switches`);
 });
 
 t.test('stepped load (low, high, low): cheap gear and back, in responses and metrics', async (t) => {
   const switches: { from: number; to: number }[] = [];
+  // The cheap gear above 20/s, measured over 1 s (long and recent windows alike): the low
+  // phases send at most 5/s and the high one 120 requests in bursts of 40, so how fast this
+  // machine answers them moves neither phase near the boundary.
   const { url, stop } = await startFixtureServer(
-    { accurateMaxQps: 100 },
-    { upSwitchHoldMs: 150, loadWindowMs: 100, onGearSwitch: (_m, e) => switches.push({ from: e.from, to: e.to }) },
+    { accurateMaxQps: 20 },
+    { upSwitchHoldMs: 150, loadWindowMs: 1000, loadRecentMs: 1000, onGearSwitch: (_m, e) => switches.push({ from: e.from, to: e.to }) },
   );
   t.teardown(stop);
   const infer = `${url}/v2/models/fixture/infer`;
@@ -109,12 +118,12 @@ t.test('stepped load (low, high, low): cheap gear and back, in responses and met
   const seen: number[] = [];
   const x = items(1);
 
-  // Low: one image every 50 ms = 20/s, far below 100/s.
+  // Low: one image every 200 ms, at most 5/s.
   for (let i = 0; i < 5; i++) {
     seen.push(gearOf(await postJson(infer, jsonRequest(x))));
-    await sleep(50);
+    await sleep(200);
   }
-  // High: bursts of 40 single-image requests at once, 400 per 100 ms window = thousands/s.
+  // High: bursts of 40 single-image requests at once.
   for (let round = 0; round < 3; round++) {
     const rs = await Promise.all(Array.from({ length: 40 }, () => postJson(infer, jsonRequest(x))));
     for (const r of rs) {
@@ -122,9 +131,9 @@ t.test('stepped load (low, high, low): cheap gear and back, in responses and met
       seen.push(gearOf(r));
     }
   }
-  // Low again, long enough for the window to empty and the hold to pass.
-  for (let i = 0; i < 12; i++) {
-    await sleep(50);
+  // Low again until the window has emptied and the hold has passed: the accurate gear answers.
+  for (let i = 0; i < 100 && seen[seen.length - 1] !== 1; i++) {
+    await sleep(200);
     seen.push(gearOf(await postJson(infer, jsonRequest(x))));
   }
   const compact = seen.filter((g, i) => i === 0 || g !== seen[i - 1]);

@@ -6,10 +6,13 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { items, jsonRequest, postJson, startFixtureServer, writeFixturePlan } from '../testkit/server-fixture.js';
 import { root } from '../testkit/paths.js';
+import { until } from './helpers/poll.js';
 
 for (const overloadStatus of [429, 503] as const) {
   t.test(`overload (${overloadStatus}): each request answered or refused exactly once`, async (t) => {
-    const { url, server, stop } = await startFixtureServer({}, { maxInFlightImages: 24, overloadStatus });
+    // A deadline (the plan's SLO) far beyond the test: a held request must not time out while
+    // the rest arrive, however slow the machine.
+    const { url, server, stop } = await startFixtureServer({ sloMs: 600_000 }, { maxInFlightImages: 24, overloadStatus });
     t.teardown(stop);
     const infer = `${url}/v2/models/fixture/infer`;
     // Hold the batcher so that the in-flight bound fills deterministically.
@@ -20,9 +23,7 @@ for (const overloadStatus of [429, 503] as const) {
     );
     // Wait until the server has decided on every request (accepted and held, or refused).
     const m = server.cascade;
-    for (let waited = 0; m.pendingRequests + m.stats.failureCount < n && waited < 20_000; waited += 10) {
-      await new Promise((r) => setTimeout(r, 10));
-    }
+    await until(() => m.pendingRequests + m.stats.failureCount === n, 'a decision on every request');
     server.engine.resume();
     const answers = await Promise.all(sent);
     const ok = answers.filter((a) => a.status === 200);
@@ -46,12 +47,12 @@ for (const overloadStatus of [429, 503] as const) {
 }
 
 t.test('deadline by queue estimate: refused at once when the backlog cannot meet it', async (t) => {
-  const { url, server, stop } = await startFixtureServer({}, { maxInFlightImages: 1000 });
+  const { url, server, stop } = await startFixtureServer({ sloMs: 600_000 }, { maxInFlightImages: 1000 });
   t.teardown(stop);
   const infer = `${url}/v2/models/fixture/infer`;
   server.engine.pause();
   const held = postJson(infer, jsonRequest(items(200)), {}); // 200 images of backlog
-  await new Promise((r) => setTimeout(r, 100));
+  await until(() => server.engine.inFlight === 200, 'the 200 images queued in the engine');
   // Each image costs at least ~1 us: 200 images cannot be done in a 1 us timeout.
   const r = await postJson(infer, jsonRequest(items(1), { parameters: { timeout: 1 } }));
   t.equal(r.status, 429, 'refused by the queue estimate');
@@ -61,13 +62,15 @@ t.test('deadline by queue estimate: refused at once when the backlog cannot meet
 });
 
 t.test('graceful close answers the requests in flight', async (t) => {
-  const { url, server, stop } = await startFixtureServer();
+  const { url, server, stop } = await startFixtureServer({ sloMs: 600_000 });
   const infer = `${url}/v2/models/fixture/infer`;
   server.engine.pause();
   const inFlight = Array.from({ length: 10 }, (_, i) => postJson(infer, jsonRequest(items(4, i + 1), { id: `c${i}` })));
-  await new Promise((r) => setTimeout(r, 150));
+  await until(() => server.cascade.pendingRequests === 10, 'the 10 requests held in the engine');
   const closed = stop();
-  setTimeout(() => server.engine.resume(), 50);
+  // The requests are released only once the close has begun (the listener is closed).
+  await until(() => !server.app.server.listening, 'the close to begin');
+  server.engine.resume();
   const answers = await Promise.all(inFlight);
   await closed;
   t.same(answers.map((a) => a.status), Array(10).fill(200), 'all in-flight requests answered 200');

@@ -2,7 +2,7 @@
 // tensor parser (codec.parseRequestBody: the Inference-Header-Content-Length split), with
 // fast-check. The properties are shared: `npm test` runs a short run
 // (test/reliability-fuzz.test.ts), `npm run fuzz:long` a long one (benchmarks/fuzz-long.ts:
-// default 1,000,000 cases over the properties, written to benchmarks/results/fuzz-long.json).
+// default 1,000,000 cases over the properties, written to fuzz-long.json under benchmarks/local/, or benchmarks/results/ with --record).
 //
 // Each property: for any input, the parser/decoder either returns a well-formed result or
 // throws an HttpError with a 4xx status whose message is one line with no stack frame or path;

@@ -1,9 +1,10 @@
-// `npm run eval [-- --quick] [-- --out DIR]`: the end-to-end evaluation (issue 7).
+// `npm run eval [-- --quick] [-- --record] [-- --out DIR]`: the end-to-end evaluation (issue 7).
 // Real runs: each system is a plan served by `cascadeserve serve` in a child process; an
 // open-loop replayer (this process) sends a trace at a scale; capacity = the largest scale at
 // which p95 <= SLO and held-out accuracy >= target (search over the scale). Then the simulator
-// at 1..64 lanes with the zoo's profile and a V100 BERT profile. Writes JSON and SVG under
-// benchmarks/results/ (eval.json, eval-*.svg) and docs/evaluation-results.md.
+// at 1..64 lanes with the zoo's profile and a V100 BERT profile. Writes JSON, SVG and markdown
+// under benchmarks/local/; with --record, the JSON and SVG under benchmarks/results/ (eval.json,
+// eval-*.svg) and the markdown as docs/evaluation-results.md.
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
@@ -17,7 +18,7 @@ import { sha256File } from '../../ts/tools/profiler.js';
 import { loadDataset, type Dataset } from '../../ts/contracts/dataset.js';
 import { loadManifest } from '../../ts/contracts/manifest.js';
 import { packageRoot } from '../../ts/contracts/package-root.js';
-import { machine, table } from '../stats.js';
+import { machine, recordFlag, resultsDir, table } from '../stats.js';
 import { bertV100Profile } from './gpu-profile.js';
 import { lanesComparison } from './lanes-sim.js';
 import { replay, saturate, summarize, timeSeries, type TrialSummary } from './replay.js';
@@ -28,9 +29,11 @@ import { makeTrace, peakRatio, rateCurve, type TraceShape } from '../../testkit/
 
 export interface EvalOptions {
   quick: boolean;
-  /** Results directory (JSON, SVG). Default benchmarks/results. */
+  /** Record the results (defaults of outDir and docPath). */
+  record?: boolean;
+  /** Results directory (JSON, SVG). Default benchmarks/results when recording, else benchmarks/local. */
   outDir?: string;
-  /** Where the markdown results go. Default docs/evaluation-results.md. */
+  /** Where the markdown results go. Default docs/evaluation-results.md when recording a full run, else outDir. */
   docPath?: string;
   profilePath?: string;
   log?: (s: string) => void;
@@ -76,7 +79,7 @@ const ms = (x: number) => (Number.isFinite(x) ? x.toFixed(1) : 'inf');
 export async function runEval(o: EvalOptions): Promise<{ resultPath: string; docPath: string; result: Record<string, unknown> }> {
   const tStart = performance.now();
   const log = o.log ?? ((s: string) => process.stderr.write(`${s}\n`));
-  const outDir = o.outDir ?? join(root, 'benchmarks', 'results');
+  const outDir = o.outDir ?? resultsDir(o.record ?? false);
   mkdirSync(outDir, { recursive: true });
   const work = mkdtempSync(join(tmpdir(), 'cs-eval-'));
   const planDir = join(outDir, o.quick ? 'eval-quick-plans' : 'eval-plans');
@@ -246,7 +249,7 @@ export async function runEval(o: EvalOptions): Promise<{ resultPath: string; doc
   const prefix = Q ? 'eval-quick' : 'eval';
   const resultPath = join(outDir, `${prefix}.json`);
   writeFileSync(resultPath, JSON.stringify({ createdAt: new Date().toISOString(), ...result }, (_, v) => (v === Infinity ? 'Infinity' : v), 1) + '\n');
-  const docPath = o.docPath ?? (Q ? join(outDir, 'eval-quick.md') : join(root, 'docs', 'evaluation-results.md'));
+  const docPath = o.docPath ?? (Q || !o.record ? join(outDir, `${prefix}.md`) : join(root, 'docs', 'evaluation-results.md'));
   const capRows = writeReport(readEvalResult(resultPath), { outDir, docPath, resultPath });
   log(table(['target', 'SLO ms', 'trace', ...systems, 'vs dynamic/MS+', 'vs static'], capRows));
   log(`eval done in ${wallS.toFixed(0)} s: ${resultPath}, ${docPath}`);
@@ -358,5 +361,5 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   const outIdx = args.indexOf('--out');
   const profIdx = args.indexOf('--profile');
   for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => process.exit(130)); // exit handlers stop the servers
-  await runEval({ quick: args.includes('--quick'), outDir: outIdx >= 0 ? args[outIdx + 1] : undefined, profilePath: profIdx >= 0 ? args[profIdx + 1] : undefined });
+  await runEval({ quick: args.includes('--quick'), record: recordFlag(args), outDir: outIdx >= 0 ? args[outIdx + 1] : undefined, profilePath: profIdx >= 0 ? args[profIdx + 1] : undefined });
 }

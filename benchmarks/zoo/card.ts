@@ -1,14 +1,15 @@
 // `npm run zoo:card`: measures the model card of the embedded zoo on this machine through the
 // native Session (single intra-op thread): accuracy on the validation and held-out halves
 // (argmax computed here), and time per image at batch 1 and 32 (median over repetitions).
-// Writes benchmarks/results/zoo-card.json and the table between the card markers of
-// models/fmnist/README.md, and checks the spans the zoo promises.
+// Writes zoo-card.json (benchmarks/local/), and checks the spans the zoo promises; with --record
+// (`npm run zoo:card -- --record`), benchmarks/results/zoo-card.json and the table between the
+// card markers of models/fmnist/README.md.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { Session } from '../../ts/index.js';
 import { loadManifest } from '../../ts/contracts/manifest.js';
 import { defaultManifestPath } from '../../ts/contracts/package-root.js';
 import { loadDataset, toFloat32, type Dataset } from '../../ts/contracts/dataset.js';
-import { median, table, writeResult } from '../stats.js';
+import { median, recordFlag, table, writeResult } from '../stats.js';
 
 const kBegin = '<!-- card:begin (written by npm run zoo:card) -->';
 const kEnd = '<!-- card:end -->';
@@ -48,7 +49,7 @@ async function usPerImage(s: Session, input: string, ds: Dataset, itemDims: numb
   return median(reps);
 }
 
-export async function runZooCard(opts: { quick?: boolean } = {}) {
+export async function runZooCard(opts: { quick?: boolean; record?: boolean } = {}) {
   const manifest = await loadManifest(defaultManifestPath());
   const val = loadDataset(manifest.data.validation);
   const held = loadDataset(manifest.data.heldout);
@@ -77,7 +78,7 @@ export async function runZooCard(opts: { quick?: boolean } = {}) {
     rows.map((r) => [r.name, r.params, r.mflopsPerImage, (r.validationAccuracy * 100).toFixed(2), (r.heldoutAccuracy * 100).toFixed(2), r.usPerImageBatch1, r.usPerImageBatch32]),
   );
   const spanText = `spans: FLOPs ${spans.flops.toFixed(0)}x, time at batch 32 ${spans.timeBatch32.toFixed(0)}x, held-out accuracy ${spans.accuracyPoints.toFixed(1)} points, best held-out ${(spans.bestHeldout * 100).toFixed(2)}%`;
-  const path = writeResult('zoo-card', { description: 'model card: accuracy through the native Session, time per image single-threaded', models: rows, spans });
+  const path = writeResult('zoo-card', { description: 'model card: accuracy through the native Session, time per image single-threaded', models: rows, spans }, opts.record ?? false);
 
   const readmePath = manifest.dir + '/README.md';
   const md = [
@@ -93,6 +94,7 @@ export async function runZooCard(opts: { quick?: boolean } = {}) {
     '',
     kEnd,
   ].join('\n');
+  if (!opts.record) return { text: `${text}\n${spanText}`, path, results: { rows, spans } };
   const old = readFileSync(readmePath, 'utf8');
   const a = old.indexOf(kBegin);
   const b = old.indexOf(kEnd);
@@ -101,6 +103,7 @@ export async function runZooCard(opts: { quick?: boolean } = {}) {
 }
 
 if (process.argv[1]?.endsWith('card.js')) {
-  const { text, path } = await runZooCard({ quick: process.argv.includes('--quick') });
-  process.stdout.write(`${text}\n(written to ${path} and models/fmnist/README.md)\n`);
+  const record = recordFlag();
+  const { text, path } = await runZooCard({ quick: process.argv.includes('--quick'), record });
+  process.stdout.write(`${text}\n(written to ${path}${record ? ' and models/fmnist/README.md' : ''})\n`);
 }

@@ -22,8 +22,9 @@
 // completed with kTimeout without running. Once its batch is formed, a request runs. A
 // deadline already past at Submit is accepted and timed out by the lane.
 //
-// Failures: a runner error fails only that batch's requests (kRuntimeError, the runner's
-// message as error_message); the lane keeps serving.
+// Failures: when a batch's run fails, a batch of several rows is rerun one row at a time and
+// only the rows that fail alone complete with kRuntimeError (the runner's message as
+// error_message); the others are answered or forwarded as usual. The lane keeps serving.
 //
 // Thread safety: every public method may be called from any thread, concurrently, except
 // that Close/the destructor must not be called from the CompletionFn.
@@ -83,8 +84,7 @@ class Engine {
   // Idempotent; concurrent calls wait for the first to finish.
   void Close();
 
-  // A consistent snapshot of the counters; O(models + lanes + priority levels) under the
-  // scheduler mutex.
+  // A consistent snapshot of the counters; O(models + lanes) under the scheduler mutex.
   EngineStats Stats() const;
 
   int64_t item_elems() const { return state_.item_elems; }

@@ -32,7 +32,7 @@ class Lane {
 
  private:
   void Loop();
-  // The following run with state_->mu held (lock passed to make that explicit).
+  // The following run with state_->mu held by the caller (Loop); nothing checks it.
   // Moves expired requests of hosted queues to expired_; lowers *wake_at_us to the
   // earliest remaining deadline bound.
   void SweepExpired(int64_t now_us, int64_t* wake_at_us);

@@ -7,11 +7,16 @@
 // one-stage gear), so each member gets its own engine with a one-stage gear (threshold 0,
 // batched as the plan batches that model), on the plan's lanes, created on the first request
 // so that a server used only for the cascade loads no extra sessions.
+//
+// Warm-up: an engine is warmed (ts/engine/warm-up.ts: every model of every gear, on every
+// lane hosting it, at the gears' batch sizes) before it is used, so the cascade reports ready
+// only once warm. The warm-up's runs are left out of the figures this model reports.
 import { performance } from 'node:perf_hooks';
 import { CascadeEngine } from '../engine/engine.js';
 import { CascadeServeError } from '../errors.js';
 import type { EngineOptions } from '../engine/config.js';
 import type { EngineStats } from '../engine/engine.js';
+import { warmUp } from '../engine/warm-up.js';
 import { AdmissionController, CostEstimator } from './admission.js';
 import type { InputContract } from './codec.js';
 import { GearController, type GearSwitchEvent, type SwitchLogger } from './gear-controller.js';
@@ -27,6 +32,8 @@ export interface ServedModelOptions {
   loadMonitor: LoadMonitorOptions;
   /** How often the controller looks at the load without arrivals and samples engine costs. */
   tickMs: number;
+  /** Warm the engine up before it serves (see above). */
+  warmUp: boolean;
   log: SwitchLogger;
   onSwitch?: (model: string, e: GearSwitchEvent) => void;
 }
@@ -59,6 +66,8 @@ export class ServedModel {
   /** Engine counters at the last cost sample. */
   #lastBusyUs = 0;
   #lastCompleted = 0;
+  /** Batches the warm-up ran: not executions of requests. */
+  #warmUpBatches = 0;
 
   private constructor(name: string, kind: 'cascade' | 'member', plan: ServingPlan, engineOptions: EngineOptions, gears: ServingGear[], options: ServedModelOptions) {
     this.name = name;
@@ -82,7 +91,7 @@ export class ServedModel {
     this.#outputIsLogits = new Map(engineOptions.models.map((m) => [m.name, (m.outputKind ?? 'logits') === 'logits']));
   }
 
-  /** The cascade, with its engine created now (the server is ready when this resolves). */
+  /** The cascade, with its engine created and warmed now (the server is ready when this resolves). */
   static async cascade(plan: ServingPlan, options: ServedModelOptions): Promise<ServedModel> {
     const m = new ServedModel(plan.cascadeName, 'cascade', plan, plan.cascadeOptions(), plan.gears, options);
     await m.engine();
@@ -161,6 +170,7 @@ export class ServedModel {
     if (engine && !this.#closed) {
       const s = engine.stats();
       for (const q of s.queues) executionCount += q.batches;
+      executionCount -= this.#warmUpBatches;
     }
     const gear = this.#controller?.current ?? this.#gears[0];
     const now = performance.now();
@@ -192,15 +202,28 @@ export class ServedModel {
           ? new HysteresisGearPolicy(this.#gears, {
               holdMs: this.#options.upSwitchHoldMs,
               sloMs: this.admission.sloUs / 1000,
-              // Drained: no more than one first-stage batch of the running gear waiting.
+              // Drained: no more than one first-stage batch of the most accurate gear (gear 0)
+              // waiting, whichever gear is running.
               drainedBacklogItems: this.#gears[0].engine.stages[0].maxBatch,
             })
           : null;
       const engine = await CascadeEngine.create(this.#engineOptions);
+      try {
+        if (!this.#closed && this.#options.warmUp) await warmUp(engine, this.#engineOptions, this.#gears.map((g) => g.engine));
+      } catch (e) {
+        await engine.close();
+        throw e;
+      }
       if (this.#closed) {
         await engine.close();
         throw closedError(this.name);
       }
+      const warm = engine.stats();
+      for (const q of warm.queues) {
+        this.#warmUpBatches += q.batches;
+        this.#lastCompleted += q.exits;
+      }
+      for (const l of warm.lanes) this.#lastBusyUs += l.busyUs;
       this.#engine = engine;
       if (policy) {
         this.#controller = new GearController({

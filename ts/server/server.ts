@@ -44,6 +44,12 @@ export interface ServerOptions {
   loadRecentMs?: number;
   /** Serve each manifest model alone as `<cascade>.<model>`. Default true. */
   serveMembers?: boolean;
+  /**
+   * Run every model of every gear on every lane hosting it, at the gears' batch sizes, before
+   * reporting ready (ts/engine/warm-up.ts), so that the first requests do not meet cold
+   * sessions. Default true; false only to measure what it saves (`npm run bench -- startup`).
+   */
+  warmUp?: boolean;
   /** Fastify's logger option (pino). Default false. */
   logger?: FastifyServerOptions['logger'];
   /** Called after every gear switch (tests, benchmarks). */
@@ -151,6 +157,7 @@ export async function createServer(options: ServerOptions): Promise<CascadeServe
     upSwitchHoldMs: options.upSwitchHoldMs ?? 500,
     loadMonitor: { windowMs: options.loadWindowMs ?? 200, bucketMs: options.loadBucketMs ?? 10, ...(options.loadRecentMs !== undefined ? { recentMs: options.loadRecentMs } : {}) },
     tickMs: Math.max(5, options.loadBucketMs ?? 10),
+    warmUp: options.warmUp ?? true,
     log: { info: (obj, msg) => log.info(obj, msg), error: (obj, msg) => log.error(obj, msg) },
     onSwitch: (model, e) => {
       metrics.observeSwitch(model, e.switchUs / 1e6);
