@@ -12,7 +12,7 @@ import { fromNative } from '../ts/errors.js';
 import { openRuntime } from '../ts/runtime/runtime.js';
 import { toHttpError } from '../ts/server/errors.js';
 import { certaintyOf, runWithOrtNode, type OracleModel } from './helpers/cascade-oracle.js';
-import { fixture } from './helpers/paths.js';
+import { fixture } from '../testkit/paths.js';
 
 const models = [
   { name: 'small', path: fixture('mlp_small.onnx'), input: 'x', output: 'y', itemDims: [16], classes: 4 },

@@ -12,7 +12,7 @@ import { ModelStats } from '../ts/server/model-stats.js';
 import type { ServingGear } from '../ts/server/plan-loader.js';
 import { createServer } from '../ts/server/server.js';
 import type { CascadeEngine } from '../ts/engine/engine.js';
-import { binaryRequest, items, jsonRequest, postJson, startFixtureServer, writeFixturePlan } from './server-fixture.js';
+import { binaryRequest, items, jsonRequest, postJson, startFixtureServer, writeFixturePlan } from '../testkit/server-fixture.js';
 
 t.test('request timeouts out of range answer 400 naming parameters.timeout', async (t) => {
   const { url, stop } = await startFixtureServer({}, { logger: false });

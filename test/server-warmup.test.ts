@@ -5,7 +5,7 @@
 import t from 'tap';
 import { warmUpBatchSizes, warmUpRuns, kMaxWarmUpBatchSizes } from '../ts/engine/warm-up.js';
 import type { EngineGear } from '../ts/engine/config.js';
-import { items, jsonRequest, postJson, startFixtureServer } from './server-fixture.js';
+import { items, jsonRequest, postJson, startFixtureServer } from '../testkit/server-fixture.js';
 
 const gear = (id: number, stages: [string, number][]): EngineGear => ({ id, stages: stages.map(([model, maxBatch]) => ({ model, threshold: 0.5, maxBatch })) });
 
