@@ -2,7 +2,8 @@
 // here validates: callers in ts/ validate first (messages name the field) and the addon keeps
 // only cheap guards. Loader order: CASCADESERVE_ADDON (an explicit path), then
 // prebuilds/<platform>-<arch>/cascadeserve.node, then build/Release/cascadeserve.node; a local
-// build newer than the prebuilt binary goes first, so a source checkout never runs a stale one.
+// build at least as new as the prebuilt binary goes first, so a source checkout runs its own
+// build (scripts/prebuild.mjs copies with the build's mtime) and never a stale one.
 import { existsSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
@@ -128,7 +129,7 @@ export function addonCandidates(root = packageRoot()): string[] {
   const prebuilt = join(root, 'prebuilds', `${process.platform}-${process.arch}`, 'cascadeserve.node');
   const local = join(root, 'build', 'Release', 'cascadeserve.node');
   const mtime = (p: string) => (existsSync(p) ? statSync(p).mtimeMs : -1);
-  if (mtime(local) > mtime(prebuilt)) list.push(local, prebuilt);
+  if (mtime(local) >= 0 && mtime(local) >= mtime(prebuilt)) list.push(local, prebuilt);
   else list.push(prebuilt, local);
   return list;
 }
@@ -168,7 +169,9 @@ export function loadBinding(): { binding: RawBinding; path: string } {
   throw new Error(
     'cascadeserve: no loadable native addon. Tried:\n' +
       tried.join('\n') +
-      '\nBuild it with `npm run build:native` (needs cmake and g++), or install a package that ships prebuilds/.',
+      `\nThis package ships prebuilt binaries in prebuilds/<platform>-<arch>/; none loads on ${process.platform}-${process.arch}. ` +
+      'In a source checkout, build with `npm run build:native` (needs cmake and g++); elsewhere set CASCADESERVE_ADDON ' +
+      'to a cascadeserve.node built for this platform (README: "Use it in your project").',
   );
 }
 

@@ -1,30 +1,34 @@
-// Resolves and opens the ONNX Runtime shared library. Default: the libonnxruntime shipped inside
-// onnxruntime-node; CASCADESERVE_ORT_LIBRARY overrides it (another build, a GPU one say).
+// Resolves and opens the ONNX Runtime shared library. Default: the library beside the loaded
+// addon (prebuilds/<platform>-<arch>/ of the installed package ships both), else, in a source
+// checkout, the one inside onnxruntime-node (a devDependency); CASCADESERVE_ORT_LIBRARY
+// overrides both (another build, a GPU one say).
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { loadBinding, type RawRuntime } from '../../bindings/binding.js';
 import { fromNative } from '../errors.js';
 
+const kLibraryName = process.platform === 'darwin' ? 'libonnxruntime.1.dylib' : process.platform === 'win32' ? 'onnxruntime.dll' : 'libonnxruntime.so.1';
+
 export function defaultOrtLibraryPath(): string {
   const env = process.env.CASCADESERVE_ORT_LIBRARY;
   if (env) return env;
+  const beside = join(dirname(loadBinding().path), kLibraryName);
+  if (existsSync(beside)) return beside;
   const require = createRequire(import.meta.url);
-  let pkgDir: string;
+  let fromOrtNode: string | undefined;
   try {
-    pkgDir = dirname(require.resolve('onnxruntime-node/package.json'));
+    const pkgDir = dirname(require.resolve('onnxruntime-node/package.json'));
+    fromOrtNode = join(pkgDir, 'bin', 'napi-v6', process.platform, process.arch, kLibraryName);
   } catch {
-    throw new Error(
-      'cascadeserve: onnxruntime-node is not installed, and CASCADESERVE_ORT_LIBRARY is not set; ' +
-        'install onnxruntime-node or point CASCADESERVE_ORT_LIBRARY at a libonnxruntime shared library',
-    );
+    // Not installed: the installed package does not depend on it.
   }
-  const name = process.platform === 'darwin' ? 'libonnxruntime.1.dylib' : process.platform === 'win32' ? 'onnxruntime.dll' : 'libonnxruntime.so.1';
-  const path = join(pkgDir, 'bin', 'napi-v6', process.platform, process.arch, name);
-  if (!existsSync(path)) {
-    throw new Error(`cascadeserve: onnxruntime-node ships no runtime library for ${process.platform}-${process.arch} (looked for ${path}); set CASCADESERVE_ORT_LIBRARY`);
-  }
-  return path;
+  if (fromOrtNode && existsSync(fromOrtNode)) return fromOrtNode;
+  throw new Error(
+    `cascadeserve: no ONNX Runtime library found: none beside the addon (${beside})` +
+      (fromOrtNode ? `, none in onnxruntime-node (${fromOrtNode})` : '') +
+      '; set CASCADESERVE_ORT_LIBRARY to a libonnxruntime shared library (C API 21 or newer)',
+  );
 }
 
 export interface RuntimeInfo {
