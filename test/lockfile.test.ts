@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { root } from './helpers/paths.js';
+import { root } from '../testkit/paths.js';
 
 /** The first lines where two texts differ, with a little context, for the failure message. */
 function firstDifference(a: string, b: string): string {
