@@ -2,7 +2,7 @@
 // crossing into C++ per submit() call (however many items) and one back per group of
 // completed batches; each item's promise is settled from those columns.
 import { loadBinding, type RawEngine, type RawEngineStats, type RawResultColumns } from '../../bindings/binding.js';
-import { CascadeServeError, fromNative, invalidArgument } from '../errors.js';
+import { CascadeServeError, fromNative, invalidArgument, withoutSourceLocations } from '../errors.js';
 import { openRuntime } from '../runtime/runtime.js';
 import { fillEngineConfig, fillGear, type EngineGear, type EngineOptions, type RawEngineConfig } from './config.js';
 
@@ -207,7 +207,7 @@ export class CascadeEngine {
       const b = cols.outputOffset[i + 1];
       if (b > a) r.output = cols.outputs.subarray(a, b);
       const message = cols.errors[i];
-      if (message !== undefined) r.error = message;
+      if (message !== undefined) r.error = withoutSourceLocations(message);
       settle(r);
     }
     if (this.#pending.size === 0) {

@@ -1,7 +1,7 @@
 // createServer(): the HTTP server for one gear plan. Loads the plan and its manifest, creates
 // the cascade's engine, registers the protocol's routes (each an encapsulated plugin with
 // schemas compiled at boot) and returns handles for tests and the CLI.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyServerOptions } from 'fastify';
 import { packageRoot } from '../zoo/manifest.js';
@@ -138,9 +138,9 @@ export async function createServer(options: ServerOptions): Promise<CascadeServe
     logger: options.logger ?? false,
     // The client's X-Request-Id (when plain) or a new UUID, echoed and on every log line.
     genReqId: requestIdOf,
-    requestIdLogLabel: kRequestIdLogLabel,
-    // Per-request log lines would cost more than the inference of a small model.
-    logController: new LogController({ disableRequestLogging: true }),
+    // Fastify's own request lines (two per request, at info) are off: request-log.ts writes one
+    // per finished request, at debug or trace, so that the default level costs none.
+    logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: kRequestIdLogLabel }),
     // Parameter values are string, number or boolean: a union type, which Ajv's strict mode
     // wants allowed explicitly.
     // No type coercion: a shape of strings or a numeric id is a client error, not a guess.
@@ -326,6 +326,7 @@ function describeModelFailure(plan: ServingPlan, e: unknown): string {
   const message = e instanceof Error ? e.message : String(e);
   for (const m of plan.manifest.models) {
     if (!existsSync(m.file)) return `model '${m.name}': file ${m.file} does not exist (${message})`;
+    if (statSync(m.file).size === 0) return `model '${m.name}': file ${m.file} is empty (0 bytes): ${message}`;
   }
   if (plan.manifest.models.some((m) => message.includes(m.file))) return message;
   return `${message} (models: ${plan.manifest.models.map((m) => `${m.name} = ${m.file}`).join(', ')})`;
