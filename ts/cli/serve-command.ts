@@ -159,7 +159,8 @@ export async function runServeCommand(argv: string[], io: CliIo): Promise<number
   const url = await server.listen();
   const name = server.cascade.name;
   const models = [...server.models.keys()];
-  log.info({ url, models, plan: server.plan.planPath }, `serving '${name}' at ${url}`);
+  // The URL is followed by a space in the message, so that a pattern like /at (http\S+)/ finds it.
+  log.info({ url, models, plan: server.plan.planPath }, `serving '${name}' at ${url} (models: ${models.join(', ')})`);
   if (io.stdout.isTTY && !values.quiet) {
     // A token given on the command line is shown (the user typed it here); one from the
     // environment is referred to by its variable.
