@@ -132,11 +132,23 @@ function rssKb(pid: number): number {
 
 async function startServer(planPath: string, extra: string[]): Promise<{ child: ChildProcess; url: string; model: string; exited: Promise<number | null> }> {
   const bin = join(packageRoot(), 'dist', 'ts', 'cli', 'bin.js');
-  const child = spawn(process.execPath, [bin, 'serve', '--plan', planPath, '--port', '0', '--quiet', ...extra], { stdio: ['ignore', 'pipe', 'inherit'] });
+  // The server's log (JSON lines on stderr) gives the URL at info; lines above info (warnings,
+  // errors) and anything not JSON are passed on to this process's stderr.
+  const child = spawn(process.execPath, [bin, 'serve', '--plan', planPath, '--port', '0', ...extra], { stdio: ['ignore', 'ignore', 'pipe'] });
   const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
   let out = '';
+  child.stderr!.setEncoding('utf8');
+  let partial = '';
+  child.stderr!.on('data', (d: string) => {
+    const lines = (partial + d).split('\n');
+    partial = lines.pop() ?? '';
+    for (const line of lines) {
+      const level = /^\{"level":(\d+)/.exec(line)?.[1];
+      if (level === undefined || Number(level) > 30) process.stderr.write(line + '\n');
+    }
+  });
   const { url, model } = await new Promise<{ url: string; model: string }>((resolve, reject) => {
-    child.stdout!.on('data', (d) => {
+    child.stderr!.on('data', (d) => {
       out += d;
       const m = /serving '([^']+)' at (http:\/\/\S+)/.exec(out);
       if (m) resolve({ model: m[1], url: m[2] });

@@ -109,12 +109,12 @@ t.test('start-up: a missing or corrupt plan or model file exits non-zero naming 
 t.test('SIGTERM under load: every request the server took is answered before it exits', async (t) => {
   const { planPath, cleanup } = writeFixturePlan();
   t.teardown(cleanup);
-  const child = spawn(process.execPath, [bin, 'serve', '--plan', planPath, '--port', '0', '--quiet'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [bin, 'serve', '--plan', planPath, '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
-  child.stdout.on('data', (d) => (out += d));
+  child.stderr.on('data', (d) => (out += d));
   const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
   const url = await new Promise<string>((resolve, reject) => {
-    child.stdout.on('data', () => {
+    child.stderr.on('data', () => {
       const m = /serving 'fixture' at (http:\/\/\S+)/.exec(out);
       if (m) resolve(m[1]);
     });

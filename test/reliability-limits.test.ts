@@ -71,15 +71,15 @@ t.test('CLI: limits and the token from flags and the environment', async (t) => 
   t.equal(bad.code, 2, 'a bad flag value exits 2');
   t.match(bad.err, /--headers-timeout-ms must be an integer >= 1, got 'soon'/);
 
-  const child = spawn(process.execPath, [bin, 'serve', '--plan', planPath, '--port', '0', '--quiet', '--max-images', '2', '--body-limit', '100000', '--headers-timeout-ms', '2000', '--request-timeout-ms', '5000'], {
+  const child = spawn(process.execPath, [bin, 'serve', '--plan', planPath, '--port', '0', '--max-images', '2', '--body-limit', '100000', '--headers-timeout-ms', '2000', '--request-timeout-ms', '5000'], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, CASCADESERVE_AUTH_TOKEN: kToken },
   });
   t.teardown(() => void child.kill('SIGTERM'));
   let out = '';
-  child.stdout.on('data', (d) => (out += d));
+  child.stderr.on('data', (d) => (out += d));
   const url = await new Promise<string>((resolve, reject) => {
-    child.stdout.on('data', () => {
+    child.stderr.on('data', () => {
       const m = /serving 'fixture' at (http:\/\/\S+)/.exec(out);
       if (m) resolve(m[1]);
     });

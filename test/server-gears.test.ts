@@ -145,5 +145,5 @@ t.test('stepped load (low, high, low): cheap gear and back, in responses and met
   t.match(text, /cascadeserve_gear_switches_total\{model="fixture",version="1",direction="more_accurate"\} 1\n/);
   t.match(text, /cascadeserve_gear\{model="fixture",version="1"\} 1\n/);
   t.match(text, /cascadeserve_expected_accuracy\{model="fixture",version="1"\} 0\.9\n/);
-  t.match(text, /cascadeserve_gear_switch_duration_seconds_count\{model="fixture"\} 2\n/, 'both switches timed');
+  t.match(text, /cascadeserve_gear_switch_duration_seconds_count\{model="fixture",version="1"\} 2\n/, 'both switches timed');
 });

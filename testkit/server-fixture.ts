@@ -2,7 +2,8 @@
 // small fixture models (input 'x' [N,16] float32, output 'y' [N,4] logits), so the tests
 // never depend on the zoo. gather_mlp fails at run time when an item's first value is outside
 // [0, 8): that is the model failure (500) case.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { kPlanSchema, validatePlan, type Plan, type PlanGear } from '../ts/contracts/plan-schema.js';
@@ -18,6 +19,9 @@ export interface FixturePlanOptions {
   sloMs?: number;
   lanes?: number;
 }
+
+/** The sha256 a plan records for a model file. */
+export const sha256Of = (path: string): string => createHash('sha256').update(readFileSync(path)).digest('hex');
 
 /** Writes cascade.json and plan.json into a new temp dir; returns the plan path and cleanup. */
 export function writeFixturePlan(o: FixturePlanOptions = {}): { planPath: string; dir: string; cleanup: () => void } {
@@ -59,8 +63,8 @@ export function writeFixturePlan(o: FixturePlanOptions = {}): { planPath: string
     lanes: Array.from({ length: lanes }, () => ({ kind: 'cpu' as const, intraOpThreads: 1 })),
     placement: { small: Array.from({ length: lanes }, (_, i) => i), gather: Array.from({ length: lanes }, (_, i) => i) },
     models: [
-      { name: 'small', file: 'mlp_small.onnx', sha256: '0'.repeat(64), memoryBytes: 1000 },
-      { name: 'gather', file: 'gather_mlp.onnx', sha256: '0'.repeat(64), memoryBytes: 1000 },
+      { name: 'small', file: 'mlp_small.onnx', sha256: sha256Of(fixture('mlp_small.onnx')), memoryBytes: 1000 },
+      { name: 'gather', file: 'gather_mlp.onnx', sha256: sha256Of(fixture('gather_mlp.onnx')), memoryBytes: 1000 },
     ],
     loadGrid: { levels: 2, maxQps: 1e6 },
     gears,

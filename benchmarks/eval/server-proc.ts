@@ -41,6 +41,7 @@ export async function startServer(planPath: string, extraArgs: string[] = []): P
   live.add(child);
   child.once('exit', () => live.delete(child));
   const switches: SwitchLine[] = [];
+  let onListening: ((url: string) => void) | undefined;
   let errText = '';
   let errBuf = '';
   child.stderr!.setEncoding('utf8');
@@ -50,6 +51,8 @@ export async function startServer(planPath: string, extraArgs: string[] = []): P
     while ((k = errBuf.indexOf('\n')) >= 0) {
       const line = errBuf.slice(0, k);
       errBuf = errBuf.slice(k + 1);
+      const listening = /serving '[^']*' at (http:\/\/\S+)/.exec(line);
+      if (listening) onListening?.(listening[1]);
       if (line.includes('gear switch')) {
         try {
           const j = JSON.parse(line) as SwitchLine;
@@ -60,18 +63,13 @@ export async function startServer(planPath: string, extraArgs: string[] = []): P
       } else if (errText.length < 4000) errText += line + '\n';
     }
   });
+  // The server logs its URL on stderr (JSON lines; the message ends the URL with a space).
   const url = await new Promise<string>((resolve, reject) => {
-    let out = '';
     const timer = setTimeout(() => reject(new Error(`server did not start within 60 s: ${errText}`)), 60_000);
-    child.stdout!.setEncoding('utf8');
-    child.stdout!.on('data', (d: string) => {
-      out += d;
-      const m = /serving '[^']*' at (http:\/\/\S+)/.exec(out);
-      if (m) {
-        clearTimeout(timer);
-        resolve(m[1]);
-      }
-    });
+    onListening = (u) => {
+      clearTimeout(timer);
+      resolve(u);
+    };
     child.once('exit', (code) => {
       clearTimeout(timer);
       reject(new Error(`server exited (${code}) before listening: ${errText}`));

@@ -2,18 +2,27 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { packageRoot } from '../../bindings/binding.js';
+import { providerStatus } from '../runtime/providers.js';
 import { runtimeInfo } from '../runtime/runtime.js';
 import type { CliIo } from './main.js';
 
 export async function runInfoCommand(argv: string[], io: CliIo): Promise<number> {
   if (argv.includes('--help')) {
-    io.stdout.write('Usage: cascadeserve info\n\nPrints the ONNX Runtime library, its version and providers, the native addon in use and the embedded models.\n');
+    io.stdout.write(
+      'Usage: cascadeserve info\n\nPrints the ONNX Runtime library and its version, the execution providers usable here (and why the\n' +
+        "others the library reports are not: a provider library missing next to it, or one cascadeserve does not select),\n" +
+        'the native addon in use and the embedded models.\n',
+    );
     return 0;
   }
   const info = runtimeInfo();
+  const providers = providerStatus(info.providers, info.libraryPath);
+  const usable = providers.filter((p) => p.usable);
+  const unusable = providers.filter((p) => !p.usable);
   const lines = [
     `ONNX Runtime ${info.version} (C API ${info.apiVersion}) from ${info.libraryPath}`,
-    `execution providers: ${info.providers.join(', ')}`,
+    `execution providers usable here: ${usable.map((p) => (p.note ? `${p.name} (${p.note})` : p.name)).join(', ') || 'none'}`,
+    ...unusable.map((p) => `  not usable: ${p.name}: ${p.note}`),
     `native addon: ${info.addonPath}`,
   ];
   const manifest = join(packageRoot(), 'models', 'fmnist', 'cascade.json');

@@ -5,11 +5,12 @@ import { parseArgs } from 'node:util';
 import type { CliIo } from './main.js';
 
 const kUsage = `Usage: cascadeserve serve [--plan plan.json] [--host 127.0.0.1] [--port 8000]
-                         [--overload-status 429|503] [--up-switch-hold-ms 500] [--quiet]
+                         [--overload-status 429|503] [--up-switch-hold-ms 500]
+                         [--log-level LEVEL] [--quiet] [--access-log-sample RATE]
                          [--auth-token TOKEN] [--body-limit BYTES] [--max-images N]
                          [--max-in-flight N] [--headers-timeout-ms MS] [--request-timeout-ms MS]
                          [--keep-alive-timeout-ms MS] [--connection-timeout-ms MS]
-                         [--max-event-loop-lag-ms MS]
+                         [--max-event-loop-lag-ms MS] [--allow-model-mismatch]
 
 Serves the plan's cascade as model '<manifest name>' and each of its models alone as
 '<manifest name>.<model>'. Default plan: the embedded Fashion-MNIST cascade
@@ -24,8 +25,23 @@ before their bodies are read while the event loop is more than N ms behind).
 
 --auth-token (or the environment variable CASCADESERVE_AUTH_TOKEN, which keeps it out of
 the process list) requires 'Authorization: Bearer <token>' on every route except
-/v2/health/* and /metrics.
+/v2/health/* and /metrics. The token must be 16 to 4096 printable ASCII characters without
+spaces (e.g. \`openssl rand -hex 32\`).
+
+Logs: one stream of JSON lines (pino) on stderr, each with a level. --log-level (default
+info): fatal, error, warn, info (start, gear switches, shutdown), debug (also one line per
+failed request), trace (also one per successful request), or silent. --quiet is
+--log-level warn without the banner. Every line of a request carries its request_id: the
+client's X-Request-Id header when given (1 to 128 printable characters), else a new UUID;
+responses echo it in X-Request-Id. --access-log-sample RATE (0 to 1, default 0) writes that
+share of requests at info as 'access' lines (status, model, gear, exit stages, latency).
+When stdout is a terminal, a readable banner with the URL and a curl example is printed there.
+
+The plan records each model file's sha256; serve refuses to start (exit 2) when a file differs
+from the one the plan was made for. --allow-model-mismatch serves it anyway, with a warning.
 `;
+
+const kLogLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 /** Integer options: flag -> [ServerOptions key, minimum]. */
 const kIntegerFlags = {
@@ -51,6 +67,9 @@ export async function runServeCommand(argv: string[], io: CliIo): Promise<number
         'overload-status': { type: 'string', default: '429' },
         'up-switch-hold-ms': { type: 'string' },
         quiet: { type: 'boolean', default: false },
+        'log-level': { type: 'string' },
+        'access-log-sample': { type: 'string' },
+        'allow-model-mismatch': { type: 'boolean', default: false },
         'auth-token': { type: 'string' },
         ...Object.fromEntries(Object.keys(kIntegerFlags).map((k) => [k, { type: 'string' as const }])),
         help: { type: 'boolean', short: 'h', default: false },
@@ -91,37 +110,71 @@ export async function runServeCommand(argv: string[], io: CliIo): Promise<number
     }
     limits[key] = n;
   }
+  const tokenFromFlag = values['auth-token'] !== undefined;
   const authToken = values['auth-token'] ?? (process.env.CASCADESERVE_AUTH_TOKEN || undefined);
   if (authToken !== undefined && !/^[\x21-\x7e]{16,4096}$/.test(authToken)) {
-    io.stderr.write(`cascadeserve serve: the auth token (--auth-token or CASCADESERVE_AUTH_TOKEN) must be 16 to 4096 printable ASCII characters without spaces\n`);
+    io.stderr.write(`cascadeserve serve: the auth token (--auth-token or CASCADESERVE_AUTH_TOKEN) must be 16 to 4096 printable ASCII characters without spaces, got ${authToken.length} characters\n`);
+    return 2;
+  }
+  const logLevel = values['log-level'] ?? (values.quiet ? 'warn' : 'info');
+  if (!(kLogLevels as readonly string[]).includes(logLevel)) {
+    io.stderr.write(`cascadeserve serve: --log-level must be one of ${kLogLevels.join(', ')}, got '${logLevel}'\n`);
+    return 2;
+  }
+  const sampleText = values['access-log-sample'];
+  const accessLogSample = sampleText === undefined ? 0 : Number(sampleText);
+  if (sampleText !== undefined && (!/^\s*[\d.eE+-]+\s*$/.test(sampleText) || !(accessLogSample >= 0 && accessLogSample <= 1))) {
+    io.stderr.write(`cascadeserve serve: --access-log-sample must be a number from 0 to 1 (the share of requests logged), got '${sampleText}'\n`);
     return 2;
   }
 
   // Loaded here, not at the top: `cascadeserve --help` must not load Fastify and the addon.
   const { createServer } = await import('../server/server.js');
   const { defaultPlanPath } = await import('../server/plan-loader.js');
-  const server = await createServer({
-    plan: values.plan ?? defaultPlanPath(),
-    host: values.host,
-    port,
-    overloadStatus,
-    upSwitchHoldMs: hold,
-    ...limits,
-    authToken,
-    // pino: gear switches and errors as JSON lines on stderr; no per-request lines.
-    logger: values.quiet ? false : { level: 'info', stream: io.stderr },
-  });
+  const { ModelMismatchError } = await import('../server/model-files.js');
+  let server;
+  try {
+    server = await createServer({
+      plan: values.plan ?? defaultPlanPath(),
+      host: values.host,
+      port,
+      overloadStatus,
+      upSwitchHoldMs: hold,
+      ...limits,
+      authToken,
+      allowModelMismatch: values['allow-model-mismatch'],
+      // The one log stream: pino JSON lines on stderr.
+      logger: { level: logLevel, stream: io.stderr },
+      accessLogSample,
+    });
+  } catch (e) {
+    // A model file other than the plan's is a configuration error, like a bad flag.
+    if (e instanceof ModelMismatchError) {
+      io.stderr.write(`cascadeserve serve: ${e.message}\n`);
+      return 2;
+    }
+    throw e;
+  }
+  const log = server.app.log;
   const url = await server.listen();
   const name = server.cascade.name;
-  io.stdout.write(`cascadeserve serving '${name}' at ${url}\n`);
-  io.stdout.write(`models: ${[...server.models.keys()].join(', ')}\n`);
-  io.stdout.write(`try:\n${exampleRequest(url, name, server.cascade.contract.inputName, server.cascade.contract.itemShape)}\n`);
+  const models = [...server.models.keys()];
+  // The URL is followed by a space in the message, so that a pattern like /at (http\S+)/ finds it.
+  log.info({ url, models, plan: server.plan.planPath }, `serving '${name}' at ${url} (models: ${models.join(', ')})`);
+  if (io.stdout.isTTY && !values.quiet) {
+    // A token given on the command line is shown (the user typed it here); one from the
+    // environment is referred to by its variable.
+    const auth = authToken === undefined ? undefined : tokenFromFlag ? { token: authToken } : { variable: 'CASCADESERVE_AUTH_TOKEN' };
+    io.stdout.write(`cascadeserve serving '${name}' at ${url}\n`);
+    io.stdout.write(`models: ${models.join(', ')}\n`);
+    io.stdout.write(`try:\n${exampleRequest(url, name, server.cascade.contract.inputName, server.cascade.contract.itemShape, auth)}\n`);
+  }
 
   return new Promise<number>((resolve) => {
     const shutdown = (signal: string) => {
       process.off('SIGTERM', onTerm);
       process.off('SIGINT', onInt);
-      io.stdout.write(`${signal}: shutting down (answering requests in flight)\n`);
+      log.info({ signal }, `${signal}: shutting down (answering requests in flight)`);
       server.close().then(
         () => {
           // One line of accounting: every request the server took is in it exactly once.
@@ -131,11 +184,11 @@ export async function runServeCommand(argv: string[], io: CliIo): Promise<number
             success += m.stats.successCount;
             failure += m.stats.failureCount;
           }
-          io.stdout.write(`shut down: answered ${success + failure} inference requests (${success} succeeded, ${failure} failed)\n`);
+          log.info({ answered: success + failure, succeeded: success, failed: failure }, `shut down: answered ${success + failure} inference requests (${success} succeeded, ${failure} failed)`);
           resolve(0);
         },
         (err: Error) => {
-          io.stderr.write(`cascadeserve serve: shutdown failed: ${err.message}\n`);
+          log.error({ err }, `shutdown failed: ${err.message}`);
           resolve(1);
         },
       );
@@ -147,10 +200,18 @@ export async function runServeCommand(argv: string[], io: CliIo): Promise<number
   });
 }
 
-/** A curl command for one all-zero image as UINT8 pixels (works in any POSIX shell). */
-export function exampleRequest(url: string, model: string, input: string, itemShape: number[]): string {
+/**
+ * A curl command for one all-zero image as UINT8 pixels (works in any POSIX shell). With
+ * `auth` (the token itself, or the environment variable that holds it), it sends the
+ * Authorization header the server requires.
+ */
+export function exampleRequest(url: string, model: string, input: string, itemShape: number[], auth?: { token: string } | { variable: string }): string {
   const elems = itemShape.reduce((a, b) => a * b, 1);
   const zeros = `$(printf '0,%.0s' $(seq ${elems - 1}))0`;
   const body = `{"id":"example","inputs":[{"name":"${input}","shape":[1,${itemShape.join(',')}],"datatype":"UINT8","data":[${zeros}]}]}`;
-  return `  curl -s ${url}/v2/models/${model}/infer -H 'Content-Type: application/json' -d "${body.replace(/"/g, '\\"')}"`;
+  // Double quotes: the variable expands; a token is printable ASCII, so only the characters
+  // special inside double quotes need a backslash.
+  const bearer = auth === undefined ? '' : 'token' in auth ? auth.token.replace(/["\\$`]/g, '\\$&') : `$${auth.variable}`;
+  const header = auth === undefined ? '' : ` -H "Authorization: Bearer ${bearer}"`;
+  return `  curl -s ${url}/v2/models/${model}/infer -H 'Content-Type: application/json'${header} -d "${body.replace(/"/g, '\\"')}"`;
 }

@@ -3,7 +3,7 @@
 // completed batches; each item's promise is settled from those columns.
 import { kStatusCodes } from '../contracts/enums.js';
 import { loadBinding, type RawEngine, type RawEngineStats, type RawResultColumns } from '../../bindings/binding.js';
-import { CascadeServeError, fromNative, invalidArgument } from '../errors.js';
+import { CascadeServeError, fromNative, invalidArgument, withoutSourceLocations } from '../errors.js';
 import { openRuntime } from '../runtime/runtime.js';
 import { fillEngineConfig, fillGear, kMaxBudgetUs, kMaxInt32, kMeasureCodes, kResultDetail, type CertaintyMeasure, type EngineGear, type EngineOptions, type RawEngineConfig } from './config.js';
 
@@ -242,7 +242,7 @@ export class CascadeEngine {
         for (const mu of kMeasureNames) r.certainties[mu] = cols.certainties[at + kMeasureCodes[mu]];
       }
       const message = cols.errors[i];
-      if (message !== undefined) r.error = message;
+      if (message !== undefined) r.error = withoutSourceLocations(message);
       settle(r);
     }
     if (this.#pending.size === 0) {

@@ -36,9 +36,9 @@ export interface InputContract {
 }
 
 /** The outputs a response can carry; the first is the default. */
-export const kOutputNames = ['probabilities', 'class', 'certainty', 'exit_stage'] as const;
+export const kOutputNames = ['probabilities', 'class', 'certainty', 'exit_stage', 'model'] as const;
 export type OutputName = (typeof kOutputNames)[number];
-const kOutputDatatype: Record<OutputName, 'FP32' | 'INT64' | 'INT32'> = { probabilities: 'FP32', class: 'INT64', certainty: 'FP32', exit_stage: 'INT32' };
+export const kOutputDatatype: Record<OutputName, 'FP32' | 'INT64' | 'INT32' | 'BYTES'> = { probabilities: 'FP32', class: 'INT64', certainty: 'FP32', exit_stage: 'INT32', model: 'BYTES' };
 
 export interface DecodedRequest {
   id?: string;
@@ -258,7 +258,8 @@ export interface OutputTensor {
   datatype: string;
   shape: number[];
   parameters: Parameters;
-  data?: number[];
+  /** Numbers, or strings for a BYTES tensor. */
+  data?: number[] | string[];
 }
 
 export interface InferResponseBody {
@@ -277,9 +278,20 @@ export function encodeInferResponse(results: ItemResult[], outputs: DecodedReque
   const tensors: OutputTensor[] = [];
   const blobs: Buffer[] = [];
   for (const o of outputs) {
-    const values = outputValues(o.name, results, ctx);
     const shape = o.name === 'probabilities' ? [n, ctx.classes] : [n];
     const tensor: OutputTensor = { name: o.name, datatype: kOutputDatatype[o.name], shape, parameters: { ...parameters } };
+    if (o.name === 'model') {
+      if (o.binary) {
+        const bytes = encodeBytesTensor(results.map((r) => r.model));
+        tensor.parameters.binary_data_size = bytes.length;
+        blobs.push(bytes);
+      } else {
+        tensor.data = results.map((r) => r.model);
+      }
+      tensors.push(tensor);
+      continue;
+    }
+    const values = outputValues(o.name, results, ctx);
     if (o.binary) {
       const bytes = Buffer.from(values.buffer, values.byteOffset, values.byteLength);
       tensor.parameters.binary_data_size = bytes.length;
@@ -297,25 +309,37 @@ export function encodeInferResponse(results: ItemResult[], outputs: DecodedReque
 }
 
 /**
- * Output parameters: the gear, and per image the exit stage, the answering model and its
- * certainty. Parameter values are scalars in the protocol, so several images give
- * comma-separated lists in image order (the `exit_stage` and `certainty` outputs carry the
- * same figures as tensors).
+ * A BYTES tensor in Triton's binary layout: each element as its length (4 bytes, little
+ * endian) followed by its UTF-8 bytes.
  */
-function resultParameters(results: ItemResult[], gearId: number): Parameters {
-  if (results.length === 1) {
-    const r = results[0];
-    return { gear: gearId, exit_stage: r.exitStage, model: r.model, certainty: r.certainty };
+export function encodeBytesTensor(elements: string[]): Buffer {
+  const encoded = elements.map((e) => Buffer.from(e, 'utf8'));
+  const out = Buffer.allocUnsafe(encoded.reduce((sum, b) => sum + 4 + b.length, 0));
+  let at = 0;
+  for (const b of encoded) {
+    out.writeUInt32LE(b.length, at);
+    b.copy(out, at + 4);
+    at += 4 + b.length;
   }
-  return {
-    gear: gearId,
-    exit_stage: results.map((r) => r.exitStage).join(','),
-    model: results.map((r) => r.model).join(','),
-    certainty: results.map((r) => r.certainty).join(','),
-  };
+  return out;
 }
 
-function outputValues(name: OutputName, results: ItemResult[], ctx: ResponseContext): Float32Array | Int32Array | BigInt64Array {
+/**
+ * Output parameters, each with one type whatever the batch: the gear (number); and the exit
+ * stage (number), the answering model (string) and its certainty (number) when every image
+ * of the request has the same value, i.e. always for one image. Per-image values are in the
+ * `exit_stage`, `model` and `certainty` output tensors.
+ */
+function resultParameters(results: ItemResult[], gearId: number): Parameters {
+  const p: Parameters = { gear: gearId };
+  const first = results[0];
+  if (results.every((r) => r.exitStage === first.exitStage)) p.exit_stage = first.exitStage;
+  if (results.every((r) => r.model === first.model)) p.model = first.model;
+  if (results.every((r) => r.certainty === first.certainty)) p.certainty = first.certainty;
+  return p;
+}
+
+function outputValues(name: Exclude<OutputName, 'model'>, results: ItemResult[], ctx: ResponseContext): Float32Array | Int32Array | BigInt64Array {
   const n = results.length;
   switch (name) {
     case 'probabilities': {

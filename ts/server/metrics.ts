@@ -96,26 +96,29 @@ export function createMetrics(sources: () => MetricsSource[]): ServerMetrics {
   const requestSeconds = new Histogram({
     name: 'cascadeserve_request_duration_seconds',
     help: 'End-to-end duration of successful inference requests',
-    labelNames: ['model'],
+    labelNames,
     buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2],
     registers: [registry],
   });
   const switchSeconds = new Histogram({
     name: 'cascadeserve_gear_switch_duration_seconds',
     help: 'Gear switch decision plus engine swap time',
-    labelNames: ['model'],
+    labelNames,
     buckets: [1e-6, 5e-6, 1e-5, 2e-5, 5e-5, 1e-4, 2e-4, 5e-4, 1e-3],
     registers: [registry],
   });
+  // The version label as the other metrics carry it (the served model's), '1' for a model no
+  // source knows.
+  const versionOf = (model: string): string => sources().find((s) => s.stats.name === model)?.stats.version ?? '1';
   // Children cached per model: observe() on a child skips hashing the labels per request.
   const requestChildren = new Map<string, { observe(v: number): void }>();
   return {
     registry,
     observeRequest: (model, seconds) => {
       let child = requestChildren.get(model);
-      if (!child) requestChildren.set(model, (child = requestSeconds.labels({ model })));
+      if (!child) requestChildren.set(model, (child = requestSeconds.labels({ model, version: versionOf(model) })));
       child.observe(seconds);
     },
-    observeSwitch: (model, seconds) => switchSeconds.observe({ model }, seconds),
+    observeSwitch: (model, seconds) => switchSeconds.observe({ model, version: versionOf(model) }, seconds),
   };
 }

@@ -160,13 +160,15 @@ export async function loadServingPlan(planPath: string): Promise<ServingPlan> {
 }
 
 /**
- * The plan's manifest.path as written by the planner may be absolute, relative to the plan,
- * or relative to the directory the planner ran in (usually the package root). Tries those in
- * order, then a cascade.json next to the plan.
+ * The plan's manifest.path: absolute, or relative to the plan's directory (as the planner
+ * writes it). Nothing else is tried: a manifest found elsewhere (the working directory, say)
+ * would be another cascade than the one the plan was made for.
  */
 function resolveManifestPath(path: string, planPath: string): string {
-  if (isAbsolute(path)) return path;
-  const candidates = [resolve(dirname(planPath), path), resolve(path), resolve(packageRoot(), path), join(dirname(planPath), 'cascade.json')];
-  for (const c of candidates) if (existsSync(c)) return c;
-  throw new PlanLoadError(`plan ${planPath}: manifest '${path}' not found (tried ${candidates.join(', ')})`);
+  const abs = resolve(dirname(planPath), path);
+  if (!existsSync(abs)) {
+    const how = isAbsolute(path) ? '' : ` (relative to the plan's directory)`;
+    throw new PlanLoadError(`plan ${planPath}: manifest.path '${path}' names ${abs}${how}, which does not exist`);
+  }
+  return abs;
 }

@@ -87,7 +87,8 @@ export const kInferResponseSchema = {
           datatype: { type: 'string' },
           shape: { type: 'array', items: { type: 'integer' } },
           parameters: kParametersSchema,
-          data: { type: 'array', items: { type: 'number' } },
+          // Numbers; strings for the BYTES output `model`.
+          data: { type: 'array', items: { type: ['number', 'string'] } },
         },
       },
     },

@@ -160,6 +160,7 @@ export class ServedModel {
         { name: 'class', datatype: 'INT64', shape: [-1] },
         { name: 'certainty', datatype: 'FP32', shape: [-1] },
         { name: 'exit_stage', datatype: 'INT32', shape: [-1] },
+        { name: 'model', datatype: 'BYTES', shape: [-1] },
       ],
     };
   }

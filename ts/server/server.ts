@@ -1,9 +1,9 @@
 // createServer(): the HTTP server for one gear plan. Loads the plan and its manifest, creates
 // the cascade's engine, registers the protocol's routes (each an encapsulated plugin with
 // schemas compiled at boot) and returns handles for tests and the CLI.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyServerOptions } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyServerOptions } from 'fastify';
 import { packageRoot } from '../contracts/package-root.js';
 import type { CascadeEngine } from '../engine/engine.js';
 import type { ServerContext } from './context.js';
@@ -14,11 +14,13 @@ import { LoopLagMonitor } from './loop-lag.js';
 import { HttpError, toHttpError } from './errors.js';
 import type { GearSwitchEvent } from './gear-controller.js';
 import { createMetrics, type MetricsSource } from './metrics.js';
+import { describeModelFileMismatches, findModelFileMismatches, ModelMismatchError } from './model-files.js';
 import { loadServingPlan, PlanLoadError, type ServingPlan } from './plan-loader.js';
 import { healthRoutes } from './routes/health.js';
 import { inferRoutes } from './routes/infer.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { modelRoutes } from './routes/models.js';
+import { installRequestLogging, kRequestIdLogLabel, requestIdOf } from './request-log.js';
 import { ServedModel, type ServedModelOptions } from './served-model.js';
 import { validateServerOptions } from './server-options.js';
 
@@ -50,8 +52,13 @@ export interface ServerOptions {
    * sessions. Default true; false only to measure what it saves (`npm run bench -- startup`).
    */
   warmUp?: boolean;
-  /** Fastify's logger option (pino). Default false. */
+  /**
+   * Fastify's logger option (pino). Default false. With a logger, each finished request writes
+   * a line (status >= 400 at debug, others at trace) with its request id.
+   */
   logger?: FastifyServerOptions['logger'];
+  /** Share of requests (0 to 1) written to the log at info as access lines. Default 0. */
+  accessLogSample?: number;
   /** Called after every gear switch (tests, benchmarks). */
   onGearSwitch?: (model: string, e: GearSwitchEvent) => void;
   /**
@@ -83,6 +90,11 @@ export interface ServerOptions {
    * Default: none (no authentication).
    */
   authToken?: string;
+  /**
+   * Serve model files whose sha256 differs from the one the plan records (with a warning in
+   * the log). Default false: createServer throws ModelMismatchError naming each model and file.
+   */
+  allowModelMismatch?: boolean;
 }
 
 export interface CascadeServer {
@@ -113,6 +125,10 @@ export async function createServer(options: ServerOptions): Promise<CascadeServe
   const timeouts = fillTimeouts(options);
   validateServerOptions(options);
   const plan = await loadServingPlan(options.plan);
+  // The server's logger once it exists, for errors before a request reaches Fastify.
+  const logRef: { log: FastifyBaseLogger | null } = { log: null };
+  const mismatches = await findModelFileMismatches(plan);
+  if (mismatches.length > 0 && options.allowModelMismatch !== true) throw new ModelMismatchError(plan.planPath, mismatches);
   const app = Fastify({
     // Slow clients: headers and whole requests are timed out (408), checked every
     // connectionsCheckingIntervalMs (node's default of 30 s would let them linger).
@@ -126,10 +142,13 @@ export async function createServer(options: ServerOptions): Promise<CascadeServe
     connectionTimeout: timeouts.connectionTimeoutMs,
     // Protocol errors before a request reaches Fastify (timeouts, oversized or malformed
     // headers) answer with the protocol's {"error"} body too.
-    clientErrorHandler,
+    clientErrorHandler: (err, socket) => clientErrorHandler(err, socket, logRef.log),
     logger: options.logger ?? false,
-    // Per-request log lines would cost more than the inference of a small model.
-    logController: new LogController({ disableRequestLogging: true }),
+    // The client's X-Request-Id (when plain) or a new UUID, echoed and on every log line.
+    genReqId: requestIdOf,
+    // Fastify's own request lines (two per request, at info) are off: request-log.ts writes one
+    // per finished request, at debug or trace, so that the default level costs none.
+    logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: kRequestIdLogLabel }),
     // Parameter values are string, number or boolean: a union type, which Ajv's strict mode
     // wants allowed explicitly.
     // No type coercion: a shape of strings or a numeric id is a client error, not a guess.
@@ -148,6 +167,10 @@ export async function createServer(options: ServerOptions): Promise<CascadeServe
     return503OnClosing: false,
   });
   const log = app.log;
+  logRef.log = options.logger ? log : null;
+  if (mismatches.length > 0) {
+    log.warn({ plan: plan.planPath, mismatches }, `serving model files the plan was not made for (allowModelMismatch); its thresholds and batch times may not hold: ${describeModelFileMismatches(plan.planPath, mismatches)}`);
+  }
   // Created before the models (gear switches are timed into it); the sources fill in below.
   const sources: MetricsSource[] = [];
   const metrics = createMetrics(() => sources);
@@ -196,6 +219,7 @@ export async function createServer(options: ServerOptions): Promise<CascadeServe
   app.setErrorHandler((err, req, reply) => {
     const h = toHttpError(err);
     if (h.kind === 'internal') req.log.error({ err }, 'internal error');
+    req.failureMessage = h.message;
     if (h.retryAfterS !== undefined) reply.header('Retry-After', String(h.retryAfterS));
     reply.code(h.statusCode).type('application/json').send({ error: h.message });
   });
@@ -203,8 +227,10 @@ export async function createServer(options: ServerOptions): Promise<CascadeServe
     const path = req.url.split('?', 1)[0];
     // The path is echoed only when it holds nothing but plain route characters.
     const shown = /^[\w/.%-]{1,100}$/.test(path) && !/\.\.|%2e|%2f|%00/i.test(path) ? ` ${req.method} ${path}` : '';
+    req.failureMessage = 'no such route';
     reply.code(404).type('application/json').send({ error: `no such route${shown}` });
   });
+  installRequestLogging(app, options.logger ? { accessLogSample: options.accessLogSample ?? 0 } : null);
   if (options.authToken !== undefined) installBearerAuth(app, options.authToken);
   await app.register(healthRoutes, { ctx });
   await app.register(modelRoutes, { ctx });
@@ -279,7 +305,7 @@ function fillTimeouts(o: ServerOptions): FilledTimeouts {
  * 408, oversized headers 431, anything else 400, each with the protocol's error body, and the
  * connection is closed.
  */
-function clientErrorHandler(err: Error & { code?: string }, socket: Socket): void {
+function clientErrorHandler(err: Error & { code?: string }, socket: Socket, log: FastifyBaseLogger | null): void {
   if (err.code === 'ECONNRESET' || socket.destroyed) return;
   let status = 400;
   let message = 'malformed HTTP request';
@@ -290,6 +316,8 @@ function clientErrorHandler(err: Error & { code?: string }, socket: Socket): voi
     status = 431;
     message = 'request headers are larger than the server accepts';
   }
+  // No request id: the request was never parsed.
+  log?.debug({ status, error: message, code: err.code, remote: socket.remoteAddress }, 'request failed');
   // A request half answered (headers already written) cannot take another status line.
   const httpSocket = socket as Socket & { _httpMessage?: { headersSent?: boolean } };
   if (socket.writable && !httpSocket._httpMessage?.headersSent) {
@@ -307,6 +335,7 @@ function describeModelFailure(plan: ServingPlan, e: unknown): string {
   const message = e instanceof Error ? e.message : String(e);
   for (const m of plan.manifest.models) {
     if (!existsSync(m.file)) return `model '${m.name}': file ${m.file} does not exist (${message})`;
+    if (statSync(m.file).size === 0) return `model '${m.name}': file ${m.file} is empty (0 bytes): ${message}`;
   }
   if (plan.manifest.models.some((m) => message.includes(m.file))) return message;
   return `${message} (models: ${plan.manifest.models.map((m) => `${m.name} = ${m.file}`).join(', ')})`;

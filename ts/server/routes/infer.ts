@@ -8,6 +8,7 @@ import { decodeInferRequest, encodeInferResponse, isAcceptedContentType, parseRe
 import { lookupModel, type ServerContext } from '../context.js';
 import { HttpError } from '../errors.js';
 import type { FailureReason } from '../model-stats.js';
+import type { InferAnswerLog } from '../request-log.js';
 import { kErrorResponses, kInferRequestSchema, kInferResponseSchema, kModelParamsSchema } from '../schemas.js';
 
 declare module 'fastify' {
@@ -54,6 +55,8 @@ export const inferRoutes: FastifyPluginAsync<{ ctx: ServerContext }> = async (ap
     app.post<{ Params: Params; Body: InferRequestBody }>(path, { schema }, async (req, reply) => {
       const t0 = performance.now();
       const model = lookupModel(ctx, req.params);
+      const answer: InferAnswerLog = { model: model.name };
+      req.answer = answer;
       const stats = model.stats;
       const fail = (reason: FailureReason, err: HttpError): HttpError => {
         stats.recordFailure(reason, (performance.now() - t0) * 1e6);
@@ -68,6 +71,8 @@ export const inferRoutes: FastifyPluginAsync<{ ctx: ServerContext }> = async (ap
         throw fail('invalid', e as HttpError);
       }
       const tDecoded = performance.now();
+      answer.images = decoded.items;
+      if (decoded.id !== undefined) answer.id = decoded.id;
       const engine = model.engineIfReady ?? (await model.engine());
 
       // Offered load counts whether or not the request is admitted: the gear follows demand.
@@ -81,6 +86,7 @@ export const inferRoutes: FastifyPluginAsync<{ ctx: ServerContext }> = async (ap
         throw fail('cancelled', new HttpError('client_closed', 'the client closed the connection'));
       }
       const gearId = engine.gear.id;
+      answer.gear = gearId;
       const wantOutput = decoded.outputs.some((o) => o.name === 'probabilities');
       model.pendingRequests++;
       let results: ItemResult[];
@@ -90,12 +96,14 @@ export const inferRoutes: FastifyPluginAsync<{ ctx: ServerContext }> = async (ap
         model.pendingRequests--;
       }
       const tInferred = performance.now();
+      answer.results = results;
 
       const failure = firstFailure(results);
       if (failure) {
         const { index, result } = failure;
         switch (result.status) {
           case 'error':
+            req.log.error({ model: result.model, image: index, error: result.error }, 'model failure');
             throw fail('backend', new HttpError('model_failure', `model '${result.model}' failed on image ${index}`));
           case 'timeout':
             throw fail('timeout', new HttpError('deadline', `image ${index} was not answered within its deadline of ${Math.round(admission.budgetUs / 1000)} ms`));
