@@ -9,7 +9,7 @@ const kUsage = `Usage: cascadeserve serve [--plan plan.json] [--host 127.0.0.1] 
                          [--auth-token TOKEN] [--body-limit BYTES] [--max-images N]
                          [--max-in-flight N] [--headers-timeout-ms MS] [--request-timeout-ms MS]
                          [--keep-alive-timeout-ms MS] [--connection-timeout-ms MS]
-                         [--max-event-loop-lag-ms MS]
+                         [--max-event-loop-lag-ms MS] [--cors ORIGINS]
 
 Serves the plan's cascade as model '<manifest name>' and each of its models alone as
 '<manifest name>.<model>'. Default plan: the embedded Fashion-MNIST cascade
@@ -25,6 +25,9 @@ before their bodies are read while the event loop is more than N ms behind).
 --auth-token (or the environment variable CASCADESERVE_AUTH_TOKEN, which keeps it out of
 the process list) requires 'Authorization: Bearer <token>' on every route except
 /v2/health/* and /metrics.
+
+--cors https://app.example.com,http://localhost:3000 (or *) lets browser pages from those
+origins call the server (CORS headers, preflights answered); without it, no CORS headers.
 `;
 
 /** Integer options: flag -> [ServerOptions key, minimum]. */
@@ -52,6 +55,7 @@ export async function runServeCommand(argv: string[], io: CliIo): Promise<number
         'up-switch-hold-ms': { type: 'string' },
         quiet: { type: 'boolean', default: false },
         'auth-token': { type: 'string' },
+        cors: { type: 'string' },
         ...Object.fromEntries(Object.keys(kIntegerFlags).map((k) => [k, { type: 'string' as const }])),
         help: { type: 'boolean', short: 'h', default: false },
       },
@@ -108,6 +112,7 @@ export async function runServeCommand(argv: string[], io: CliIo): Promise<number
     upSwitchHoldMs: hold,
     ...limits,
     authToken,
+    ...(values.cors !== undefined ? { cors: values.cors } : {}),
     // pino: gear switches and errors as JSON lines on stderr; no per-request lines.
     logger: values.quiet ? false : { level: 'info', stream: io.stderr },
   });
