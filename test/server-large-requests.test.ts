@@ -5,7 +5,7 @@
 // rule itself is checked on the controller with figures computed by hand.
 import t from 'tap';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { AdmissionController, CostEstimator, kCompletionMargin } from '../ts/server/admission.js';
+import * as admission from '../ts/server/admission.js';
 import { createServer } from '../ts/server/server.js';
 import { items, jsonRequest, postJson, writeFixturePlan } from './server-fixture.js';
 
@@ -15,9 +15,9 @@ const kCostUs = 1000;
 const kSloMs = 100;
 
 t.test('admission: a request whose own items exceed the deadline is refused with the timeout it needs', async (t) => {
-  const a = new AdmissionController({ sloMs: kSloMs, parallelism: 2 }, new CostEstimator(kCostUs));
+  const a = new admission.AdmissionController({ sloMs: kSloMs, parallelism: 2 }, new admission.CostEstimator(kCostUs));
   // Own time = items x cost / lanes x margin: 100 items on 2 lanes = 50 ms x 2 = 100 ms, fits.
-  const own = (n: number) => ((n * kCostUs) / 2) * kCompletionMargin;
+  const own = (n: number) => ((n * kCostUs) / 2) * admission.kCompletionMargin;
   t.equal(own(100), 100_000);
   t.same(a.admit(100, undefined, 0), { accepted: true, budgetUs: 100_000 }, '100 images fit the 100 ms SLO exactly');
   const r = a.admit(101, undefined, 0);
@@ -40,7 +40,7 @@ t.test('admission: a request whose own items exceed the deadline is refused with
   // The measured cost (calibration) moves the bound: twice the cost, half the images.
   a.cost.observe(2 * kCostUs * 10, 10);
   t.ok(a.cost.calibration > 1, 'calibration rose');
-  t.equal(a.maxItemsWithin(100_000), Math.floor((100_000 * 2) / (a.cost.perItemUs * kCompletionMargin)));
+  t.equal(a.maxItemsWithin(100_000), Math.floor((100_000 * 2) / (a.cost.perItemUs * admission.kCompletionMargin)));
 });
 
 t.test('HTTP: 256 images on a plan that cannot answer them within its SLO', async (t) => {
@@ -54,9 +54,9 @@ t.test('HTTP: 256 images on a plan that cannot answer them within its SLO', asyn
   t.teardown(() => server.close());
   const infer = `${url}/v2/models/fixture/infer`;
   const n = 256; // the default maxImagesPerRequest
-  const ownUs = n * kCostUs * kCompletionMargin; // one lane
+  const ownUs = n * kCostUs * admission.kCompletionMargin; // one lane
   const neededUs = Math.ceil(ownUs / 1000) * 1000;
-  const fitting = Math.floor((kSloMs * 1000) / (kCostUs * kCompletionMargin));
+  const fitting = Math.floor((kSloMs * 1000) / (kCostUs * admission.kCompletionMargin));
 
   const refused = await postJson(infer, jsonRequest(items(n, 3), { id: 'big' }));
   t.equal(refused.status, 413, 'refused at once: 413');
