@@ -66,7 +66,9 @@ t.test('graceful close answers the requests in flight', async (t) => {
   const infer = `${url}/v2/models/fixture/infer`;
   server.engine.pause();
   const inFlight = Array.from({ length: 10 }, (_, i) => postJson(infer, jsonRequest(items(4, i + 1), { id: `c${i}` })));
-  await new Promise((r) => setTimeout(r, 150));
+  // All ten accepted and held (a fixed sleep was not enough on a busy machine: requests that
+  // arrive after close() began are refused with 503, as they should be).
+  for (let waited = 0; server.cascade.pendingRequests < 10 && waited < 10_000; waited += 10) await new Promise((r) => setTimeout(r, 10));
   const closed = stop();
   setTimeout(() => server.engine.resume(), 50);
   const answers = await Promise.all(inFlight);
