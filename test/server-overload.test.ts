@@ -53,8 +53,9 @@ t.test('deadline by queue estimate: refused at once when the backlog cannot meet
   server.engine.pause();
   const held = postJson(infer, jsonRequest(items(200)), {}); // 200 images of backlog
   await until(() => server.engine.inFlight === 200, 'the 200 images queued in the engine');
-  // Each image costs at least ~1 us: 200 images cannot be done in a 1 us timeout.
-  const r = await postJson(infer, jsonRequest(items(1), { parameters: { timeout: 1 } }));
+  // The plan's 40 us per image: 200 images of backlog need 8 ms, more than a 1 ms timeout, which
+  // one image alone (80 us with the completion margin) would meet.
+  const r = await postJson(infer, jsonRequest(items(1), { parameters: { timeout: 1000 } }));
   t.equal(r.status, 429, 'refused by the queue estimate');
   t.match(r.json.error, /deadline/);
   server.engine.resume();

@@ -10,7 +10,7 @@ const kUsage = `Usage: cascadeserve serve [--plan plan.json] [--host 127.0.0.1] 
                          [--auth-token TOKEN] [--body-limit BYTES] [--max-images N]
                          [--max-in-flight N] [--headers-timeout-ms MS] [--request-timeout-ms MS]
                          [--keep-alive-timeout-ms MS] [--connection-timeout-ms MS]
-                         [--max-event-loop-lag-ms MS] [--allow-model-mismatch]
+                         [--max-event-loop-lag-ms MS] [--allow-model-mismatch] [--cors ORIGINS]
 
 Serves the plan's cascade as model '<manifest name>' and each of its models alone as
 '<manifest name>.<model>'. Default plan: the embedded Fashion-MNIST cascade
@@ -39,6 +39,9 @@ When stdout is a terminal, a readable banner with the URL and a curl example is 
 
 The plan records each model file's sha256; serve refuses to start (exit 2) when a file differs
 from the one the plan was made for. --allow-model-mismatch serves it anyway, with a warning.
+
+--cors https://app.example.com,http://localhost:3000 (or *) lets browser pages from those
+origins call the server (CORS headers, preflights answered); without it, no CORS headers.
 `;
 
 const kLogLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -71,6 +74,7 @@ export async function runServeCommand(argv: string[], io: CliIo): Promise<number
         'access-log-sample': { type: 'string' },
         'allow-model-mismatch': { type: 'boolean', default: false },
         'auth-token': { type: 'string' },
+        cors: { type: 'string' },
         ...Object.fromEntries(Object.keys(kIntegerFlags).map((k) => [k, { type: 'string' as const }])),
         help: { type: 'boolean', short: 'h', default: false },
       },
@@ -143,6 +147,7 @@ export async function runServeCommand(argv: string[], io: CliIo): Promise<number
       ...limits,
       authToken,
       allowModelMismatch: values['allow-model-mismatch'],
+      ...(values.cors !== undefined ? { cors: values.cors } : {}),
       // The one log stream: pino JSON lines on stderr.
       logger: { level: logLevel, stream: io.stderr },
       accessLogSample,

@@ -1,6 +1,7 @@
 // Admission control: every request gets a deadline (its own `timeout` or the plan's SLO), and
-// is refused at once when the engine's current queue cannot meet it, or when the hard bound
-// on items in flight is reached. Refusing at the door costs microseconds; accepting work that
+// is refused at once when its own items need more time than the deadline allows (even on an
+// idle server), when the engine's current queue cannot meet it, or when the hard bound on
+// items in flight is reached. Refusing at the door costs microseconds; accepting work that
 // will miss its deadline costs the compute and the latency of everything queued behind it.
 
 export interface AdmissionOptions {
@@ -16,7 +17,20 @@ export interface AdmissionOptions {
 
 export type Admission =
   | { accepted: true; /** Time left to the deadline, microseconds (engine budget). */ budgetUs: number }
-  | { accepted: false; reason: string; retryAfterS: number };
+  /** Refused for the load: retrying later can succeed. */
+  | { accepted: false; kind: 'overloaded'; reason: string; retryAfterS: number }
+  /**
+   * Refused for its size: the request alone needs more than its deadline, so retrying it
+   * unchanged never succeeds; a `timeout` of at least neededTimeoutUs (or fewer items) does.
+   */
+  | { accepted: false; kind: 'too_large_for_deadline'; reason: string; neededTimeoutUs: number; maxItemsInBudget: number };
+
+/**
+ * Time a request needs over the compute estimate of its items: items leave the cascade in
+ * batches, stage after stage, so the last one is answered some time after the pure compute
+ * (batching delays, stages that do not overlap fully, a shared CPU).
+ */
+export const kCompletionMargin = 2;
 
 /** Fewest completed items in a sample before it updates the cost estimate (noise guard). */
 const kMinItemsPerCostSample = 8;
@@ -81,20 +95,52 @@ export class AdmissionController {
   }
 
   /**
+   * Time a request of `items` items needs on an idle server, microseconds: its compute at the
+   * current gear's estimated cost, times kCompletionMargin.
+   */
+  ownTimeUs(items: number): number {
+    return this.estimatedWaitUs(0, items) * kCompletionMargin;
+  }
+
+  /** Most items one request may carry to be answered within `budgetUs` on an idle server. */
+  maxItemsWithin(budgetUs: number): number {
+    return Math.floor((budgetUs * this.parallelism) / (this.cost.perItemUs * kCompletionMargin));
+  }
+
+  /**
    * Decides on a request of `items` items with an optional timeout (microseconds) given the
-   * items already in flight. A request alone on an idle server is never refused for its
-   * deadline: the engine times it out (504) if it really cannot make it.
+   * items already in flight. A request whose own items need more than its deadline is refused
+   * whatever the load: one late item fails the whole request, so accepting it would cost the
+   * compute and still answer 504.
    */
   admit(items: number, timeoutUs: number | undefined, backlogItems: number): Admission {
     const budgetUs = timeoutUs ?? this.sloUs;
+    const ownUs = this.ownTimeUs(items);
+    if (ownUs > budgetUs) {
+      // Whole milliseconds, rounded up: the suggestion is itself enough.
+      const neededTimeoutUs = Math.ceil(ownUs / 1000) * 1000;
+      const maxItemsInBudget = this.maxItemsWithin(budgetUs);
+      const deadline = timeoutUs === undefined ? `the default deadline of ${formatMs(budgetUs)} ms (the plan's SLO)` : `the requested timeout of ${formatMs(budgetUs)} ms`;
+      const fewer = maxItemsInBudget >= 1 ? `, or send at most ${maxItemsInBudget} images per request` : '';
+      return {
+        accepted: false,
+        kind: 'too_large_for_deadline',
+        reason:
+          `too large for the deadline: ${items} images need about ${formatMs(ownUs)} ms, more than ${deadline}; ` +
+          `ask for more time with parameters.timeout of at least ${neededTimeoutUs} (microseconds)${fewer}`,
+        neededTimeoutUs,
+        maxItemsInBudget,
+      };
+    }
     if (backlogItems + items > this.maxInFlightItems) {
-      return { accepted: false, reason: `server is at its limit of ${this.maxInFlightItems} images in flight`, retryAfterS: this.#retryAfterS(backlogItems) };
+      return { accepted: false, kind: 'overloaded', reason: `server is at its limit of ${this.maxInFlightItems} images in flight`, retryAfterS: this.#retryAfterS(backlogItems) };
     }
     if (backlogItems > 0) {
       const waitUs = this.estimatedWaitUs(backlogItems, items);
       if (waitUs > budgetUs) {
         return {
           accepted: false,
+          kind: 'overloaded',
           reason: `the queue cannot meet the deadline: about ${Math.round(waitUs / 1000)} ms of work ahead, ${Math.round(budgetUs / 1000)} ms allowed`,
           retryAfterS: this.#retryAfterS(backlogItems),
         };
@@ -107,4 +153,10 @@ export class AdmissionController {
   #retryAfterS(backlogItems: number): number {
     return Math.max(1, Math.ceil(this.estimatedWaitUs(backlogItems, 0) / 1e6));
   }
+}
+
+/** Milliseconds for a message: whole above 10, one decimal below. */
+function formatMs(us: number): string {
+  const ms = us / 1000;
+  return ms >= 10 ? String(Math.round(ms)) : ms.toFixed(1);
 }

@@ -387,7 +387,7 @@ export function splitBinaryBody(body: Buffer, headerLengthText: string): { heade
   }
   let header: unknown;
   try {
-    header = JSON.parse(body.subarray(0, headerLength).toString('utf8'));
+    header = JSON.parse(jsonText(body.subarray(0, headerLength)));
   } catch (e) {
     throw badRequest(`the JSON header (first ${headerLength} bytes) is not valid JSON: ${clip((e as Error).message, 120)}`);
   }
@@ -406,10 +406,18 @@ export function parseRequestBody(body: Buffer, headerLength: string | string[] |
   }
   if (body.length === 0) throw badRequest('request body is empty');
   try {
-    return { header: JSON.parse(body.toString('utf8')), tail: null };
+    return { header: JSON.parse(jsonText(body)), tail: null };
   } catch (e) {
+    // A compressed body sent without its Content-Encoding: say so instead of echoing bytes.
+    if (body[0] === 0x1f && body[1] === 0x8b) throw badRequest('request body is gzip data but has no Content-Encoding: gzip header');
     throw badRequest(`request body is not valid JSON: ${clip((e as Error).message, 120)}`);
   }
+}
+
+/** UTF-8 JSON text of a body; a leading byte order mark (some editors and clients write one) is skipped. */
+function jsonText(bytes: Buffer): string {
+  const text = bytes.toString('utf8');
+  return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
 }
 
 /**

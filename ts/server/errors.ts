@@ -7,7 +7,8 @@ export type HttpErrorKind =
   | 'bad_request' // 400: the request does not follow the protocol or the model's contract
   | 'unauthorized' // 401: a bearer token is required and was missing or wrong
   | 'not_found' // 404: unknown model, version or route
-  | 'too_large' // 413: body over bodyLimit or more images than maxImagesPerRequest
+  | 'method_not_allowed' // 405: a known route asked with another method (with Allow)
+  | 'too_large' // 413: body over bodyLimit, more images than maxImagesPerRequest, or more than the deadline allows
   | 'unsupported_media' // 415: a content type the server cannot parse
   | 'overloaded' // 429 (or 503 when selected): refused by admission control or a full queue
   | 'unavailable' // 503: not ready, shutting down
@@ -20,6 +21,7 @@ const kStatus: Record<HttpErrorKind, number> = {
   bad_request: 400,
   unauthorized: 401,
   not_found: 404,
+  method_not_allowed: 405,
   too_large: 413,
   unsupported_media: 415,
   overloaded: 429,
@@ -50,8 +52,16 @@ export const badRequest = (message: string) => new HttpError('bad_request', mess
 export const notFound = (message: string) => new HttpError('not_found', message);
 export const tooLarge = (message: string) => new HttpError('too_large', message);
 
-/** Status and body for any error reaching the Fastify error handler. */
-export function toHttpError(err: unknown): HttpError {
+/** The 413 message for a body over the limit, naming the limit. */
+export function bodyTooLargeMessage(limitBytes: number, decompressed = false): string {
+  return `request body${decompressed ? ' (decompressed)' : ''} is larger than the server's limit of ${limitBytes} bytes`;
+}
+
+/**
+ * Status and body for any error reaching the Fastify error handler; `bodyLimitBytes` (the
+ * server's limit) is named in the 413 for a body over it.
+ */
+export function toHttpError(err: unknown, bodyLimitBytes?: number): HttpError {
   if (err instanceof HttpError) return err;
   const e = err as { code?: string; statusCode?: number; message?: string; validation?: unknown; validationContext?: string };
   if (err instanceof CascadeServeError) {
@@ -77,7 +87,7 @@ export function toHttpError(err: unknown): HttpError {
   }
   switch (e?.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
-      return tooLarge('request body is larger than the server accepts');
+      return tooLarge(bodyLimitBytes === undefined ? 'request body is larger than the server accepts' : bodyTooLargeMessage(bodyLimitBytes));
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
       return new HttpError('unsupported_media', 'unsupported content type; send application/json or, with Inference-Header-Content-Length, application/octet-stream');
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':

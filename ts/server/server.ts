@@ -10,6 +10,11 @@ import type { ServerContext } from './context.js';
 import type { Socket } from 'node:net';
 import { STATUS_CODES } from 'node:http';
 import { installBearerAuth } from './auth.js';
+import { installBodyDecoding } from './body-encoding.js';
+import { installCors, parseCorsOrigins } from './cors.js';
+import { ConnectionDrain } from './drain.js';
+import { installExpectContinue } from './expect-continue.js';
+import { RouteMethods } from './route-methods.js';
 import { LoopLagMonitor } from './loop-lag.js';
 import { HttpError, toHttpError } from './errors.js';
 import type { GearSwitchEvent } from './gear-controller.js';
@@ -95,6 +100,17 @@ export interface ServerOptions {
    * the log). Default false: createServer throws ModelMismatchError naming each model and file.
    */
   allowModelMismatch?: boolean;
+  /**
+   * Origins allowed to call the server from a browser (CORS): scheme://host[:port] each, or
+   * '*' for any; an array or one comma-separated string. Default: none (no CORS headers).
+   */
+  cors?: string | readonly string[];
+  /**
+   * On close, how long a keep-alive connection must have been idle before it is closed
+   * (connections that carry a request are closed after its Connection: close answer).
+   * Default 1000 ms.
+   */
+  drainIdleGraceMs?: number;
 }
 
 export interface CascadeServer {
@@ -124,6 +140,8 @@ export async function createServer(options: ServerOptions): Promise<CascadeServe
   if (overloadStatus !== 429 && overloadStatus !== 503) throw new RangeError(`overloadStatus must be 429 or 503, got ${String(options.overloadStatus)}`);
   const timeouts = fillTimeouts(options);
   validateServerOptions(options);
+  const corsOrigins = options.cors === undefined ? null : parseCorsOrigins(options.cors, 'cors');
+  const bodyLimit = options.bodyLimit ?? 16 * 1024 * 1024;
   const plan = await loadServingPlan(options.plan);
   // The server's logger once it exists, for errors before a request reaches Fastify.
   const logRef: { log: FastifyBaseLogger | null } = { log: null };
@@ -159,8 +177,8 @@ export async function createServer(options: ServerOptions): Promise<CascadeServe
       const status = typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 400;
       (reply as unknown as FastifyReply).code(status).type('application/json').send({ error: err.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 'a path parameter is longer than the server accepts' : 'malformed request URL' });
     },
-    bodyLimit: options.bodyLimit ?? 16 * 1024 * 1024,
-    // Answer in-flight requests on close; idle keep-alive connections are closed at once.
+    bodyLimit,
+    // On close, after the drain (see close() below): connections still idle are closed.
     forceCloseConnections: 'idle',
     // Requests arriving while closing reach the routes, which refuse them (503) with the
     // protocol's error body and count them; Fastify's own 503 would do neither.
@@ -217,7 +235,7 @@ export async function createServer(options: ServerOptions): Promise<CascadeServe
   };
 
   app.setErrorHandler((err, req, reply) => {
-    const h = toHttpError(err);
+    const h = toHttpError(err, bodyLimit);
     if (h.kind === 'internal') req.log.error({ err }, 'internal error');
     req.failureMessage = h.message;
     if (h.retryAfterS !== undefined) reply.header('Retry-After', String(h.retryAfterS));
@@ -231,11 +249,21 @@ export async function createServer(options: ServerOptions): Promise<CascadeServe
     reply.code(404).type('application/json').send({ error: `no such route${shown}` });
   });
   installRequestLogging(app, options.logger ? { accessLogSample: options.accessLogSample ?? 0 } : null);
+  const drain = new ConnectionDrain(app.server, timeouts.drainIdleGraceMs);
+  app.server.on('request', (req, res) => drain.track(req.socket, res));
+  const routeMethods = new RouteMethods();
+  routeMethods.collect(app);
+  // Before authentication: browsers send preflights without credentials.
+  if (corsOrigins) installCors(app, corsOrigins, (url) => routeMethods.allowed(url));
   if (options.authToken !== undefined) installBearerAuth(app, options.authToken);
+  // Before the body is read: an unknown Content-Encoding is a 415, then 100 Continue is sent.
+  installBodyDecoding(app, bodyLimit);
+  installExpectContinue(app, bodyLimit);
   await app.register(healthRoutes, { ctx });
   await app.register(modelRoutes, { ctx });
   await app.register(inferRoutes, { ctx });
   await app.register(metricsRoutes, { ctx });
+  routeMethods.answerOtherMethods(app);
   app.addHook('preClose', async () => {
     ctx.closing = true;
   });
@@ -265,7 +293,15 @@ export async function createServer(options: ServerOptions): Promise<CascadeServe
       const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
       return `http://${host}:${addr.port}`;
     },
-    close: () => (closing ??= app.close()),
+    // The drain first: refusals and answers from now on carry Connection: close, and the
+    // server keeps listening until every request received is answered and every keep-alive
+    // connection has closed after its last answer (or sat idle for drainIdleGraceMs).
+    close: () =>
+      (closing ??= (async () => {
+        ctx.closing = true;
+        await drain.drain();
+        await app.close();
+      })()),
   };
 }
 
@@ -275,11 +311,13 @@ interface FilledTimeouts {
   keepAliveTimeoutMs: number;
   connectionTimeoutMs: number;
   checkIntervalMs: number;
+  drainIdleGraceMs: number;
 }
 
 export const kDefaultHeadersTimeoutMs = 10_000;
 export const kDefaultRequestTimeoutMs = 30_000;
 export const kDefaultKeepAliveTimeoutMs = 72_000;
+export const kDefaultDrainIdleGraceMs = 1000;
 
 function fillTimeouts(o: ServerOptions): FilledTimeouts {
   const ms = (name: keyof ServerOptions, value: unknown, fallback: number, min: number): number => {
@@ -295,6 +333,7 @@ function fillTimeouts(o: ServerOptions): FilledTimeouts {
     requestTimeoutMs,
     keepAliveTimeoutMs: ms('keepAliveTimeoutMs', o.keepAliveTimeoutMs, kDefaultKeepAliveTimeoutMs, 1),
     connectionTimeoutMs: ms('connectionTimeoutMs', o.connectionTimeoutMs, 0, 0),
+    drainIdleGraceMs: ms('drainIdleGraceMs', o.drainIdleGraceMs, kDefaultDrainIdleGraceMs, 0),
     // A quarter of the shortest timeout, within [50 ms, 1 s]: the timeouts hold to about 25%.
     checkIntervalMs: Math.min(1000, Math.max(50, Math.floor(headersTimeoutMs / 4))),
   };

@@ -38,12 +38,13 @@ export const inferRoutes: FastifyPluginAsync<{ ctx: ServerContext }> = async (ap
   // Before the body is read: other content types (a form post, text/plain) are refused, and
   // so is everything while the event loop lags (the cheapest refusal there is).
   app.addHook('onRequest', async (req: FastifyRequest<{ Params: Params }>) => {
+    // An unknown model is a 404 whatever the body: the body is not even read.
+    const model = lookupModel(ctx, req.params);
     if (req.method === 'POST' && !isAcceptedContentType(req.headers['content-type'])) {
       throw new HttpError('unsupported_media', 'unsupported content type; send application/json or, with Inference-Header-Content-Length, application/octet-stream');
     }
     const lag = ctx.loopLag;
     if (lag?.overloaded) {
-      const model = lookupModel(ctx, req.params);
       model.stats.recordFailure('rejected', 0);
       throw new HttpError('overloaded', `the server is overloaded (event loop ${Math.round(lag.lagMs)} ms behind)`, { retryAfterS: 1, statusCode: ctx.overloadStatus });
     }
@@ -79,6 +80,8 @@ export const inferRoutes: FastifyPluginAsync<{ ctx: ServerContext }> = async (ap
       model.onArrival(decoded.items);
       const admission = model.admission.admit(decoded.items, decoded.timeoutUs, engine.inFlight);
       if (!admission.accepted) {
+        // Too large for its deadline: 413, without Retry-After (the same request never fits).
+        if (admission.kind === 'too_large_for_deadline') throw fail('rejected', new HttpError('too_large', admission.reason));
         throw fail('rejected', new HttpError('overloaded', admission.reason, { retryAfterS: admission.retryAfterS, statusCode: ctx.overloadStatus }));
       }
       // A client that went away while its body was read or decoded costs no engine work.
