@@ -24,7 +24,8 @@ before their bodies are read while the event loop is more than N ms behind).
 
 --auth-token (or the environment variable CASCADESERVE_AUTH_TOKEN, which keeps it out of
 the process list) requires 'Authorization: Bearer <token>' on every route except
-/v2/health/* and /metrics.
+/v2/health/*, /metrics and the page /dashboard, whose data (/v2/cascadeserve/status) needs
+the token: open it as /dashboard#token=TOKEN (the fragment is never sent to the server).
 `;
 
 /** Integer options: flag -> [ServerOptions key, minimum]. */
