@@ -110,20 +110,25 @@ async function checkContainer(t: Test, container: any, planDir?: string) {
   const meta = (await (await fetch(`${base}/v2/models/fmnist`)).json()) as { inputs: { name: string; shape: number[] }[] };
   const shape = [2, ...meta.inputs[0].shape.slice(1)];
   const zeros = new Array(shape.reduce((a, b) => a * b, 1)).fill(0);
+  // A deadline of 2 s (parameters.timeout, microseconds): the demo plan's 10 ms SLO is for a
+  // dedicated core, not for this shared test machine.
   for (let i = 0; i < 3; i++) {
-    const r = await fetch(`${base}/v2/models/fmnist/infer`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ inputs: [{ name: meta.inputs[0].name, shape, datatype: 'FP32', data: zeros }] }) });
-    t.equal(r.status, 200);
+    const r = await fetch(`${base}/v2/models/fmnist/infer`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ inputs: [{ name: meta.inputs[0].name, shape, datatype: 'FP32', data: zeros }], parameters: { timeout: 2_000_000 } }) });
+    t.equal(r.status, 200, `infer answers 200 (${r.status === 200 ? 'ok' : await r.text()})`);
   }
   const served = parsePromText(await (await fetch(`${base}/metrics`)).text());
   const names = new Set(served.map((s) => s.name));
-  let checked = 0;
+  const referenced = new Set<string>();
   for (const { where, expr } of deployExpressions()) {
     for (const name of serverMetricNames(expr)) {
-      checked++;
+      referenced.add(name);
       t.ok(names.has(name), `${where}: ${name} is served`);
     }
   }
-  t.ok(checked >= 20, `${checked} metric references checked`);
+  // What the issue asks the dashboard and rules to show is read from the server's own series.
+  const needed = ['cascadeserve_arrivals_total', 'cascadeserve_gear_index', 'cascadeserve_expected_accuracy', 'cascadeserve_request_duration_seconds_bucket',
+    'cascadeserve_slo_p95_seconds', 'nv_inference_request_failure', 'cascadeserve_stage_exits_total', 'cascadeserve_top_gear_capacity_qps', 'cascadeserve_cheapest_gear_seconds_total'];
+  for (const n of needed) t.ok(referenced.has(n), `deploy/ reads ${n}`);
   const labelsOf = (name: string) => new Set(served.filter((s) => s.name === name).flatMap((s) => Object.keys(s.labels)));
   t.ok(labelsOf('cascadeserve_stage_exits_total').has('stage'), 'stage exits carry the stage label');
   t.ok(labelsOf('nv_inference_request_failure').has('reason'), 'failures carry the reason label');
