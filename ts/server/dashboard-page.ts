@@ -1,6 +1,6 @@
 // The /dashboard page: one self-contained HTML document (inline CSS, JS and SVG; no build
 // step, nothing fetched but the server's own status JSON). It polls /v2/cascadeserve/status
-// every second, keeps the last five minutes, and draws the arrival rate, the gear, its
+// every second (?poll_ms=), keeps the last five minutes (?window_s=), and draws the arrival rate, the gear, its
 // expected accuracy, p95 against the SLO, refusals and exits per stage, plus the plan's gear
 // chart (expected accuracy against load, the current load marked).
 //
@@ -44,7 +44,7 @@ export const kDashboardHtml = String.raw`<!doctype html>
 <body>
 <header>
   <h1>cascadeserve <span id="model" class="muted"></span></h1>
-  <span class="muted">last <span id="window-min">5</span> minutes, polled every second</span>
+  <span class="muted">last <span id="window-s">300</span> s, polled every <span id="poll-ms">1000</span> ms</span>
   <span id="error"></span>
 </header>
 <section class="tiles">
@@ -68,16 +68,25 @@ export const kDashboardHtml = String.raw`<!doctype html>
 (function () {
   var params = new URLSearchParams(location.search);
   var pollMs = Math.max(100, Number(params.get("poll_ms")) || 1000);
-  var windowMs = 5 * 60 * 1000;
+  var windowMs = 1000 * Math.max(10, Number(params.get("window_s")) || 300);
   var p95WindowMs = 10 * 1000;
   var fragment = new URLSearchParams(location.hash.replace(/^#/, ""));
   var token = fragment.get("token");
   var colors = ["#2f6fde", "#d9822b", "#2e9e6a", "#b5476b", "#7a5cc7", "#4a9bb0", "#8c6d3f"];
   var samples = [];
   var shownGears = [];
+  document.getElementById("window-s").textContent = String(windowMs / 1000);
+  document.getElementById("poll-ms").textContent = String(pollMs);
   window.cascadeserveDashboard = { samples: samples, shownGears: shownGears };
 
   function $(id) { return document.getElementById(id); }
+  // Drawing units = CSS pixels of the element (viewBox set to match), so text keeps its size.
+  function size(svg, w0, h0) {
+    var r = svg.getBoundingClientRect();
+    var w = Math.round(r.width) || w0, h = Math.round(r.height) || h0;
+    svg.setAttribute("viewBox", "0 0 " + w + " " + h);
+    return { w: w, h: h };
+  }
   function fmt(x, digits) { return isFinite(x) ? x.toFixed(digits) : "-"; }
   function svgEl(name, attrs) {
     var e = document.createElementNS("http://www.w3.org/2000/svg", name);
@@ -131,7 +140,7 @@ export const kDashboardHtml = String.raw`<!doctype html>
 
   // A line chart of several series over the last windowMs; lines: [{name, color, points:[{t,v}], step}].
   function drawTime(id, lines, opts) {
-    var svg = $(id), w = svg.clientWidth || 600, h = svg.clientHeight || 170;
+    var svg = $(id), box = size(svg, 600, 170), w = box.w, h = box.h;
     var left = 44, right = 8, top = 8, bottom = 18;
     while (svg.firstChild) svg.removeChild(svg.firstChild);
     var now = samples.length ? samples[samples.length - 1].time_ms : Date.now();
@@ -142,14 +151,15 @@ export const kDashboardHtml = String.raw`<!doctype html>
     if (!isFinite(hi) || hi <= lo) hi = lo + 1;
     var x = function (t) { return left + (w - left - right) * (t - t0) / windowMs; };
     var y = function (v) { return top + (h - top - bottom) * (1 - (v - lo) / (hi - lo)); };
-    for (var g = 0; g <= 4; g++) {
-      var v = lo + (hi - lo) * g / 4;
+    var steps = opts.integer ? Math.max(1, Math.min(4, Math.round(hi - lo))) : 4;
+    for (var g = 0; g <= steps; g++) {
+      var v = lo + (hi - lo) * g / steps;
       svg.appendChild(svgEl("line", { x1: left, x2: w - right, y1: y(v), y2: y(v), stroke: "#eceef3" }));
       var label = svgEl("text", { x: left - 4, y: y(v) + 3, "text-anchor": "end" });
       label.textContent = opts.integer ? String(Math.round(v)) : (Math.abs(hi) >= 100 ? v.toFixed(0) : v.toFixed(hi - lo < 1 ? 2 : 1));
       svg.appendChild(label);
     }
-    var tl = svgEl("text", { x: left, y: h - 4 }); tl.textContent = "-" + Math.round(windowMs / 60000) + " min"; svg.appendChild(tl);
+    var tl = svgEl("text", { x: left, y: h - 4 }); tl.textContent = "-" + Math.round(windowMs / 1000) + " s"; svg.appendChild(tl);
     var tr = svgEl("text", { x: w - right, y: h - 4, "text-anchor": "end" }); tr.textContent = "now"; svg.appendChild(tr);
     lines.forEach(function (l) {
       var d = "", prev = null;
@@ -168,12 +178,14 @@ export const kDashboardHtml = String.raw`<!doctype html>
   // The plan: each gear's expected accuracy over its load range (minQps, maxQps], the
   // current load as a vertical line, the running gear drawn thick.
   function drawPlan(s) {
-    var svg = $("chart-plan"), w = svg.clientWidth || 1200, h = svg.clientHeight || 220;
+    var svg = $("chart-plan"), box = size(svg, 1200, 220), w = box.w, h = box.h;
     var left = 44, right = 12, top = 10, bottom = 22;
     while (svg.firstChild) svg.removeChild(svg.firstChild);
     var gears = s.gears;
     if (!gears.length) return;
-    var xmax = gears[gears.length - 1].max_qps * 1.05;
+    // The last gear's bound may be a huge "anything above": then the axis ends at twice its start.
+    var last = gears[gears.length - 1];
+    var xmax = (last.max_qps > 4 * Math.max(1, last.min_qps) ? 2 * Math.max(1, last.min_qps) : last.max_qps) * 1.05;
     var lo = Infinity, hi = -Infinity;
     gears.forEach(function (g) { lo = Math.min(lo, g.expected_accuracy); hi = Math.max(hi, g.expected_accuracy); });
     var pad = Math.max(0.002, (hi - lo) * 0.15); lo -= pad; hi += pad;
@@ -188,9 +200,9 @@ export const kDashboardHtml = String.raw`<!doctype html>
     }
     gears.forEach(function (g, i) {
       var current = g.index === s.gear.index;
-      svg.appendChild(svgEl("line", { x1: x(g.min_qps), x2: x(g.max_qps), y1: y(g.expected_accuracy), y2: y(g.expected_accuracy),
+      svg.appendChild(svgEl("line", { x1: x(g.min_qps), x2: x(Math.min(g.max_qps, xmax)), y1: y(g.expected_accuracy), y2: y(g.expected_accuracy),
         stroke: colors[i % colors.length], "stroke-width": current ? 6 : 2, "data-gear-id": g.id }));
-      var label = svgEl("text", { x: (x(g.min_qps) + x(g.max_qps)) / 2, y: y(g.expected_accuracy) - 6, "text-anchor": "middle" });
+      var label = svgEl("text", { x: (x(g.min_qps) + x(Math.min(g.max_qps, xmax))) / 2, y: y(g.expected_accuracy) - 6, "text-anchor": "middle" });
       label.textContent = "gear " + g.id;
       svg.appendChild(label);
     });
