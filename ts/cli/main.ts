@@ -31,6 +31,10 @@ const kSubcommands: Record<string, Subcommand> = {
     summary: 'serve a gear plan over the Open Inference Protocol (default: the embedded cascade on port 8000)',
     run: async (argv, io) => (await import('./serve-command.js')).runServeCommand(argv, io),
   },
+  replicas: {
+    summary: 'replicas a load needs and the accuracy each load level gets, from a gear plan (the HPA bounds)',
+    run: async (argv, io) => (await import('./replicas-command.js')).runReplicasCommand(argv, io),
+  },
 };
 
 export function registerSubcommand(name: string, sub: Subcommand) {

@@ -25,8 +25,10 @@ before their bodies are read while the event loop is more than N ms behind).
 
 --auth-token (or the environment variable CASCADESERVE_AUTH_TOKEN, which keeps it out of
 the process list) requires 'Authorization: Bearer <token>' on every route except
-/v2/health/* and /metrics. The token must be 16 to 4096 printable ASCII characters without
-spaces (e.g. \`openssl rand -hex 32\`).
+/v2/health/*, /metrics and the page /dashboard, whose data (/v2/cascadeserve/status) needs
+the token: open it as /dashboard#token=TOKEN (the fragment is never sent to the server).
+The token must be 16 to 4096 printable ASCII characters without spaces (e.g.
+\`openssl rand -hex 32\`).
 
 Logs: one stream of JSON lines (pino) on stderr, each with a level. --log-level (default
 info): fatal, error, warn, info (start, gear switches, shutdown), debug (also one line per

@@ -1,5 +1,7 @@
 // Optional bearer-token authentication: every route except liveness, readiness and /metrics
-// (which probes and scrapers reach without credentials) needs `Authorization: Bearer <token>`.
+// (which probes and scrapers reach without credentials) needs `Authorization: Bearer <token>`;
+// so does the /dashboard page's data, while the page itself (no data in it) is open: it sends
+// the token it reads from its URL fragment.
 // The comparison takes the same time whatever the token sent: both sides are hashed first
 // (equal lengths), then compared with timingSafeEqual.
 import { createHash, timingSafeEqual } from 'node:crypto';
@@ -7,7 +9,7 @@ import type { FastifyInstance } from 'fastify';
 import { HttpError } from './errors.js';
 
 /** Routes open without a token (matched route patterns, not raw URLs). */
-export const kOpenRoutes: ReadonlySet<string> = new Set(['/v2/health/live', '/v2/health/ready', '/metrics']);
+export const kOpenRoutes: ReadonlySet<string> = new Set(['/v2/health/live', '/v2/health/ready', '/metrics', '/dashboard']);
 
 const kRealm = 'Bearer realm="cascadeserve"';
 const digest = (text: string) => createHash('sha256').update(text, 'utf8').digest();

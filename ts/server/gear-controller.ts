@@ -47,6 +47,11 @@ export class GearController {
   #current = 0;
   /** Indices of gears the engine refused: never tried again. */
   #refused = new Set<number>();
+  /** Time accounting for the autoscaling signals: when the running gear began, and the
+   * milliseconds spent below the top gear and on the cheapest one before that. */
+  #gearSinceMs: number;
+  #belowTopMs = 0;
+  #cheapestMs = 0;
 
   constructor(args: {
     gears: readonly ServingGear[];
@@ -57,6 +62,8 @@ export class GearController {
     stats: ModelStats;
     log: SwitchLogger;
     onSwitch?: (e: GearSwitchEvent) => void;
+    /** Start of the time accounting (performance.now() scale). Default: now. */
+    startMs?: number;
   }) {
     this.gears = args.gears;
     this.#engine = args.engine;
@@ -68,7 +75,20 @@ export class GearController {
     this.#onSwitch = args.onSwitch ?? (() => {});
     const running = this.gears.findIndex((g) => g.id === this.#engine.gear.id);
     this.#current = running >= 0 ? running : 0;
+    this.#gearSinceMs = args.startMs ?? performance.now();
     this.#cost.setExpectedCost(this.gears[this.#current].expectedCostUs);
+  }
+
+  /**
+   * Seconds spent below the top gear (index > 0) and on the cheapest gear (the last, when the
+   * plan has more than one) since the controller started, up to nowMs.
+   */
+  gearSeconds(nowMs = performance.now()): { belowTop: number; cheapest: number } {
+    const runningMs = Math.max(0, nowMs - this.#gearSinceMs);
+    const last = this.gears.length - 1;
+    const belowTopMs = this.#belowTopMs + (this.#current > 0 ? runningMs : 0);
+    const cheapestMs = this.#cheapestMs + (last > 0 && this.#current === last ? runningMs : 0);
+    return { belowTop: belowTopMs / 1000, cheapest: cheapestMs / 1000 };
   }
 
   get current(): ServingGear {
@@ -111,6 +131,10 @@ export class GearController {
       report.call(this.#log, { model: this.#stats.name, gear: to.id, gearIndex: next, runningGear: from.id, err: message }, `gear switch refused by the engine, gear ${to.id} disabled: ${message}`);
       return;
     }
+    const ranMs = Math.max(0, nowMs - this.#gearSinceMs);
+    if (this.#current > 0) this.#belowTopMs += ranMs;
+    if (this.gears.length > 1 && this.#current === this.gears.length - 1) this.#cheapestMs += ranMs;
+    this.#gearSinceMs = nowMs;
     this.#current = next;
     const switchUs = (performance.now() - t0) * 1000;
     this.#cost.setExpectedCost(to.expectedCostUs);

@@ -8,6 +8,8 @@ import { kFailureReasons, type LiveFigures, type ModelStats } from './model-stat
 export interface MetricsSource {
   stats: ModelStats;
   live(): LiveFigures;
+  /** The cascade (true) or a member model served alone: the plan's figures are the cascade's only. */
+  cascade: boolean;
 }
 
 export interface ServerMetrics {
@@ -15,7 +17,12 @@ export interface ServerMetrics {
   /** Observes one answered request's end-to-end duration. */
   observeRequest(model: string, seconds: number): void;
   observeSwitch(model: string, seconds: number): void;
+  /** Cumulative counts of the request-duration histogram of one model, by upper bound (seconds). */
+  requestDurationBuckets(model: string): Promise<{ leSeconds: number[]; cumulative: number[] }>;
 }
+
+/** Upper bounds of the request-duration histogram, seconds. */
+const kRequestBucketsS = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2];
 
 export function createMetrics(sources: () => MetricsSource[]): ServerMetrics {
   const registry = new Registry();
@@ -34,7 +41,7 @@ export function createMetrics(sources: () => MetricsSource[]): ServerMetrics {
         for (const s of sources()) this.inc({ model: s.stats.name, version: s.stats.version }, value(s));
       },
     });
-  const gauge = (name: string, help: string, value: (s: MetricsSource, live: LiveFigures) => number) =>
+  const gauge = (name: string, help: string, value: (s: MetricsSource, live: LiveFigures) => number, only: (s: MetricsSource) => boolean = () => true) =>
     new Gauge({
       name,
       help,
@@ -42,9 +49,21 @@ export function createMetrics(sources: () => MetricsSource[]): ServerMetrics {
       registers: [registry],
       collect() {
         this.reset();
-        for (const s of sources()) this.set({ model: s.stats.name, version: s.stats.version }, value(s, s.live()));
+        for (const s of sources()) if (only(s)) this.set({ model: s.stats.name, version: s.stats.version }, value(s, s.live()));
       },
     });
+  const cascadeCounter = (name: string, help: string, value: (live: LiveFigures) => number) =>
+    new Counter({
+      name,
+      help,
+      labelNames,
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const s of sources()) if (s.cascade) this.inc({ model: s.stats.name, version: s.stats.version }, value(s.live()));
+      },
+    });
+  const isCascade = (s: MetricsSource) => s.cascade;
 
   counter('nv_inference_request_success', 'Successful inference requests', (s) => s.stats.successCount);
   new Counter({
@@ -92,12 +111,24 @@ export function createMetrics(sources: () => MetricsSource[]): ServerMetrics {
   gauge('cascadeserve_arrival_rate_qps', 'Measured arrival rate over the load window, images per second', (_, live) => live.arrivalRateQps);
   gauge('cascadeserve_expected_accuracy', "The current gear's expected accuracy (from the plan)", (_, live) => live.expectedAccuracy);
   gauge('cascadeserve_backlog_images', 'Images accepted and not yet answered', (_, live) => live.backlogItems);
+  counter('cascadeserve_arrivals_total', 'Images offered, counted before admission (refused ones too): the demand the gears follow', (s) => s.live().arrivalsTotal);
+
+  // The plan's figures and the time spent per gear position: the autoscaling signals
+  // (deploy/prometheus/rules.yaml) divide the arrival rate by the top gear's capacity and
+  // alert on sustained time on the cheapest gear. The cascade only: a member has one gear.
+  gauge('cascadeserve_gear_index', "Position of the running gear in the plan: 0 = most accurate, cascadeserve_gears - 1 = cheapest", (_, live) => live.gearIndex, isCascade);
+  gauge('cascadeserve_gears', 'Gears in the plan', (_, live) => live.gearCount, isCascade);
+  gauge('cascadeserve_top_gear_capacity_qps', "The most accurate gear's upper load bound from the plan, images per second", (_, live) => live.topGearCapacityQps, isCascade);
+  gauge('cascadeserve_plan_capacity_qps', "The cheapest gear's upper load bound from the plan (the most one replica is planned for), images per second", (_, live) => live.planCapacityQps, isCascade);
+  gauge('cascadeserve_slo_p95_seconds', "The plan's p95 latency objective, seconds", (_, live) => live.sloP95Seconds, isCascade);
+  cascadeCounter('cascadeserve_below_top_gear_seconds_total', 'Seconds spent on a gear other than the most accurate one', (live) => live.belowTopGearSeconds);
+  cascadeCounter('cascadeserve_cheapest_gear_seconds_total', 'Seconds spent on the cheapest gear (plans of two or more gears): the plan\'s capacity is reached', (live) => live.cheapestGearSeconds);
 
   const requestSeconds = new Histogram({
     name: 'cascadeserve_request_duration_seconds',
     help: 'End-to-end duration of successful inference requests',
     labelNames,
-    buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2],
+    buckets: [...kRequestBucketsS],
     registers: [registry],
   });
   const switchSeconds = new Histogram({
@@ -120,5 +151,12 @@ export function createMetrics(sources: () => MetricsSource[]): ServerMetrics {
       child.observe(seconds);
     },
     observeSwitch: (model, seconds) => switchSeconds.observe({ model, version: versionOf(model) }, seconds),
+    requestDurationBuckets: async (model) => {
+      // prom-client types a histogram's labels by its own label names; its buckets also carry `le`.
+      const labels = (v: { labels: object }) => v.labels as Record<string, string | number | undefined>;
+      const buckets = (await requestSeconds.get()).values.filter((v) => v.metricName === 'cascadeserve_request_duration_seconds_bucket' && labels(v).model === model && labels(v).le !== '+Inf');
+      if (buckets.length === 0) return { leSeconds: [...kRequestBucketsS], cumulative: kRequestBucketsS.map(() => 0) };
+      return { leSeconds: buckets.map((b) => Number(labels(b).le)), cumulative: buckets.map((b) => b.value) };
+    },
   };
 }

@@ -20,6 +20,18 @@ export interface LiveFigures {
   gearIndex: number;
   expectedAccuracy: number;
   arrivalRateQps: number;
+  /** Images offered since start, admitted or not (the load monitor's count). */
+  arrivalsTotal: number;
+  /** Gears of the plan (1 for a member model). */
+  gearCount: number;
+  /** The most accurate gear's upper load bound, and the cheapest gear's (the plan's capacity), items per second. */
+  topGearCapacityQps: number;
+  planCapacityQps: number;
+  /** Seconds spent below the top gear, and on the cheapest gear (plans of two or more gears). */
+  belowTopGearSeconds: number;
+  cheapestGearSeconds: number;
+  /** The plan's p95 latency objective, seconds. */
+  sloP95Seconds: number;
 }
 
 export class ModelStats {

@@ -175,6 +175,7 @@ export class ServedModel {
     }
     const gear = this.#controller?.current ?? this.#gears[0];
     const now = performance.now();
+    const inGears = this.#controller?.gearSeconds(now) ?? { belowTop: 0, cheapest: 0 };
     return {
       executionCount,
       pendingRequests: this.pendingRequests,
@@ -183,6 +184,13 @@ export class ServedModel {
       gearIndex: gear.index,
       expectedAccuracy: gear.expectedAccuracy,
       arrivalRateQps: this.#controller ? this.#controller.rateQps(now) : this.#monitor.rateQps(now),
+      arrivalsTotal: this.#monitor.totalItems,
+      gearCount: this.#gears.length,
+      topGearCapacityQps: this.#gears[0].maxQps,
+      planCapacityQps: this.#gears[this.#gears.length - 1].maxQps,
+      belowTopGearSeconds: inGears.belowTop,
+      cheapestGearSeconds: inGears.cheapest,
+      sloP95Seconds: this.admission.sloUs / 1e6,
     };
   }
 

@@ -23,6 +23,7 @@ import { describeModelFileMismatches, findModelFileMismatches, ModelMismatchErro
 import { loadServingPlan, PlanLoadError, type ServingPlan } from './plan-loader.js';
 import { healthRoutes } from './routes/health.js';
 import { inferRoutes } from './routes/infer.js';
+import { dashboardRoutes } from './routes/dashboard.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { modelRoutes } from './routes/models.js';
 import { installRequestLogging, kRequestIdLogLabel, requestIdOf } from './request-log.js';
@@ -219,7 +220,7 @@ export async function createServer(options: ServerOptions): Promise<CascadeServe
       models.set(member.name, member);
     }
   }
-  sources.push(...[...models.values()].map((m) => ({ stats: m.stats, live: () => m.live() })));
+  sources.push(...[...models.values()].map((m) => ({ stats: m.stats, live: () => m.live(), cascade: m.kind === 'cascade' })));
   const lagBound = options.maxEventLoopLagMs ?? 0;
   if (typeof lagBound !== 'number' || !(lagBound >= 0)) throw new RangeError(`maxEventLoopLagMs must be a number >= 0, got ${String(lagBound)}`);
   const loopLag = lagBound > 0 ? new LoopLagMonitor(lagBound) : null;
@@ -263,6 +264,7 @@ export async function createServer(options: ServerOptions): Promise<CascadeServe
   await app.register(modelRoutes, { ctx });
   await app.register(inferRoutes, { ctx });
   await app.register(metricsRoutes, { ctx });
+  await app.register(dashboardRoutes, { ctx });
   routeMethods.answerOtherMethods(app);
   app.addHook('preClose', async () => {
     ctx.closing = true;

@@ -1,0 +1,49 @@
+// The cascade's live state as one small JSON document (GET /v2/cascadeserve/status), read by
+// the /dashboard page every second. Counters are cumulative since start: the page turns
+// consecutive samples into rates, and the histogram's cumulative bucket counts into a p95
+// over its own recent window, so one poll cannot be skewed by another client's.
+import type { ServerContext } from './context.js';
+
+export interface StatusGear {
+  id: number;
+  index: number;
+  min_qps: number;
+  max_qps: number;
+  expected_accuracy: number;
+}
+
+export interface CascadeStatus {
+  model: string;
+  time_ms: number;
+  slo_p95_ms: number;
+  gear: { id: number; index: number; expected_accuracy: number };
+  /** The load monitor's rate over its window (what the gear policy reads), images per second. */
+  arrival_rate_qps: number;
+  arrivals_total: number;
+  requests: { success: number; rejected: number; failed_other: number };
+  stage_exits: number[];
+  gear_switches: { cheaper: number; more_accurate: number };
+  latency: { le_s: number[]; cumulative: number[] };
+  gears: StatusGear[];
+}
+
+export async function cascadeStatus(ctx: ServerContext): Promise<CascadeStatus> {
+  const m = ctx.cascade;
+  const live = m.live();
+  const gears = m.gearController?.gears ?? [];
+  const buckets = await ctx.metrics.requestDurationBuckets(m.name);
+  const rejected = m.stats.failures.rejected;
+  return {
+    model: m.name,
+    time_ms: Date.now(),
+    slo_p95_ms: live.sloP95Seconds * 1000,
+    gear: { id: live.gearId, index: live.gearIndex, expected_accuracy: live.expectedAccuracy },
+    arrival_rate_qps: live.arrivalRateQps,
+    arrivals_total: live.arrivalsTotal,
+    requests: { success: m.stats.successCount, rejected, failed_other: m.stats.failureCount - rejected },
+    stage_exits: [...m.stats.stageExits],
+    gear_switches: { ...m.stats.gearSwitches },
+    latency: { le_s: buckets.leSeconds, cumulative: buckets.cumulative },
+    gears: gears.map((g) => ({ id: g.id, index: g.index, min_qps: g.minQps, max_qps: g.maxQps, expected_accuracy: g.expectedAccuracy })),
+  };
+}
