@@ -1,4 +1,4 @@
-// `npm run soak -- [--plan path] [--seconds 60] [--factor 5] [--images 1]`: the overload soak
+// `npm run soak -- [--plan path] [--seconds 60] [--factor 5] [--images 1] [--record]`: the overload soak
 // of issue 8. Starts the server as a child process (its resident memory read from
 // /proc/<pid>/status), measures capacity (the largest open-loop rate whose p95 stays within
 // the plan's SLO with under 1% refused, by a short ramp), holds 1x capacity for 5 s (steady
