@@ -1,5 +1,5 @@
-// `npm run soak -- [--plan path] [--seconds 60] [--factor 5] [--images 1]`: the overload soak
-// of issue 8. Starts the server as a child process (its resident memory read from
+// `npm run soak -- [--plan path] [--seconds 60] [--factor 5] [--images 1] [--record]`: the
+// overload soak of issue 8. Starts the server as a child process (its resident memory read from
 // /proc/<pid>/status), measures capacity (the largest open-loop rate whose p95 stays within
 // the plan's SLO with under 1% refused, by a short ramp), holds 1x capacity for 5 s (steady
 // state), sends factor x capacity open loop for N seconds, then 1x capacity for 10 s

@@ -3,8 +3,9 @@
 // engine's own run counters (batches and items per model queue and per lane), not by timing.
 // The warm-up's runs stay out of the served model's figures (execution count, cost samples).
 import t from 'tap';
-import { warmUpBatchSizes, warmUpRuns, kMaxWarmUpBatchSizes } from '../ts/engine/warm-up.js';
+import { warmUp, warmUpBatchSizes, warmUpRuns, kMaxWarmUpBatchSizes } from '../ts/engine/warm-up.js';
 import type { EngineGear } from '../ts/engine/config.js';
+import type { CascadeEngine, ItemResult } from '../ts/engine/engine.js';
 import { items, jsonRequest, postJson, startFixtureServer } from '../testkit/server-fixture.js';
 
 const gear = (id: number, stages: [string, number][]): EngineGear => ({ id, stages: stages.map(([model, maxBatch]) => ({ model, threshold: 0.5, maxBatch })) });
@@ -33,6 +34,34 @@ t.test('runs: each model on each lane hosting it, at each of its sizes', async (
     { model: 'b', lane: 1, batch: 1 },
     { model: 'b', lane: 1, batch: 4 },
   ]);
+});
+
+t.test('a run that fails stops the warm-up with the model, lane and batch size named; the gear is restored', async (t) => {
+  // A stand-in engine whose model 'b' fails every run (as ONNX Runtime would on bad input).
+  const initial = gear(7, [['a', 2], ['b', 2]]);
+  const setGears: number[][] = [];
+  let current = initial;
+  const engine = {
+    itemElems: 4,
+    get gear() {
+      return current;
+    },
+    setGear(g: EngineGear) {
+      setGears.push(g.stages.map((s) => s.maxBatch));
+      current = g;
+    },
+    pause() {},
+    resume() {},
+    submit(inputs: Float32Array): Promise<ItemResult>[] {
+      const model = current.stages[0].model;
+      const status = model === 'b' ? 'error' : 'ok';
+      return Array.from({ length: inputs.length / 4 }, () => Promise.resolve({ status, predictedClass: 0, certainty: 1, exitStage: 0, model, queuedUs: 0, computeUs: 0, ...(status === 'error' ? { error: 'bad input' } : {}) } as ItemResult));
+    },
+  } as unknown as CascadeEngine;
+  const model = (name: string) => ({ name, path: `${name}.onnx`, input: 'x', output: 'y', itemDims: [4], classes: 2 });
+  await t.rejects(warmUp(engine, { models: [model('a'), model('b')], lanes: [{}], gear: initial }, [initial]), { message: "warm-up: model 'b' on lane 0 at batch size 1 did not run (error: bad input)" });
+  t.equal(engine.gear, initial, 'the engine is back in its gear');
+  t.same(setGears, [[1], [2], [1], [2, 2]], "a's two sizes, b's first, then the initial gear");
 });
 
 // The fixture plan with its cheap gear: gear 1 = small (maxBatch 16) > gather (16), gear 2 =

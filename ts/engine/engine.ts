@@ -193,7 +193,7 @@ export class CascadeEngine {
     return { ...raw.stats(), inFlight: this.#pending.size };
   }
 
-  /** Holds batching (testing hook): items queue but no batch forms until resume(). */
+  /** Holds batching (tests, and the warm-up's exact batch sizes): items queue but no batch forms until resume(). */
   pause(): void {
     this.#raw?.pause();
   }

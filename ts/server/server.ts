@@ -1,5 +1,5 @@
 // createServer(): the HTTP server for one gear plan. Loads the plan and its manifest, creates
-// the cascade's engine, registers the protocol's routes (each an encapsulated plugin with
+// and warms the cascade's engine, registers the protocol's routes (each an encapsulated plugin with
 // schemas compiled at boot) and returns handles for tests and the CLI.
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
