@@ -11,6 +11,7 @@ import fc from 'fast-check';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { kMaxBudgetUs } from '../ts/engine/config.js';
 import { decodeInferRequest, parseRequestBody, type InputContract } from '../ts/server/codec.js';
 import { HttpError } from '../ts/server/errors.js';
 
@@ -28,7 +29,7 @@ function outcome(run: () => ReturnType<typeof decodeInferRequest>): ReturnType<t
     if (d.inputs.length !== d.items * kContract.itemElems) throw new Error(`decoded ${d.inputs.length} values for ${d.items} items`);
     for (const v of d.inputs) if (!Number.isFinite(v)) throw new Error(`decoded a non-finite value ${v}`);
     if (!(d.priority >= 1 && d.priority <= 16)) throw new Error(`priority ${d.priority}`);
-    if (d.timeoutUs !== undefined && !(d.timeoutUs > 0)) throw new Error(`timeout ${d.timeoutUs}`);
+    if (d.timeoutUs !== undefined && !(d.timeoutUs > 0 && d.timeoutUs <= kMaxBudgetUs)) throw new Error(`timeout ${d.timeoutUs}`);
     kTally.accepted++;
     return d;
   } catch (e) {
