@@ -1,8 +1,6 @@
 #include "engine_binding.h"
 
-#include <cmath>
 #include <cstring>
-#include <limits>
 
 #include "addon.h"
 #include "engine/deadline.h"
