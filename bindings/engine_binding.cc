@@ -1,8 +1,6 @@
 #include "engine_binding.h"
 
-#include <cmath>
 #include <cstring>
-#include <limits>
 
 #include "addon.h"
 #include "engine/deadline.h"
@@ -328,7 +326,12 @@ Napi::Value EngineHandle::Submit(const Napi::CallbackInfo& info) {
   CS_THROW_TYPE_IF(inputs.ElementLength() != n * static_cast<size_t>(engine_->item_elems()), env,
                    "submit: inputs must hold tickets.length * itemElems floats");
   std::vector<uint64_t> ids(n);
-  for (size_t i = 0; i < n; ++i) ids[i] = static_cast<uint64_t>(tickets[i]);  // the facade's counter: integers < 2^53
+  for (size_t i = 0; i < n; ++i) {
+    // The facade's counter; the guard keeps the conversion in range (NaN or -1 would be UB).
+    const double ticket = tickets[i];
+    CS_THROW_TYPE_IF(!(ticket >= 0 && ticket <= 9007199254740992.0), env, "submit: tickets must be integers from 0 to 2^53");
+    ids[i] = static_cast<uint64_t>(ticket);
+  }
   std::vector<int64_t> deadlines(n);
   DeadlinesFromBudgetsUs(budgets.Data(), static_cast<int64_t>(n), Engine::NowUs(), deadlines.data());
   Napi::Uint8Array accepted = Napi::Uint8Array::New(env, n);

@@ -90,11 +90,15 @@ t.test('a closed engine answers with ERR_CS_CLOSED, which HTTP maps to 503', asy
   t.equal(http.statusCode, 503);
 });
 
-t.test('submit guards the typed array kinds', async (t) => {
+t.test('submit guards the typed array kinds and the tickets', async (t) => {
   const raw = await rawEngine(options());
   t.teardown(() => raw.close());
   // An Int32Array of budgets would be read as doubles past its end.
   t.throws(() => raw.submit(new Float64Array(1), items(1), new Int32Array(1) as unknown as Float64Array, new Int32Array(1).fill(1), new Uint8Array(1)), { name: 'TypeError', message: /expected Float64Array, Float32Array, Float64Array, Int32Array, Uint8Array/ });
+  // Tickets become uint64: NaN or a negative one would be an out-of-range conversion.
+  for (const ticket of [NaN, -1, 2 ** 64]) {
+    t.throws(() => raw.submit(new Float64Array([ticket]), items(1), new Float64Array(1), new Int32Array(1).fill(1), new Uint8Array(1)), { name: 'TypeError', message: 'submit: tickets must be integers from 0 to 2^53' }, `ticket ${ticket}`);
+  }
 });
 
 t.test('what the TypeScript validation refuses that the C++ guards alone would refuse too late', async (t) => {

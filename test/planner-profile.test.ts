@@ -1,5 +1,5 @@
 // The profiler through the native engine on the fixture models: schema, timings, certainties
-// equal to the engine's, JSON round trip, and the `profile` / `plan` commands end to end
+// equal to the engine's and to the independent oracle's, JSON round trip, and the `profile` / `plan` commands end to end
 // (including a profile whose model file no longer matches).
 import t from 'tap';
 import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -12,6 +12,7 @@ import { floor32, profileModels, profileToJson, storedCertainty } from '../ts/to
 import { kCertaintyMeasures, validateProfile } from '../ts/contracts/profile-schema.js';
 import { CascadeEngine } from '../ts/engine/engine.js';
 import { datasetBytes, fixtureModelSpecs, syntheticDataset } from './planner-fixture.js';
+import { certaintyOf, runWithOrtNode } from './helpers/cascade-oracle.js';
 
 const io = () => {
   const out: string[] = [];
@@ -81,6 +82,28 @@ t.test('profileModels: timings and answers through the engine', async (t) => {
     }
   }
   await engine.close();
+
+  // Independently of the engine: each stored value is the oracle's certainty (float64 from
+  // onnxruntime-node's output row, test/helpers/cascade-oracle.ts) rounded down to float32.
+  for (const m of profile.models) {
+    const spec = models.find((s) => s.name === m.name)!;
+    const rows = await runWithOrtNode(spec, x, validation.count);
+    for (const mu of kCertaintyMeasures) {
+      let worst = 0;
+      let above = 0;
+      let classMismatch = 0;
+      for (let i = 0; i < validation.count; i++) {
+        const want = certaintyOf(rows.subarray(i * spec.classes, (i + 1) * spec.classes), mu, spec.outputKind);
+        const stored = m.validation.certainty[mu][i];
+        worst = Math.max(worst, Math.abs(stored - want.certainty));
+        if (stored > want.certainty + 1e-9) above++;
+        if (want.cls !== m.validation.predictions[i]) classMismatch++;
+      }
+      t.ok(worst < 1.2e-7, `${m.name} ${mu}: stored certainties within a float32 step of the oracle's (max diff ${worst.toExponential(2)})`);
+      t.equal(above, 0, `${m.name} ${mu}: stored values are rounded down`);
+      t.equal(classMismatch, 0, `${m.name} ${mu}: predictions equal the oracle's`);
+    }
+  }
 
   // JSON round trip keeps the float32 values exactly
   const back = validateProfile(JSON.parse(profileToJson(profile)));

@@ -9,6 +9,7 @@
 // never another exception. Valid requests decode to exactly the values sent.
 import fc from 'fast-check';
 import { decodeInferRequest, parseRequestBody, type InputContract } from '../ts/server/codec.js';
+import { kMaxBudgetUs } from '../ts/engine/config.js';
 import { HttpError } from '../ts/server/errors.js';
 
 export const kContract: InputContract = { inputName: 'x', itemShape: [1, 4, 4], itemElems: 16, uint8Scale: 1 / 255, maxImagesPerRequest: 8 };
@@ -25,7 +26,7 @@ function outcome(run: () => ReturnType<typeof decodeInferRequest>): ReturnType<t
     if (d.inputs.length !== d.items * kContract.itemElems) throw new Error(`decoded ${d.inputs.length} values for ${d.items} items`);
     for (const v of d.inputs) if (!Number.isFinite(v)) throw new Error(`decoded a non-finite value ${v}`);
     if (!(d.priority >= 1 && d.priority <= 16)) throw new Error(`priority ${d.priority}`);
-    if (d.timeoutUs !== undefined && !(d.timeoutUs > 0)) throw new Error(`timeout ${d.timeoutUs}`);
+    if (d.timeoutUs !== undefined && !(d.timeoutUs > 0 && d.timeoutUs <= kMaxBudgetUs)) throw new Error(`timeout ${d.timeoutUs}`);
     kTally.accepted++;
     return d;
   } catch (e) {

@@ -10,3 +10,4 @@ export type { ErrorCode } from './errors.js';
 export { CascadeEngine } from './engine/engine.js';
 export type { ItemResult, ItemStatus, SubmitOptions, EngineStats } from './engine/engine.js';
 export type { EngineOptions, EngineModel, EngineLane, EngineStage, EngineGear, CertaintyMeasure, OutputKind } from './engine/config.js';
+export { kMaxBudgetUs } from './engine/config.js';

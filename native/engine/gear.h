@@ -32,7 +32,9 @@ struct Gear {
   std::vector<QueueParams> params_by_model;
 };
 
-// Checks everything Engine::Create relies on; the message names the offending field.
+// Guards: check everything Engine::Create relies on; the message names the offending field.
+// The full validation, in the caller's option names, is ts/engine/config.ts; whatever it
+// accepts passes these (test/engine-guards.test.ts), so they fire only for direct callers.
 Status ValidateEngineConfig(const EngineConfig& config);
 
 // Validates `gear` against `config` (models exist and are placed, each used once, all take

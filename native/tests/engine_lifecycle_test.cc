@@ -121,7 +121,10 @@ TEST(CloseWhileRunningCompletesEachTicketOnce) {
   f.runner_delay = 500us;
   CHECK(f.Start({1, {Stage(0, 0.6f, CertaintyMeasure::kMaxProb, 8, 0), Stage(1, 0.f, CertaintyMeasure::kMaxProb, 8, 0)}}).ok());
   f.Submit(0, 400);
-  std::this_thread::sleep_for(5ms);
+  // Close once the first batch is answered (not after a fixed sleep: under a sanitizer on a
+  // busy machine no batch may have run by then); 400 items at 500 us per batch of 8 are far
+  // from done at that point.
+  CHECK(f.collector.WaitFor(1));
   f.engine->Close();
   std::lock_guard<std::mutex> lock(f.collector.mu);
   std::vector<int> seen(400, 0);

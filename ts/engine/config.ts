@@ -1,7 +1,7 @@
 // Engine options: what users pass, their validation (messages name the option path), and the
 // filled form the addon reads. Validate in TypeScript, trust in C++ (style.md): this is the
 // one full validation. native/engine/gear.cc keeps guards for what the engine relies on, and
-// everything accepted here passes them (test/engine-validation.test.ts checks that on edge
+// everything accepted here passes them (test/engine-guards.test.ts checks that on edge
 // values), so an error at a gear switch cannot come from a rule only C++ knows.
 import { invalidArgument } from '../errors.js';
 import { kCertaintyMeasureCodes, kOutputKindCodes, type CertaintyMeasure, type OutputKind } from '../contracts/enums.js';
@@ -15,7 +15,7 @@ export const kResultDetail = { output: 1, certainties: 2 } as const;
 
 /**
  * Longest time budget a submit takes, microseconds (24 hours). native/engine/deadline.h
- * clamps to the same value as a guard (kMaxBudgetUs there); test/engine.test.ts pins the two.
+ * clamps to the same value as a guard (kMaxBudgetUs there); test/engine-guards.test.ts pins the two.
  */
 export const kMaxBudgetUs = 86_400_000_000;
 
