@@ -1,7 +1,7 @@
 // Issue 18.2: a request too large to be answered within its deadline is refused at once (413,
 // "too large for the deadline", no Retry-After: the same request never fits) with the
 // `timeout` that would do and the most images that fit the deadline, both computed here from
-// the plan's gear cost; the same request with that timeout is answered 200. The admission
+// the plan's costliest gear; the same request with that timeout is answered 200. The admission
 // rule itself is checked on the controller with figures computed by hand.
 import t from 'tap';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -37,6 +37,14 @@ t.test('admission: a request whose own items exceed the deadline is refused with
   // A request that fits alone but not behind the backlog stays an overload refusal.
   const queued = a.admit(50, undefined, 200);
   t.equal(!queued.accepted && queued.kind, 'overloaded');
+  // The bound is the plan's costliest gear, whatever gear runs: current 100 us, costliest 400 us
+  // per image: 100 ms / (400 us x 2) = 125 images, before and after a gear switch.
+  const g = new admission.AdmissionController({ sloMs: kSloMs, parallelism: 1 }, new admission.CostEstimator(100, 0.2, 400));
+  t.equal(g.maxItemsWithin(100_000), 125);
+  t.equal(g.admit(125, undefined, 0).accepted, true);
+  t.equal(g.admit(126, undefined, 0).accepted, false, 'bounded by the costliest gear, not the current one');
+  g.cost.setExpectedCost(20);
+  t.equal(g.maxItemsWithin(100_000), 125, 'a switch to a cheaper gear does not move it');
   // The measured cost (calibration) moves the bound: twice the cost, half the images.
   a.cost.observe(2 * kCostUs * 10, 10);
   t.ok(a.cost.calibration > 1, 'calibration rose');

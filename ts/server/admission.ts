@@ -43,17 +43,28 @@ const kMinItemsPerCostSample = 8;
  */
 export class CostEstimator {
   readonly smoothing: number;
+  /** The planned per-item cost of the plan's costliest gear, microseconds. */
+  readonly costliestGearUs: number;
   #expectedUs: number;
   #calibration = 1;
 
-  constructor(expectedCostUs: number, smoothing = 0.2) {
+  constructor(expectedCostUs: number, smoothing = 0.2, costliestGearUs = expectedCostUs) {
     this.#expectedUs = Math.max(1, expectedCostUs);
     this.smoothing = smoothing;
+    this.costliestGearUs = Math.max(1, costliestGearUs, expectedCostUs);
   }
 
   /** Per-item work of the gear now running, microseconds. */
   get perItemUs(): number {
     return this.#expectedUs * this.#calibration;
+  }
+
+  /**
+   * Per-item work in the plan's costliest gear, microseconds: a bound whatever gear runs
+   * (the gear can change while a large request is served, and its arrival changes the load).
+   */
+  get costliestPerItemUs(): number {
+    return Math.max(this.#expectedUs, this.costliestGearUs) * this.#calibration;
   }
 
   get calibration(): number {
@@ -96,15 +107,16 @@ export class AdmissionController {
 
   /**
    * Time a request of `items` items needs on an idle server, microseconds: its compute at the
-   * current gear's estimated cost, times kCompletionMargin.
+   * costliest gear's estimated cost, times kCompletionMargin. The costliest gear, not the
+   * current one: the bound and the advice given with a refusal then hold whatever the gear.
    */
   ownTimeUs(items: number): number {
-    return this.estimatedWaitUs(0, items) * kCompletionMargin;
+    return ((items * this.cost.costliestPerItemUs) / this.parallelism) * kCompletionMargin;
   }
 
   /** Most items one request may carry to be answered within `budgetUs` on an idle server. */
   maxItemsWithin(budgetUs: number): number {
-    return Math.floor((budgetUs * this.parallelism) / (this.cost.perItemUs * kCompletionMargin));
+    return Math.floor((budgetUs * this.parallelism) / (this.cost.costliestPerItemUs * kCompletionMargin));
   }
 
   /**

@@ -8,8 +8,8 @@
 // The drain therefore keeps every connection open until it has carried its last response
 // (every response during the drain says Connection: close, and node closes the connection
 // after it), and closes a connection that carries no request only once it has been idle for
-// `idleGraceMs`: with a FIN (socket.end()), not a reset. Only then does the server stop
-// listening and close (which waits for any request still in progress).
+// `idleGraceMs`: with a FIN (socket.end()), not a reset. Then (at the latest after the grace)
+// the server stops listening and closes, which waits for any request still in progress.
 import type { Server } from 'node:http';
 import type { Socket } from 'node:net';
 
@@ -51,20 +51,13 @@ export class ConnectionDrain {
     });
   }
 
-  get openConnections(): number {
-    return this.#connections.size;
-  }
-
-  get activeRequests(): number {
-    return this.#activeRequests;
-  }
-
   /**
    * Resolves when every request received has been answered and every connection is closed,
-   * or (whichever comes first) when no request is in progress and the grace has passed since
-   * the drain began: then the only connections left are idle ones that were just sent a FIN,
-   * or ones closing after their Connection: close answer. The caller sets its closing flag
-   * first, so that every answer from now on carries Connection: close.
+   * or at the latest once the grace has passed since the drain began (then idle connections
+   * have been sent their FIN; connections with a request in progress are left to the server's
+   * close, which waits for their answers). The caller sets its closing flag first, so that
+   * every answer from now on carries Connection: close. Bounded by the grace: clients that
+   * keep connecting cannot hold the drain open.
    */
   async drain(): Promise<void> {
     const t0 = performance.now();
@@ -76,7 +69,7 @@ export class ConnectionDrain {
           socket.end();
         }
       }
-      if (this.#activeRequests === 0 && (this.#connections.size === 0 || now - t0 >= this.idleGraceMs + kPollMs)) return;
+      if ((this.#activeRequests === 0 && this.#connections.size === 0) || now - t0 >= this.idleGraceMs + kPollMs) return;
       await new Promise((resolve) => setTimeout(resolve, kPollMs));
     }
   }

@@ -87,7 +87,7 @@ export class ServedModel {
     this.stats = new ModelStats(name);
     this.#monitor = new LoadMonitor(options.loadMonitor);
     const lanes = engineOptions.lanes?.length ?? 1;
-    this.admission = new AdmissionController({ sloMs: plan.sloMs, parallelism: lanes, maxInFlightItems: options.maxInFlightItems }, new CostEstimator(gears[0].expectedCostUs));
+    this.admission = new AdmissionController({ sloMs: plan.sloMs, parallelism: lanes, maxInFlightItems: options.maxInFlightItems }, new CostEstimator(gears[0].expectedCostUs, undefined, Math.max(...gears.map((g) => g.expectedCostUs))));
     this.#outputIsLogits = new Map(engineOptions.models.map((m) => [m.name, (m.outputKind ?? 'logits') === 'logits']));
   }
 
