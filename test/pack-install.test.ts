@@ -149,6 +149,11 @@ t.test('npm pack, then install offline with scripts on and no compiler, then ser
   t.match(info.stdout, `ONNX Runtime ${ortVersion} (C API`, `ONNX Runtime ${ortVersion}, the version whose notices ship`);
   t.match(info.stdout, `from ${join(prebuilt, 'libonnxruntime.so.1')}`, 'the runtime shipped in the package');
   t.match(info.stdout, `native addon: ${join(prebuilt, 'cascadeserve.node')}`, 'the prebuilt addon');
+  // CASCADESERVE_ORT_LIBRARY still selects another build: here the checkout's onnxruntime-node copy.
+  const otherLibrary = join(root, 'node_modules', 'onnxruntime-node', 'bin', 'napi-v6', process.platform, process.arch, 'libonnxruntime.so.1');
+  const infoOther = sh(noNet[0], [...noNet.slice(1), join(binDir, 'npx'), 'cascadeserve', 'info'], { cwd: app, env: { ...env, CASCADESERVE_ORT_LIBRARY: otherLibrary } });
+  exitsZero(t, infoOther, 'npx cascadeserve info with CASCADESERVE_ORT_LIBRARY');
+  t.match(infoOther.stdout, `from ${otherLibrary}`, 'CASCADESERVE_ORT_LIBRARY selects the library');
 
   // `npx cascadeserve serve` on the embedded demo answers the README's request.
   const port = await freePort();
