@@ -6,7 +6,7 @@
 // onnxruntime-node (a devDependency of the checkout, not of the installed package).
 import t, { type Test } from 'tap';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, mkdirSync, readFileSync, readdirSync, realpathSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, mkdirSync, readFileSync, readdirSync, realpathSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -154,6 +154,14 @@ t.test('npm pack, then install offline with scripts on and no compiler, then ser
   const infoOther = sh(noNet[0], [...noNet.slice(1), join(binDir, 'npx'), 'cascadeserve', 'info'], { cwd: app, env: { ...env, CASCADESERVE_ORT_LIBRARY: otherLibrary } });
   exitsZero(t, infoOther, 'npx cascadeserve info with CASCADESERVE_ORT_LIBRARY');
   t.match(infoOther.stdout, `from ${otherLibrary}`, 'CASCADESERVE_ORT_LIBRARY selects the library');
+  // An addon with no library beside it, in a project without onnxruntime-node: a clear error.
+  const lonely = join(work, 'lonely');
+  mkdirSync(lonely);
+  copyFileSync(join(prebuilt, 'cascadeserve.node'), join(lonely, 'cascadeserve.node'));
+  const infoLonely = sh(join(binDir, 'npx'), ['cascadeserve', 'info'], { cwd: app, env: { ...env, CASCADESERVE_ADDON: join(lonely, 'cascadeserve.node') } });
+  t.equal(infoLonely.code, 1, 'no ONNX Runtime library: info fails');
+  t.match(infoLonely.out, `no ONNX Runtime library found: none beside the addon (${join(lonely, 'libonnxruntime.so.1')}); set CASCADESERVE_ORT_LIBRARY`, 'naming where it looked and what to set');
+  t.notMatch(infoLonely.out, /\n\s+at /, 'without a stack trace');
 
   // `npx cascadeserve serve` on the embedded demo answers the README's request.
   const port = await freePort();
