@@ -1,8 +1,8 @@
 #!/usr/bin/env node
-// `npm install` step of a source checkout: finds (or fetches) ONNX Runtime's C headers, builds
-// the native addon when its sources changed, and compiles the TypeScript. Each step is skipped
-// when its output is up to date. Installed as a dependency (no native/ sources, prebuilt
-// binaries shipped), it does nothing.
+// npm's `prepare` step of a source checkout (it runs on `npm install` there, not in a user's
+// install of the package, which does not ship this file): finds (or fetches) ONNX Runtime's C
+// headers, builds the native addon when its sources changed, and compiles the TypeScript. Each
+// step is skipped when its output is up to date. Without native/ sources it does nothing.
 //
 //   node scripts/setup.mjs [--force] [--native-only]
 //
@@ -167,7 +167,7 @@ function buildTypeScript() {
 
 const isSourceCheckout = existsSync(join(root, 'native')) && existsSync(join(root, 'CMakeLists.txt'));
 if (!isSourceCheckout) {
-  // Installed from the registry or a tarball: the prebuilt binary and compiled JS ship inside.
+  // Not a source checkout: nothing to build.
   process.exit(0);
 }
 buildNative();
