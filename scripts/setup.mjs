@@ -9,7 +9,7 @@
 // Environment: CASCADESERVE_ORT_INCLUDE  directory holding onnxruntime_c_api.h
 //              CASCADESERVE_SKIP_BUILD=1  skip the native build (use a prebuilt binary)
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync, rmSync, utimesSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, symlinkSync, writeFileSync, rmSync, utimesSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import os from 'node:os';
@@ -170,5 +170,18 @@ if (!isSourceCheckout) {
   // Not a source checkout: nothing to build.
   process.exit(0);
 }
+// The addon opens the ONNX Runtime library that sits beside it (ts/runtime/runtime.ts), as in the
+// packed prebuilds/; a checkout links onnxruntime-node's copy (a devDependency) beside its build.
+function linkRuntimeLibrary() {
+  if (!existsSync(kAddonPath)) return;
+  const name = process.platform === 'darwin' ? 'libonnxruntime.1.dylib' : process.platform === 'win32' ? 'onnxruntime.dll' : 'libonnxruntime.so.1';
+  const target = join(root, 'node_modules', 'onnxruntime-node', 'bin', 'napi-v6', process.platform, process.arch, name);
+  const link = join(dirname(kAddonPath), name);
+  if (!existsSync(target)) fail(`onnxruntime-node ships no ${name} for ${process.platform}-${process.arch} (looked for ${target}): run \`npm install\`, or set CASCADESERVE_ORT_LIBRARY`);
+  rmSync(link, { force: true });
+  symlinkSync(target, link);
+}
+
 buildNative();
+linkRuntimeLibrary();
 if (!nativeOnly) buildTypeScript();

@@ -1,9 +1,8 @@
 // Resolves and opens the ONNX Runtime shared library. Default: the library beside the loaded
-// addon (prebuilds/<platform>-<arch>/ of the installed package ships both), else, in a source
-// checkout, the one inside onnxruntime-node (a devDependency); CASCADESERVE_ORT_LIBRARY
-// overrides both (another build, a GPU one say).
+// addon (prebuilds/<platform>-<arch>/ of the installed package ships both; a checkout's build
+// links onnxruntime-node's copy beside build/Release/, scripts/setup.mjs);
+// CASCADESERVE_ORT_LIBRARY overrides it (another build, a GPU one say).
 import { existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { loadBinding, type RawRuntime } from '../../bindings/binding.js';
 import { fromNative } from '../errors.js';
@@ -15,19 +14,9 @@ export function defaultOrtLibraryPath(): string {
   if (env) return env;
   const beside = join(dirname(loadBinding().path), kLibraryName);
   if (existsSync(beside)) return beside;
-  const require = createRequire(import.meta.url);
-  let fromOrtNode: string | undefined;
-  try {
-    const pkgDir = dirname(require.resolve('onnxruntime-node/package.json'));
-    fromOrtNode = join(pkgDir, 'bin', 'napi-v6', process.platform, process.arch, kLibraryName);
-  } catch {
-    // Not installed: the installed package does not depend on it.
-  }
-  if (fromOrtNode && existsSync(fromOrtNode)) return fromOrtNode;
   throw new Error(
-    `cascadeserve: no ONNX Runtime library found: none beside the addon (${beside})` +
-      (fromOrtNode ? `, none in onnxruntime-node (${fromOrtNode})` : '') +
-      '; set CASCADESERVE_ORT_LIBRARY to a libonnxruntime shared library (C API 21 or newer)',
+    `cascadeserve: no ONNX Runtime library found beside the addon (${beside}); ` +
+      'set CASCADESERVE_ORT_LIBRARY to a libonnxruntime shared library (C API 21 or newer)',
   );
 }
 
