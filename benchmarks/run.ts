@@ -2,6 +2,7 @@
 // under benchmarks/results/. `npm run bench -- --quick` for a short run; `-- session` (etc.)
 // for one benchmark.
 import { runEngineBench } from './engine-bench.js';
+import { runGrpcBench } from './grpc-bench.js';
 import { runHttpBench } from './http-bench.js';
 import { runFidelityBench } from './planner-fidelity.js';
 import { runPlannerBench } from './planner-bench.js';
@@ -11,6 +12,7 @@ const kBenches: Record<string, (o: { quick: boolean }) => Promise<{ text: string
   session: runSessionBench,
   engine: runEngineBench,
   http: runHttpBench,
+  grpc: runGrpcBench,
   fidelity: runFidelityBench,
   planner: runPlannerBench,
 };

@@ -7,6 +7,7 @@
 import { performance } from 'node:perf_hooks';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
+import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { packageRoot } from '../../zoo/manifest.js';
 import { bearerTokenCheck } from '../auth.js';
@@ -121,15 +122,26 @@ export async function startGrpcServer(ctx: ServerContext, options: GrpcServerOpt
   }
   server.addService(service.service, implementation);
 
-  const port = await new Promise<number>((resolve, reject) => {
-    server.bindAsync(`${options.host.includes(':') ? `[${options.host}]` : options.host}:${options.port}`, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p)));
+  // The listening socket is ours, handed to grpc-js connection by connection: grpc-js's own
+  // listener leaves Nagle's algorithm on, which holds each small answer's last frames until the
+  // client's delayed ACK (tens of milliseconds a call).
+  const injector = server.createConnectionInjector(grpc.ServerCredentials.createInsecure());
+  const listener = createNetServer({ noDelay: true }, (socket) => injector.injectConnection(socket));
+  await new Promise<void>((resolve, reject) => {
+    listener.once('error', reject);
+    listener.listen(options.port, options.host, () => {
+      listener.off('error', reject);
+      resolve();
+    });
   });
+  const port = (listener.address() as AddressInfo).port;
   let stopping: Promise<void> | null = null;
   return {
     address: `${options.host.includes(':') ? `[${options.host}]` : options.host}:${port}`,
     port,
     shutdown: () =>
       (stopping ??= new Promise<void>((resolve) => {
+        listener.close();
         server.tryShutdown(() => resolve());
       })),
   };
