@@ -11,7 +11,6 @@ export const kGrpcCode = {
   DEADLINE_EXCEEDED: 4,
   NOT_FOUND: 5,
   RESOURCE_EXHAUSTED: 8,
-  FAILED_PRECONDITION: 9,
   UNIMPLEMENTED: 12,
   INTERNAL: 13,
   UNAVAILABLE: 14,
@@ -26,20 +25,17 @@ export type GrpcCodeName = keyof typeof kGrpcCode;
  * means one thing wherever it is produced.
  */
 export const kHttpToGrpc: Readonly<Record<number, GrpcCodeName>> = {
-  400: 'INVALID_ARGUMENT', // the request breaks the protocol or the model's contract
+  400: 'INVALID_ARGUMENT', // the request breaks the protocol or the model's contract; a plan that fails to load
   401: 'UNAUTHENTICATED', // bearer token missing or wrong
   404: 'NOT_FOUND', // unknown model or version
   405: 'UNIMPLEMENTED', // no such method on this route (gRPC: no such RPC)
   408: 'DEADLINE_EXCEEDED', // the request was not received in time
-  409: 'FAILED_PRECONDITION', // a repository call that conflicts with the server's state
   413: 'RESOURCE_EXHAUSTED', // message larger than the server accepts, or too many images
   415: 'INVALID_ARGUMENT', // an encoding the server cannot read
-  422: 'INVALID_ARGUMENT', // a plan or model set that fails validation (repository load)
   429: 'RESOURCE_EXHAUSTED', // overload: admission control or a full queue (Retry-After)
   431: 'RESOURCE_EXHAUSTED', // headers (metadata) larger than the server accepts
   499: 'CANCELLED', // the client went away before its answer
   500: 'INTERNAL', // the model failed at run time, or a bug
-  501: 'UNIMPLEMENTED', // a call this server does not offer
   503: 'UNAVAILABLE', // not ready, shutting down, or overload with --overload-status 503
   504: 'DEADLINE_EXCEEDED', // the request's deadline passed before it was answered
 };
