@@ -14,6 +14,7 @@ import t from 'tap';
 import { protoPath } from '../ts/server/grpc/service.js';
 import { pythonGrpcMissing, PythonGrpcClient } from './helpers/python-grpc.js';
 import { root } from './helpers/paths.js';
+import { createServer } from '../ts/server/server.js';
 import { items, jsonRequest, postJson, startFixtureServer, writeFixturePlan } from './server-fixture.js';
 
 const kDemo = join(root, 'models', 'fmnist');
@@ -203,4 +204,51 @@ t.test('repository calls over REST and gRPC', async (t) => {
   t.equal((await fetch(`${url}/v2/repository/models/fixture/load`, { method: 'POST' })).status, 200, 'loaded again');
   t.equal((await postJson(`${url}/v2/models/fixture/infer`, jsonRequest(x))).status, 200, 'and serving');
   t.equal((await fetch(`${url}/v2/health/ready`)).status, 200, 'ready again');
+});
+
+t.test('a repository of two cascades', async (t) => {
+  const repo = mkdtempSync(join(tmpdir(), 'cs-repo2-'));
+  t.teardown(() => rmSync(repo, { recursive: true, force: true }));
+  for (const [folder, name] of [
+    ['a', 'fixture'],
+    ['b', 'other'],
+  ]) {
+    const { dir, cleanup } = writeFixturePlan();
+    mkdirSync(join(repo, folder));
+    for (const f of ['plan.json', 'validation.bin', 'heldout.bin']) copyFileSync(join(dir, f), join(repo, folder, f));
+    const manifest = JSON.parse(readFileSync(join(dir, 'cascade.json'), 'utf8'));
+    manifest.name = name;
+    writeFileSync(join(repo, folder, 'cascade.json'), JSON.stringify(manifest));
+    cleanup();
+  }
+  mkdirSync(join(repo, 'not-a-cascade')); // no cascade.json: not served
+  const server = await createServer({ plan: '', repository: repo, port: 0 });
+  t.teardown(() => server.close());
+  const url = await server.listen();
+  t.same([...server.models.keys()].sort(), ['fixture', 'fixture.gather', 'fixture.small', 'other', 'other.gather', 'other.small']);
+  const x = items(2, 5);
+  const a = await postJson(`${url}/v2/models/fixture/infer`, jsonRequest(x));
+  const b = await postJson(`${url}/v2/models/other/infer`, jsonRequest(x));
+  t.equal(b.status, 200);
+  t.same(b.json.outputs[0].data, a.json.outputs[0].data, 'the same models answer the same under either name');
+  t.equal(b.json.model_name, 'other');
+  // A load by folder name reloads that folder's cascade only.
+  t.equal((await fetch(`${url}/v2/repository/models/b/load`, { method: 'POST' })).status, 200, 'load by folder name');
+  t.equal((await fetch(`${url}/v2/repository/models/other/unload`, { method: 'POST' })).status, 200);
+  t.equal((await postJson(`${url}/v2/models/other/infer`, jsonRequest(x))).status, 404, 'unloaded');
+  t.equal((await postJson(`${url}/v2/models/fixture/infer`, jsonRequest(x))).status, 200, 'the other cascade serves on');
+  const index = await (await fetch(`${url}/v2/repository/index`, { method: 'POST' })).json();
+  t.same(index.find((m: { name: string }) => m.name === 'other'), { name: 'other', version: '1', state: 'UNAVAILABLE', reason: 'unloaded' });
+  const ready = await (await fetch(`${url}/v2/repository/index`, { method: 'POST', body: JSON.stringify({ ready: true }), headers: { 'content-type': 'application/json' } })).json();
+  t.same(ready.map((m: { name: string }) => m.name), ['fixture', 'fixture.small', 'fixture.gather'], 'ready: true lists only the ready');
+  const badBody = await fetch(`${url}/v2/repository/index`, { method: 'POST', body: '{"ready": 1}', headers: { 'content-type': 'application/json' } });
+  t.equal(badBody.status, 400);
+  t.match((await badBody.json()).error, /ready: expected a boolean/);
+});
+
+t.test('a repository without plan folders fails the start, naming the directory', async (t) => {
+  const repo = mkdtempSync(join(tmpdir(), 'cs-repo3-'));
+  t.teardown(() => rmSync(repo, { recursive: true, force: true }));
+  await t.rejects(createServer({ plan: '', repository: repo, port: 0 }), { message: new RegExp(`the model repository ${repo} has no folder with cascade.json and plan.json`) });
+  await t.rejects(createServer({ plan: '', repository: join(repo, 'missing'), port: 0 }), { message: /cannot read the model repository .*missing/ });
 });
