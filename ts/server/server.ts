@@ -1,6 +1,8 @@
-// createServer(): the HTTP server for one gear plan. Loads the plan and its manifest, creates
-// the cascade's engine, registers the protocol's routes (each an encapsulated plugin with
-// schemas compiled at boot) and returns handles for tests and the CLI.
+// createServer(): the server for a gear plan (or every plan of a model repository). The
+// repository loads the plans and manifests and creates the cascades' engines; the protocol's
+// REST routes are registered (each an encapsulated plugin with schemas compiled at boot), and
+// listen() starts the gRPC service beside them when asked; returns handles for tests and the
+// CLI.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyServerOptions } from 'fastify';
@@ -13,7 +15,7 @@ import { installBearerAuth } from './auth.js';
 import { LoopLagMonitor } from './loop-lag.js';
 import { HttpError, toHttpError } from './errors.js';
 import type { GearSwitchEvent } from './gear-controller.js';
-import { createMetrics, type MetricsSource } from './metrics.js';
+import { createMetrics } from './metrics.js';
 import type { ServingPlan } from './plan-loader.js';
 import { ModelRepository, planEntry, scanRepository } from './repository.js';
 import { startGrpcServer, type GrpcEndpoint } from './grpc/service.js';
