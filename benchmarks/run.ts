@@ -4,6 +4,7 @@
 // (etc.) for one benchmark. The planner's benchmarks take longer and run under their own names:
 // `npm run bench:planner` (planning time) and `npm run bench:fidelity` (simulator vs engine).
 import { runEngineBench } from './engine-bench.js';
+import { runGrpcBench } from './grpc-bench.js';
 import { runHttpBench } from './http-bench.js';
 import { runFidelityBench } from './planner-fidelity.js';
 import { runPlannerBench } from './planner-bench.js';
@@ -19,6 +20,7 @@ const kHotPath: Record<string, Bench> = {
   engine: runEngineBench,
   http: runHttpBench,
   startup: runStartupBench,
+  grpc: runGrpcBench,
 };
 
 /** Run only when named (npm run bench:planner, bench:fidelity). */

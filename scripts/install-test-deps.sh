@@ -1,34 +1,34 @@
 #!/bin/sh
-# Installs the Debian packages the deployment tests use (test/deploy-*.test.ts), only those
-# that are missing: yamllint (manifest lint), prometheus (promtool and the server of the
-# scale-out test), haproxy (the scale-out test's load balancer) and chromium (the /dashboard
-# browser test). Idempotent: a machine that has them all is left alone, without apt-get update.
-# Needs root (apt-get); the CI set-up runs it before `npm install` and `npm test`.
+# Installs the Debian packages the test suite uses beyond npm, only those that are missing:
+#   python3-grpcio, python3-grpc-tools  the independent gRPC client (test/grpc-python.test.ts)
+#   yamllint                            manifest lint (test/deploy-manifests.test.ts)
+#   prometheus                          promtool and the scale-out test's Prometheus
+#   haproxy                             the scale-out test's load balancer
+#   chromium                            the /dashboard browser test
+# Idempotent: a machine that has them all is left alone, without apt-get update. `npm test`
+# runs it first (package.json "pretest"); it needs root (apt-get) only when something is missing.
 set -eu
 
-# command -> Debian package
-wanted="yamllint:yamllint promtool:prometheus prometheus:prometheus haproxy:haproxy chromium:chromium"
+kPackages="python3-grpcio python3-grpc-tools yamllint prometheus haproxy chromium"
 
 missing=""
-for pair in $wanted; do
-  cmd=${pair%%:*}
-  pkg=${pair#*:}
-  if ! command -v "$cmd" >/dev/null 2>&1 && [ -z "$(echo " $missing " | grep " $pkg ")" ]; then
-    missing="$missing $pkg"
+for p in $kPackages; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing="$missing $p"
   fi
 done
 
 if [ -z "$missing" ]; then
-  echo "install-test-deps: all present (yamllint, promtool, prometheus, haproxy, chromium)"
+  echo "install-test-deps: all present ($kPackages)"
   exit 0
 fi
 if [ "$(id -u)" != 0 ]; then
-  echo "install-test-deps: missing:$missing; run this script as root (it uses apt-get)" >&2
+  echo "install-test-deps: missing:$missing; run this script as root (it uses apt-get), or install them" >&2
   exit 1
 fi
 echo "install-test-deps: installing$missing"
-# Another apt-get may hold the lock for a while (shared machines): wait for it.
 export DEBIAN_FRONTEND=noninteractive
+# Another apt-get may hold the lock for a while (shared machines): wait for it.
 apt-get -o DPkg::Lock::Timeout=600 update -q
 # shellcheck disable=SC2086 # the list is meant to split into package names
 apt-get -o DPkg::Lock::Timeout=600 install -y -q --no-install-recommends $missing

@@ -4,8 +4,8 @@
 import { parseArgs } from 'node:util';
 import type { CliIo } from './main.js';
 
-const kUsage = `Usage: cascadeserve serve [--plan plan.json] [--host 127.0.0.1] [--port 8000]
-                         [--overload-status 429|503] [--up-switch-hold-ms 500]
+const kUsage = `Usage: cascadeserve serve [--plan plan.json | --repository DIR] [--host 127.0.0.1] [--port 8000]
+                         [--grpc-port 8001] [--overload-status 429|503] [--up-switch-hold-ms 500]
                          [--log-level LEVEL] [--quiet] [--access-log-sample RATE]
                          [--auth-token TOKEN] [--body-limit BYTES] [--max-images N]
                          [--max-in-flight N] [--headers-timeout-ms MS] [--request-timeout-ms MS]
@@ -15,6 +15,14 @@ const kUsage = `Usage: cascadeserve serve [--plan plan.json] [--host 127.0.0.1] 
 Serves the plan's cascade as model '<manifest name>' and each of its models alone as
 '<manifest name>.<model>'. Default plan: the embedded Fashion-MNIST cascade
 (models/fmnist/plan.json). --port 0 picks a free port.
+
+The Open Inference Protocol over REST on --port and over gRPC (inference.GRPCInferenceService,
+proto/grpc_service.proto) on --grpc-port (default 8001, or a free port when --port is 0; 0 turns gRPC off).
+
+--repository DIR serves every folder of DIR that holds cascade.json and plan.json. The
+repository calls (POST /v2/repository/models/<name>/load, gRPC RepositoryModelLoad) and
+SIGHUP reload plans without dropping a request; a plan that fails to load leaves the previous
+one serving.
 
 Limits (defaults): --body-limit 16777216 bytes (413 beyond), --max-images 256 per request
 (413 beyond), --max-in-flight 1024 images per model (429/503 beyond), --headers-timeout-ms
@@ -67,6 +75,8 @@ export async function runServeCommand(argv: string[], io: CliIo): Promise<number
       args: argv,
       options: {
         plan: { type: 'string' },
+        repository: { type: 'string' },
+        'grpc-port': { type: 'string' },
         host: { type: 'string', default: '127.0.0.1' },
         port: { type: 'string', default: '8000' },
         'overload-status': { type: 'string', default: '429' },
@@ -93,6 +103,18 @@ export async function runServeCommand(argv: string[], io: CliIo): Promise<number
   const port = Number(values.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
     io.stderr.write(`cascadeserve serve: --port must be an integer from 0 to 65535, got '${values.port}'\n`);
+    return 2;
+  }
+  const grpcPortText = values['grpc-port'];
+  // Default 8001, or a free port beside --port 0 (so that servers started on free ports for
+  // tests never contend for 8001); an explicit 0 turns gRPC off.
+  const grpcPort = grpcPortText === undefined ? (port === 0 ? 'any' : 8001) : /^\d{1,5}$/.test(grpcPortText) ? Number(grpcPortText) : NaN;
+  if (grpcPort !== 'any' && !(grpcPort >= 0 && grpcPort <= 65535)) {
+    io.stderr.write(`cascadeserve serve: --grpc-port must be an integer from 0 to 65535 (0 turns gRPC off), got '${grpcPortText}'\n`);
+    return 2;
+  }
+  if (values.plan !== undefined && values.repository !== undefined) {
+    io.stderr.write(`cascadeserve serve: give --plan or --repository, not both\n`);
     return 2;
   }
   const overloadStatus = Number(values['overload-status']);
@@ -142,8 +164,11 @@ export async function runServeCommand(argv: string[], io: CliIo): Promise<number
   try {
     server = await createServer({
       plan: values.plan ?? defaultPlanPath(),
+      ...(values.repository !== undefined ? { repository: values.repository } : {}),
       host: values.host,
       port,
+      // --grpc-port 0 means off here (the server option's 0 picks any free port).
+      ...(grpcPort === 'any' ? { grpcPort: 0 } : grpcPort > 0 ? { grpcPort } : {}),
       overloadStatus,
       upSwitchHoldMs: hold,
       ...limits,
@@ -167,12 +192,13 @@ export async function runServeCommand(argv: string[], io: CliIo): Promise<number
   const name = server.cascade.name;
   const models = [...server.models.keys()];
   // The URL is followed by a space in the message, so that a pattern like /at (http\S+)/ finds it.
-  log.info({ url, models, plan: server.plan.planPath }, `serving '${name}' at ${url} (models: ${models.join(', ')})`);
+  const grpcAt = server.grpcAddress ? ` and gRPC ${server.grpcAddress}` : '';
+  log.info({ url, grpc: server.grpcAddress, models, plan: server.plan.planPath }, `serving '${name}' at ${url}${grpcAt} (models: ${models.join(', ')})`);
   if (io.stdout.isTTY && !values.quiet) {
     // A token given on the command line is shown (the user typed it here); one from the
     // environment is referred to by its variable.
     const auth = authToken === undefined ? undefined : tokenFromFlag ? { token: authToken } : { variable: 'CASCADESERVE_AUTH_TOKEN' };
-    io.stdout.write(`cascadeserve serving '${name}' at ${url}\n`);
+    io.stdout.write(`cascadeserve serving '${name}' at ${url}${grpcAt}\n`);
     io.stdout.write(`models: ${models.join(', ')}\n`);
     io.stdout.write(`try:\n${exampleRequest(url, name, server.cascade.contract.inputName, server.cascade.contract.itemShape, auth)}\n`);
   }
@@ -181,6 +207,7 @@ export async function runServeCommand(argv: string[], io: CliIo): Promise<number
     const shutdown = (signal: string) => {
       process.off('SIGTERM', onTerm);
       process.off('SIGINT', onInt);
+      process.off('SIGHUP', onHup);
       log.info({ signal }, `${signal}: shutting down (answering requests in flight)`);
       server.close().then(
         () => {
@@ -202,8 +229,19 @@ export async function runServeCommand(argv: string[], io: CliIo): Promise<number
     };
     const onTerm = () => shutdown('SIGTERM');
     const onInt = () => shutdown('SIGINT');
+    // SIGHUP: reload every plan (the log says how each went; a failed one keeps serving the old).
+    const onHup = () => {
+      log.info({ signal: 'SIGHUP' }, 'SIGHUP: reloading');
+      void server.repository.reloadAll().then((results) => {
+        for (const r of results) {
+          if (r.error) log.error({ model: r.name, error: r.error }, `reload of '${r.name}' failed: ${r.error}`);
+          else log.info({ model: r.name }, `reloaded '${r.name}'`);
+        }
+      });
+    };
     process.on('SIGTERM', onTerm);
     process.on('SIGINT', onInt);
+    process.on('SIGHUP', onHup);
   });
 }
 

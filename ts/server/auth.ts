@@ -35,3 +35,15 @@ export function installBearerAuth(app: FastifyInstance, token: string): void {
     throw new HttpError('unauthorized', header === undefined ? 'this server requires a bearer token (Authorization: Bearer <token>)' : 'invalid bearer token');
   });
 }
+
+/**
+ * The same check for other protocols (gRPC's `authorization` metadata): a function telling
+ * whether an Authorization value carries the token.
+ */
+export function bearerTokenCheck(token: string): (authorization: string | undefined) => boolean {
+  const expected = digest(validateAuthToken(token));
+  return (header) => {
+    const m = typeof header === 'string' ? /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(header) : null;
+    return m !== null && timingSafeEqual(digest(m[1]), expected);
+  };
+}

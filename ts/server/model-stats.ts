@@ -48,6 +48,8 @@ export class ModelStats {
   computeInferNs = 0;
   computeOutputNs = 0;
   lastInferenceMs = 0;
+  /** Batches run by engines of this model that have closed (reloads keep the count). */
+  closedExecutionCount = 0;
   /** Items answered per exit stage, by stage index (the gear's stage the item left at). */
   readonly stageExits: number[] = [];
   /** Items answered per model that answered. */

@@ -51,6 +51,8 @@ export class ServedModel {
   readonly stats: ModelStats;
   readonly admission: AdmissionController;
   readonly classes: number;
+  /** The plan this model is served from (model configuration, reloads). */
+  readonly plan: ServingPlan;
   /** Requests accepted and not yet answered. */
   pendingRequests = 0;
   #engineOptions: EngineOptions;
@@ -69,10 +71,11 @@ export class ServedModel {
   /** Batches the warm-up ran: not executions of requests. */
   #warmUpBatches = 0;
 
-  private constructor(name: string, kind: 'cascade' | 'member', plan: ServingPlan, engineOptions: EngineOptions, gears: ServingGear[], options: ServedModelOptions) {
+  private constructor(name: string, kind: 'cascade' | 'member', plan: ServingPlan, engineOptions: EngineOptions, gears: ServingGear[], options: ServedModelOptions, stats?: ModelStats) {
     this.name = name;
     this.kind = kind;
     this.classes = plan.classes;
+    this.plan = plan;
     this.#engineOptions = engineOptions;
     this.#gears = gears;
     this.#options = options;
@@ -84,7 +87,8 @@ export class ServedModel {
       uint8Scale: plan.manifest.input.preprocessing.replace(/\s/g, '') === 'pixel/255' ? 1 / 255 : 1,
       maxImagesPerRequest: options.maxImagesPerRequest,
     };
-    this.stats = new ModelStats(name);
+    // A reloaded model keeps its predecessor's statistics: the figures stay cumulative.
+    this.stats = stats ?? new ModelStats(name);
     this.#monitor = new LoadMonitor(options.loadMonitor);
     const lanes = engineOptions.lanes?.length ?? 1;
     this.admission = new AdmissionController({ sloMs: plan.sloMs, parallelism: lanes, maxInFlightItems: options.maxInFlightItems }, new CostEstimator(gears[0].expectedCostUs, undefined, Math.max(...gears.map((g) => g.expectedCostUs))));
@@ -92,14 +96,14 @@ export class ServedModel {
   }
 
   /** The cascade, with its engine created and warmed now (the server is ready when this resolves). */
-  static async cascade(plan: ServingPlan, options: ServedModelOptions): Promise<ServedModel> {
-    const m = new ServedModel(plan.cascadeName, 'cascade', plan, plan.cascadeOptions(), plan.gears, options);
+  static async cascade(plan: ServingPlan, options: ServedModelOptions, stats?: ModelStats): Promise<ServedModel> {
+    const m = new ServedModel(plan.cascadeName, 'cascade', plan, plan.cascadeOptions(), plan.gears, options, stats);
     await m.engine();
     return m;
   }
 
   /** One manifest model alone; its engine is created on first use. */
-  static member(plan: ServingPlan, model: string, options: ServedModelOptions): ServedModel {
+  static member(plan: ServingPlan, model: string, options: ServedModelOptions, stats?: ModelStats): ServedModel {
     const engineOptions = plan.memberOptions(model);
     // A single gear serving any load; its expected cost seeds admission until measured: the
     // plan's cost of a one-stage gear of this model, else its most accurate gear's.
@@ -113,7 +117,7 @@ export class ServedModel {
       expectedCostUs: (solo ?? plan.gears[0]).expectedCostUs,
       engine: engineOptions.gear,
     };
-    return new ServedModel(`${plan.cascadeName}.${model}`, 'member', plan, engineOptions, [gear], options);
+    return new ServedModel(`${plan.cascadeName}.${model}`, 'member', plan, engineOptions, [gear], options, stats);
   }
 
   /** The engine, created on first call. */
@@ -127,6 +131,21 @@ export class ServedModel {
   /** The engine if it exists (no creation): the request path's fast check. */
   get engineIfReady(): CascadeEngine | null {
     return this.#engine;
+  }
+
+  /** The gears this model switches between (one for a member model), plan order. */
+  get gears(): readonly ServingGear[] {
+    return this.#gears;
+  }
+
+  /** The gear running now (the first gear before the engine exists). */
+  get currentGear(): ServingGear {
+    return this.#controller?.current ?? this.#gears[0];
+  }
+
+  /** Engine options: the models, lanes and starting gear this model runs with. */
+  get engineOptions(): EngineOptions {
+    return this.#engineOptions;
   }
 
   get gearController(): GearController | null {
@@ -167,7 +186,7 @@ export class ServedModel {
 
   live(): LiveFigures {
     const engine = this.#engine;
-    let executionCount = 0;
+    let executionCount = this.stats.closedExecutionCount;
     if (engine && !this.#closed) {
       const s = engine.stats();
       for (const q of s.queues) executionCount += q.batches;
@@ -200,6 +219,14 @@ export class ServedModel {
     if (this.#timer) clearInterval(this.#timer);
     this.#timer = null;
     const engine = this.#engine ?? (this.#creating ? await this.#creating.catch(() => null) : null);
+    if (engine) {
+      // Batches run by a closed engine stay counted (nv_inference_exec_count is cumulative).
+      try {
+        for (const q of engine.stats().queues) this.stats.closedExecutionCount += q.batches;
+      } catch {
+        // an engine that cannot report any more has nothing to add
+      }
+    }
     await engine?.close();
   }
 

@@ -1,6 +1,8 @@
-// createServer(): the HTTP server for one gear plan. Loads the plan and its manifest, creates
-// and warms the cascade's engine, registers the protocol's routes (each an encapsulated plugin with
-// schemas compiled at boot) and returns handles for tests and the CLI.
+// createServer(): the server for a gear plan (or every plan of a model repository). The
+// repository loads the plans and manifests and creates the cascades' engines; the protocol's
+// REST routes are registered (each an encapsulated plugin with schemas compiled at boot), and
+// listen() starts the gRPC service beside them when asked; returns handles for tests and the
+// CLI.
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyServerOptions } from 'fastify';
@@ -18,21 +20,30 @@ import { RouteMethods } from './route-methods.js';
 import { LoopLagMonitor } from './loop-lag.js';
 import { HttpError, toHttpError } from './errors.js';
 import type { GearSwitchEvent } from './gear-controller.js';
-import { createMetrics, type MetricsSource } from './metrics.js';
-import { describeModelFileMismatches, findModelFileMismatches, ModelMismatchError } from './model-files.js';
-import { loadServingPlan, PlanLoadError, type ServingPlan } from './plan-loader.js';
+import { createMetrics } from './metrics.js';
+import type { ServingPlan } from './plan-loader.js';
+import { ModelRepository, planEntry, scanRepository } from './repository.js';
+import { startGrpcServer, type GrpcEndpoint } from './grpc/service.js';
 import { healthRoutes } from './routes/health.js';
 import { inferRoutes } from './routes/infer.js';
 import { dashboardRoutes } from './routes/dashboard.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { modelRoutes } from './routes/models.js';
 import { installRequestLogging, kRequestIdLogLabel, requestIdOf } from './request-log.js';
+import { repositoryRoutes } from './routes/repository.js';
 import { ServedModel, type ServedModelOptions } from './served-model.js';
 import { validateServerOptions } from './server-options.js';
 
 export interface ServerOptions {
   /** plan.json written by `cascadeserve plan`. */
   plan: string;
+  /**
+   * A model repository directory: every folder in it with cascade.json and plan.json is
+   * served (instead of `plan`), and can be reloaded (repository calls, SIGHUP).
+   */
+  repository?: string;
+  /** Port of the gRPC service (0 = any free port); undefined: no gRPC service. */
+  grpcPort?: number;
   host?: string; // default 127.0.0.1
   port?: number; // default 8000; 0 = any free port
   /** Largest request body, bytes. Default 16 MiB. */
@@ -116,14 +127,20 @@ export interface ServerOptions {
 
 export interface CascadeServer {
   app: FastifyInstance;
-  plan: ServingPlan;
-  /** The cascade's engine. */
+  /** The first cascade's plan, as loaded now (a reload replaces it). */
+  readonly plan: ServingPlan;
+  /** The first cascade's engine (at start-up). */
   engine: CascadeEngine;
-  /** Protocol name -> served model (the cascade and, unless disabled, its members). */
+  /** Protocol name -> served model (the cascades and, unless disabled, their members). */
   models: Map<string, ServedModel>;
-  cascade: ServedModel;
-  /** Starts listening; resolves with the base URL (http://host:port). */
+  /** The first cascade, as served now. */
+  readonly cascade: ServedModel;
+  /** Loads, reloads and unloads model sets (repository calls, SIGHUP). */
+  repository: ModelRepository;
+  /** Starts listening (and the gRPC service when grpcPort is set); resolves with the base URL (http://host:port). */
   listen(): Promise<string>;
+  /** host:port of the gRPC service once listening; null without one. */
+  readonly grpcAddress: string | null;
   /** Graceful: stops accepting, answers requests in flight, closes the engines. */
   close(): Promise<void>;
 }
@@ -143,11 +160,10 @@ export async function createServer(options: ServerOptions): Promise<CascadeServe
   validateServerOptions(options);
   const corsOrigins = options.cors === undefined ? null : parseCorsOrigins(options.cors, 'cors');
   const bodyLimit = options.bodyLimit ?? 16 * 1024 * 1024;
-  const plan = await loadServingPlan(options.plan);
   // The server's logger once it exists, for errors before a request reaches Fastify.
   const logRef: { log: FastifyBaseLogger | null } = { log: null };
-  const mismatches = await findModelFileMismatches(plan);
-  if (mismatches.length > 0 && options.allowModelMismatch !== true) throw new ModelMismatchError(plan.planPath, mismatches);
+  // Read before anything starts: an unreadable repository fails at once.
+  const entries = options.repository !== undefined ? scanRepository(options.repository) : [planEntry(options.plan)];
   const app = Fastify({
     // Slow clients: headers and whole requests are timed out (408), checked every
     // connectionsCheckingIntervalMs (node's default of 30 s would let them linger).
@@ -187,12 +203,10 @@ export async function createServer(options: ServerOptions): Promise<CascadeServe
   });
   const log = app.log;
   logRef.log = options.logger ? log : null;
-  if (mismatches.length > 0) {
-    log.warn({ plan: plan.planPath, mismatches }, `serving model files the plan was not made for (allowModelMismatch); its thresholds and batch times may not hold: ${describeModelFileMismatches(plan.planPath, mismatches)}`);
-  }
-  // Created before the models (gear switches are timed into it); the sources fill in below.
-  const sources: MetricsSource[] = [];
-  const metrics = createMetrics(() => sources);
+  // Created before the models (gear switches are timed into it); its sources are the
+  // repository's models, read at scrape time.
+  let repository: ModelRepository | null = null;
+  const metrics = createMetrics(() => repository?.metricsSources() ?? []);
   const modelOptions: ServedModelOptions = {
     maxImagesPerRequest: options.maxImagesPerRequest ?? 256,
     maxInFlightItems: options.maxInFlightImages ?? 1024,
@@ -206,34 +220,39 @@ export async function createServer(options: ServerOptions): Promise<CascadeServe
       options.onGearSwitch?.(model, e);
     },
   };
-  let cascade: ServedModel;
-  try {
-    cascade = await ServedModel.cascade(plan, modelOptions);
-  } catch (e) {
-    await app.close().catch(() => {});
-    throw new PlanLoadError(`cannot load the cascade of plan ${plan.planPath}: ${describeModelFailure(plan, e)}`);
-  }
-  const models = new Map<string, ServedModel>([[cascade.name, cascade]]);
-  if (options.serveMembers ?? true) {
-    for (const m of plan.members) {
-      const member = ServedModel.member(plan, m.name, modelOptions);
-      models.set(member.name, member);
-    }
-  }
-  sources.push(...[...models.values()].map((m) => ({ stats: m.stats, live: () => m.live(), cascade: m.kind === 'cascade' })));
   const lagBound = options.maxEventLoopLagMs ?? 0;
   if (typeof lagBound !== 'number' || !(lagBound >= 0)) throw new RangeError(`maxEventLoopLagMs must be a number >= 0, got ${String(lagBound)}`);
-  const loopLag = lagBound > 0 ? new LoopLagMonitor(lagBound) : null;
+  const models = new Map<string, ServedModel>();
   const ctx: ServerContext = {
-    loopLag,
+    loopLag: null,
     models,
-    cascade,
+    // Set by the repository's first load, below.
+    cascade: undefined as unknown as ServedModel,
     metrics,
     overloadStatus,
     serverName: 'cascadeserve',
     serverVersion: packageVersion(),
     closing: false,
   };
+  repository = new ModelRepository(ctx, {
+    modelOptions,
+    serveMembers: options.serveMembers ?? true,
+    registry: metrics.registry,
+    log: { info: (obj, msg) => log.info(obj, msg), warn: (obj, msg) => log.warn(obj, msg), error: (obj, msg) => log.error(obj, msg) },
+    allowModelMismatch: options.allowModelMismatch === true,
+    directory: options.repository ?? null,
+    describeFailure: describeModelFailure,
+  });
+  try {
+    await repository.start(entries);
+  } catch (e) {
+    await repository.close();
+    await app.close().catch(() => {});
+    throw e;
+  }
+  const repo = repository;
+  const loopLag = lagBound > 0 ? new LoopLagMonitor(lagBound) : null;
+  ctx.loopLag = loopLag;
 
   app.setErrorHandler((err, req, reply) => {
     const h = toHttpError(err, bodyLimit);
@@ -265,6 +284,7 @@ export async function createServer(options: ServerOptions): Promise<CascadeServe
   await app.register(inferRoutes, { ctx });
   await app.register(metricsRoutes, { ctx });
   await app.register(dashboardRoutes, { ctx });
+  await app.register(repositoryRoutes, { repository: repo });
   routeMethods.answerOtherMethods(app);
   app.addHook('preClose', async () => {
     ctx.closing = true;
@@ -277,19 +297,38 @@ export async function createServer(options: ServerOptions): Promise<CascadeServe
   });
   app.addHook('onClose', async () => {
     loopLag?.close();
-    await Promise.all([...models.values()].map((m) => m.close()));
+    await repo.close();
   });
   await app.ready();
 
   let closing: Promise<void> | null = null;
+  let grpc: GrpcEndpoint | null = null;
   return {
     app,
-    plan,
-    engine: (await cascade.engine()) as CascadeEngine,
+    get plan() {
+      return ctx.cascade.plan;
+    },
+    engine: (await ctx.cascade.engine()) as CascadeEngine,
     models,
-    cascade,
+    get cascade() {
+      return ctx.cascade;
+    },
+    repository: repo,
+    get grpcAddress() {
+      return grpc?.address ?? null;
+    },
     listen: async () => {
       await app.listen({ host: options.host ?? '127.0.0.1', port: options.port ?? 8000 });
+      if (options.grpcPort !== undefined && grpc === null) {
+        grpc = await startGrpcServer(ctx, {
+          host: options.host ?? '127.0.0.1',
+          port: options.grpcPort,
+          maxMessageBytes: options.bodyLimit ?? 16 * 1024 * 1024,
+          ...(options.authToken !== undefined ? { authToken: options.authToken } : {}),
+          repository: repo,
+          log: { error: (obj, msg) => log.error(obj, msg) },
+        });
+      }
       const addr = app.server.address();
       if (addr === null || typeof addr === 'string') throw new HttpError('internal', 'server has no TCP address');
       const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
@@ -297,11 +336,12 @@ export async function createServer(options: ServerOptions): Promise<CascadeServe
     },
     // The drain first: refusals and answers from now on carry Connection: close, and the
     // server keeps listening until every request received is answered and every keep-alive
-    // connection has closed after its last answer (or sat idle for drainIdleGraceMs).
+    // connection has closed after its last answer (or sat idle for drainIdleGraceMs). gRPC
+    // calls in flight are answered meanwhile, before Fastify's close ends with the engines.
     close: () =>
       (closing ??= (async () => {
         ctx.closing = true;
-        await drain.drain();
+        await Promise.all([drain.drain(), grpc?.shutdown()]);
         await app.close();
       })()),
   };

@@ -5,7 +5,7 @@ import type { ServerContext } from '../context.js';
 import { kErrorResponses, kServerMetadataSchema } from '../schemas.js';
 
 /** Extensions of the protocol this server speaks (Triton's names). */
-export const kExtensions = ['binary_tensor_data', 'parameters', 'statistics', 'schedule_policy'];
+export const kExtensions = ['binary_tensor_data', 'parameters', 'statistics', 'schedule_policy', 'model_configuration', 'model_repository'];
 
 export const healthRoutes: FastifyPluginAsync<{ ctx: ServerContext }> = async (app, { ctx }) => {
   app.get('/v2/health/live', { schema: { response: kErrorResponses } }, async (_req, reply) => {

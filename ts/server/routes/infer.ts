@@ -1,13 +1,12 @@
-// POST /v2/models/{name}[/versions/{v}]/infer: decode, admit, one engine.submit() for all the
-// request's images, encode. Each accepted request is answered exactly once: the handler either
-// returns one response or throws one error, which the server's error handler answers.
+// POST /v2/models/{name}[/versions/{v}]/infer: the shared inference path (infer-core.ts) with
+// REST's decoding and encoding. Each accepted request is answered exactly once: the handler
+// either returns one response or throws one error, which the server's error handler answers.
 import { performance } from 'node:perf_hooks';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
-import type { ItemResult } from '../../engine/engine.js';
 import { decodeInferRequest, encodeInferResponse, isAcceptedContentType, parseRequestBody, type InferRequestBody } from '../codec.js';
 import { lookupModel, type ServerContext } from '../context.js';
 import { HttpError } from '../errors.js';
-import type { FailureReason } from '../model-stats.js';
+import { refuseWhileLagging, runInference } from '../infer-core.js';
 import type { InferAnswerLog } from '../request-log.js';
 import { kErrorResponses, kInferRequestSchema, kInferResponseSchema, kModelParamsSchema } from '../schemas.js';
 
@@ -43,11 +42,7 @@ export const inferRoutes: FastifyPluginAsync<{ ctx: ServerContext }> = async (ap
     if (req.method === 'POST' && !isAcceptedContentType(req.headers['content-type'])) {
       throw new HttpError('unsupported_media', 'unsupported content type; send application/json or, with Inference-Header-Content-Length, application/octet-stream');
     }
-    const lag = ctx.loopLag;
-    if (lag?.overloaded) {
-      model.stats.recordFailure('rejected', 0);
-      throw new HttpError('overloaded', `the server is overloaded (event loop ${Math.round(lag.lagMs)} ms behind)`, { retryAfterS: 1, statusCode: ctx.overloadStatus });
-    }
+    if (ctx.loopLag?.overloaded) refuseWhileLagging(ctx, model);
   });
   app.addContentTypeParser('*', { parseAs: 'buffer' }, parse);
 
@@ -58,103 +53,24 @@ export const inferRoutes: FastifyPluginAsync<{ ctx: ServerContext }> = async (ap
       const model = lookupModel(ctx, req.params);
       const answer: InferAnswerLog = { model: model.name };
       req.answer = answer;
-      const stats = model.stats;
-      const fail = (reason: FailureReason, err: HttpError): HttpError => {
-        stats.recordFailure(reason, (performance.now() - t0) * 1e6);
-        return err;
-      };
-      if (ctx.closing) throw fail('rejected', new HttpError('unavailable', 'the server is shutting down'));
-
-      let decoded;
-      try {
-        decoded = decodeInferRequest(req.body, req.binaryTail ?? undefined, model.contract);
-      } catch (e) {
-        throw fail('invalid', e as HttpError);
-      }
-      const tDecoded = performance.now();
-      answer.images = decoded.items;
-      if (decoded.id !== undefined) answer.id = decoded.id;
-      const engine = model.engineIfReady ?? (await model.engine());
-
-      // Offered load counts whether or not the request is admitted: the gear follows demand.
-      model.onArrival(decoded.items);
-      const admission = model.admission.admit(decoded.items, decoded.timeoutUs, engine.inFlight);
-      if (!admission.accepted) {
-        // Too large for its deadline: 413, without Retry-After (the same request never fits).
-        if (admission.kind === 'too_large_for_deadline') throw fail('rejected', new HttpError('too_large', admission.reason));
-        throw fail('rejected', new HttpError('overloaded', admission.reason, { retryAfterS: admission.retryAfterS, statusCode: ctx.overloadStatus }));
-      }
-      // A client that went away while its body was read or decoded costs no engine work.
-      if (req.raw.socket?.destroyed) {
-        throw fail('cancelled', new HttpError('client_closed', 'the client closed the connection'));
-      }
-      const gearId = engine.gear.id;
-      answer.gear = gearId;
-      const wantOutput = decoded.outputs.some((o) => o.name === 'probabilities');
-      model.pendingRequests++;
-      let results: ItemResult[];
-      try {
-        results = await Promise.all(engine.submit(decoded.inputs, { budgetUs: admission.budgetUs, priority: decoded.priority, wantOutput }));
-      } finally {
-        model.pendingRequests--;
-      }
-      const tInferred = performance.now();
-      answer.results = results;
-
-      const failure = firstFailure(results);
-      if (failure) {
-        const { index, result } = failure;
-        switch (result.status) {
-          case 'error':
-            req.log.error({ model: result.model, image: index, error: result.error }, 'model failure');
-            throw fail('backend', new HttpError('model_failure', `model '${result.model}' failed on image ${index}`));
-          case 'timeout':
-            throw fail('timeout', new HttpError('deadline', `image ${index} was not answered within its deadline of ${Math.round(admission.budgetUs / 1000)} ms`));
-          case 'overloaded':
-            throw fail('rejected', new HttpError('overloaded', `the queue of model '${result.model}' is full`, { retryAfterS: 1, statusCode: ctx.overloadStatus }));
-          default:
-            throw fail('cancelled', new HttpError('unavailable', 'the server is shutting down'));
-        }
-      }
-
-      const encoded = encodeInferResponse(results, decoded.outputs, {
-        modelName: model.name,
-        id: decoded.id,
-        gearId,
-        classes: model.classes,
-        outputIsLogits: model.outputIsLogits,
+      const encoded = await runInference(ctx, model, {
+        t0,
+        answer,
+        logError: (obj, msg) => req.log.error(obj, msg),
+        decode: () => decodeInferRequest(req.body, req.binaryTail ?? undefined, model.contract),
+        clientGone: () => req.raw.socket?.destroyed === true,
+        encode: (results, decoded, gearId) =>
+          encodeInferResponse(results, decoded.outputs, {
+            modelName: model.name,
+            id: decoded.id,
+            gearId,
+            classes: model.classes,
+            outputIsLogits: model.outputIsLogits,
+          }),
       });
-      const tEncoded = performance.now();
-
-      let queueUs = 0;
-      let computeUs = 0;
-      for (const r of results) {
-        if (r.queuedUs > queueUs) queueUs = r.queuedUs;
-        if (r.computeUs > computeUs) computeUs = r.computeUs;
-        stats.recordExit(r.exitStage, r.model);
-      }
-      stats.inferenceCount += results.length;
-      stats.queueNs += queueUs * 1000;
-      stats.computeInferNs += computeUs * 1000;
-      stats.computeInputNs += (tDecoded - t0) * 1e6;
-      stats.computeOutputNs += (tEncoded - tInferred) * 1e6;
-      stats.recordSuccess((tEncoded - t0) * 1e6);
-      ctx.metrics.observeRequest(model.name, (tEncoded - t0) / 1000);
-
       if (encoded.kind === 'json') return encoded.body;
       reply.header('Inference-Header-Content-Length', String(encoded.headerLength)).type('application/octet-stream');
       return encoded.body;
     });
   }
 };
-
-/** The first item that did not succeed, preferring errors over timeouts over refusals. */
-function firstFailure(results: ItemResult[]): { index: number; result: ItemResult } | null {
-  let best: { index: number; result: ItemResult } | null = null;
-  const rank = { ok: 0, cancelled: 1, overloaded: 2, timeout: 3, error: 4 } as const;
-  for (let i = 0; i < results.length; i++) {
-    const r = results[i];
-    if (r.status !== 'ok' && (!best || rank[r.status] > rank[best.result.status])) best = { index: i, result: r };
-  }
-  return best;
-}

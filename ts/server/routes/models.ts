@@ -1,7 +1,8 @@
-// Model endpoints: metadata, readiness and statistics, with and without /versions/{v}.
+// Model endpoints: metadata, readiness, configuration and statistics, with and without /versions/{v}.
 import type { FastifyPluginAsync } from 'fastify';
 import { HttpError } from '../errors.js';
 import { lookupModel, type ServerContext } from '../context.js';
+import { modelConfig } from '../model-config.js';
 import { kErrorResponses, kModelMetadataSchema, kModelParamsSchema, kStatsSchema } from '../schemas.js';
 import type { ServedModel } from '../served-model.js';
 
@@ -19,6 +20,10 @@ export const modelRoutes: FastifyPluginAsync<{ ctx: ServerContext }> = async (ap
       if (ctx.closing || !model.ready) throw new HttpError('unavailable', `model '${model.name}' is not ready`);
       reply.code(200).send();
     });
+    // Triton's model configuration; its shape is model-config.ts's (serialized as built).
+    app.get<{ Params: Params }>(`${prefix}/config`, { schema: { params: kModelParamsSchema, response: kErrorResponses } }, async (req) =>
+      modelConfig(lookupModel(ctx, req.params)),
+    );
     app.get<{ Params: Params }>(`${prefix}/stats`, { schema: { params: kModelParamsSchema, response: { 200: kStatsSchema, ...kErrorResponses } } }, async (req) =>
       statsOf([lookupModel(ctx, req.params)]),
     );
