@@ -34,7 +34,7 @@ export interface ValidationColumns {
  * Columns of the validation half (or, with half = 'heldout', of the held-out half).
  * Certainties are read as float32 values (Math.fround): the profiler stores the engine's
  * certainty rounded down to float32 (9 significant digits in JSON), so thresholds taken
- * from these values compare exactly as in the engine (see planner/profiler.ts).
+ * from these values compare exactly as in the engine (see ts/tools/profiler.ts).
  */
 export function columnsOf(profile: Profile, lane: ProfileLane = profile.lanes[0], half: 'validation' | 'heldout' = 'validation'): ValidationColumns {
   const res = profile.models.map((m) => {

@@ -49,7 +49,7 @@ t.test('plan command: malformed profile, impossible SLO, success with svg', asyn
   const dir = mkdtempSync(join(tmpdir(), 'cs-plan-'));
   const io = () => {
     const o = { out: '', err: '' };
-    return { o, io: { stdout: { write: (s: string) => (o.out += s) }, stderr: { write: (s: string) => (o.err += s) }, isTTY: false } };
+    return { o, io: { stdout: { write: (s: string) => (o.out += s) }, stderr: { write: (s: string) => (o.err += s) } } };
   };
   writeFileSync(join(dir, 'bad.json'), '{"schema":"cascadeserve.profile/1","models":[]}');
   let r = io();

@@ -1,115 +1,80 @@
 // `cascadeserve serve`: serves a gear plan over the Open Inference Protocol until SIGTERM or
 // SIGINT, then shuts down gracefully (stops accepting, answers requests in flight, closes the
 // engines) and exits 0.
-import { parseArgs } from 'node:util';
-import type { CliIo } from './main.js';
+import { runCommand, UsageError, type CliIo, type CommandSpec } from './args.js';
 
-const kUsage = `Usage: cascadeserve serve [--plan plan.json] [--host 127.0.0.1] [--port 8000]
-                         [--overload-status 429|503] [--up-switch-hold-ms 500] [--quiet]
-                         [--auth-token TOKEN] [--body-limit BYTES] [--max-images N]
-                         [--max-in-flight N] [--headers-timeout-ms MS] [--request-timeout-ms MS]
-                         [--keep-alive-timeout-ms MS] [--connection-timeout-ms MS]
-                         [--max-event-loop-lag-ms MS]
+const kHourMs = 3_600_000;
 
-Serves the plan's cascade as model '<manifest name>' and each of its models alone as
-'<manifest name>.<model>'. Default plan: the embedded Fashion-MNIST cascade
-(models/fmnist/plan.json). --port 0 picks a free port.
-
-Limits (defaults): --body-limit 16777216 bytes (413 beyond), --max-images 256 per request
-(413 beyond), --max-in-flight 1024 images per model (429/503 beyond), --headers-timeout-ms
-10000 and --request-timeout-ms 30000 to receive a request (408 after),
---keep-alive-timeout-ms 72000 for idle connections, --connection-timeout-ms 0 (no socket
-inactivity timeout), --max-event-loop-lag-ms 0 (off; with N > 0, infer requests are refused
-before their bodies are read while the event loop is more than N ms behind).
+export const kServeCommand: CommandSpec = {
+  name: 'serve',
+  description: `Serves the plan's cascade as model '<manifest name>' and each of its models alone as
+'<manifest name>.<model>', until SIGTERM or SIGINT. Default plan: the embedded Fashion-MNIST
+cascade (models/fmnist/plan.json). --port 0 picks a free port.
 
 --auth-token (or the environment variable CASCADESERVE_AUTH_TOKEN, which keeps it out of
 the process list) requires 'Authorization: Bearer <token>' on every route except
-/v2/health/* and /metrics.
-`;
+/v2/health/* and /metrics.`,
+  flags: [
+    { name: 'plan', kind: 'input-file', help: 'plan.json from `cascadeserve plan` (default: models/fmnist/plan.json)' },
+    { name: 'host', kind: 'string', default: '127.0.0.1', help: 'address to listen on' },
+    { name: 'port', kind: 'integer', min: 0, max: 65535, default: 8000, help: 'TCP port (0: a free one)' },
+    { name: 'overload-status', kind: 'choice', choices: ['429', '503'], default: '429', help: 'HTTP status of a request refused for overload' },
+    { name: 'up-switch-hold-ms', kind: 'number', value: 'MS', min: 0, max: kHourMs, help: 'how long a higher load must last before a cheaper gear is switched in' },
+    { name: 'quiet', kind: 'boolean', help: 'no log lines (gear switches, errors) on stderr' },
+    { name: 'auth-token', kind: 'string', value: 'TOKEN', help: 'bearer token required on the API routes (16 to 4096 printable ASCII characters)' },
+    { name: 'body-limit', kind: 'integer', value: 'BYTES', min: 1, max: 2 ** 30, default: 16_777_216, help: 'largest request body (413 beyond)' },
+    { name: 'max-images', kind: 'integer', min: 1, max: 65_536, default: 256, help: 'most images per request (413 beyond)' },
+    { name: 'max-in-flight', kind: 'integer', min: 1, max: 1_048_576, default: 1024, help: 'images in flight per model (429/503 beyond)' },
+    { name: 'headers-timeout-ms', kind: 'integer', value: 'MS', min: 1, max: kHourMs, default: 10_000, help: 'time to receive the request headers (408 after)' },
+    { name: 'request-timeout-ms', kind: 'integer', value: 'MS', min: 1, max: kHourMs, default: 30_000, help: 'time to receive the whole request (408 after)' },
+    { name: 'keep-alive-timeout-ms', kind: 'integer', value: 'MS', min: 1, max: kHourMs, default: 72_000, help: 'idle time before a kept-alive connection is closed' },
+    { name: 'connection-timeout-ms', kind: 'integer', value: 'MS', min: 0, max: kHourMs, default: 0, help: 'socket inactivity timeout (0: none)' },
+    { name: 'max-event-loop-lag-ms', kind: 'integer', value: 'MS', min: 0, max: 60_000, default: 0, help: 'refuse infer requests before reading their bodies while the event loop is more than this behind (0: off)' },
+  ],
+  exitCodes: '0 shut down cleanly; 1 start-up or shutdown failure; 2 usage error.',
+};
 
-/** Integer options: flag -> [ServerOptions key, minimum]. */
-const kIntegerFlags = {
-  'body-limit': ['bodyLimit', 1],
-  'max-images': ['maxImagesPerRequest', 1],
-  'max-in-flight': ['maxInFlightImages', 1],
-  'headers-timeout-ms': ['headersTimeoutMs', 1],
-  'request-timeout-ms': ['requestTimeoutMs', 1],
-  'keep-alive-timeout-ms': ['keepAliveTimeoutMs', 1],
-  'connection-timeout-ms': ['connectionTimeoutMs', 0],
-  'max-event-loop-lag-ms': ['maxEventLoopLagMs', 0],
+/** Flags passed to createServer as they are: flag -> ServerOptions key. */
+const kServerOptionOf = {
+  'body-limit': 'bodyLimit',
+  'max-images': 'maxImagesPerRequest',
+  'max-in-flight': 'maxInFlightImages',
+  'headers-timeout-ms': 'headersTimeoutMs',
+  'request-timeout-ms': 'requestTimeoutMs',
+  'keep-alive-timeout-ms': 'keepAliveTimeoutMs',
+  'connection-timeout-ms': 'connectionTimeoutMs',
+  'max-event-loop-lag-ms': 'maxEventLoopLagMs',
 } as const;
 
 export async function runServeCommand(argv: string[], io: CliIo): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      options: {
-        plan: { type: 'string' },
-        host: { type: 'string', default: '127.0.0.1' },
-        port: { type: 'string', default: '8000' },
-        'overload-status': { type: 'string', default: '429' },
-        'up-switch-hold-ms': { type: 'string' },
-        quiet: { type: 'boolean', default: false },
-        'auth-token': { type: 'string' },
-        ...Object.fromEntries(Object.keys(kIntegerFlags).map((k) => [k, { type: 'string' as const }])),
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-      strict: true,
-    }));
-  } catch (e) {
-    io.stderr.write(`cascadeserve serve: ${(e as Error).message}\n\n${kUsage}`);
-    return 2;
-  }
-  if (values.help) {
-    io.stdout.write(kUsage);
-    return 0;
-  }
-  const port = Number(values.port);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) {
-    io.stderr.write(`cascadeserve serve: --port must be an integer from 0 to 65535, got '${values.port}'\n`);
-    return 2;
-  }
-  const overloadStatus = Number(values['overload-status']);
-  if (overloadStatus !== 429 && overloadStatus !== 503) {
-    io.stderr.write(`cascadeserve serve: --overload-status must be 429 or 503, got '${values['overload-status']}'\n`);
-    return 2;
-  }
-  const hold = values['up-switch-hold-ms'] === undefined ? undefined : Number(values['up-switch-hold-ms']);
-  if (hold !== undefined && !(hold >= 0)) {
-    io.stderr.write(`cascadeserve serve: --up-switch-hold-ms must be a non-negative number, got '${values['up-switch-hold-ms']}'\n`);
-    return 2;
-  }
-  const limits: Record<string, number> = {};
-  for (const [flag, [key, min]] of Object.entries(kIntegerFlags)) {
-    const text = (values as Record<string, string | boolean | undefined>)[flag];
-    if (text === undefined) continue;
-    const n = Number(text);
-    if (typeof text !== 'string' || !/^\d+$/.test(text) || !Number.isSafeInteger(n) || n < min) {
-      io.stderr.write(`cascadeserve serve: --${flag} must be an integer >= ${min}, got '${String(text)}'\n`);
-      return 2;
+  return runCommand(kServeCommand, argv, io, async ({ values }) => {
+    const port = (values.port as number | undefined) ?? 8000;
+    const overloadStatus = Number(values['overload-status'] ?? '429') as 429 | 503;
+    const hold = values['up-switch-hold-ms'] as number | undefined;
+    const limits: Record<string, number> = {};
+    for (const [flag, key] of Object.entries(kServerOptionOf)) if (values[flag] !== undefined) limits[key] = values[flag] as number;
+    const authToken = (values['auth-token'] as string | undefined) ?? (process.env.CASCADESERVE_AUTH_TOKEN || undefined);
+    if (authToken !== undefined && !/^[\x21-\x7e]{16,4096}$/.test(authToken)) {
+      throw new UsageError('the auth token (--auth-token or CASCADESERVE_AUTH_TOKEN) must be 16 to 4096 printable ASCII characters without spaces');
     }
-    limits[key] = n;
-  }
-  const authToken = values['auth-token'] ?? (process.env.CASCADESERVE_AUTH_TOKEN || undefined);
-  if (authToken !== undefined && !/^[\x21-\x7e]{16,4096}$/.test(authToken)) {
-    io.stderr.write(`cascadeserve serve: the auth token (--auth-token or CASCADESERVE_AUTH_TOKEN) must be 16 to 4096 printable ASCII characters without spaces\n`);
-    return 2;
-  }
+    return serve(values.plan as string | undefined, (values.host as string | undefined) ?? '127.0.0.1', port, overloadStatus, hold, limits, authToken, values.quiet === true, io);
+  });
+}
 
+async function serve(plan: string | undefined, host: string, port: number, overloadStatus: 429 | 503, hold: number | undefined, limits: Record<string, number>, authToken: string | undefined, quiet: boolean, io: CliIo): Promise<number> {
   // Loaded here, not at the top: `cascadeserve --help` must not load Fastify and the addon.
   const { createServer } = await import('../server/server.js');
   const { defaultPlanPath } = await import('../server/plan-loader.js');
   const server = await createServer({
-    plan: values.plan ?? defaultPlanPath(),
-    host: values.host,
+    plan: plan ?? defaultPlanPath(),
+    host,
     port,
     overloadStatus,
     upSwitchHoldMs: hold,
     ...limits,
     authToken,
     // pino: gear switches and errors as JSON lines on stderr; no per-request lines.
-    logger: values.quiet ? false : { level: 'info', stream: io.stderr },
+    logger: quiet ? false : { level: 'info', stream: io.stderr as NodeJS.WritableStream },
   });
   const url = await server.listen();
   const name = server.cascade.name;

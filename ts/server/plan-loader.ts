@@ -1,4 +1,4 @@
-// Reads a gear plan (plan.json, planner/plan-schema.ts) and the model-zoo manifest it names,
+// Reads a gear plan (plan.json, ts/contracts/plan-schema.ts) and the model-zoo manifest it names,
 // and turns them into what the server runs: engine options for the cascade (lanes, placement,
 // models, the plan's gears as engine gears) and for each member model served on its own.
 import { existsSync } from 'node:fs';
