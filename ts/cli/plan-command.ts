@@ -138,7 +138,9 @@ async function planAndWrite(opts: PlanOptions, profilePath: string, out: string,
   }
   for (const u of plan.unservable) io.stderr.write(`cannot serve ${u.minQps.toFixed(0)}-${u.maxQps.toFixed(0)} qps: ${u.reason}\n`);
   if (plan.gears.length === 0) {
-    io.stderr.write(`cascadeserve plan: no gear meets the p95 SLO of ${opts.sloP95Ms} ms at any load level\n`);
+    // With --max-qps the grid starts at maxQps/levels: say so, as the cause may be that start.
+    const grid = opts.objective === 'accuracy' && opts.maxQps !== undefined ? `; the lowest load level planned was ${(plan.loadGrid.maxQps / plan.loadGrid.levels).toPrecision(4)} qps (--max-qps ${opts.maxQps} over ${plan.loadGrid.levels} levels), a lower --max-qps plans lower loads` : '';
+    io.stderr.write(`cascadeserve plan: no gear meets the p95 SLO of ${opts.sloP95Ms} ms at any load level${grid}\n`);
     return 4;
   }
   return plan.unservable.length ? 3 : 0;
