@@ -37,6 +37,9 @@ export interface PlanOptions {
   hostCpu?: HostCpu;
 }
 
+/** Load levels of the accuracy objective's grid (evenly spaced up to maxQps). */
+export const kDefaultLoadLevels = 64;
+
 type Filled = Required<Omit<PlanOptions, 'minAccuracy' | 'maxQps' | 'workload' | 'sim' | 'searchOnWorkers' | 'hostCpu'>> & Pick<PlanOptions, 'minAccuracy' | 'maxQps' | 'workload' | 'searchOnWorkers' | 'hostCpu'> & { sim: SimSettings };
 
 export interface PlanStats {
@@ -60,7 +63,7 @@ function fill(o: PlanOptions): Filled {
     objective: 'accuracy',
     maxStages: kDefaultMaxStages,
     thresholds: kDefaultThresholds,
-    loadLevels: 64,
+    loadLevels: kDefaultLoadLevels,
     maxGears: 24,
     utilizationCap: 0.8,
     delayFraction: 0.3,
@@ -158,16 +161,30 @@ export async function computePlan(profile: Profile, options: PlanOptions, onProg
     } else {
       levels = requiredLevels(o.workload ?? [o.maxQps!], o.loadLevels);
       const need = levels[levels.length - 1];
-      let found: { lanes: number; ctx: PlanContext; assigned: LevelAssignment[] } | null = null;
-      let lastTry: { lanes: number; ctx: PlanContext; assigned: LevelAssignment[] } | null = null;
-      for (let L = 1; L <= o.lanes && !found; L++) {
-        if ((L * 1e6 * o.utilizationCap) / cheapest.expectedCostUs < need) continue; // cannot have the capacity
+      type Try = { lanes: number; ctx: PlanContext; assigned: LevelAssignment[] };
+      const attempt = async (L: number): Promise<Try> => {
         const c = mkCtx(L);
-        const a = await assignGears(c, levels, exec, (p, d, t) => onProgress?.(`${p} (${L} lanes)`, d, t));
-        lastTry = { lanes: L, ctx: c, assigned: a };
-        if (a.every((x) => x.eval)) found = lastTry;
+        return { lanes: L, ctx: c, assigned: await assignGears(c, levels, exec, (p, d, t) => onProgress?.(`${p} (${L} lanes)`, d, t)) };
+      };
+      const servesAll = (x: Try) => x.assigned.every((a) => a.eval);
+      // Fewest lanes that serve every level: below `lo` the cheapest cascade lacks the capacity;
+      // more lanes never serve less, so a binary search over [lo, --lanes] finds the same count
+      // as trying each in turn, with at most log2(--lanes) + 1 assignments instead of --lanes.
+      let lo = 1;
+      while (lo <= o.lanes && (lo * 1e6 * o.utilizationCap) / cheapest.expectedCostUs < need) lo++;
+      let pick: Try;
+      if (lo > o.lanes) {
+        pick = { lanes: o.lanes, ctx: mkCtx(o.lanes), assigned: levels.map((q, i) => ({ level: i, qps: q, eval: null, reason: `capacity of ${o.lanes} lane(s) below the load at the utilization cap` })) };
+      } else {
+        pick = await attempt(o.lanes);
+        let [bad, good] = [lo - 1, servesAll(pick) ? o.lanes : -1];
+        while (good > 0 && good - bad > 1) {
+          const mid = (bad + good) >> 1;
+          const x = await attempt(mid);
+          if (servesAll(x)) [good, pick] = [mid, x];
+          else bad = mid;
+        }
       }
-      const pick = found ?? lastTry ?? { lanes: o.lanes, ctx: mkCtx(o.lanes), assigned: levels.map((q, i) => ({ level: i, qps: q, eval: null, reason: `capacity of ${o.lanes} lane(s) below the load at the utilization cap` })) };
       lanes = pick.lanes;
       ctx = pick.ctx;
       assigned = pick.assigned;

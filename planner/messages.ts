@@ -77,7 +77,6 @@ export interface LevelEval extends BatchConfig {
 
 export type WorkerTask =
   | { kind: 'search'; data: SearchData; subseqs: number[][]; ids: number[] }
-  | { kind: 'maxLevel'; ctx: PlanContext; cascade: number; levels: number[] }
   | { kind: 'evalLevel'; ctx: PlanContext; cascade: number; qps: number; config?: BatchConfig }
   /** Coarse tasks: one context clone per chunk instead of per cascade / level. */
   | { kind: 'maxLevels'; ctx: PlanContext; cascades: number[]; levels: number[] }
@@ -85,7 +84,6 @@ export type WorkerTask =
 
 export type WorkerResult =
   | { kind: 'search'; candidates: Candidates; ms: number }
-  | { kind: 'maxLevel'; maxLevel: number; evals: LevelEval[] }
   | { kind: 'evalLevel'; eval: LevelEval }
   | { kind: 'maxLevels'; results: { maxLevel: number; evals: LevelEval[] }[] }
   | { kind: 'evalLevels'; evals: LevelEval[] };

@@ -27,10 +27,6 @@ export default async function handle(task: WorkerTask): Promise<WorkerResult> {
       const c = frontierOf(searchSubsequences(task.data, task.subseqs, task.ids));
       return { kind: 'search', candidates: c, ms: performance.now() - t0 };
     }
-    case 'maxLevel': {
-      const r = await maxFeasibleLevel(task.ctx, task.cascade, task.levels);
-      return { kind: 'maxLevel', ...r };
-    }
     case 'maxLevels': {
       const results = [];
       for (const c of task.cascades) results.push(await maxFeasibleLevel(task.ctx, c, task.levels));

@@ -325,7 +325,6 @@ function refine(data: SearchData, subseqs: number[][], ids: number[], out: Candi
     for (const d1 of [c1, c1 + 1]) for (const d2 of [c2, c2 + 1]) cells.set(`${id},${mu},${d1},${d2}`, [id, mu, d1, d2]);
   }
   const range = (gf: Int32Array, L: number, c: number): [number, number] => [c === 0 ? 0 : gf[c - 1] + 1, c >= gf.length ? L : gf[c] + 1];
-  refineStats.cells += cells.size;
   // sorted by (cascade, measure, stage-1 cell): stage 1's local buckets are computed once per run
   const list = [...cells.values()].sort((x, y) => x[0] - y[0] || x[1] - y[1] || x[2] - y[2] || x[3] - y[3]);
   let ax1: Axis | null = null;
@@ -344,9 +343,6 @@ function refine(data: SearchData, subseqs: number[][], ids: number[], out: Candi
     score3(data, seq, id, mu, ax1, local(data.rank[mu][b], lo2, hi2, buf2), out, keep);
   }
 }
-
-/** Counters for diagnostics (tests print them). */
-export const refineStats = { cells: 0 };
 
 function score2(d: SearchData, [a, b]: number[], id: number, mu: number, ax: Axis, out: CandidateBuffer, keep: Keep): void {
   const B1 = ax.bucket;

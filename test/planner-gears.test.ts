@@ -47,6 +47,9 @@ t.test('objective cost: fewest lanes meeting accuracy floor and SLO; clear error
   t.equal(plan.unservable.length, 0, 'all workload levels served');
   t.ok(plan.lanes.length >= 2 && plan.lanes.length <= 6, `${plan.lanes.length} lanes`);
   for (const g of plan.gears) t.ok(g.expectedAccuracy >= floor, 'accuracy floor met');
+  // the fewest: one lane less leaves a level unserved
+  const { plan: fewer } = await computePlan(profile, { sloP95Ms: 50, lanes: plan.lanes.length - 1, objective: 'cost', minAccuracy: floor, workload: [need / 4, need / 2, need], loadLevels: 8 });
+  t.ok(fewer.unservable.length > 0, `${plan.lanes.length - 1} lanes do not serve every level`);
   await t.rejects(computePlan(profile, { sloP95Ms: 50, lanes: 2, objective: 'cost', minAccuracy: 0.9999, maxQps: 10 }), PlanError);
   await t.rejects(computePlan(profile, { sloP95Ms: 50, lanes: 2, objective: 'cost', maxQps: 10 }), /min-accuracy/);
   await t.rejects(computePlan(profile, { sloP95Ms: -1, lanes: 2 }), /slo-p95-ms/);

@@ -17,7 +17,7 @@ import { certaintyOf, runWithOrtNode } from './helpers/cascade-oracle.js';
 const io = () => {
   const out: string[] = [];
   const err: string[] = [];
-  return { io: { stdout: { write: (s: string) => out.push(s) }, stderr: { write: (s: string) => err.push(s) }, isTTY: false }, out, err };
+  return { io: { stdout: { write: (s: string) => out.push(s) }, stderr: { write: (s: string) => err.push(s) } }, out, err };
 };
 
 t.test('floor32 rounds down to float32', async (t) => {
@@ -138,8 +138,8 @@ t.test('profile and plan commands: end to end, and a profile that no longer matc
   t.match(iso.err.join(''), /^\d+% timing mlp_small\n/m, '--timing isolated: each model timed on its own');
   validateProfile(JSON.parse(readFileSync(join(dir, 'profile-isolated.json'), 'utf8')));
   const bad = io();
-  t.equal(await runProfileCommand([join(dir, 'cascade.json'), '--timing', 'sometimes'], bad.io), 1);
-  t.match(bad.err.join(''), /--timing must be "rotation" or "isolated", got "sometimes"/);
+  t.equal(await runProfileCommand([join(dir, 'cascade.json'), '--timing', 'sometimes'], bad.io), 2, 'usage error');
+  t.match(bad.err.join(''), /--timing must be one of rotation, isolated, got 'sometimes'/);
   const profile = validateProfile(JSON.parse(readFileSync(join(dir, 'profile.json'), 'utf8')));
   t.equal(profile.manifest.path, 'cascade.json', 'manifest path relative to the profile');
   t.same(profile.models.map((m) => m.file), ['mlp_small.onnx', 'gather_mlp.onnx']);
@@ -159,6 +159,6 @@ t.test('profile and plan commands: end to end, and a profile that no longer matc
   t.match(r.err.join(''), /model "gather_mlp": file .*gather_mlp\.onnx has sha256 [0-9a-f]{64}, the profile was measured on [0-9a-f]{64}/);
 
   const u = io();
-  t.equal(await runProfileCommand([], u.io), 1, 'usage error');
-  t.match(u.err.join(''), /expected exactly one manifest path/);
+  t.equal(await runProfileCommand([], u.io), 2, 'usage error');
+  t.match(u.err.join(''), /expected manifest\.json, got nothing/);
 });

@@ -49,7 +49,7 @@ t.test('plan command: malformed profile, impossible SLO, success with svg', asyn
   const dir = mkdtempSync(join(tmpdir(), 'cs-plan-'));
   const io = () => {
     const o = { out: '', err: '' };
-    return { o, io: { stdout: { write: (s: string) => (o.out += s) }, stderr: { write: (s: string) => (o.err += s) }, isTTY: false } };
+    return { o, io: { stdout: { write: (s: string) => (o.out += s) }, stderr: { write: (s: string) => (o.err += s) } } };
   };
   writeFileSync(join(dir, 'bad.json'), '{"schema":"cascadeserve.profile/1","models":[]}');
   let r = io();
@@ -57,8 +57,8 @@ t.test('plan command: malformed profile, impossible SLO, success with svg', asyn
   t.match(r.o.err, /models: expected at least 1 element/);
   writeFileSync(join(dir, 'p.json'), JSON.stringify(syntheticProfile(500)));
   r = io();
-  t.equal(await runPlanCommand(['--profile', join(dir, 'p.json'), '--slo-p95-ms', '0.001', '--lanes', '1', '--threads', '1', '--out', join(dir, 'x.json')], r.io), 4);
-  t.match(r.o.err, /no gear meets the p95 SLO/);
+  t.equal(await runPlanCommand(['--profile', join(dir, 'p.json'), '--slo-p95-ms', '0.001', '--lanes', '1', '--threads', '1', '--max-qps', '100', '--out', join(dir, 'x.json')], r.io), 4);
+  t.match(r.o.err, /no gear meets the p95 SLO of 0\.001 ms at any load level; the lowest load level planned was 1\.563 qps \(--max-qps 100 over 64 levels\)/);
   t.match(r.o.err, /cannot serve 0-/);
   r = io();
   const code = await runPlanCommand(['--profile', join(dir, 'p.json'), '--slo-p95-ms', '50', '--lanes', '2', '--threads', '1', '--out', join(dir, 'plan.json'), '--svg', join(dir, 'plan.svg')], r.io);

@@ -4,17 +4,23 @@ import { join } from 'node:path';
 import { packageRoot } from '../../bindings/binding.js';
 import { providerStatus } from '../runtime/providers.js';
 import { runtimeInfo } from '../runtime/runtime.js';
-import type { CliIo } from './main.js';
+import { runCommand, type CliIo, type CommandSpec } from './args.js';
+
+export const kInfoCommand: CommandSpec = {
+  name: 'info',
+  description:
+    'Prints the ONNX Runtime library and its version, the execution providers usable here (and why the\n' +
+    'others the library reports are not: a provider library missing next to it, or one cascadeserve does not select),\n' +
+    'the native addon in use and the embedded models.',
+  flags: [],
+  exitCodes: '0 printed; 1 the runtime or the addon cannot be loaded; 2 usage error.',
+};
 
 export async function runInfoCommand(argv: string[], io: CliIo): Promise<number> {
-  if (argv.includes('--help')) {
-    io.stdout.write(
-      'Usage: cascadeserve info\n\nPrints the ONNX Runtime library and its version, the execution providers usable here (and why the\n' +
-        "others the library reports are not: a provider library missing next to it, or one cascadeserve does not select),\n" +
-        'the native addon in use and the embedded models.\n',
-    );
-    return 0;
-  }
+  return runCommand(kInfoCommand, argv, io, () => printInfo(io));
+}
+
+async function printInfo(io: CliIo): Promise<number> {
   const info = runtimeInfo();
   const providers = providerStatus(info.providers, info.libraryPath);
   const usable = providers.filter((p) => p.usable);

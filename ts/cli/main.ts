@@ -3,11 +3,9 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { packageRoot } from '../../bindings/binding.js';
+import { kExitUsage, type CliIo } from './args.js';
 
-export interface CliIo {
-  stdout: NodeJS.WritableStream & { isTTY?: boolean };
-  stderr: NodeJS.WritableStream;
-}
+export type { CliIo };
 
 interface Subcommand {
   summary: string;
@@ -21,11 +19,11 @@ const kSubcommands: Record<string, Subcommand> = {
   },
   profile: {
     summary: 'measure every model of a manifest through the engine (batch times, cached answers) into profile.json',
-    run: async (argv, io) => (await import('./profile-command.js')).runProfileCommand(argv, { stdout: io.stdout, stderr: io.stderr, isTTY: Boolean((io.stderr as { isTTY?: boolean }).isTTY) }),
+    run: async (argv, io) => (await import('./profile-command.js')).runProfileCommand(argv, io),
   },
   plan: {
     summary: 'compute a gear plan (plan.json) from profile.json for a p95 SLO and a number of lanes',
-    run: async (argv, io) => (await import('./plan-command.js')).runPlanCommand(argv, { stdout: io.stdout, stderr: io.stderr, isTTY: Boolean((io.stderr as { isTTY?: boolean }).isTTY) }),
+    run: async (argv, io) => (await import('./plan-command.js')).runPlanCommand(argv, io),
   },
   serve: {
     summary: 'serve a gear plan over the Open Inference Protocol (default: the embedded cascade on port 8000)',
@@ -36,10 +34,6 @@ const kSubcommands: Record<string, Subcommand> = {
     run: async (argv, io) => (await import('./replicas-command.js')).runReplicasCommand(argv, io),
   },
 };
-
-export function registerSubcommand(name: string, sub: Subcommand) {
-  kSubcommands[name] = sub;
-}
 
 function version(): string {
   return (JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version;
@@ -61,14 +55,20 @@ function usage(): string {
     '  --help       this text (or `cascadeserve <command> --help`)',
     '  --version    the package version',
     '',
+    'Every command: `--flag value` or `--flag=value`; exit code 2 for a usage error.',
+    '',
   ].join('\n');
 }
 
 export async function main(argv: string[], io: CliIo = process): Promise<number> {
   const [first, ...rest] = argv;
   if (first === undefined || first === '--help' || first === '-h' || first === 'help') {
+    if (first === undefined) {
+      io.stderr.write(usage());
+      return kExitUsage;
+    }
     io.stdout.write(usage());
-    return first === undefined ? 1 : 0;
+    return 0;
   }
   if (first === '--version' || first === '-v') {
     io.stdout.write(version() + '\n');
@@ -77,7 +77,7 @@ export async function main(argv: string[], io: CliIo = process): Promise<number>
   const sub = kSubcommands[first];
   if (!sub) {
     io.stderr.write(`cascadeserve: unknown command '${first}'\n\n${usage()}`);
-    return 2;
+    return kExitUsage;
   }
   try {
     return await sub.run(rest, io);

@@ -1,32 +1,37 @@
-// `cascadeserve profile <manifest> [--out profile.json] [--max-batch 64] [--reps N]
-//   [--warmup N] [--threads 1] [--timing rotation|isolated] [--no-heldout]`
-// Measures every model of the manifest through the native engine (see profiler.ts) and
-// writes profile.json. Exit codes: 0 written, 1 usage or input error.
+// `cascadeserve profile <manifest.json>`: measures every model of the manifest through the
+// native engine (see ts/tools/profiler.ts) and writes profile.json.
+// Exit codes: 0 written, 1 input error, 2 usage error.
 import { writeFileSync } from 'node:fs';
 import { dirname, relative, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { loadDataset } from '../contracts/dataset.js';
 import { loadManifest } from '../contracts/manifest.js';
-import type { CommandIo } from './plan-command.js';
 import { profileModels, profileToJson, type ProfileModelSpec } from '../tools/profiler.js';
 import { timingFor } from '../contracts/profile-schema.js';
+import { checkDefaultOutput, runCommand, type CliIo, type CommandSpec } from './args.js';
 
-const kUsage = 'usage: cascadeserve profile <manifest.json> [--out profile.json] [--max-batch 64] [--reps 30] [--warmup 5] [--threads 1] [--timing rotation|isolated] [--no-heldout]\n';
-
-function posInt(v: string | undefined, name: string, dflt: number): number {
-  if (v === undefined) return dflt;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`${name} must be a positive integer, got "${v}"`);
-  return n;
-}
+export const kProfileCommand: CommandSpec = {
+  name: 'profile',
+  description: 'Times every model of the manifest per batch size on one CPU lane and records its answers on the validation (and held-out) images; see docs/planner.md.',
+  positionals: [{ name: 'manifest.json', kind: 'input-file', help: 'the cascade manifest (cascade.json)' }],
+  flags: [
+    { name: 'out', kind: 'output-file', default: 'profile.json', help: 'the profile to write' },
+    { name: 'max-batch', kind: 'integer', min: 1, max: 4096, default: 64, help: 'largest batch size timed' },
+    { name: 'reps', kind: 'integer', min: 1, max: 10_000, default: 30, help: 'timed batches per model and batch size' },
+    { name: 'warmup', kind: 'integer', min: 0, max: 10_000, default: 5, help: 'untimed batches first' },
+    { name: 'threads', kind: 'integer', min: 1, max: 256, default: 1, help: 'intra-op threads of the profiled lane' },
+    { name: 'timing', kind: 'choice', choices: ['rotation', 'isolated'], default: 'rotation', help: 'models timed in turn (as in a cascade) or each alone' },
+    { name: 'no-heldout', kind: 'boolean', help: 'skip the held-out half' },
+  ],
+  exitCodes: '0 profile written; 1 input error; 2 usage error.',
+};
 
 /** Progress on a TTY (one rewritten line) or plain lines at each 10% step otherwise. */
-export function progressPrinter(io: CommandIo): { tick: (phase: string, done: number, total: number) => void; end: () => void } {
+export function progressPrinter(io: CliIo): { tick: (phase: string, done: number, total: number) => void; end: () => void } {
   let last = '';
   return {
     tick: (phase, done, total) => {
       const frac = done / Math.max(1, total);
-      if (io.isTTY) {
+      if (io.stderr.isTTY) {
         const w = 30;
         const f = Math.round(frac * w);
         io.stderr.write(`\r[${'#'.repeat(f)}${'.'.repeat(w - f)}] ${(frac * 100).toFixed(0).padStart(3)}% ${phase}\x1b[K`);
@@ -37,41 +42,22 @@ export function progressPrinter(io: CommandIo): { tick: (phase: string, done: nu
       }
     },
     end: () => {
-      if (io.isTTY) io.stderr.write('\n');
+      if (io.stderr.isTTY) io.stderr.write('\n');
     },
   };
 }
 
-export async function runProfileCommand(argv: string[], io: CommandIo): Promise<number> {
-  let manifestPath: string, out: string, maxBatch: number, reps: number, warmup: number, threads: number, heldout: boolean, timing: 'rotation' | 'isolated';
-  try {
-    const { values: v, positionals } = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        out: { type: 'string' }, 'max-batch': { type: 'string' }, reps: { type: 'string' }, warmup: { type: 'string' },
-        threads: { type: 'string' }, timing: { type: 'string' }, 'no-heldout': { type: 'boolean' }, help: { type: 'boolean' },
-      },
-    });
-    if (v.help) {
-      io.stdout.write(kUsage);
-      return 0;
-    }
-    if (positionals.length !== 1) throw new Error('expected exactly one manifest path');
-    manifestPath = positionals[0];
-    out = v.out ?? 'profile.json';
-    maxBatch = posInt(v['max-batch'], '--max-batch', 64);
-    reps = posInt(v.reps, '--reps', 30);
-    warmup = posInt(v.warmup, '--warmup', 5);
-    threads = posInt(v.threads, '--threads', 1);
-    heldout = !v['no-heldout'];
-    if (v.timing !== undefined && v.timing !== 'rotation' && v.timing !== 'isolated') throw new Error(`--timing must be "rotation" or "isolated", got "${v.timing}"`);
-    timing = (v.timing as 'rotation' | 'isolated' | undefined) ?? 'rotation';
-  } catch (err) {
-    io.stderr.write(`cascadeserve profile: ${(err as Error).message}\n${kUsage}`);
-    return 1;
-  }
-  try {
+export async function runProfileCommand(argv: string[], io: CliIo): Promise<number> {
+  return runCommand(kProfileCommand, argv, io, async ({ values: v, positionals }) => {
+    const manifestPath = positionals[0];
+    const out = (v.out as string | undefined) ?? 'profile.json';
+    if (v.out === undefined) checkDefaultOutput('out', out);
+    const maxBatch = (v['max-batch'] as number | undefined) ?? 64;
+    const reps = (v.reps as number | undefined) ?? 30;
+    const warmup = (v.warmup as number | undefined) ?? 5;
+    const threads = (v.threads as number | undefined) ?? 1;
+    const heldout = !v['no-heldout'];
+    const timing = (v.timing as 'rotation' | 'isolated' | undefined) ?? 'rotation';
     const manifest = await loadManifest(manifestPath);
     const validation = loadDataset(manifest.data.validation);
     const ho = heldout ? loadDataset(manifest.data.heldout) : undefined;
@@ -113,8 +99,5 @@ export async function runProfileCommand(argv: string[], io: CommandIo): Promise<
       io.stdout.write(`  ${m.name.padEnd(12)} acc ${acc.toFixed(4)}  ${cell(1)}  ${cell(32)}  mem ${(m.memoryBytes / 2 ** 20).toFixed(1)} MiB\n`);
     }
     return 0;
-  } catch (err) {
-    io.stderr.write(`cascadeserve profile: ${(err as Error).message}\n`);
-    return 1;
-  }
+  });
 }

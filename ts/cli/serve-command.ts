@@ -1,35 +1,25 @@
-// `cascadeserve serve`: serves a gear plan over the Open Inference Protocol until SIGTERM or
-// SIGINT, then shuts down gracefully (stops accepting, answers requests in flight, closes the
-// engines) and exits 0.
-import { parseArgs } from 'node:util';
-import type { CliIo } from './main.js';
+// `cascadeserve serve`: serves a gear plan (or a model repository) over the Open Inference
+// Protocol, REST and gRPC, until SIGTERM or SIGINT, then shuts down gracefully (stops
+// accepting, answers requests in flight, closes the engines) and exits 0. SIGHUP reloads.
+import { runCommand, UsageError, type CliIo, type CommandSpec } from './args.js';
 
-const kUsage = `Usage: cascadeserve serve [--plan plan.json | --repository DIR] [--host 127.0.0.1] [--port 8000]
-                         [--grpc-port 8001] [--overload-status 429|503] [--up-switch-hold-ms 500]
-                         [--log-level LEVEL] [--quiet] [--access-log-sample RATE]
-                         [--auth-token TOKEN] [--body-limit BYTES] [--max-images N]
-                         [--max-in-flight N] [--headers-timeout-ms MS] [--request-timeout-ms MS]
-                         [--keep-alive-timeout-ms MS] [--connection-timeout-ms MS]
-                         [--max-event-loop-lag-ms MS] [--allow-model-mismatch] [--cors ORIGINS]
+const kHourMs = 3_600_000;
+const kLogLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
-Serves the plan's cascade as model '<manifest name>' and each of its models alone as
-'<manifest name>.<model>'. Default plan: the embedded Fashion-MNIST cascade
-(models/fmnist/plan.json). --port 0 picks a free port.
+export const kServeCommand: CommandSpec = {
+  name: 'serve',
+  description: `Serves the plan's cascade as model '<manifest name>' and each of its models alone as
+'<manifest name>.<model>', until SIGTERM or SIGINT. Default plan: the embedded Fashion-MNIST
+cascade (models/fmnist/plan.json). --port 0 picks a free port.
 
 The Open Inference Protocol over REST on --port and over gRPC (inference.GRPCInferenceService,
-proto/grpc_service.proto) on --grpc-port (default 8001, or a free port when --port is 0; 0 turns gRPC off).
+proto/grpc_service.proto) on --grpc-port (default 8001, or a free port when --port is 0; 0
+turns gRPC off).
 
 --repository DIR serves every folder of DIR that holds cascade.json and plan.json. The
 repository calls (POST /v2/repository/models/<name>/load, gRPC RepositoryModelLoad) and
 SIGHUP reload plans without dropping a request; a plan that fails to load leaves the previous
 one serving.
-
-Limits (defaults): --body-limit 16777216 bytes (413 beyond), --max-images 256 per request
-(413 beyond), --max-in-flight 1024 images per model (429/503 beyond), --headers-timeout-ms
-10000 and --request-timeout-ms 30000 to receive a request (408 after),
---keep-alive-timeout-ms 72000 for idle connections, --connection-timeout-ms 0 (no socket
-inactivity timeout), --max-event-loop-lag-ms 0 (off; with N > 0, infer requests are refused
-before their bodies are read while the event loop is more than N ms behind).
 
 --auth-token (or the environment variable CASCADESERVE_AUTH_TOKEN, which keeps it out of
 the process list) requires 'Authorization: Bearer <token>' on every route except
@@ -38,124 +28,112 @@ the token: open it as /dashboard#token=TOKEN (the fragment is never sent to the 
 The token must be 16 to 4096 printable ASCII characters without spaces (e.g.
 \`openssl rand -hex 32\`).
 
-Logs: one stream of JSON lines (pino) on stderr, each with a level. --log-level (default
-info): fatal, error, warn, info (start, gear switches, shutdown), debug (also one line per
-failed request), trace (also one per successful request), or silent. --quiet is
---log-level warn without the banner. Every line of a request carries its request_id: the
-client's X-Request-Id header when given (1 to 128 printable characters), else a new UUID;
-responses echo it in X-Request-Id. --access-log-sample RATE (0 to 1, default 0) writes that
-share of requests at info as 'access' lines (status, model, gear, exit stages, latency).
-When stdout is a terminal, a readable banner with the URL and a curl example is printed there.
+Logs: one stream of JSON lines (pino) on stderr, each with a level. --log-level: fatal,
+error, warn, info (start, gear switches, reloads, shutdown), debug (also one line per failed
+request), trace (also one per successful request), or silent. --quiet is --log-level warn
+without the banner. Every line of a request carries its request_id: the client's
+X-Request-Id header when given (1 to 128 printable characters), else a new UUID; responses
+echo it in X-Request-Id. --access-log-sample RATE writes that share of requests at info as
+'access' lines (status, model, gear, exit stages, latency). When stdout is a terminal, a
+readable banner with the URL and a curl example is printed there.
 
 The plan records each model file's sha256; serve refuses to start (exit 2) when a file differs
 from the one the plan was made for. --allow-model-mismatch serves it anyway, with a warning.
 
 --cors https://app.example.com,http://localhost:3000 (or *) lets browser pages from those
-origins call the server (CORS headers, preflights answered); without it, no CORS headers.
-`;
+origins call the server (CORS headers, preflights answered); without it, no CORS headers.`,
+  flags: [
+    { name: 'plan', kind: 'input-file', help: 'plan.json from `cascadeserve plan` (default: models/fmnist/plan.json)' },
+    { name: 'repository', kind: 'string', value: 'DIR', help: 'serve every cascade folder (cascade.json + plan.json) of DIR instead of one plan' },
+    { name: 'host', kind: 'string', default: '127.0.0.1', help: 'address to listen on' },
+    { name: 'port', kind: 'integer', min: 0, max: 65535, default: 8000, help: 'REST port (0: a free one)' },
+    { name: 'grpc-port', kind: 'integer', min: 0, max: 65535, default: 8001, help: 'gRPC port (0: gRPC off; a free one when --port is 0 and this flag is not given)' },
+    { name: 'overload-status', kind: 'choice', choices: ['429', '503'], default: '429', help: 'HTTP status of a request refused for overload' },
+    { name: 'up-switch-hold-ms', kind: 'number', value: 'MS', min: 0, max: kHourMs, help: 'how long a higher load must last before a cheaper gear is switched in' },
+    { name: 'log-level', kind: 'choice', choices: kLogLevels, default: 'info', help: 'the log stream\'s level (stderr, JSON lines)' },
+    { name: 'quiet', kind: 'boolean', help: '--log-level warn and no banner' },
+    { name: 'access-log-sample', kind: 'number', value: 'RATE', min: 0, max: 1, default: 0, help: 'share of requests written as access lines at info' },
+    { name: 'auth-token', kind: 'string', value: 'TOKEN', help: 'bearer token required on the API routes (16 to 4096 printable ASCII characters)' },
+    { name: 'allow-model-mismatch', kind: 'boolean', help: 'serve model files whose sha256 differs from the plan\'s (with a warning)' },
+    { name: 'cors', kind: 'string', value: 'ORIGINS', help: 'comma-separated origins (or *) allowed to call the server from a browser' },
+    { name: 'body-limit', kind: 'integer', value: 'BYTES', min: 1, max: 2 ** 30, default: 16_777_216, help: 'largest request body, after decompression (413 beyond)' },
+    { name: 'max-images', kind: 'integer', min: 1, max: 65_536, default: 256, help: 'most images per request (413 beyond)' },
+    { name: 'max-in-flight', kind: 'integer', min: 1, max: 1_048_576, default: 1024, help: 'images in flight per model (429/503 beyond)' },
+    { name: 'headers-timeout-ms', kind: 'integer', value: 'MS', min: 1, max: kHourMs, default: 10_000, help: 'time to receive the request headers (408 after)' },
+    { name: 'request-timeout-ms', kind: 'integer', value: 'MS', min: 1, max: kHourMs, default: 30_000, help: 'time to receive the whole request (408 after)' },
+    { name: 'keep-alive-timeout-ms', kind: 'integer', value: 'MS', min: 1, max: kHourMs, default: 72_000, help: 'idle time before a kept-alive connection is closed' },
+    { name: 'connection-timeout-ms', kind: 'integer', value: 'MS', min: 0, max: kHourMs, default: 0, help: 'socket inactivity timeout (0: none)' },
+    { name: 'max-event-loop-lag-ms', kind: 'integer', value: 'MS', min: 0, max: 60_000, default: 0, help: 'refuse infer requests before reading their bodies while the event loop is more than this behind (0: off)' },
+  ],
+  exitCodes: '0 shut down cleanly; 1 start-up or shutdown failure; 2 usage error (also a model file the plan was not made for).',
+};
 
-const kLogLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
-
-/** Integer options: flag -> [ServerOptions key, minimum]. */
-const kIntegerFlags = {
-  'body-limit': ['bodyLimit', 1],
-  'max-images': ['maxImagesPerRequest', 1],
-  'max-in-flight': ['maxInFlightImages', 1],
-  'headers-timeout-ms': ['headersTimeoutMs', 1],
-  'request-timeout-ms': ['requestTimeoutMs', 1],
-  'keep-alive-timeout-ms': ['keepAliveTimeoutMs', 1],
-  'connection-timeout-ms': ['connectionTimeoutMs', 0],
-  'max-event-loop-lag-ms': ['maxEventLoopLagMs', 0],
+/** Flags passed to createServer as they are: flag -> ServerOptions key. */
+const kServerOptionOf = {
+  'body-limit': 'bodyLimit',
+  'max-images': 'maxImagesPerRequest',
+  'max-in-flight': 'maxInFlightImages',
+  'headers-timeout-ms': 'headersTimeoutMs',
+  'request-timeout-ms': 'requestTimeoutMs',
+  'keep-alive-timeout-ms': 'keepAliveTimeoutMs',
+  'connection-timeout-ms': 'connectionTimeoutMs',
+  'max-event-loop-lag-ms': 'maxEventLoopLagMs',
 } as const;
 
 export async function runServeCommand(argv: string[], io: CliIo): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      options: {
-        plan: { type: 'string' },
-        repository: { type: 'string' },
-        'grpc-port': { type: 'string' },
-        host: { type: 'string', default: '127.0.0.1' },
-        port: { type: 'string', default: '8000' },
-        'overload-status': { type: 'string', default: '429' },
-        'up-switch-hold-ms': { type: 'string' },
-        quiet: { type: 'boolean', default: false },
-        'log-level': { type: 'string' },
-        'access-log-sample': { type: 'string' },
-        'allow-model-mismatch': { type: 'boolean', default: false },
-        'auth-token': { type: 'string' },
-        cors: { type: 'string' },
-        ...Object.fromEntries(Object.keys(kIntegerFlags).map((k) => [k, { type: 'string' as const }])),
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-      strict: true,
-    }));
-  } catch (e) {
-    io.stderr.write(`cascadeserve serve: ${(e as Error).message}\n\n${kUsage}`);
-    return 2;
-  }
-  if (values.help) {
-    io.stdout.write(kUsage);
-    return 0;
-  }
-  const port = Number(values.port);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) {
-    io.stderr.write(`cascadeserve serve: --port must be an integer from 0 to 65535, got '${values.port}'\n`);
-    return 2;
-  }
-  const grpcPortText = values['grpc-port'];
-  // Default 8001, or a free port beside --port 0 (so that servers started on free ports for
-  // tests never contend for 8001); an explicit 0 turns gRPC off.
-  const grpcPort = grpcPortText === undefined ? (port === 0 ? 'any' : 8001) : /^\d{1,5}$/.test(grpcPortText) ? Number(grpcPortText) : NaN;
-  if (grpcPort !== 'any' && !(grpcPort >= 0 && grpcPort <= 65535)) {
-    io.stderr.write(`cascadeserve serve: --grpc-port must be an integer from 0 to 65535 (0 turns gRPC off), got '${grpcPortText}'\n`);
-    return 2;
-  }
-  if (values.plan !== undefined && values.repository !== undefined) {
-    io.stderr.write(`cascadeserve serve: give --plan or --repository, not both\n`);
-    return 2;
-  }
-  const overloadStatus = Number(values['overload-status']);
-  if (overloadStatus !== 429 && overloadStatus !== 503) {
-    io.stderr.write(`cascadeserve serve: --overload-status must be 429 or 503, got '${values['overload-status']}'\n`);
-    return 2;
-  }
-  const hold = values['up-switch-hold-ms'] === undefined ? undefined : Number(values['up-switch-hold-ms']);
-  if (hold !== undefined && !(hold >= 0)) {
-    io.stderr.write(`cascadeserve serve: --up-switch-hold-ms must be a non-negative number, got '${values['up-switch-hold-ms']}'\n`);
-    return 2;
-  }
-  const limits: Record<string, number> = {};
-  for (const [flag, [key, min]] of Object.entries(kIntegerFlags)) {
-    const text = (values as Record<string, string | boolean | undefined>)[flag];
-    if (text === undefined) continue;
-    const n = Number(text);
-    if (typeof text !== 'string' || !/^\d+$/.test(text) || !Number.isSafeInteger(n) || n < min) {
-      io.stderr.write(`cascadeserve serve: --${flag} must be an integer >= ${min}, got '${String(text)}'\n`);
-      return 2;
+  return runCommand(kServeCommand, argv, io, async ({ values }) => {
+    if (values.plan !== undefined && values.repository !== undefined) throw new UsageError('give --plan or --repository, not both');
+    const port = (values.port as number | undefined) ?? 8000;
+    const grpcFlag = values['grpc-port'] as number | undefined;
+    const limits: Record<string, number> = {};
+    for (const [flag, key] of Object.entries(kServerOptionOf)) if (values[flag] !== undefined) limits[key] = values[flag] as number;
+    const tokenFromFlag = values['auth-token'] !== undefined;
+    const authToken = (values['auth-token'] as string | undefined) ?? (process.env.CASCADESERVE_AUTH_TOKEN || undefined);
+    if (authToken !== undefined && !/^[\x21-\x7e]{16,4096}$/.test(authToken)) {
+      throw new UsageError(`the auth token (--auth-token or CASCADESERVE_AUTH_TOKEN) must be 16 to 4096 printable ASCII characters without spaces, got ${authToken.length} characters`);
     }
-    limits[key] = n;
-  }
-  const tokenFromFlag = values['auth-token'] !== undefined;
-  const authToken = values['auth-token'] ?? (process.env.CASCADESERVE_AUTH_TOKEN || undefined);
-  if (authToken !== undefined && !/^[\x21-\x7e]{16,4096}$/.test(authToken)) {
-    io.stderr.write(`cascadeserve serve: the auth token (--auth-token or CASCADESERVE_AUTH_TOKEN) must be 16 to 4096 printable ASCII characters without spaces, got ${authToken.length} characters\n`);
-    return 2;
-  }
-  const logLevel = values['log-level'] ?? (values.quiet ? 'warn' : 'info');
-  if (!(kLogLevels as readonly string[]).includes(logLevel)) {
-    io.stderr.write(`cascadeserve serve: --log-level must be one of ${kLogLevels.join(', ')}, got '${logLevel}'\n`);
-    return 2;
-  }
-  const sampleText = values['access-log-sample'];
-  const accessLogSample = sampleText === undefined ? 0 : Number(sampleText);
-  if (sampleText !== undefined && (!/^\s*[\d.eE+-]+\s*$/.test(sampleText) || !(accessLogSample >= 0 && accessLogSample <= 1))) {
-    io.stderr.write(`cascadeserve serve: --access-log-sample must be a number from 0 to 1 (the share of requests logged), got '${sampleText}'\n`);
-    return 2;
-  }
+    const quiet = values.quiet === true;
+    return serve({
+      plan: values.plan as string | undefined,
+      repository: values.repository as string | undefined,
+      host: (values.host as string | undefined) ?? '127.0.0.1',
+      port,
+      // Default 8001, or a free port beside --port 0 (so that servers started on free ports for
+      // tests never contend for 8001); an explicit 0 turns gRPC off.
+      grpcPort: grpcFlag === undefined ? (port === 0 ? 'any' : 8001) : grpcFlag,
+      overloadStatus: Number(values['overload-status'] ?? '429') as 429 | 503,
+      hold: values['up-switch-hold-ms'] as number | undefined,
+      limits,
+      authToken,
+      tokenFromFlag,
+      quiet,
+      logLevel: (values['log-level'] as string | undefined) ?? (quiet ? 'warn' : 'info'),
+      accessLogSample: (values['access-log-sample'] as number | undefined) ?? 0,
+      allowModelMismatch: values['allow-model-mismatch'] === true,
+      cors: values.cors as string | undefined,
+    }, io);
+  });
+}
 
+interface ServeSettings {
+  plan: string | undefined;
+  repository: string | undefined;
+  host: string;
+  port: number;
+  grpcPort: number | 'any';
+  overloadStatus: 429 | 503;
+  hold: number | undefined;
+  limits: Record<string, number>;
+  authToken: string | undefined;
+  tokenFromFlag: boolean;
+  quiet: boolean;
+  logLevel: string;
+  accessLogSample: number;
+  allowModelMismatch: boolean;
+  cors: string | undefined;
+}
+
+async function serve(s: ServeSettings, io: CliIo): Promise<number> {
   // Loaded here, not at the top: `cascadeserve --help` must not load Fastify and the addon.
   const { createServer } = await import('../server/server.js');
   const { defaultPlanPath } = await import('../server/plan-loader.js');
@@ -163,28 +141,25 @@ export async function runServeCommand(argv: string[], io: CliIo): Promise<number
   let server;
   try {
     server = await createServer({
-      plan: values.plan ?? defaultPlanPath(),
-      ...(values.repository !== undefined ? { repository: values.repository } : {}),
-      host: values.host,
-      port,
+      plan: s.plan ?? defaultPlanPath(),
+      ...(s.repository !== undefined ? { repository: s.repository } : {}),
+      host: s.host,
+      port: s.port,
       // --grpc-port 0 means off here (the server option's 0 picks any free port).
-      ...(grpcPort === 'any' ? { grpcPort: 0 } : grpcPort > 0 ? { grpcPort } : {}),
-      overloadStatus,
-      upSwitchHoldMs: hold,
-      ...limits,
-      authToken,
-      allowModelMismatch: values['allow-model-mismatch'],
-      ...(values.cors !== undefined ? { cors: values.cors } : {}),
+      ...(s.grpcPort === 'any' ? { grpcPort: 0 } : s.grpcPort > 0 ? { grpcPort: s.grpcPort } : {}),
+      overloadStatus: s.overloadStatus,
+      upSwitchHoldMs: s.hold,
+      ...s.limits,
+      authToken: s.authToken,
+      allowModelMismatch: s.allowModelMismatch,
+      ...(s.cors !== undefined ? { cors: s.cors } : {}),
       // The one log stream: pino JSON lines on stderr.
-      logger: { level: logLevel, stream: io.stderr },
-      accessLogSample,
+      logger: { level: s.logLevel, stream: io.stderr as NodeJS.WritableStream },
+      accessLogSample: s.accessLogSample,
     });
   } catch (e) {
     // A model file other than the plan's is a configuration error, like a bad flag.
-    if (e instanceof ModelMismatchError) {
-      io.stderr.write(`cascadeserve serve: ${e.message}\n`);
-      return 2;
-    }
+    if (e instanceof ModelMismatchError) throw new UsageError(e.message);
     throw e;
   }
   const log = server.app.log;
@@ -194,10 +169,10 @@ export async function runServeCommand(argv: string[], io: CliIo): Promise<number
   // The URL is followed by a space in the message, so that a pattern like /at (http\S+)/ finds it.
   const grpcAt = server.grpcAddress ? ` and gRPC ${server.grpcAddress}` : '';
   log.info({ url, grpc: server.grpcAddress, models, plan: server.plan.planPath }, `serving '${name}' at ${url}${grpcAt} (models: ${models.join(', ')})`);
-  if (io.stdout.isTTY && !values.quiet) {
+  if (io.stdout.isTTY && !s.quiet) {
     // A token given on the command line is shown (the user typed it here); one from the
     // environment is referred to by its variable.
-    const auth = authToken === undefined ? undefined : tokenFromFlag ? { token: authToken } : { variable: 'CASCADESERVE_AUTH_TOKEN' };
+    const auth = s.authToken === undefined ? undefined : s.tokenFromFlag ? { token: s.authToken } : { variable: 'CASCADESERVE_AUTH_TOKEN' };
     io.stdout.write(`cascadeserve serving '${name}' at ${url}${grpcAt}\n`);
     io.stdout.write(`models: ${models.join(', ')}\n`);
     io.stdout.write(`try:\n${exampleRequest(url, name, server.cascade.contract.inputName, server.cascade.contract.itemShape, auth)}\n`);
