@@ -71,9 +71,12 @@ if (missing) {
       // Output parameters: the same figures, typed as protobuf's oneof.
       const p = raw.outputs[0].parameters;
       const restP = rest.header.outputs[0].parameters;
+      // A parameter keeps one type whatever the batch; one shared by every image is present.
+      type Param = { string_param?: string; int64_param?: string; double_param?: number; bool_param?: boolean } | undefined;
+      const value = (q: Param) => (q === undefined ? undefined : q.string_param ?? (q.int64_param !== undefined ? Number(q.int64_param) : q.double_param ?? q.bool_param));
       t.equal(Number(p.gear.int64_param), restP.gear, 'gear parameter');
-      t.equal(p.exit_stage.string_param, restP.exit_stage, 'per-image exit stages');
-      t.equal(p.model.string_param, restP.model);
+      t.equal(value(p.exit_stage), restP.exit_stage, 'exit stage parameter as REST');
+      t.equal(value(p.model), restP.model, 'model parameter as REST');
 
       // Typed: contents per datatype, the same values as REST's JSON.
       const typed = ok(await infer({ inputs: [typedInput(x)], outputs: allOutputs }), 'typed ModelInfer');
@@ -85,6 +88,10 @@ if (missing) {
       t.same(typed.outputs[3].contents.int_contents, json.json.outputs[3].data, 'exit_stage (int_contents)');
       const f32 = new Float32Array(typed.outputs[0].contents.fp32_contents);
       t.ok(Buffer.from(f32.buffer).equals(rest.blobs[0]), 'typed probabilities are the same float32 values bit for bit');
+      // The BYTES output naming each image's answering model: bytes_contents, as REST's strings.
+      const named = ok(await infer({ inputs: [typedInput(x)], outputs: [{ name: 'model' }] }), 'model output');
+      const namedRest = await postJson(`${url}/v2/models/fixture/infer`, jsonRequest(x, { outputs: [{ name: 'model' }] }));
+      t.same(named.outputs[0].contents.bytes_contents.map((b: string) => fromB64(b).toString('utf8')), namedRest.json.outputs[0].data, 'model (bytes_contents) as REST');
 
       // The default output and the request-level switch between raw and typed.
       const dflt = ok(await infer({ inputs: [typedInput(x)] }), 'default output');

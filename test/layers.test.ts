@@ -135,7 +135,8 @@ function sourceFiles(dir: string): string[] {
   const out: string[] = [];
   for (const name of readdirSync(join(root, dir))) {
     const rel = dir ? `${dir}/${name}` : name;
-    if (['node_modules', 'dist', 'build', 'prebuilds', 'models', 'docs', '.git'].includes(name) && dir === '') continue;
+    // Build output (build/, build-native-*/, CMake writes compiler_depend.ts files there) and data.
+    if (dir === '' && (['node_modules', 'dist', 'prebuilds', 'models', 'docs', '.git'].includes(name) || name.startsWith('build'))) continue;
     if (name === 'fixtures' || name.startsWith('.')) continue;
     const st = statSync(join(root, rel));
     if (st.isDirectory()) out.push(...sourceFiles(rel));

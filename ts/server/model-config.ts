@@ -46,7 +46,8 @@ export const kConfigParameterKeys = {
   gears: 'cascadeserve.gears',
 } as const;
 
-const kDataType: Record<string, string> = { FP32: 'TYPE_FP32', INT64: 'TYPE_INT64', INT32: 'TYPE_INT32', UINT8: 'TYPE_UINT8' };
+// Triton's names; a BYTES tensor is TYPE_STRING in a model configuration.
+const kDataType: Record<string, string> = { BOOL: 'TYPE_BOOL', UINT8: 'TYPE_UINT8', INT32: 'TYPE_INT32', INT64: 'TYPE_INT64', FP16: 'TYPE_FP16', FP32: 'TYPE_FP32', FP64: 'TYPE_FP64', BYTES: 'TYPE_STRING' };
 
 /** Triton's TYPE_* name of a protocol datatype (FP32 -> TYPE_FP32). */
 export function configDataType(datatype: string): string {

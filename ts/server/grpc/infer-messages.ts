@@ -219,7 +219,20 @@ function typedContents(datatype: string, bytes: Buffer): TensorContentsMessage {
       return { int_contents: Array.from(new Int32Array(copy)) };
     case 'INT64':
       return { int64_contents: Array.from(new BigInt64Array(copy), Number) };
+    case 'BYTES':
+      return { bytes_contents: bytesElements(bytes) };
     default:
       throw new Error(`no typed contents for output datatype ${datatype}`);
   }
+}
+
+/** The elements of a BYTES tensor in Triton's binary layout (a 4-byte little-endian length, then the bytes). */
+function bytesElements(bytes: Buffer): Buffer[] {
+  const out: Buffer[] = [];
+  for (let at = 0; at + 4 <= bytes.length; ) {
+    const n = bytes.readUInt32LE(at);
+    out.push(Buffer.from(bytes.subarray(at + 4, at + 4 + n)));
+    at += 4 + n;
+  }
+  return out;
 }
