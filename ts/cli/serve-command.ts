@@ -9,7 +9,7 @@ const kUsage = `Usage: cascadeserve serve [--plan plan.json] [--host 127.0.0.1] 
                          [--auth-token TOKEN] [--body-limit BYTES] [--max-images N]
                          [--max-in-flight N] [--headers-timeout-ms MS] [--request-timeout-ms MS]
                          [--keep-alive-timeout-ms MS] [--connection-timeout-ms MS]
-                         [--max-event-loop-lag-ms MS]
+                         [--max-event-loop-lag-ms MS] [--load-window-ms MS] [--load-recent-ms MS]
 
 Serves the plan's cascade as model '<manifest name>' and each of its models alone as
 '<manifest name>.<model>'. Default plan: the embedded Fashion-MNIST cascade
@@ -21,6 +21,8 @@ Limits (defaults): --body-limit 16777216 bytes (413 beyond), --max-images 256 pe
 --keep-alive-timeout-ms 72000 for idle connections, --connection-timeout-ms 0 (no socket
 inactivity timeout), --max-event-loop-lag-ms 0 (off; with N > 0, infer requests are refused
 before their bodies are read while the event loop is more than N ms behind).
+The gear policy reads the arrival rate over --load-window-ms 200 and a recent window of
+--load-recent-ms 50 (at most the window); longer windows smooth a jittery load.
 
 --auth-token (or the environment variable CASCADESERVE_AUTH_TOKEN, which keeps it out of
 the process list) requires 'Authorization: Bearer <token>' on every route except
@@ -38,6 +40,8 @@ const kIntegerFlags = {
   'keep-alive-timeout-ms': ['keepAliveTimeoutMs', 1],
   'connection-timeout-ms': ['connectionTimeoutMs', 0],
   'max-event-loop-lag-ms': ['maxEventLoopLagMs', 0],
+  'load-window-ms': ['loadWindowMs', 1],
+  'load-recent-ms': ['loadRecentMs', 1],
 } as const;
 
 export async function runServeCommand(argv: string[], io: CliIo): Promise<number> {
