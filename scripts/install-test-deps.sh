@@ -2,12 +2,14 @@
 # Installs the Debian packages the deployment tests use (test/deploy-*.test.ts), only those
 # that are missing: yamllint (manifest lint), prometheus (promtool and the server of the
 # scale-out test), haproxy (the scale-out test's load balancer) and chromium (the /dashboard
-# browser test). Idempotent: a machine that has them all is left alone, without apt-get update.
+# browser test), and kubectl (`kubectl kustomize`; Debian's kubernetes-client when the machine
+# has none: this machine's kubectl comes with its Google Cloud SDK repository). Idempotent: a
+# machine that has them all is left alone, without apt-get update.
 # Needs root (apt-get); the CI set-up runs it before `npm install` and `npm test`.
 set -eu
 
 # command -> Debian package
-wanted="yamllint:yamllint promtool:prometheus prometheus:prometheus haproxy:haproxy chromium:chromium"
+wanted="yamllint:yamllint promtool:prometheus prometheus:prometheus haproxy:haproxy chromium:chromium kubectl:kubernetes-client"
 
 missing=""
 for pair in $wanted; do
@@ -19,7 +21,7 @@ for pair in $wanted; do
 done
 
 if [ -z "$missing" ]; then
-  echo "install-test-deps: all present (yamllint, promtool, prometheus, haproxy, chromium)"
+  echo "install-test-deps: all present (yamllint, promtool, prometheus, haproxy, chromium, kubectl)"
   exit 0
 fi
 if [ "$(id -u)" != 0 ]; then
