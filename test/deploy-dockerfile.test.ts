@@ -62,7 +62,8 @@ t.test('the Dockerfile builds and its image serves as the manifests expect', asy
   for (let d = image.root; d === out || d.startsWith(out + '/'); d = dirname(d)) chmodSync(d, 0o755);
   const [uid, gid] = image.user.split(':').map(Number);
   // Switching to the image's user needs root (as in CI); otherwise the command runs as we are.
-  const asUser = process.getuid?.() === 0 ? { uid, gid } : {};
+  // A container's environment: none of the test runner's (its NODE_OPTIONS hooks write under the checkout).
+  const asUser = { env: { PATH: process.env.PATH ?? '/usr/bin:/bin' }, ...(process.getuid?.() === 0 ? { uid, gid } : {}) };
   if (!('uid' in asUser)) t.comment(`not root: the image's command runs as uid ${process.getuid?.()}, not ${uid}`);
   const map = (p: string) => (p.startsWith('/') && existsSync(join(image.root, p)) ? join(image.root, p) : p);
   const help = execFileSync(map(image.entrypoint[0]) === image.entrypoint[0] ? process.execPath : map(image.entrypoint[0]), [...image.entrypoint.slice(1).map(map), 'serve', '--help'], { encoding: 'utf8', ...asUser });
