@@ -62,11 +62,15 @@ t.test('the Dockerfile builds and its image serves as the manifests expect', asy
   for (let d = image.root; d === out || d.startsWith(out + '/'); d = dirname(d)) chmodSync(d, 0o755);
   const [uid, gid] = image.user.split(':').map(Number);
   // Switching to the image's user needs root (as in CI); otherwise the command runs as we are.
-  // A container's environment: none of the test runner's (its NODE_OPTIONS hooks write under the checkout).
+  // A container's environment, none of the test runner's.
   const asUser = { env: { PATH: process.env.PATH ?? '/usr/bin:/bin' }, ...(process.getuid?.() === 0 ? { uid, gid } : {}) };
   if (!('uid' in asUser)) t.comment(`not root: the image's command runs as uid ${process.getuid?.()}, not ${uid}`);
   const map = (p: string) => (p.startsWith('/') && existsSync(join(image.root, p)) ? join(image.root, p) : p);
-  const help = execFileSync(map(image.entrypoint[0]) === image.entrypoint[0] ? process.execPath : map(image.entrypoint[0]), [...image.entrypoint.slice(1).map(map), 'serve', '--help'], { encoding: 'utf8', ...asUser });
+  // Through sh and `env -i`: the test runner adds its hooks to the environment of every process
+  // it sees spawned, and they write under the checkout, which the image's user cannot.
+  const viaShell = (argv: string[]) => ['-c', 'exec env -i PATH="$PATH" "$0" "$@"', ...argv];
+  const node = (argv0: string) => (argv0 === 'node' ? process.execPath : map(argv0));
+  const help = execFileSync('/bin/sh', viaShell([node(image.entrypoint[0]), ...image.entrypoint.slice(1).map(map), 'serve', '--help']), { encoding: 'utf8', ...asUser });
   const rest = await freePort();
   const args = image.cmd.map((a) => (a === '8080' ? String(rest) : a));
   if (help.includes('--grpc-port')) {
@@ -75,7 +79,7 @@ t.test('the Dockerfile builds and its image serves as the manifests expect', asy
     t.comment('this server has no --grpc-port yet: the image is started without it');
     args.splice(args.indexOf('--grpc-port'), 2);
   }
-  const proc = spawn(process.execPath, [...image.entrypoint.slice(1).map(map), ...args, '--quiet'], { cwd: app, ...asUser, stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn('/bin/sh', viaShell([node(image.entrypoint[0]), ...image.entrypoint.slice(1).map(map), ...args, '--quiet']), { cwd: app, ...asUser, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   proc.stdout!.setEncoding('utf8').on('data', (d: string) => (output += d));
   proc.stderr!.setEncoding('utf8').on('data', (d: string) => (output += d));
@@ -86,7 +90,7 @@ t.test('the Dockerfile builds and its image serves as the manifests expect', asy
   const base = `http://127.0.0.1:${rest}`;
   await until(`the image's server is ready (${output})`, 600, 100, async () => ((await fetch(`${base}/v2/health/ready`)).status === 200 ? true : undefined));
   t.equal((await fetch(`${base}/v2/health/live`)).status, 200, 'liveness');
-  const health = spawnSync(image.healthcheck[0] === 'node' ? process.execPath : image.healthcheck[0], image.healthcheck.slice(1).map((a) => a.replace('127.0.0.1:8080', `127.0.0.1:${rest}`)), { ...asUser, encoding: 'utf8' });
+  const health = spawnSync('/bin/sh', viaShell([node(image.healthcheck[0]), ...image.healthcheck.slice(1).map((a) => a.replace('127.0.0.1:8080', `127.0.0.1:${rest}`))]), { ...asUser, encoding: 'utf8' });
   t.equal(health.status, 0, 'the HEALTHCHECK command passes');
   const zeros = new Array(28 * 28).fill(0);
   const r = await fetch(`${base}/v2/models/fmnist/infer`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ inputs: [{ name: 'input', shape: [1, 1, 28, 28], datatype: 'UINT8', data: zeros }], parameters: { timeout: 5_000_000 } }) });
