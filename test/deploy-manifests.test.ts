@@ -6,7 +6,7 @@
 // (scripts/install-test-deps.sh).
 import t, { type Test } from 'tap';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from 'node:net';
@@ -64,6 +64,18 @@ t.test('the HPA, the adapter and the recording rule name the same signal', async
   t.ok(exprs.some((e) => e.where === `rules.yaml ${recorded}`), `${recorded} is a recording rule of rules.yaml`);
   const ds = dashboard().templating.list.find((v) => v.name === 'DS');
   t.equal(ds?.type, 'datasource', 'the dashboard has a ${DS} datasource variable');
+});
+
+t.test("the demo's HPA bounds are `cascadeserve replicas` for the peak its overlay names", async (t) => {
+  const overlay = readFileSync(join(deployDir, 'overlays/demo/kustomization.yaml'), 'utf8');
+  const command = /cascadeserve replicas --plan (\S+) --peak-qps (\d+)/.exec(overlay);
+  t.ok(command, 'the overlay names the command its bounds come from');
+  const report = JSON.parse(execFileSync(process.execPath, [cliPath, 'replicas', '--plan', join(root, command![1]), '--peak-qps', command![2], '--json'], { encoding: 'utf8' }));
+  const hpa = findObject(kustomize(join(deployDir, 'overlays/demo')), 'HorizontalPodAutoscaler');
+  t.same([hpa.spec.minReplicas, hpa.spec.maxReplicas], [report.minReplicas, report.maxReplicas], `HPA ${hpa.spec.minReplicas}..${hpa.spec.maxReplicas}`);
+  t.equal(hpa.spec.metrics[0].pods.target.averageValue, `${Math.round(report.target * 1000)}m`, 'the HPA target is the one the command assumed');
+  const isvc = findObject(kustomize(join(deployDir, 'kserve')), 'InferenceService');
+  t.same([isvc.spec.predictor.minReplicas, isvc.spec.predictor.maxReplicas], [report.minReplicas, report.maxReplicas], 'the InferenceService (demo folder) has the same bounds');
 });
 
 /** Serves with the container's arguments, ports swapped for free ones; probes and scrapes. */
