@@ -5,6 +5,7 @@
 #   prometheus                          promtool and the scale-out test's Prometheus
 #   haproxy                             the scale-out test's load balancer
 #   chromium                            the /dashboard browser test
+#   kubernetes-client                   kubectl (`kubectl kustomize`), only when no kubectl is on PATH
 # Idempotent: a machine that has them all is left alone, without apt-get update. `npm test`
 # runs it first (package.json "pretest"); it needs root (apt-get) only when something is missing.
 set -eu
@@ -17,6 +18,9 @@ for p in $kPackages; do
     missing="$missing $p"
   fi
 done
+
+# kubectl may come from elsewhere (a cloud SDK's repository): Debian's only when none is found.
+if ! command -v kubectl >/dev/null 2>&1; then missing="$missing kubernetes-client"; fi
 
 if [ -z "$missing" ]; then
   echo "install-test-deps: all present ($kPackages)"

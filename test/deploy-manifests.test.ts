@@ -6,7 +6,7 @@
 // (scripts/install-test-deps.sh).
 import t, { type Test } from 'tap';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from 'node:net';
@@ -66,6 +66,18 @@ t.test('the HPA, the adapter and the recording rule name the same signal', async
   t.equal(ds?.type, 'datasource', 'the dashboard has a ${DS} datasource variable');
 });
 
+t.test("the demo's HPA bounds are `cascadeserve replicas` for the peak its overlay names", async (t) => {
+  const overlay = readFileSync(join(deployDir, 'overlays/demo/kustomization.yaml'), 'utf8');
+  const command = /cascadeserve replicas --plan (\S+) --peak-qps (\d+)/.exec(overlay);
+  t.ok(command, 'the overlay names the command its bounds come from');
+  const report = JSON.parse(execFileSync(process.execPath, [cliPath, 'replicas', '--plan', join(root, command![1]), '--peak-qps', command![2], '--json'], { encoding: 'utf8' }));
+  const hpa = findObject(kustomize(join(deployDir, 'overlays/demo')), 'HorizontalPodAutoscaler');
+  t.same([hpa.spec.minReplicas, hpa.spec.maxReplicas], [report.minReplicas, report.maxReplicas], `HPA ${hpa.spec.minReplicas}..${hpa.spec.maxReplicas}`);
+  t.equal(hpa.spec.metrics[0].pods.target.averageValue, `${Math.round(report.target * 1000)}m`, 'the HPA target is the one the command assumed');
+  const isvc = findObject(kustomize(join(deployDir, 'kserve')), 'InferenceService');
+  t.same([isvc.spec.predictor.minReplicas, isvc.spec.predictor.maxReplicas], [report.minReplicas, report.maxReplicas], 'the InferenceService (demo folder) has the same bounds');
+});
+
 /** Serves with the container's arguments, ports swapped for free ones; probes and scrapes. */
 async function checkContainer(t: Test, container: any, planDir?: string) {
   const help = execFileSync(process.execPath, [cliPath, 'serve', '--help'], { encoding: 'utf8' });
@@ -82,12 +94,7 @@ async function checkContainer(t: Test, container: any, planDir?: string) {
   const grpc = await freePort();
   args[at('--port') + 1] = String(rest);
   args[at('--grpc-port') + 1] = String(grpc);
-  const grpcServed = help.includes('--grpc-port');
-  // Until the gRPC service lands the server has no --grpc-port: the pair is dropped, and only it.
-  if (!grpcServed) {
-    t.comment('this server has no --grpc-port yet: serving REST only (the gRPC check runs once it has)');
-    args.splice(at('--grpc-port'), 2);
-  }
+  t.ok(help.includes('--grpc-port'), 'serve has --grpc-port');
   if (planDir) args[at('--plan') + 1] = args[at('--plan') + 1].replace('/mnt/models', planDir);
   const server = await spawnServe([...args, '--quiet']);
   t.teardown(() => server.stop());
@@ -99,13 +106,14 @@ async function checkContainer(t: Test, container: any, planDir?: string) {
     const r = await fetch(`${base}${p.path}`);
     t.equal(r.status, 200, `${probe} ${p.path} answers 200`);
   }
-  if (grpcServed) {
-    await new Promise<void>((resolve, reject) => {
-      const s = connect(grpc, '127.0.0.1', () => { s.destroy(); resolve(); });
-      s.once('error', reject);
+  await new Promise<void>((resolve, reject) => {
+    const s = connect(grpc, '127.0.0.1', () => {
+      s.destroy();
+      resolve();
     });
-    t.pass(`the gRPC port accepts connections`);
-  }
+    s.once('error', reject);
+  });
+  t.pass('the gRPC port accepts connections');
   // A few requests so that every series (the latency histogram, the stage exits) exists.
   const meta = (await (await fetch(`${base}/v2/models/fmnist`)).json()) as { inputs: { name: string; shape: number[] }[] };
   const shape = [2, ...meta.inputs[0].shape.slice(1)];
