@@ -35,12 +35,13 @@ function serve(args: string[]): Promise<{ code: number | null; out: string; err:
     const child = spawn(process.execPath, [bin, 'serve', '--port', '0', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
-    child.stdout.on('data', (d) => (out += d));
-    child.stderr.on('data', (d) => {
-      err += d;
-      const m = /"url":"(http:\/\/[^"]+)"/.exec(err);
+    // Started: the URL in the log (or, from a server that prints a banner, on stdout).
+    const started = () => {
+      const m = /"url":"(http:\/\/[^"]+)"/.exec(err) ?? /serving '[^']*' at (http:\/\/\S+)/.exec(out);
       if (m) resolve({ code: null, out, err, url: m[1], stop: () => child.kill('SIGTERM') });
-    });
+    };
+    child.stdout.on('data', (d) => ((out += d), started()));
+    child.stderr.on('data', (d) => ((err += d), started()));
     child.on('exit', (code) => resolve({ code, out, err, stop: () => {} }));
   });
 }
