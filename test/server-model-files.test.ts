@@ -63,6 +63,7 @@ t.test('a model file other than the plan was made for is refused, naming model a
   t.match(err?.message, /--allow-model-mismatch/, 'names the override');
 
   const cli = await serve(['--plan', planPath]);
+  t.teardown(cli.stop);
   t.equal(cli.code, 2, 'serve exits 2 (a configuration error)');
   t.match(cli.err, `model 'small': file ${small} has sha256 ${actual}, but plan ${planPath} was made for sha256 ${planned}`);
   t.notMatch(cli.err, /\n\s+at /, 'no stack trace');
