@@ -53,13 +53,14 @@ t.test('not a terminal: stdout stays empty, the log is JSON lines on stderr', as
   const child = spawn(process.execPath, [bin, 'serve', '--plan', planPath, '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
-  child.stdout.on('data', (d) => (out += d));
   const url = await new Promise<string>((resolve, reject) => {
-    child.stderr.on('data', (d) => {
-      err += d;
-      const m = /"url":"(http:\/\/[^"]+)"/.exec(err);
+    // The URL from the log (or, from a server that prints a banner anyway, from stdout).
+    const started = () => {
+      const m = /"url":"(http:\/\/[^"]+)"/.exec(err) ?? /serving '[^']*' at (http:\/\/\S+)/.exec(out);
       if (m) resolve(m[1]);
-    });
+    };
+    child.stdout.on('data', (d) => ((out += d), started()));
+    child.stderr.on('data', (d) => ((err += d), started()));
     child.on('exit', (code) => reject(new Error(`exited ${code}: ${err}`)));
   });
   t.equal((await postJson(`${url}/v2/models/fixture/infer`, jsonRequest(items(1)))).status, 200);

@@ -35,12 +35,13 @@ function serve(args: string[]): Promise<{ code: number | null; out: string; err:
     const child = spawn(process.execPath, [bin, 'serve', '--port', '0', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
-    child.stdout.on('data', (d) => (out += d));
-    child.stderr.on('data', (d) => {
-      err += d;
-      const m = /"url":"(http:\/\/[^"]+)"/.exec(err);
+    // Started: the URL in the log (or, from a server that prints a banner, on stdout).
+    const started = () => {
+      const m = /"url":"(http:\/\/[^"]+)"/.exec(err) ?? /serving '[^']*' at (http:\/\/\S+)/.exec(out);
       if (m) resolve({ code: null, out, err, url: m[1], stop: () => child.kill('SIGTERM') });
-    });
+    };
+    child.stdout.on('data', (d) => ((out += d), started()));
+    child.stderr.on('data', (d) => ((err += d), started()));
     child.on('exit', (code) => resolve({ code, out, err, stop: () => {} }));
   });
 }
@@ -62,6 +63,7 @@ t.test('a model file other than the plan was made for is refused, naming model a
   t.match(err?.message, /--allow-model-mismatch/, 'names the override');
 
   const cli = await serve(['--plan', planPath]);
+  t.teardown(cli.stop);
   t.equal(cli.code, 2, 'serve exits 2 (a configuration error)');
   t.match(cli.err, `model 'small': file ${small} has sha256 ${actual}, but plan ${planPath} was made for sha256 ${planned}`);
   t.notMatch(cli.err, /\n\s+at /, 'no stack trace');
