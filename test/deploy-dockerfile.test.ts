@@ -75,7 +75,7 @@ t.test('the Dockerfile builds and its image serves as the manifests expect', asy
   const args = image.cmd.map((a) => (a === '8080' ? String(rest) : a));
   t.ok(help.includes('--grpc-port'), 'serve has --grpc-port');
   args[args.indexOf('8081')] = String(await freePort());
-  const proc = spawn('/bin/sh', viaShell([node(image.entrypoint[0]), ...image.entrypoint.slice(1).map(map), ...args, '--quiet']), { cwd: app, ...asUser, stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn('/bin/sh', viaShell([node(image.entrypoint[0]), ...image.entrypoint.slice(1).map(map), ...args]), { cwd: app, ...asUser, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   proc.stdout!.setEncoding('utf8').on('data', (d: string) => (output += d));
   proc.stderr!.setEncoding('utf8').on('data', (d: string) => (output += d));

@@ -96,7 +96,7 @@ async function checkContainer(t: Test, container: any, planDir?: string) {
   args[at('--grpc-port') + 1] = String(grpc);
   t.ok(help.includes('--grpc-port'), 'serve has --grpc-port');
   if (planDir) args[at('--plan') + 1] = args[at('--plan') + 1].replace('/mnt/models', planDir);
-  const server = await spawnServe([...args, '--quiet']);
+  const server = await spawnServe(args);
   t.teardown(() => server.stop());
   const base = `http://127.0.0.1:${rest}`;
   for (const probe of ['livenessProbe', 'readinessProbe', 'startupProbe']) {

@@ -28,7 +28,7 @@ export interface ServeProcess {
   exited: Promise<number | null>;
 }
 
-/** Runs `node bin.js ...args` and resolves once it prints its serving line. */
+/** Runs `node bin.js ...args` and resolves once it logs its serving line (so not with --quiet). */
 export async function spawnServe(args: string[], env: NodeJS.ProcessEnv = {}): Promise<ServeProcess> {
   const proc = spawn(process.execPath, [cliPath, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
@@ -37,13 +37,16 @@ export async function spawnServe(args: string[], env: NodeJS.ProcessEnv = {}): P
   proc.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
   const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
   await new Promise<void>((resolve, reject) => {
+    // The serving line is in the log on stderr (and in the banner when stdout is a terminal).
     const check = () => {
-      if (/cascadeserve serving '.*' at /.test(out)) {
+      if (/serving '.*' at /.test(err) || /serving '.*' at /.test(out)) {
         proc.stdout!.off('data', check);
+        proc.stderr!.off('data', check);
         resolve();
       }
     };
     proc.stdout!.on('data', check);
+    proc.stderr!.on('data', check);
     exited.then((code) => reject(new Error(`cascadeserve serve ${args.join(' ')} exited ${code} before serving:\n${err || out}`)));
   });
   return {
