@@ -3,7 +3,7 @@
 import t from 'tap';
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { root } from '../testkit/paths.js';
 
 const bin = join(root, 'dist', 'ts', 'cli', 'bin.js');
@@ -30,10 +30,18 @@ t.test('--help lists the commands; an unknown command exits 2 with usage', async
   t.match(bad.stderr, /unknown command 'frobnicate'/);
 });
 
-t.test('info names the runtime loaded by default from onnxruntime-node', async (t) => {
+t.test('info names the runtime loaded by default: the library beside the addon, in a checkout onnxruntime-node\'s', async (t) => {
   const r = cli(['info']);
   t.equal(r.code, 0, r.stderr);
-  t.match(r.stdout, /ONNX Runtime 1\.\d+\.\d+ \(C API \d+\) from .*onnxruntime-node.*libonnxruntime/);
+  const m = /ONNX Runtime 1\.\d+\.\d+ \(C API \d+\) from (\S+)/.exec(r.stdout);
+  t.ok(m, r.stdout);
+  const addon = /native addon: (\S+)/.exec(r.stdout);
+  t.ok(addon, r.stdout);
+  if (!m || !addon) return;
+  t.equal(dirname(m[1]), dirname(addon[1]), 'the library sits beside the addon');
+  const ortNode = join(root, 'node_modules', 'onnxruntime-node', 'bin', 'napi-v6', process.platform, process.arch, 'libonnxruntime.so.1');
+  // Linked by scripts/setup.mjs beside build/Release/, or copied into prebuilds/ by npm pack.
+  t.ok(readFileSync(m[1]).equals(readFileSync(ortNode)), "it is onnxruntime-node's library");
   t.match(r.stdout, /CPUExecutionProvider/);
 });
 
