@@ -3,9 +3,9 @@
 # plan. Build: see docs/deploy.md (no registry reachable: a local Debian 13 base image).
 #
 # Stage 1 builds the addon and the TypeScript with the README's own commands (`npm install`);
-# stage 2 holds only what serving needs: Node.js, the production dependencies (with
-# onnxruntime-node's libonnxruntime for this architecture), the compiled JavaScript, the
-# prebuilt addon and the demo models. scripts/dockerfile-steps.mjs runs these steps without a
+# stage 2 holds only what serving needs: Node.js, the production dependencies, the compiled
+# JavaScript, the prebuilt addon with its ONNX Runtime library and licence (prebuilds/, as the
+# npm package ships them), the gRPC service's .proto and the demo models. scripts/dockerfile-steps.mjs runs these steps without a
 # container engine (test/deploy-dockerfile.test.ts).
 ARG BASE_IMAGE=debian:trixie-slim
 
@@ -16,9 +16,8 @@ RUN apt-get update && apt-get install -y --no-install-recommends nodejs npm cmak
 WORKDIR /src
 COPY . .
 RUN npm install
+RUN npm run prebuild
 RUN npm prune --omit=dev
-# onnxruntime-node ships every platform's runtime: keep this one's only.
-RUN cd node_modules/onnxruntime-node/bin && ls -d */*/* | grep -v "/linux/$(node -p process.arch)\$" | xargs rm -rf
 
 FROM ${BASE_IMAGE} AS runtime
 RUN apt-get update && apt-get install -y --no-install-recommends nodejs \
@@ -30,7 +29,8 @@ COPY --from=build /src/node_modules ./node_modules
 COPY --from=build /src/dist/ts ./dist/ts
 COPY --from=build /src/dist/bindings ./dist/bindings
 COPY --from=build /src/dist/planner ./dist/planner
-COPY --from=build /src/build/Release/cascadeserve.node ./build/Release/cascadeserve.node
+COPY --from=build /src/prebuilds ./prebuilds
+COPY --from=build /src/proto ./proto
 COPY --from=build /src/models/fmnist ./models/fmnist
 USER 10001:10001
 EXPOSE 8080 8081
