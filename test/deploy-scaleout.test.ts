@@ -110,7 +110,7 @@ t.test('two replicas behind HAProxy, scraped by Prometheus', async (t) => {
   // Load windows of 1 s: the gear follows the sustained share, not the jitter of a shared CPU.
   for (const name of ['replica-a', 'replica-b']) {
     const port = await freePort();
-    const serve = await spawnServe(['serve', '--plan', planPath, '--host', '127.0.0.1', '--port', String(port), '--up-switch-hold-ms', '60000', '--load-window-ms', '1000', '--load-recent-ms', '1000']);
+    const serve = await spawnServe(['serve', '--plan', planPath, '--host', '127.0.0.1', '--port', String(port), '--grpc-port', '0', '--up-switch-hold-ms', '60000', '--load-window-ms', '1000', '--load-recent-ms', '1000']);
     replicas.push({ name, port, serve });
   }
   const [a, b] = replicas;

@@ -165,7 +165,7 @@ t.test('npm pack, then install offline with scripts on and no compiler, then ser
 
   // `npx cascadeserve serve` on the embedded demo answers the README's request.
   const port = await freePort();
-  const server = spawn(join(binDir, 'npx'), ['cascadeserve', 'serve', '--host', '127.0.0.1', '--port', String(port)], { cwd: app, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  const server = spawn(join(binDir, 'npx'), ['cascadeserve', 'serve', '--host', '127.0.0.1', '--port', String(port), '--grpc-port', '0'], { cwd: app, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
   let serverOut = '';
   server.stdout!.on('data', (d) => (serverOut += d));
   server.stderr!.on('data', (d) => (serverOut += d));

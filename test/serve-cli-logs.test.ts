@@ -88,7 +88,7 @@ t.test('--quiet: warnings and errors only, no banner', async (t) => {
   plan.models[0].sha256 = '1'.repeat(64);
   writeFileSync(planPath, JSON.stringify(plan));
   const port = await freePort();
-  const child = spawn(process.execPath, [bin, 'serve', '--plan', planPath, '--port', String(port), '--quiet', '--allow-model-mismatch'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [bin, 'serve', '--plan', planPath, '--port', String(port), '--grpc-port', '0', '--quiet', '--allow-model-mismatch'], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   child.stdout.on('data', (d) => (out += d));

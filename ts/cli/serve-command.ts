@@ -170,7 +170,14 @@ async function serve(s: ServeSettings, io: CliIo): Promise<number> {
     throw e;
   }
   const log = server.app.log;
-  const url = await server.listen();
+  let url: string;
+  try {
+    url = await server.listen();
+  } catch (e) {
+    // A port in use (REST or gRPC): close what did start, so that the process exits.
+    await server.close().catch(() => {});
+    throw e;
+  }
   const name = server.cascade.name;
   const models = [...server.models.keys()];
   // The URL is followed by a space in the message, so that a pattern like /at (http\S+)/ finds it.

@@ -130,9 +130,14 @@ export async function startGrpcServer(ctx: ServerContext, options: GrpcServerOpt
   const injector = server.createConnectionInjector(grpc.ServerCredentials.createInsecure());
   const listener = createNetServer({ noDelay: true }, (socket) => injector.injectConnection(socket));
   await new Promise<void>((resolve, reject) => {
-    listener.once('error', reject);
+    const failed = (e: NodeJS.ErrnoException) => {
+      server.forceShutdown();
+      const why = e.code === 'EADDRINUSE' ? 'the port is in use (--grpc-port picks another; 0 turns gRPC off)' : e.message;
+      reject(new Error(`gRPC cannot listen on ${options.host}:${options.port}: ${why}`));
+    };
+    listener.once('error', failed);
     listener.listen(options.port, options.host, () => {
-      listener.off('error', reject);
+      listener.off('error', failed);
       resolve();
     });
   });
