@@ -212,9 +212,10 @@ t.test('two replicas behind HAProxy, scraped by Prometheus', async (t) => {
   t.pass('Prometheus scraped both replicas up to their final arrival counts');
   const byPod = async (expr: string) => new Map((await promQuery(prom, expr)).map((s) => [s.metric.pod, Number(s.value[1])]));
   // Recording rules run every second; wait for one evaluation after the last scrape.
+  // Both pods' rates need two scrapes with an increase inside the rule's window.
   const ratio = await until('the autoscaling signal is recorded for both pods', 60, 500, async () => {
     const m = await byPod('cascadeserve:top_gear_load:ratio');
-    return m.size === 2 ? m : undefined;
+    return m.size === 2 && [...m.values()].every((v) => v > 0) ? m : undefined;
   });
   const rate = await byPod('cascadeserve:arrival_rate_qps:rate1m{model="fixture"}');
   const ratioNow = await byPod('cascadeserve:top_gear_load:ratio');
@@ -254,8 +255,9 @@ t.test('two replicas behind HAProxy, scraped by Prometheus', async (t) => {
   sent += drain.statuses.length;
   t.same(drain.failures, [], `drain: all ${drain.statuses.length} answered 200`);
   t.equal(await aExit[0], 0, 'replica A shut down cleanly');
-  t.comment(a.serve.stdout().split('\n').filter((l) => l.includes('shut')).join('; '));
-  const shutLine = /shut down: answered (\d+) inference requests \((\d+) succeeded, (\d+) failed\)/.exec(a.serve.stdout());
+  // The accounting is a line of the log on stderr.
+  t.comment(a.serve.stderr().split('\n').filter((l) => l.includes('shut')).join('; '));
+  const shutLine = /shut down: answered (\d+) inference requests \((\d+) succeeded, (\d+) failed\)/.exec(a.serve.stderr());
   t.ok(shutLine, 'replica A printed its accounting');
   const aSucceeded = Number(shutLine![2]);
   const bSucceeded = sampleValue(await scrape(b), 'nv_inference_request_success', kCascade);
