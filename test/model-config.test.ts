@@ -25,6 +25,8 @@ t.test('model configuration over REST', async (t) => {
       { name: 'class', data_type: 'TYPE_INT64', dims: [1], reshape: { shape: [] } },
       { name: 'certainty', data_type: 'TYPE_FP32', dims: [1], reshape: { shape: [] } },
       { name: 'exit_stage', data_type: 'TYPE_INT32', dims: [1], reshape: { shape: [] } },
+      // The answering model's name per image: a BYTES tensor, Triton's TYPE_STRING.
+      { name: 'model', data_type: 'TYPE_STRING', dims: [1], reshape: { shape: [] } },
     ]);
     // The running gear is the plan's first (no load yet): its first stage batches.
     const first = plan.gears[0].stages[0];

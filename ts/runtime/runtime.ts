@@ -15,7 +15,7 @@ export function defaultOrtLibraryPath(): string {
   const beside = join(dirname(loadBinding().path), kLibraryName);
   if (existsSync(beside)) return beside;
   throw new Error(
-    `cascadeserve: no ONNX Runtime library found beside the addon (${beside}); ` +
+    `cascadeserve: no ONNX Runtime library found: none beside the addon (${beside}); ` +
       'set CASCADESERVE_ORT_LIBRARY to a libonnxruntime shared library (C API 21 or newer)',
   );
 }
