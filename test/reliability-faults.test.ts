@@ -58,9 +58,9 @@ t.test('a model failure mid-traffic fails only the requests that ran into it', a
 });
 
 t.test('start-up: a missing or corrupt plan or model file exits non-zero naming the file', async (t) => {
-  const run = (plan: string) =>
+  const run = (plan: string, extra: string[]) =>
     new Promise<{ code: number | null; err: string }>((resolve) => {
-      const child = spawn(process.execPath, [bin, 'serve', '--plan', plan, '--port', '0', '--quiet'], { stdio: ['ignore', 'ignore', 'pipe'] });
+      const child = spawn(process.execPath, [bin, 'serve', '--plan', plan, '--port', '0', '--quiet', ...extra], { stdio: ['ignore', 'ignore', 'pipe'] });
       let err = '';
       child.stderr.on('data', (d) => (err += d));
       child.on('exit', (code) => resolve({ code, err }));
@@ -76,31 +76,35 @@ t.test('start-up: a missing or corrupt plan or model file exits non-zero naming 
     m.models[1].file = file;
     writeFileSync(p, JSON.stringify(m));
   };
-  const cases: [string, () => { path: string; names: string }][] = [
-    ['missing plan', () => ({ path: '/nonexistent/dir/plan.json', names: '/nonexistent/dir/plan.json' })],
+  // Exit 2: an unreadable --plan is a usage error, like any unreadable input file of the CLI.
+  // Exit 1: a file that is read and found wrong. The corrupt model is served with
+  // --allow-model-mismatch, so that it reaches ONNX Runtime instead of the sha256 check.
+  type Case = { path: string; names: string; code: number; extra?: string[] };
+  const cases: [string, () => Case][] = [
+    ['missing plan', () => ({ path: '/nonexistent/dir/plan.json', names: '/nonexistent/dir/plan.json', code: 2 })],
     ['corrupt plan (not JSON)', () => {
       const v = variant((_, p) => (writeFileSync(p, '{"schema": "cascadeserve'), p));
-      return { path: v.path, names: v.path };
+      return { path: v.path, names: v.path, code: 1 };
     }],
     ['corrupt manifest (empty)', () => {
       const v = variant((d, p) => (writeFileSync(join(d, 'cascade.json'), ''), p));
-      return { path: v.path, names: 'cascade.json' };
+      return { path: v.path, names: 'cascade.json', code: 1 };
     }],
     ['missing model file', () => {
       const v = variant((d, p) => (editManifest(d, join(d, 'gone.onnx')), p));
-      return { path: v.path, names: join(v.dir, 'gone.onnx') };
+      return { path: v.path, names: join(v.dir, 'gone.onnx'), code: 1 };
     }],
     ['corrupt model file', () => {
       const v = variant((d, p) => (editManifest(d, fixture('corrupt.onnx')), p));
-      return { path: v.path, names: fixture('corrupt.onnx') };
+      return { path: v.path, names: fixture('corrupt.onnx'), code: 1, extra: ['--allow-model-mismatch'] };
     }],
   ];
   const results = await Promise.all(cases.map(async ([what, make]) => ({ what, ...make() })).map(async (p) => {
     const c = await p;
-    return { ...c, ...(await run(c.path)) };
+    return { ...c, expected: c.code, ...(await run(c.path, c.extra ?? [])) };
   }));
   for (const r of results) {
-    t.equal(r.code, 1, `${r.what}: exit code 1`);
+    t.equal(r.code, r.expected, `${r.what}: exit code ${r.expected}`);
     t.ok(r.err.includes(r.names), `${r.what}: message names ${r.names}: ${r.err.trim().slice(0, 300)}`);
     t.notMatch(r.err, /\n\s+at /, `${r.what}: no stack trace`);
   }
