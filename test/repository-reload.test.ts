@@ -48,19 +48,15 @@ t.test(`reload under load: ${kRateQps} requests/s for ${kDurationMs / 1000} s, t
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const bin = join(root, 'dist', 'ts', 'cli', 'bin.js');
   const child = spawn(process.execPath, [bin, 'serve', '--repository', dir, '--port', '0', '--grpc-port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  // The log: JSON lines on stderr (stdout is not a terminal, so no banner there).
   const logLines: any[] = [];
-  createInterface({ input: child.stderr }).on('line', (line) => {
-    try {
-      logLines.push(JSON.parse(line));
-    } catch {
-      logLines.push({ text: line });
-    }
-  });
-  const stdout = createInterface({ input: child.stdout });
-  const out: string[] = [];
   const base = await new Promise<string>((resolve, reject) => {
-    stdout.on('line', (line) => {
-      out.push(line);
+    createInterface({ input: child.stderr }).on('line', (line) => {
+      try {
+        logLines.push(JSON.parse(line));
+      } catch {
+        logLines.push({ text: line });
+      }
       const m = /serving 'fmnist' at (http:\/\/\S+)/.exec(line);
       if (m) resolve(m[1]);
     });
@@ -149,8 +145,8 @@ t.test(`reload under load: ${kRateQps} requests/s for ${kDurationMs / 1000} s, t
   t.equal(messages.filter((m) => /^reloaded/.test(m)).length, 2, 'log: two reloads');
   t.equal(messages.filter((m) => /^reload failed/.test(m)).length, 1, 'log: one failed reload');
   t.ok(messages.filter((m) => /previous engine answered its requests and closed/.test(m)).length >= 2, 'log: the old engines drained and closed');
-  t.ok(out.some((l) => /^SIGHUP: reloading/.test(l)), 'stdout: SIGHUP seen');
-  t.match(out.join('\n'), new RegExp(`answered ${sent} inference requests \\(${sent} succeeded, 0 failed\\)`), 'shutdown accounting');
+  t.ok(messages.some((m) => /^SIGHUP: reloading/.test(m)), 'log: SIGHUP seen');
+  t.match(messages.join('\n'), new RegExp(`answered ${sent} inference requests \\(${sent} succeeded, 0 failed\\)`), 'log: shutdown accounting');
 });
 
 t.test('repository calls over REST and gRPC', async (t) => {

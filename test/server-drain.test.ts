@@ -33,18 +33,17 @@ interface Counts {
 async function drainUnderLoad(t: Test, signal: 'SIGTERM' | 'SIGINT'): Promise<void> {
   const { planPath, cleanup } = writeFixturePlan();
   t.teardown(cleanup);
-  const child = spawn(process.execPath, [bin, 'serve', '--plan', planPath, '--port', '0', '--quiet'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  // The serving line and the shutdown accounting are lines of the log on stderr.
+  const child = spawn(process.execPath, [bin, 'serve', '--plan', planPath, '--port', '0'], { stdio: ['ignore', 'ignore', 'pipe'] });
   let out = '';
-  let err = '';
-  child.stdout.on('data', (d) => (out += d));
-  child.stderr.on('data', (d) => (err += d));
+  child.stderr.on('data', (d) => (out += d));
   const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
   const url = await new Promise<string>((resolve, reject) => {
-    child.stdout.on('data', () => {
+    child.stderr.on('data', () => {
       const m = /serving 'fixture' at (http:\/\/\S+)/.exec(out);
       if (m) resolve(m[1]);
     });
-    child.on('exit', (code) => reject(new Error(`exited ${code}: ${err}`)));
+    child.on('exit', (code) => reject(new Error(`exited ${code}: ${out}`)));
   });
   const u = new URL(url);
   const body = Buffer.from(JSON.stringify(jsonRequest(items(4))));

@@ -92,12 +92,13 @@ t.test('CLI: --cors ORIGINS', async (t) => {
   const { planPath, cleanup } = writeFixturePlan();
   t.teardown(cleanup);
   const bin = join(root, 'dist', 'ts', 'cli', 'bin.js');
-  const child = spawn(process.execPath, [bin, 'serve', '--plan', planPath, '--port', '0', '--quiet', '--cors', `${kOrigin},http://localhost:3000`], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [bin, 'serve', '--plan', planPath, '--port', '0', '--cors', `${kOrigin},http://localhost:3000`], { stdio: ['ignore', 'ignore', 'pipe'] });
   t.teardown(() => void child.kill('SIGTERM'));
+  // The serving line is in the log on stderr.
   let out = '';
-  child.stdout.on('data', (d) => (out += d));
+  child.stderr.on('data', (d) => (out += d));
   const url = await new Promise<string>((resolve, reject) => {
-    child.stdout.on('data', () => {
+    child.stderr.on('data', () => {
       const m = /serving 'fixture' at (http:\/\/\S+)/.exec(out);
       if (m) resolve(m[1]);
     });

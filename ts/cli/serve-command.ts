@@ -220,13 +220,9 @@ async function serve(s: ServeSettings, io: CliIo): Promise<number> {
     const onInt = () => shutdown('SIGINT');
     // SIGHUP: reload every plan (the log says how each went; a failed one keeps serving the old).
     const onHup = () => {
+      // The repository logs each plan's outcome (reloaded, or failed with the reason).
       log.info({ signal: 'SIGHUP' }, 'SIGHUP: reloading');
-      void server.repository.reloadAll().then((results) => {
-        for (const r of results) {
-          if (r.error) log.error({ model: r.name, error: r.error }, `reload of '${r.name}' failed: ${r.error}`);
-          else log.info({ model: r.name }, `reloaded '${r.name}'`);
-        }
-      });
+      server.repository.reloadAll().catch((err: Error) => log.error({ err }, `SIGHUP reload failed: ${err.message}`));
     };
     process.on('SIGTERM', onTerm);
     process.on('SIGINT', onInt);
