@@ -32,7 +32,7 @@ t.test('--help states the token rules and what the log flags do', async (t) => {
   const r = spawnSync(process.execPath, [bin, 'serve', '--help'], { encoding: 'utf8' });
   t.equal(r.status, 0);
   t.match(r.stdout, /The token must be 16 to 4096 printable ASCII characters without\s+spaces/);
-  t.match(r.stdout, /--quiet is\s+--log-level warn without the banner/);
+  t.match(r.stdout, /--quiet is\s+--log-level\s+warn\s+without\s+the\s+banner/);
   t.match(r.stdout, /--log-level/);
   t.match(r.stdout, /--access-log-sample RATE/);
   t.match(r.stdout, /--allow-model-mismatch/);

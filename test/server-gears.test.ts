@@ -97,7 +97,7 @@ t.test('every switch is decided, swapped and timed once, both ways', async (t) =
   t.same(events.map(({ from, to }) => ({ from, to })), expected, 'one event per switch, alternating');
   t.ok(events.every((e) => Number.isFinite(e.switchUs) && e.switchUs > 0), 'every switch timed');
   const text = await (await fetch(`${url}/metrics`)).text();
-  t.match(text, new RegExp(`cascadeserve_gear_switch_duration_seconds_count\\{model="fixture"\\} ${2 * rounds}\n`), 'all of them in the metrics');
+  t.match(text, new RegExp(`cascadeserve_gear_switch_duration_seconds_count\\{model="fixture",version="1"\\} ${2 * rounds}\n`), 'all of them in the metrics');
   const sorted = events.map((e) => e.switchUs).sort((a, b) => a - b);
   // Reported, not asserted: speed is for benchmarks, not for a test on a shared machine.
   t.comment(`decision + swap: median ${sorted[sorted.length >> 1].toFixed(1)} us, max ${sorted[sorted.length - 1].toFixed(1)} us over ${sorted.length} switches`);
