@@ -12,6 +12,7 @@ import { items, jsonRequest, kClasses, kItemElems, postJson, startFixtureServer,
 import { checkErrorBody, httpPost } from './reliability-fixture.js';
 import { fixture, root } from '../testkit/paths.js';
 import { until } from './helpers/poll.js';
+import { startServeProcess } from '../testkit/serve-process.js';
 
 const bin = join(root, 'dist', 'ts', 'cli', 'bin.js');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -113,18 +114,8 @@ t.test('start-up: a missing or corrupt plan or model file exits non-zero naming 
 t.test('SIGTERM under load: every request the server took is answered before it exits', async (t) => {
   const { planPath, cleanup } = writeFixturePlan();
   t.teardown(cleanup);
-  const child = spawn(process.execPath, [bin, 'serve', '--plan', planPath, '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  child.stderr.on('data', (d) => (out += d));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
-  const url = await new Promise<string>((resolve, reject) => {
-    child.stderr.on('data', () => {
-      const m = /serving 'fixture' at (http:\/\/\S+)/.exec(out);
-      if (m) resolve(m[1]);
-    });
-    child.on('exit', (code) => reject(new Error(`exited ${code}`)));
-  });
-  const u = new URL(url);
+  const serve = await startServeProcess(['--plan', planPath, '--port', '0']);
+  const u = new URL(serve.url);
   const agent = new Agent({ keepAlive: true, maxSockets: 24 });
   const body = Buffer.from(JSON.stringify(jsonRequest(items(4))));
   const counts = { ok: 0, refused503: 0, otherStatus: 0, connectionErrors: 0, badBodies: 0 };
@@ -159,15 +150,15 @@ t.test('SIGTERM under load: every request the server took is answered before it 
   });
   await until(() => counts.ok >= 50 || stop, '50 requests answered before SIGTERM');
   const before = counts.ok;
-  child.kill('SIGTERM');
+  void serve.stop();
   await Promise.race([Promise.all(loops), sleep(10_000)]);
   stop = true;
   await Promise.all(loops);
   agent.destroy();
-  const code = await exited;
+  const code = await serve.exited;
   t.equal(code, 0, 'exit 0 after SIGTERM');
   t.ok(before >= 50, `${before} requests answered before SIGTERM`);
-  const m = /shut down: answered (\d+) inference requests \((\d+) succeeded, (\d+) failed\)/.exec(out);
+  const m = /shut down: answered (\d+) inference requests \((\d+) succeeded, (\d+) failed\)/.exec(serve.log());
   t.ok(m, 'the server printed its accounting');
   const [answered, succeeded, failed] = [Number(m?.[1]), Number(m?.[2]), Number(m?.[3])];
   t.equal(succeeded, counts.ok, `every success the server counted (${succeeded}) reached its client`);

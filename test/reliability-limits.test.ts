@@ -8,6 +8,7 @@ import { items, jsonRequest, postJson, startFixtureServer, writeFixturePlan } fr
 import { checkErrorBody } from './reliability-fixture.js';
 import { createServer } from '../ts/server/server.js';
 import { root } from '../testkit/paths.js';
+import { startServeProcess } from '../testkit/serve-process.js';
 
 const kToken = 'test-token-0123456789abcdef';
 
@@ -71,21 +72,9 @@ t.test('CLI: limits and the token from flags and the environment', async (t) => 
   t.equal(bad.code, 2, 'a bad flag value exits 2');
   t.match(bad.err, /--headers-timeout-ms must be an integer from 1 to 3600000, got 'soon'/);
 
-  const child = spawn(process.execPath, [bin, 'serve', '--plan', planPath, '--port', '0', '--max-images', '2', '--body-limit', '100000', '--headers-timeout-ms', '2000', '--request-timeout-ms', '5000'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, CASCADESERVE_AUTH_TOKEN: kToken },
-  });
-  t.teardown(() => void child.kill('SIGTERM'));
-  let out = '';
-  child.stderr.on('data', (d) => (out += d));
-  const url = await new Promise<string>((resolve, reject) => {
-    child.stderr.on('data', () => {
-      const m = /serving 'fixture' at (http:\/\/\S+)/.exec(out);
-      if (m) resolve(m[1]);
-    });
-    child.on('exit', (code) => reject(new Error(`exited ${code}`)));
-  });
-  const infer = `${url}/v2/models/fixture/infer`;
+  const serve = await startServeProcess(['--plan', planPath, '--port', '0', '--max-images', '2', '--body-limit', '100000', '--headers-timeout-ms', '2000', '--request-timeout-ms', '5000'], { ...process.env, CASCADESERVE_AUTH_TOKEN: kToken });
+  t.teardown(() => serve.stop());
+  const infer = `${serve.url}/v2/models/fixture/infer`;
   t.equal((await postJson(infer, jsonRequest(items(1)))).status, 401, 'token from CASCADESERVE_AUTH_TOKEN enforced');
   const auth = { authorization: `Bearer ${kToken}` };
   t.equal((await postJson(infer, jsonRequest(items(2)), auth)).status, 200);

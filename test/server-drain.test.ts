@@ -5,13 +5,10 @@
 // refusal, none may end in a connection reset, and the server's own count of answered
 // requests must equal the client's count of responses.
 import t, { type Test } from 'tap';
-import { spawn } from 'node:child_process';
 import { Agent, request } from 'node:http';
-import { join } from 'node:path';
 import { items, jsonRequest, writeFixturePlan } from '../testkit/server-fixture.js';
-import { root } from '../testkit/paths.js';
+import { startServeProcess } from '../testkit/serve-process.js';
 
-const bin = join(root, 'dist', 'ts', 'cli', 'bin.js');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const kConnections = 8;
 
@@ -34,18 +31,8 @@ async function drainUnderLoad(t: Test, signal: 'SIGTERM' | 'SIGINT'): Promise<vo
   const { planPath, cleanup } = writeFixturePlan();
   t.teardown(cleanup);
   // The serving line and the shutdown accounting are lines of the log on stderr.
-  const child = spawn(process.execPath, [bin, 'serve', '--plan', planPath, '--port', '0'], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let out = '';
-  child.stderr.on('data', (d) => (out += d));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
-  const url = await new Promise<string>((resolve, reject) => {
-    child.stderr.on('data', () => {
-      const m = /serving 'fixture' at (http:\/\/\S+)/.exec(out);
-      if (m) resolve(m[1]);
-    });
-    child.on('exit', (code) => reject(new Error(`exited ${code}: ${out}`)));
-  });
-  const u = new URL(url);
+  const serve = await startServeProcess(['--plan', planPath, '--port', '0']);
+  const u = new URL(serve.url);
   const body = Buffer.from(JSON.stringify(jsonRequest(items(4))));
   const counts: Counts = { sent: 0, ok: 0, refused503: 0, otherStatus: 0, lost: 0, notConnected: 0, closeHeaders: 0, badBodies: 0, lostErrors: [] };
   let signalled = false;
@@ -111,9 +98,9 @@ async function drainUnderLoad(t: Test, signal: 'SIGTERM' | 'SIGINT'): Promise<vo
   await sleep(700);
   const before = counts.ok;
   signalled = true;
-  child.kill(signal);
+  void serve.stop(signal);
   await Promise.race([Promise.all(loops), sleep(15_000)]);
-  const code = await exited;
+  const code = await serve.exited;
   t.equal(code, 0, `exit 0 after ${signal}`);
   t.ok(before > 20, `${before} requests answered before ${signal}`);
   t.equal(counts.lost, 0, `no request sent was left without a response (${counts.lostErrors.join(', ') || 'none'})`);
@@ -121,7 +108,7 @@ async function drainUnderLoad(t: Test, signal: 'SIGTERM' | 'SIGINT'): Promise<vo
   t.equal(counts.otherStatus, 0, 'only 200 and 503');
   t.equal(counts.badBodies, 0, 'every body complete and well-formed');
   t.equal(counts.closeHeaders, kConnections, 'each connection ended with a Connection: close answer, not a reset');
-  const m = /shut down: answered (\d+) inference requests \((\d+) succeeded, (\d+) failed\)/.exec(out);
+  const m = /shut down: answered (\d+) inference requests \((\d+) succeeded, (\d+) failed\)/.exec(serve.log());
   t.ok(m, 'the server printed its accounting');
   t.equal(Number(m?.[2]), counts.ok, 'successes: server count = client count');
   t.equal(Number(m?.[3]), counts.refused503, 'refusals: server count = client count');

@@ -3,11 +3,9 @@
 // without it no CORS header is ever sent, with it listed origins get the headers and their
 // preflights are answered, before authentication.
 import t from 'tap';
-import { spawn } from 'node:child_process';
-import { join } from 'node:path';
 import { createServer } from '../ts/server/server.js';
 import { items, jsonRequest, postJson, startFixtureServer, writeFixturePlan } from '../testkit/server-fixture.js';
-import { root } from '../testkit/paths.js';
+import { startServeProcess } from '../testkit/serve-process.js';
 
 const kToken = 'a-token-of-sixteen-or-more';
 const kOrigin = 'https://app.example.com';
@@ -91,19 +89,9 @@ t.test('cors: any origin with *; bad origins refused naming the option and the e
 t.test('CLI: --cors ORIGINS', async (t) => {
   const { planPath, cleanup } = writeFixturePlan();
   t.teardown(cleanup);
-  const bin = join(root, 'dist', 'ts', 'cli', 'bin.js');
-  const child = spawn(process.execPath, [bin, 'serve', '--plan', planPath, '--port', '0', '--cors', `${kOrigin},http://localhost:3000`], { stdio: ['ignore', 'ignore', 'pipe'] });
-  t.teardown(() => void child.kill('SIGTERM'));
-  // The serving line is in the log on stderr.
-  let out = '';
-  child.stderr.on('data', (d) => (out += d));
-  const url = await new Promise<string>((resolve, reject) => {
-    child.stderr.on('data', () => {
-      const m = /serving 'fixture' at (http:\/\/\S+)/.exec(out);
-      if (m) resolve(m[1]);
-    });
-    child.on('exit', (code) => reject(new Error(`exited ${code}`)));
-  });
+  const serve = await startServeProcess(['--plan', planPath, '--port', '0', '--cors', `${kOrigin},http://localhost:3000`]);
+  t.teardown(() => serve.stop());
+  const url = serve.url;
   const preflight = await fetch(`${url}/v2/models/fixture/infer`, { method: 'OPTIONS', headers: { origin: 'http://localhost:3000', 'access-control-request-method': 'POST' } });
   t.equal(preflight.status, 204);
   t.equal(preflight.headers.get('access-control-allow-origin'), 'http://localhost:3000', 'the second listed origin is allowed');

@@ -2,11 +2,9 @@
 // Retry-After, or 503 when selected), none lost or answered twice; graceful shutdown answers
 // the requests in flight; the CLI exits 0 on SIGTERM.
 import t from 'tap';
-import { spawn } from 'node:child_process';
-import { join } from 'node:path';
 import { items, jsonRequest, postJson, startFixtureServer, writeFixturePlan } from '../testkit/server-fixture.js';
-import { root } from '../testkit/paths.js';
 import { until } from './helpers/poll.js';
+import { startServeProcess } from '../testkit/serve-process.js';
 
 for (const overloadStatus of [429, 503] as const) {
   t.test(`overload (${overloadStatus}): each request answered or refused exactly once`, async (t) => {
@@ -82,21 +80,9 @@ t.test('graceful close answers the requests in flight', async (t) => {
 t.test('cascadeserve serve: logs the URL; SIGTERM exits 0', async (t) => {
   const { planPath, cleanup } = writeFixturePlan();
   t.teardown(cleanup);
-  const child = spawn(process.execPath, [join(root, 'dist', 'ts', 'cli', 'bin.js'), 'serve', '--plan', planPath, '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  child.stderr.on('data', (d) => (out += d));
-  const url = await new Promise<string>((resolve, reject) => {
-    child.stderr.on('data', () => {
-      const m = /serving 'fixture' at (http:\/\/\S+)/.exec(out);
-      if (m) resolve(m[1]);
-    });
-    child.on('exit', (code) => reject(new Error(`exited ${code}`)));
-  });
-  const r = await postJson(`${url}/v2/models/fixture/infer`, jsonRequest(items(1), { id: 'cli' }));
+  const serve = await startServeProcess(['--plan', planPath, '--port', '0']);
+  const r = await postJson(`${serve.url}/v2/models/fixture/infer`, jsonRequest(items(1), { id: 'cli' }));
   t.equal(r.json.id, 'cli');
-  const code = await new Promise<number | null>((resolve) => {
-    child.on('exit', (c) => resolve(c));
-    child.kill('SIGTERM');
-  });
+  const code = await serve.stop('SIGTERM');
   t.equal(code, 0, 'exit code 0 after SIGTERM');
 });

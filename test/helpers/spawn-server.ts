@@ -1,11 +1,10 @@
 // Starts `cascadeserve serve` as a child process (the CLI the container runs) and stops it
 // with SIGTERM; for the deployment tests, which need the server as a separate process.
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
-import { join } from 'node:path';
-import { root } from '../../testkit/paths.js';
+import { kCliPath, startServeProcess } from '../../testkit/serve-process.js';
 
-export const cliPath = join(root, 'dist', 'ts', 'cli', 'bin.js');
+export const cliPath = kCliPath;
 
 /** A TCP port that was free a moment ago (bound to port 0 on 127.0.0.1, then released). */
 export async function freePort(): Promise<number> {
@@ -28,35 +27,9 @@ export interface ServeProcess {
   exited: Promise<number | null>;
 }
 
-/** Runs `node bin.js ...args` and resolves once it logs its serving line (so not with --quiet). */
+/** Runs `node bin.js ...args` (args[0] is 'serve') and resolves once it logs its serving line (so not with --quiet). */
 export async function spawnServe(args: string[], env: NodeJS.ProcessEnv = {}): Promise<ServeProcess> {
-  const proc = spawn(process.execPath, [cliPath, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  proc.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
-  proc.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
-  const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
-  await new Promise<void>((resolve, reject) => {
-    // The serving line is in the log on stderr (and in the banner when stdout is a terminal).
-    const check = () => {
-      if (/serving '.*' at /.test(err) || /serving '.*' at /.test(out)) {
-        proc.stdout!.off('data', check);
-        proc.stderr!.off('data', check);
-        resolve();
-      }
-    };
-    proc.stdout!.on('data', check);
-    proc.stderr!.on('data', check);
-    exited.then((code) => reject(new Error(`cascadeserve serve ${args.join(' ')} exited ${code} before serving:\n${err || out}`)));
-  });
-  return {
-    proc,
-    stdout: () => out,
-    stderr: () => err,
-    exited,
-    stop: async () => {
-      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM');
-      return exited;
-    },
-  };
+  if (args[0] !== 'serve') throw new Error(`spawnServe runs the serve command, got '${args[0]}'`);
+  const serve = await startServeProcess(args.slice(1), { ...process.env, ...env });
+  return { proc: serve.child, stdout: serve.stdout, stderr: serve.log, exited: serve.exited, stop: () => serve.stop() };
 }
