@@ -222,3 +222,41 @@ t.test('errors name the file and the field', async (t) => {
   t.match(await failing(t, ok, 2, ['--validation-fraction', '0']), /--validation-fraction must be a number > 0 and <= 1, got '0'/);
   t.match(await failing(t, ok, 2, ['--output', 'bag=nope']), /--output: bag\.onnx: names "nope", but the model's outputs are "logits"/);
 });
+
+t.test('fixed-shape FP32 models: no dynamic axis, no mask', async (t) => {
+  const dir = join(root, 'fixed');
+  mkdirSync(join(dir, 'data'), { recursive: true });
+  for (const f of ['mlp_small.onnx', 'gather_mlp.onnx']) cpSync(fixture(f), join(dir, f));
+  const count = 40;
+  const x = new Float32Array(count * 16);
+  for (let i = 0; i < x.length; i++) x[i] = ((i * 7919) % 101) / 50 - 1; // gather_mlp reads x[:, 0] as an index: keep it in [0, 8)
+  for (let i = 0; i < count; i++) x[i * 16] = i % 8;
+  writeFileSync(join(dir, 'data', 'x.npy'), encodeNpy({ descr: '<f4', shape: [count, 16], data: x }));
+  writeFileSync(join(dir, 'data', 'labels.npy'), encodeNpy({ descr: '|u1', shape: [count], data: Uint8Array.from({ length: count }, (_, i) => i % 4) }));
+  const p = io();
+  t.equal(await runInitCommand([dir, '--check-items', '10'], p.io), 0, p.err.join(''));
+  const raw = JSON.parse(readFileSync(join(dir, 'cascade.json'), 'utf8'));
+  t.same(raw.inputs, [{ name: 'x', datatype: 'FP32', shape: [16], padValue: 0 }]);
+  t.notOk('maskInput' in raw, 'no mask input');
+  t.same(raw.models.map((m: any) => [m.output, m.outputKind, m.padInvariant]).sort(), [['y', 'logits', true], ['y', 'logits', true]]);
+  const items = loadItems(await loadManifest(join(dir, 'cascade.json')), 'heldout');
+  t.equal(items.lengths, null, 'no lengths without a dynamic axis');
+  t.equal(items.count, 20);
+});
+
+t.test('lengths.npy gives the lengths, and is recorded', async (t) => {
+  const dir = copy(['bag']);
+  const N = 1200;
+  const lengths = Int32Array.from({ length: N }, (_, i) => maskLength(i));
+  writeFileSync(join(dir, 'data', 'lengths.npy'), encodeNpy({ descr: '<i4', shape: [N], data: lengths }));
+  const p = io();
+  t.equal(await runInitCommand([dir, '--check-items', '8'], p.io), 0, p.err.join(''));
+  const raw = JSON.parse(readFileSync(join(dir, 'cascade.json'), 'utf8'));
+  t.equal(raw.data.lengths, 'lengths.npy');
+  t.equal(raw.maskInput, 'attention_mask', 'the mask is still recorded');
+  const items = loadItems(await loadManifest(join(dir, 'cascade.json')), 'validation');
+  t.same([...items.lengths!], [...items.indices].map((i) => lengths[i]));
+  lengths[5] = 25;
+  writeFileSync(join(dir, 'data', 'lengths.npy'), encodeNpy({ descr: '<i4', shape: [N], data: lengths }));
+  t.match(await failing(t, dir, 1, ['--force']), /lengths\.npy: lengths\[5\] = 25: expected from 1 to the padded length 24/);
+});

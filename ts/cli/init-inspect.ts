@@ -291,7 +291,7 @@ export interface CheckOptions {
 
 /**
  * Runs a model on the sample: each item alone at its own length (the reference), then all of
- * them as one batch padded to the longest; the output kind is read from the unpadded rows, and
+ * them as one batch padded to the data's common length; the output kind is read from the unpadded rows, and
  * padding is harmless when the two runs' probabilities agree within 1e-4. Then times a small
  * padded batch.
  */
@@ -337,8 +337,7 @@ export async function checkModel(model: ModelInfo, opts: CheckOptions): Promise<
     if (best === items.labels[sample[k]]) correct++;
   }
   if (dynamic && items.lengths) {
-    const longest = Math.max(...sample.map((i) => items.lengths![i]));
-    const together = await run(sample, longest);
+    const together = await run(sample, null); // padded to the data's common length
     for (let k = 0; k < sample.length; k++) {
       const a = probs(alone, k);
       const b = probs(together, k);
