@@ -8,11 +8,12 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { runInitCommand } from '../ts/cli/init-command.js';
+import { countOnnxParams, onnxParamsOf } from '../ts/cli/onnx-params.js';
 import { main } from '../ts/cli/main.js';
 import { loadManifest } from '../ts/contracts/manifest.js';
 import { loadItems, splitIndices } from '../ts/contracts/items.js';
 import { encodeNpy, readNpy } from '../ts/contracts/npy.js';
-import { fixture } from '../testkit/paths.js';
+import { fixture, root as repoRoot } from '../testkit/paths.js';
 
 const kCascade = fixture('token-cascade');
 const kExtra = fixture('token-extra');
@@ -88,6 +89,15 @@ t.test('init on the token cascade: inputs, mask, kinds, order, split', async (t)
     ['conv', 'conv.onnx', 'scores', 'logits', true],
     ['gru', 'gru.onnx', 'probs', 'probabilities', true],
   ], 'cheapest first; kinds detected; padding harmless for all three');
+  // Parameters from the architectures in scripts/train-token-cascade.py (vocabulary 12, 4 classes):
+  // bag: embedding 12x16, linear 16->32, 32->4; conv: embedding 12x16, conv 16->48 and 48->48
+  // (kernel 3), linear 96->48, 48->4; gru: embedding 12x24, GRU 24->64 (3 gates, two biases), linear 64->4.
+  const lin = (i: number, o: number) => i * o + o;
+  t.same(raw.models.map((m: any) => m.params), [
+    12 * 16 + lin(16, 32) + lin(32, 4),
+    12 * 16 + lin(16 * 3, 48) + lin(48 * 3, 48) + lin(96, 48) + lin(48, 4),
+    12 * 24 + 3 * 64 * (24 + 64) + 2 * 3 * 64 + lin(64, 4),
+  ], 'params: the floating-point initializer elements');
 
   // The kinds, independently: onnxruntime-node's rows for gru sum to 1, bag's and conv's do not.
   for (const [name, output] of [['bag', 'logits'], ['conv', 'scores'], ['gru', 'probs']]) {
@@ -259,4 +269,14 @@ t.test('lengths.npy gives the lengths, and is recorded', async (t) => {
   lengths[5] = 25;
   writeFileSync(join(dir, 'data', 'lengths.npy'), encodeNpy({ descr: '<i4', shape: [N], data: lengths }));
   t.match(await failing(t, dir, 1, ['--force']), /lengths\.npy: lengths\[5\] = 25: expected from 1 to the padded length 24/);
+});
+
+t.test('params of an ONNX file: the zoo trainer\'s counts, and malformed files', async (t) => {
+  const zoo = JSON.parse(readFileSync(join(repoRoot, 'models', 'fmnist', 'cascade.json'), 'utf8'));
+  // resnet is exported with its batch norms folded into the convolutions, so its file holds fewer.
+  for (const m of zoo.models.filter((x: any) => x.name !== 'resnet')) {
+    t.equal(onnxParamsOf(join(repoRoot, 'models', 'fmnist', m.file)), m.params, `${m.name}: as the trainer counted`);
+  }
+  t.throws(() => countOnnxParams(Uint8Array.from([0x3a, 0x05, 0x01])), /truncated/);
+  t.equal(onnxParamsOf(join(root, 'no-such.onnx')), null);
 });

@@ -8,6 +8,7 @@ import { parseManifest, type OutputKind } from '../contracts/manifest.js';
 import { readNpyItems, ItemsError, type LabelledItems } from '../contracts/items.js';
 import { NpyError } from '../contracts/npy.js';
 import { runCommand, UsageError, type CliIo, type CommandSpec } from './args.js';
+import { onnxParamsOf } from './onnx-params.js';
 import { checkModel, dataFacts, InitError, inspectModel, unifyInputs, type ModelCheck, type ModelInfo } from './init-inspect.js';
 
 export const kInitCommand: CommandSpec = {
@@ -160,6 +161,7 @@ export async function runInitCommand(argv: string[], io: CliIo): Promise<number>
           const c = checks.get(m.name)!;
           const names = m.inputs.map((x) => x.name);
           const subset = names.length !== allInputs.length;
+          const params = onnxParamsOf(m.path);
           return {
             name: m.name,
             file: basename(m.path),
@@ -167,6 +169,7 @@ export async function runInitCommand(argv: string[], io: CliIo): Promise<number>
             output: m.output,
             outputKind: c.outputKind,
             padInvariant: c.padInvariant,
+            ...(params !== null ? { params } : {}),
           };
         }),
       };
