@@ -280,3 +280,29 @@ t.test('params of an ONNX file: the zoo trainer\'s counts, and malformed files',
   t.throws(() => countOnnxParams(Uint8Array.from([0x3a, 0x05, 0x01])), /truncated/);
   t.equal(onnxParamsOf(join(root, 'no-such.onnx')), null);
 });
+
+t.test('FP16 input and output: the kind read from float16 rows; a model that cannot load', async (t) => {
+  const half = { q: 0x3400, h: 0x3800, one: 0x3c00, two: 0x4000, minus: 0xbc00 }; // 0.25, 0.5, 1, 2, -1
+  const write = (dir: string, rows: number[][]) => {
+    mkdirSync(join(dir, 'data'), { recursive: true });
+    cpSync(fixture('identity_float16.onnx'), join(dir, 'identity_float16.onnx'));
+    writeFileSync(join(dir, 'data', 'x.npy'), encodeNpy({ descr: '<f2', shape: [rows.length, 3], data: Uint16Array.from(rows.flat()) }));
+    writeFileSync(join(dir, 'data', 'labels.npy'), encodeNpy({ descr: '<i8', shape: [rows.length], data: BigInt64Array.from(rows.map((_, i) => BigInt(i % 3))) }));
+  };
+  const probs = join(root, 'fp16-probs');
+  write(probs, [[half.q, half.q, half.h], [half.h, half.q, half.q], [half.one, 0, 0], [0, half.h, half.h]]);
+  const p = io();
+  t.equal(await runInitCommand([probs], p.io), 0, p.err.join(''));
+  const a = JSON.parse(readFileSync(join(probs, 'cascade.json'), 'utf8'));
+  t.same(a.inputs, [{ name: 'x', datatype: 'FP16', shape: [3], padValue: 0 }]);
+  t.same([a.models[0].output, a.models[0].outputKind], ['y', 'probabilities'], 'rows of float16 probabilities');
+  const logits = join(root, 'fp16-logits');
+  write(logits, [[half.q, half.q, half.h], [half.two, half.minus, half.q]]);
+  const q = io();
+  t.equal(await runInitCommand([logits], q.io), 0, q.err.join(''));
+  t.equal(JSON.parse(readFileSync(join(logits, 'cascade.json'), 'utf8')).models[0].outputKind, 'logits', 'a negative value: logits');
+
+  const corrupt = copy(['bag']);
+  cpSync(fixture('corrupt.onnx'), join(corrupt, 'corrupt.onnx'));
+  t.match(await failing(t, corrupt, 1), /corrupt\.onnx: cannot load the model: /);
+});
