@@ -306,3 +306,15 @@ t.test('FP16 input and output: the kind read from float16 rows; a model that can
   cpSync(fixture('corrupt.onnx'), join(corrupt, 'corrupt.onnx'));
   t.match(await failing(t, corrupt, 1), /corrupt\.onnx: cannot load the model: /);
 });
+
+t.test('a model with several outputs: the class scores are found, or named with --output', async (t) => {
+  const dir = copy(['bag']);
+  cpSync(join(kExtra, 'bag-two-outputs.onnx'), join(dir, 'bag-two-outputs.onnx'));
+  const p = io();
+  t.equal(await runInitCommand([dir, '--check-items', '8'], p.io), 0, p.err.join(''));
+  const raw = JSON.parse(readFileSync(join(dir, 'cascade.json'), 'utf8'));
+  t.equal(raw.models.find((m: any) => m.name === 'bag-two-outputs').output, 'logits', 'of two [batch, n] outputs, the one named logits');
+  const q = io();
+  t.equal(await runInitCommand([dir, '--force', '--output', 'bag-two-outputs=pooled'], q.io), 1, 'pooled has 16 columns');
+  t.match(q.err.join(''), /outputs: the models disagree on the number of classes \(bag-two-outputs\.onnx: 16, bag\.onnx: 4\)/);
+});

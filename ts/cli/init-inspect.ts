@@ -70,15 +70,20 @@ export async function inspectModel(path: string, outputOverride: string | undefi
     }
     inputs.push({ name: x.name, datatype, itemShape });
   }
-  const floatOutputs = session.outputs.filter((o) => o.type === 'float32' || o.type === 'float16');
+  // With several outputs, the class scores are the one float [batch, classes] output, or among
+  // several such the one whose name says logits, probabilities or scores.
+  const scoreShaped = session.outputs.filter((o) => (o.type === 'float32' || o.type === 'float16') && o.shape.length === 2);
+  const named = scoreShaped.filter((o) => /logit|prob|score/i.test(o.name));
   let out;
   if (outputOverride !== undefined) {
     out = session.outputs.find((o) => o.name === outputOverride);
     if (!out) throw new UsageError(`--output: ${file}: names ${JSON.stringify(outputOverride)}, but the model's outputs are ${session.outputs.map((o) => JSON.stringify(o.name)).join(', ')}`);
   } else if (session.outputs.length === 1) {
     out = session.outputs[0];
-  } else if (floatOutputs.length === 1) {
-    out = floatOutputs[0];
+  } else if (scoreShaped.length === 1) {
+    out = scoreShaped[0];
+  } else if (named.length === 1) {
+    out = named[0];
   } else {
     throw new InitError(`${file}: the model has ${session.outputs.length} outputs (${session.outputs.map((o) => o.name).join(', ')}); say which one holds the class scores with --output ${basename(path, '.onnx')}=NAME`);
   }
