@@ -120,6 +120,7 @@ export async function runInitCommand(argv: string[], io: CliIo): Promise<number>
         inputFiles: Object.fromEntries(inputs.map((x) => [x.name, join(dataDir, `${x.name}.npy`)])),
         labels: labelsFile,
         lengths: hasLengths ? lengthsFile : null,
+        // no output fixes the number of classes: accept any id here, then take the largest + 1
         classes: classes || 2 ** 31 - 1,
       };
       let items: LabelledItems;
