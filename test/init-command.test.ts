@@ -54,8 +54,9 @@ function feeds(i: number[], length: number | null, dtype: 'int64' | 'int32' = 'i
   };
 }
 
+const kMask = readNpy(join(kCascade, 'data', 'attention_mask.npy'));
 function maskLength(i: number): number {
-  const mask = readNpy(join(kCascade, 'data', 'attention_mask.npy'));
+  const mask = kMask;
   const L = mask.shape[1];
   let s = 0;
   for (let p = 0; p < L; p++) s += Number((mask.data as BigInt64Array)[i * L + p]);
@@ -317,4 +318,18 @@ t.test('a model with several outputs: the class scores are found, or named with 
   const q = io();
   t.equal(await runInitCommand([dir, '--force', '--output', 'bag-two-outputs=pooled'], q.io), 1, 'pooled has 16 columns');
   t.match(q.err.join(''), /outputs: the models disagree on the number of classes \(bag-two-outputs\.onnx: 16, bag\.onnx: 4\)/);
+});
+
+t.test('the pad value is read from the data', async (t) => {
+  const dir = copy(['bag']);
+  const ids = readNpy(join(kCascade, 'data', 'input_ids.npy'));
+  const [N, L] = ids.shape;
+  const data = (ids.data as BigInt64Array).slice();
+  for (let i = 0; i < N; i++) for (let p = maskLength(i); p < L; p++) data[i * L + p] = 1n; // padded with token 1, as some tokenizers do
+  writeFileSync(join(dir, 'data', 'input_ids.npy'), encodeNpy({ descr: '<i8', shape: [N, L], data }));
+  const p = io();
+  t.equal(await runInitCommand([dir, '--check-items', '8'], p.io), 0, p.err.join(''));
+  const raw = JSON.parse(readFileSync(join(dir, 'cascade.json'), 'utf8'));
+  t.same(raw.inputs.map((x: any) => [x.name, x.padValue]), [['input_ids', 1], ['attention_mask', 0]]);
+  t.equal(raw.models[0].padInvariant, true, 'the bag ignores what the mask hides');
 });
