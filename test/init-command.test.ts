@@ -76,6 +76,7 @@ t.test('init on the token cascade: inputs, mask, kinds, order, split', async (t)
   const code = await runInitCommand([dir], p.io);
   t.equal(code, 0, p.err.join(''));
   t.match(p.out.join(''), /wrote .*cascade\.json: 3 model\(s\), 1200 items \(4 classes\)/);
+  t.match(p.out.join(''), /split \(seed 1\): 600 validation, 600 held-out items\nnext: cascadeserve profile .*cascade\.json --out .*profile\.json\n$/);
   const raw = JSON.parse(readFileSync(join(dir, 'cascade.json'), 'utf8'));
   t.same(raw.inputs, [
     { name: 'input_ids', datatype: 'INT64', shape: [-1], padValue: 0 },

@@ -5,7 +5,7 @@
 import { existsSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { parseManifest, type OutputKind } from '../contracts/manifest.js';
-import { readNpyItems, ItemsError, type LabelledItems } from '../contracts/items.js';
+import { readNpyItems, splitIndices, ItemsError, type LabelledItems } from '../contracts/items.js';
 import { NpyError } from '../contracts/npy.js';
 import { runCommand, UsageError, type CliIo, type CommandSpec } from './args.js';
 import { onnxParamsOf } from './onnx-params.js';
@@ -189,6 +189,9 @@ export async function runInitCommand(argv: string[], io: CliIo): Promise<number>
             `padding ${c.padInvariant ? 'harmless' : `changes the answer by up to ${c.padDifference.toExponential(1)}: batched by equal length only`}  accuracy on ${sample.length} checked items ${c.sampleAccuracy.toFixed(3)}\n`,
         );
       }
+      const parts = splitIndices(items.count, seed, validationFraction);
+      io.stdout.write(`split (seed ${seed}): ${parts.validation.length} validation, ${parts.heldout.length} held-out items\n`);
+      io.stdout.write(`next: cascadeserve profile ${join(dir, 'cascade.json')} --out ${join(dir, 'profile.json')}\n`);
       return 0;
     }
   });
