@@ -5,6 +5,7 @@
 import t from 'tap';
 import * as ort from 'onnxruntime-node';
 import { CascadeEngine, type EngineModel, type EngineOptions, type ItemResult } from '../ts/index.js';
+import { warmUp } from '../ts/engine/warm-up.js';
 import { certaintyOf } from './helpers/cascade-oracle.js';
 import { fixture } from '../testkit/paths.js';
 
@@ -189,4 +190,15 @@ t.test('engine options: models that disagree on their inputs are refused naming 
   await t.rejects(create({ ...paddedMean, padInvariant: 'no' as unknown as boolean }), { code, message: /^options\.models\[1\]\.padInvariant must be true or false/ });
   // A model file whose inputs differ from the declared ones is refused by the runtime check, naming the input.
   await t.rejects(CascadeEngine.create({ models: [{ ...meanpool, inputs: [{ ...tokenInputs[0], datatype: 'INT32' }, { ...tokenInputs[1], datatype: 'INT32' }] }], gear: { id: 1, stages: [{ model: 'meanpool', threshold: 0, maxBatch: 4 }] } }), { message: /input 'input_ids' is int64 \[-1,-1\], expected int32/ });
+});
+
+t.test('warm-up runs typed-input models at every batch size the gears use', async (t) => {
+  const options = cascade([meanpool, paddedMean], 4);
+  const engine = await CascadeEngine.create(options);
+  t.teardown(() => engine.close());
+  const runs = await warmUp(engine, options, [options.gear]);
+  t.same(runs.map((r) => `${r.model}@${r.batch}`), ['meanpool@1', 'meanpool@4', 'padded_mean@1', 'padded_mean@4']);
+  const queues = engine.stats().queues;
+  t.same(queues.map((q) => q.items), [5, 5], 'each model ran 1 + 4 items');
+  t.same(queues.map((q) => q.itemPositions), [5 * 32, 5 * 32], 'at the warm-up length');
 });
