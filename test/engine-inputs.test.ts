@@ -202,3 +202,19 @@ t.test('warm-up runs typed-input models at every batch size the gears use', asyn
   t.same(queues.map((q) => q.items), [5, 5], 'each model ran 1 + 4 items');
   t.same(queues.map((q) => q.itemPositions), [5 * 32, 5 * 32], 'at the warm-up length');
 });
+
+t.test('FP16 input and output without a dynamic axis: the engine feeds half bits and returns floats', async (t) => {
+  // identity_float16.onnx: x FP16 [N, 3] -> y FP16 [N, 3] (test/fixtures/make_fixtures.py).
+  const model: EngineModel = { name: 'id16', path: fixture('identity_float16.onnx'), inputs: [{ name: 'x', datatype: 'FP16', itemDims: [3] }], output: 'y', classes: 3, outputKind: 'probabilities' };
+  const engine = await CascadeEngine.create({ models: [model], gear: { id: 1, stages: [{ model: 'id16', threshold: 0, maxBatch: 4, maxQueueDelayUs: 1000 }] } });
+  t.teardown(() => engine.close());
+  t.equal(engine.itemElems, 0, 'not the single-FP32 form');
+  // Halves chosen exactly: 0.25, 0.5, 0.125, 1, 0.0625, subnormal 2^-24, ...
+  const bits = new Uint16Array([0x3400, 0x3800, 0x3000, 0x3c00, 0x2c00, 0x0001, 0x3555, 0x3a00, 0x0000]);
+  const results = await Promise.all(engine.submitTensors({ count: 3, tensors: { x: bits } }, { wantOutput: true }));
+  results.forEach((r, i) => {
+    t.equal(r.status, 'ok');
+    t.same(Array.from(r.output ?? []), Array.from(bits.subarray(i * 3, i * 3 + 3), halfToFloat), `item ${i}: the half values as floats`);
+  });
+  t.throws(() => engine.submitTensors({ count: 1, length: 3, tensors: { x: bits.subarray(0, 3) } }), { message: /^items\.length must be absent/ });
+});
