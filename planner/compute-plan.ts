@@ -131,7 +131,8 @@ export async function computePlan(profile: Profile, options: PlanOptions, onProg
     cascades.sort((a, b) => b.accuracy - a.accuracy || a.expectedCostUs - b.expectedCostUs);
     const models: ModelTable[] = profile.models.map((m) => {
       const t = timingFor(m, profile.lanes[0]);
-      return { name: m.name, memoryBytes: m.memoryBytes, batch: t.batchTimesUs.map((r) => r.batch), p50Us: t.batchTimesUs.map((r) => r.p50) };
+      const byLength = t.lengthBuckets ? { lengthBuckets: t.lengthBuckets.map((k) => ({ length: k.length, share: k.share, p50Us: k.batchTimesUs.map((r) => r.p50) })) } : {};
+      return { name: m.name, memoryBytes: m.memoryBytes, batch: t.batchTimesUs.map((r) => r.batch), p50Us: t.batchTimesUs.map((r) => r.p50), ...byLength };
     });
     const used = [...new Set(cascades.flatMap((c) => c.spec.models))].sort((a, b) => a - b);
     const batchSizes = [...new Set(used.flatMap((m) => models[m].batch))].filter((b) => b <= 64).sort((a, b) => a - b);
@@ -146,6 +147,7 @@ export async function computePlan(profile: Profile, options: PlanOptions, onProg
       batchSizes,
       sim: o.sim,
       ...(o.hostCpu ? { hostCpu: o.hostCpu } : {}),
+      ...(profile.lengths ? { itemLengths: Int32Array.from(profile.lengths) } : {}),
     });
     const cheapest = cascades[cascades.length - 1];
     // 3. load levels and assignment
