@@ -9,6 +9,8 @@ import { kPlanSchema, type Plan, type PlanGear } from '../ts/contracts/plan-sche
 import { timingFor, type Profile } from '../ts/contracts/profile-schema.js';
 import { enumerateSubsequences, frontierOf, kDefaultMaxStages, kDefaultThresholds, mergeCandidates, prepareSearch, toFrontierPoints, type FrontierPoint } from './search.js';
 import { stageWork } from './batching.js';
+import { costObjectiveAssignments, estimatePlanSeconds, PlanTooSlowError, type PlanWork } from './plan-estimate.js';
+import { availableParallelism } from 'node:os';
 
 export interface PlanOptions {
   sloP95Ms: number;
@@ -35,12 +37,14 @@ export interface PlanOptions {
   profilePath?: string;
   /** CPU work outside the lanes on the same cores (see HostCpu); absent: none. */
   hostCpu?: HostCpu;
+  /** Refuse (PlanTooSlowError, before any work) when the estimated time is above this many seconds (plan-estimate.ts); absent: no check. */
+  timeBudgetS?: number;
 }
 
 /** Load levels of the accuracy objective's grid (evenly spaced up to maxQps). */
 export const kDefaultLoadLevels = 64;
 
-type Filled = Required<Omit<PlanOptions, 'minAccuracy' | 'maxQps' | 'workload' | 'sim' | 'searchOnWorkers' | 'hostCpu'>> & Pick<PlanOptions, 'minAccuracy' | 'maxQps' | 'workload' | 'searchOnWorkers' | 'hostCpu'> & { sim: SimSettings };
+type Filled = Required<Omit<PlanOptions, 'minAccuracy' | 'maxQps' | 'workload' | 'sim' | 'searchOnWorkers' | 'hostCpu' | 'timeBudgetS'>> & Pick<PlanOptions, 'minAccuracy' | 'maxQps' | 'workload' | 'searchOnWorkers' | 'hostCpu' | 'timeBudgetS'> & { sim: SimSettings };
 
 export interface PlanStats {
   threads: number;
@@ -91,6 +95,11 @@ function fill(o: PlanOptions): Filled {
 export async function computePlan(profile: Profile, options: PlanOptions, onProgress?: Progress): Promise<{ plan: Plan; stats: PlanStats }> {
   const t0 = performance.now();
   const o = fill(options);
+  if (o.timeBudgetS !== undefined) {
+    const work = planWorkOf(profile, o);
+    const estimate = estimatePlanSeconds(work);
+    if (estimate.totalS > o.timeBudgetS) throw new PlanTooSlowError(estimate, work, o.timeBudgetS);
+  }
   const exec = createExecutor(o.threads);
   try {
     // 1. search
@@ -242,6 +251,26 @@ export async function computePlan(profile: Profile, options: PlanOptions, onProg
   } finally {
     await exec.close();
   }
+}
+
+/** What the plan will compute, for estimatePlanSeconds: the frontier is thinned to at most maxGears candidates before the assignment. */
+export function planWorkOf(profile: Profile, o: Pick<Filled, 'maxStages' | 'thresholds' | 'maxGears' | 'loadLevels' | 'lanes' | 'sim' | 'objective' | 'memoryBudgetBytesPerLane' | 'threads'>): PlanWork {
+  const models = profile.models.length;
+  return {
+    items: profile.labels.length,
+    models,
+    maxStages: Math.min(o.maxStages, models),
+    thresholds: o.thresholds,
+    measures: 3,
+    gearCandidates: o.maxGears,
+    levels: o.loadLevels,
+    lanes: o.lanes,
+    requests: o.sim.requests,
+    stages: Math.min(o.maxStages, models),
+    assignments: (o.objective === 'cost' ? costObjectiveAssignments(o.lanes) : 1) + (Number.isFinite(o.memoryBudgetBytesPerLane) ? 1 : 0),
+    threads: o.threads,
+    cores: availableParallelism(),
+  };
 }
 
 function thin(frontier: FrontierPoint[], max: number): FrontierPoint[] {
