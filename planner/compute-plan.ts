@@ -4,13 +4,13 @@ import { columnsOf, evalCascade, exitStages, type ValidationColumns } from './ca
 import { assignGears, type LevelAssignment, type Progress } from './gear-assign.js';
 import type { GearCascade, HostCpu, LevelEval, ModelTable, PlanContext, SimSettings } from './messages.js';
 import { createExecutor, InlineExecutor, type Executor } from './parallel.js';
+import { costObjectiveAssignments, estimatePlanSeconds, PlanTooSlowError, type PlanWork } from './plan-estimate.js';
+import { availableParallelism } from 'node:os';
 import { placeReplicas } from './placement.js';
 import { kPlanSchema, type Plan, type PlanGear } from '../ts/contracts/plan-schema.js';
 import { timingFor, type Profile } from '../ts/contracts/profile-schema.js';
 import { enumerateSubsequences, frontierOf, kDefaultMaxStages, kDefaultThresholds, mergeCandidates, prepareSearch, toFrontierPoints, type FrontierPoint } from './search.js';
 import { stageWork } from './batching.js';
-import { costObjectiveAssignments, estimatePlanSeconds, PlanTooSlowError, type PlanWork } from './plan-estimate.js';
-import { availableParallelism } from 'node:os';
 
 export interface PlanOptions {
   sloP95Ms: number;
@@ -37,14 +37,18 @@ export interface PlanOptions {
   profilePath?: string;
   /** CPU work outside the lanes on the same cores (see HostCpu); absent: none. */
   hostCpu?: HostCpu;
-  /** Refuse (PlanTooSlowError, before any work) when the estimated time is above this many seconds (plan-estimate.ts); absent: no check. */
-  timeBudgetS?: number;
 }
 
 /** Load levels of the accuracy objective's grid (evenly spaced up to maxQps). */
 export const kDefaultLoadLevels = 64;
 
-type Filled = Required<Omit<PlanOptions, 'minAccuracy' | 'maxQps' | 'workload' | 'sim' | 'searchOnWorkers' | 'hostCpu' | 'timeBudgetS'>> & Pick<PlanOptions, 'minAccuracy' | 'maxQps' | 'workload' | 'searchOnWorkers' | 'hostCpu' | 'timeBudgetS'> & { sim: SimSettings };
+type Filled = Required<Omit<PlanOptions, 'minAccuracy' | 'maxQps' | 'workload' | 'sim' | 'searchOnWorkers' | 'hostCpu'>> & Pick<PlanOptions, 'minAccuracy' | 'maxQps' | 'workload' | 'searchOnWorkers' | 'hostCpu'> & { sim: SimSettings };
+
+/** Limits of a computePlan call. */
+export interface PlanLimits {
+  /** Refuse (PlanTooSlowError, before any work) when the estimated time is above this many seconds (plan-estimate.ts); absent: no check. */
+  timeBudgetS?: number;
+}
 
 export interface PlanStats {
   threads: number;
@@ -92,13 +96,13 @@ function fill(o: PlanOptions): Filled {
   return f;
 }
 
-export async function computePlan(profile: Profile, options: PlanOptions, onProgress?: Progress): Promise<{ plan: Plan; stats: PlanStats }> {
+export async function computePlan(profile: Profile, options: PlanOptions & PlanLimits, onProgress?: Progress): Promise<{ plan: Plan; stats: PlanStats }> {
   const t0 = performance.now();
   const o = fill(options);
-  if (o.timeBudgetS !== undefined) {
+  if (options.timeBudgetS !== undefined) {
     const work = planWorkOf(profile, o);
     const estimate = estimatePlanSeconds(work);
-    if (estimate.totalS > o.timeBudgetS) throw new PlanTooSlowError(estimate, work, o.timeBudgetS);
+    if (estimate.totalS > options.timeBudgetS) throw new PlanTooSlowError(estimate, work, options.timeBudgetS);
   }
   const exec = createExecutor(o.threads);
   try {
