@@ -1,10 +1,10 @@
-// Load monitor and gear switching: the pure policy rule, the arrival-rate window, every
+// Load monitor and gear switching: the load-range rule (replicas), the arrival-rate window, every
 // switch decided and timed once, and a stepped load (low, high, low) over HTTP that switches to
 // the cheap gear and back, seen in the responses and the metrics. Checked by counts and order; the load
 // steps are far apart from the gear boundary so that a slow machine does not change them.
 import t from 'tap';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { gearIndexForLoad, HysteresisGearPolicy } from '../ts/server/gear-policy.js';
+import { gearIndexForLoad } from '../ts/server/gear-policy.js';
 import { LoadMonitor } from '../ts/server/load-monitor.js';
 import { items, jsonRequest, postJson, startFixtureServer } from '../testkit/server-fixture.js';
 
@@ -20,22 +20,6 @@ t.test('gearIndexForLoad: ranges (min, max], gaps and overflow go cheaper', asyn
   t.equal(gearIndexForLoad(gears, 100.5), 1);
   t.equal(gearIndexForLoad(gears, 1100), 2, 'a gap between gears takes the cheaper one');
   t.equal(gearIndexForLoad(gears, 1e9), 2, 'overflow takes the cheapest');
-});
-
-t.test('policy: cheaper at once, more accurate after the hold and a drained backlog', async (t) => {
-  const p = new HysteresisGearPolicy(gears, { holdMs: 500, sloMs: 100, drainedBacklogItems: 4 });
-  t.equal(p.decide({ nowMs: 0, rateQps: 50, backlogItems: 0, current: 0 }), 0);
-  t.equal(p.decide({ nowMs: 1, rateQps: 2000, backlogItems: 0, current: 0 }), 2, 'a rise switches at once');
-  t.equal(p.decide({ nowMs: 2, rateQps: 10, backlogItems: 150, current: 0 }), 2, 'backlog / SLO counts as load (150 / 0.1 s = 1500/s)');
-  t.equal(p.decide({ nowMs: 10, rateQps: 50, backlogItems: 0, current: 2 }), 2, 'a fall starts the hold');
-  t.equal(p.decide({ nowMs: 300, rateQps: 500, backlogItems: 0, current: 2 }), 2, 'still holding');
-  t.equal(p.decide({ nowMs: 511, rateQps: 50, backlogItems: 10, current: 2 }), 2, 'held long enough, but the backlog is not drained');
-  t.equal(p.decide({ nowMs: 520, rateQps: 50, backlogItems: 2, current: 2 }), 1, 'drained: up to the gear of the peak load during the hold (500/s), not of the last sample');
-  t.equal(p.decide({ nowMs: 530, rateQps: 50, backlogItems: 0, current: 1 }), 1, 'a new hold starts');
-  t.equal(p.decide({ nowMs: 700, rateQps: 5000, backlogItems: 0, current: 1 }), 2, 'a rise during the hold switches at once and resets it');
-  t.equal(p.decide({ nowMs: 710, rateQps: 50, backlogItems: 0, current: 2 }), 2);
-  t.equal(p.decide({ nowMs: 1209, rateQps: 50, backlogItems: 0, current: 2 }), 2, 'the hold restarted at 710');
-  t.equal(p.decide({ nowMs: 1211, rateQps: 50, backlogItems: 0, current: 2 }), 0, 'after the hold: the most accurate gear');
 });
 
 t.test('load monitor: items per second over the sliding window', async (t) => {
@@ -65,13 +49,6 @@ t.test('load monitor: the recent window reads a ramp the long window still avera
   t.throws(() => new LoadMonitor({ bucketMs: 10, windowMs: 200, recentMs: 300 }), /recentMs/);
   const small = new LoadMonitor({ bucketMs: 10, windowMs: 10 });
   t.equal(small.options.recentMs, 10, 'the default fits a short window');
-});
-
-t.test('policy: the recent rate switches down before the long window sees the ramp', async (t) => {
-  const p = new HysteresisGearPolicy(gears, { holdMs: 500, sloMs: 100 });
-  t.equal(p.decide({ nowMs: 0, rateQps: 80, recentRateQps: 90, backlogItems: 0, current: 0 }), 0);
-  t.equal(p.decide({ nowMs: 10, rateQps: 80, recentRateQps: 400, backlogItems: 0, current: 0 }), 1, 'recent 400/s is above gear 0');
-  t.equal(p.decide({ nowMs: 20, rateQps: 80, backlogItems: 0, current: 1 }), 1, 'without a recent rate the long window alone decides (and a fall starts the hold)');
 });
 
 t.test('every switch is decided, swapped and timed once, both ways', async (t) => {
