@@ -6,6 +6,9 @@ import t from 'tap';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { gearIndexForLoad } from '../ts/server/gear-policy.js';
 import { LoadMonitor } from '../ts/server/load-monitor.js';
+import type { GearSwitchEvent } from '../ts/server/gear-controller.js';
+import { kSwitchLogLength } from '../ts/server/model-stats.js';
+import type { CascadeStatus } from '../ts/server/status.js';
 import { items, jsonRequest, postJson, startFixtureServer } from '../testkit/server-fixture.js';
 
 const gears = [
@@ -52,19 +55,20 @@ t.test('load monitor: the recent window reads a ramp the long window still avera
 });
 
 t.test('every switch is decided, swapped and timed once, both ways', async (t) => {
-  const events: { from: number; to: number; switchUs: number }[] = [];
+  const events: GearSwitchEvent[] = [];
   const { url, server, stop } = await startFixtureServer(
     { accurateMaxQps: 100 },
-    { upSwitchHoldMs: 0, loadWindowMs: 20, loadBucketMs: 10, onGearSwitch: (_m, e) => events.push({ from: e.from, to: e.to, switchUs: e.switchUs }) },
+    { upSwitchHoldMs: 0, loadWindowMs: 20, loadBucketMs: 10, onGearSwitch: (_m, e) => events.push(e) },
   );
   t.teardown(stop);
   const controller = server.cascade.gearController!;
-  // A burst far above 100/s switches to the cheap gear at once; once the 20 ms window has
-  // emptied (35 ms later: no bucket of the burst is left in it), the next look (the
-  // controller's tick or ours) switches back (hold 0). Two switches per round.
+  // A burst of single-item requests far above 100/s (the gear's service rate is 200/s, its
+  // budget ~1 s: 400/s over the horizon would miss) switches to the cheap gear at once; once
+  // the 20 ms window has emptied (35 ms later: no bucket of the burst is left in it), the next
+  // look (the controller's tick or ours) switches back (hold 0). Two switches per round.
   const rounds = 40;
   for (let i = 0; i < rounds; i++) {
-    controller.onArrival(1000);
+    for (let k = 0; k < 100; k++) controller.onArrival(1);
     t.equal(server.engine.gear.id, 2, `round ${i}: the burst took the cheap gear`);
     await sleep(35);
     controller.evaluate();
@@ -75,6 +79,23 @@ t.test('every switch is decided, swapped and timed once, both ways', async (t) =
   t.ok(events.every((e) => Number.isFinite(e.switchUs) && e.switchUs > 0), 'every switch timed');
   const text = await (await fetch(`${url}/metrics`)).text();
   t.match(text, new RegExp(`cascadeserve_gear_switch_duration_seconds_count\\{model="fixture",version="1"\\} ${2 * rounds}\n`), 'all of them in the metrics');
+  // Each switch counted by from, to and reason, and the last 64 in the status route's log.
+  t.match(text, new RegExp(`cascadeserve_gear_switch_events_total\\{model="fixture",version="1",from="1",to="2",reason="would_miss"\\} ${rounds}\n`), 'down: would_miss');
+  t.match(text, new RegExp(`cascadeserve_gear_switch_events_total\\{model="fixture",version="1",from="2",to="1",reason="drained"\\} ${rounds}\n`), 'up: drained');
+  const status = (await (await fetch(`${url}/v2/cascadeserve/status`)).json()) as CascadeStatus;
+  t.equal(status.recent_switches.length, kSwitchLogLength, 'the log is bounded');
+  t.same(
+    status.recent_switches.map((e) => [e.from, e.to, e.reason]),
+    Array.from({ length: kSwitchLogLength / 2 }, () => [[1, 2, 'would_miss'], [2, 1, 'drained']]).flat(),
+    'the latest switches, oldest first',
+  );
+  const logged = events.slice(-kSwitchLogLength);
+  t.same(
+    status.recent_switches.map((e) => [e.from_index, e.to_index, e.rate_qps, e.recent_rate_qps, e.backlog_items]),
+    logged.map((e) => [e.fromIndex, e.toIndex, e.rateQps, e.recentRateQps, e.backlogItems]),
+    'each with the load the decision read, as the event callback reported it',
+  );
+  t.ok(status.recent_switches.every((e, i, a) => i === 0 || e.time_ms >= a[i - 1].time_ms), 'in time order');
   const sorted = events.map((e) => e.switchUs).sort((a, b) => a - b);
   // Reported, not asserted: speed is for benchmarks, not for a test on a shared machine.
   t.comment(`decision + swap: median ${sorted[sorted.length >> 1].toFixed(1)} us, max ${sorted[sorted.length - 1].toFixed(1)} us over ${sorted.length} switches`);
