@@ -1,0 +1,231 @@
+// Gear switching pays for itself, in the deterministic simulator (planner/switching-simulator.ts):
+// on generated traces (seeded; twitter-like diurnal with bursts, step, spike) the committed
+// zoo plan run by the server's gear policy (BacklogGearPolicy on a LoadMonitor, as the server
+// builds them) serves at least 0.95x the load of any one of its gears held fixed that meets
+// the same accuracy target and SLO. Capacity = the highest trace scale (mean items/s) whose p95
+// meets the SLO and whose answered accuracy meets the target, by a bracketed search. The
+// oracle switcher (true rate from the trace, no hysteresis) runs the same plan: what it loses
+// to a fixed gear is the plan's loss, what the policy loses beyond it is the policy's.
+// The first tests check the switching simulator itself: with one gear it agrees exactly with
+// simulator.ts, and items keep the gear they were admitted under.
+import t from 'tap';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { GearPolicy, GearSwitchRecord } from '../ts/contracts/gear-policy.js';
+import { validatePlan, type Plan } from '../ts/contracts/plan-schema.js';
+import { validateProfile } from '../ts/contracts/profile-schema.js';
+import { BacklogGearPolicy, policyGears } from '../ts/server/gear-policy.js';
+import { LoadMonitor } from '../ts/server/load-monitor.js';
+import { simulate } from '../planner/simulator.js';
+import { simGearsFromPlan, simulateSwitching, type SwitchSimGear } from '../planner/switching-simulator.js';
+import { curveRate, OracleGearPolicy } from '../planner/oracle-policy.js';
+import { expVariate, mulberry32 } from '../planner/prng.js';
+import { kRateBinMs, rateCurve } from '../testkit/traces.js';
+import { root } from '../testkit/paths.js';
+
+/** A policy that never switches (a gear held fixed). */
+const hold: GearPolicy = { decide: ({ current }) => ({ gear: current, reason: 'stay' }), reset: () => {} };
+const monitor = () => new LoadMonitor({ windowMs: 200, bucketMs: 10, recentMs: 50 });
+
+t.test('switching simulator, one gear: the same latencies as simulator.ts', async (t) => {
+  // Two stages on one lane, routes from a 4-item validation set; simulate() draws each
+  // arrival's route with mulberry32(seed ^ 0x9e3779b9): the same draws are given here.
+  const stageTimes = [
+    [0, 300, 350, 420, 480],
+    [0, 900, 1000, 1200, 1300],
+  ];
+  const exitStage = Uint8Array.from([0, 1, 1, 0]);
+  const rnd = mulberry32(7);
+  const times: number[] = [];
+  let at = 0;
+  for (let i = 0; i < 3000; i++) times.push((at += expVariate(rnd, 1 / 700)));
+  const seed = 11;
+  const route = mulberry32(seed ^ 0x9e3779b9);
+  const items = Uint32Array.from(times, () => Math.floor(route() * exitStage.length));
+  const stages = stageTimes.map((timeUs) => ({ timeUs, maxBatch: 4, maxQueueDelayUs: 800, laneEligible: [true] }));
+  const plain = simulate({ stages, lanes: 1, exitStage, qps: 1, arrivals: 'poisson', sloUs: 1e6, arrivalTimesUs: times, warmup: 0, seed });
+  const gear: SwitchSimGear = { exitStage, correct: Uint8Array.from([1, 1, 0, 1]), stages: stages.map((s, m) => ({ model: m, maxBatch: 4, maxQueueDelayUs: 800, laneEligible: [true] })) };
+  const sw = simulateSwitching({ modelTimeUs: stageTimes, gears: [gear], lanes: 1, arrivalTimesUs: times, items, sloUs: 1e6, policy: hold, monitor: monitor() });
+  t.equal(sw.answered, 3000);
+  t.equal(sw.p50Ms, plain.p50Ms);
+  t.equal(sw.p95Ms, plain.p95Ms);
+  t.equal(sw.p99Ms, plain.p99Ms);
+  let right = 0;
+  for (const i of items) right += gear.correct[i];
+  t.equal(sw.accuracy, right / 3000, 'accuracy = the answers of the drawn items');
+});
+
+t.test('switching simulator: items keep the gear they were admitted under; switches recorded', async (t) => {
+  // Gear 0: model 0 then model 1 (item 0 exits at stage 0, item 1 goes on); gear 1: model 2 alone.
+  const gears: SwitchSimGear[] = [
+    { id: 5, exitStage: Uint8Array.from([0, 1]), correct: Uint8Array.from([1, 1]), stages: [{ model: 0, maxBatch: 1, maxQueueDelayUs: 0, laneEligible: [true] }, { model: 1, maxBatch: 1, maxQueueDelayUs: 0, laneEligible: [true] }] },
+    { id: 9, exitStage: Uint8Array.from([0, 0]), correct: Uint8Array.from([0, 0]), stages: [{ model: 2, maxBatch: 1, maxQueueDelayUs: 0, laneEligible: [true] }] },
+  ];
+  // Switches to gear 1 at the second request (t = 50 µs), before it is admitted.
+  let looks = 0;
+  const policy: GearPolicy = { decide: ({ current }) => (++looks === 2 ? { gear: 1, reason: 'would_miss' } : { gear: current, reason: 'stay' }), reset: () => {} };
+  const records: GearSwitchRecord[] = [];
+  const r = simulateSwitching({
+    modelTimeUs: [[0, 100], [0, 1000], [0, 10]],
+    gears,
+    lanes: 1,
+    arrivalTimesUs: [0, 50],
+    items: Uint32Array.from([1, 1]),
+    sloUs: 1e6,
+    policy,
+    monitor: monitor(),
+    onSwitch: (e) => records.push(e),
+  });
+  // item 0 (gear 0): model 0 [0, 100], then model 1; item 1 (gear 1) arrived at 50, runs model 2
+  // at 100 (earliest arrival first: item 0 is in model 1's queue, but arrived earlier) ...
+  // item 0 runs model 1 [100, 1100]; item 1 model 2 [1100, 1110]: latencies 1100 and 1060 µs.
+  t.equal(r.answered, 2);
+  t.equal(r.p50Ms, 1.06);
+  t.equal(r.p99Ms, 1.1);
+  t.equal(r.accuracy, 0.5, 'item 0 answered right by gear 0, item 1 wrong by gear 1');
+  t.same(r.gearItems, [1, 1]);
+  t.equal(r.switches, 1);
+  t.match(records, [{ atMs: 0.05, from: 5, to: 9, fromIndex: 0, toIndex: 1, backlogItems: 1, reason: 'would_miss' }]);
+});
+
+// ---- the property on the committed zoo plan ----
+
+const plan: Plan = validatePlan(JSON.parse(readFileSync(join(root, 'models', 'fmnist', 'plan.json'), 'utf8')));
+const profile = validateProfile(JSON.parse(readFileSync(join(root, 'models', 'fmnist', 'profile.json'), 'utf8')));
+const { gears: simGears, modelTimeUs } = simGearsFromPlan(plan, profile);
+const sloMs = plan.slo.p95Ms;
+const lanes = plan.lanes.length;
+const capacities = policyGears(plan.gears, sloMs, lanes);
+const validationN = simGears[0].exitStage.length;
+const bestModelAccuracy = Math.max(...profile.models.map((m) => m.validation.correct.reduce((a, b) => a + b, 0) / m.validation.count));
+
+type Shape = 'twitter' | 'step' | 'spike';
+const kDurationMs = 12_000;
+
+/** Rate curve (mean 1, one value per kRateBinMs): testkit's twitter and step; spike = 6x for 400 ms. */
+function curve(shape: Shape, seed: number): number[] {
+  if (shape !== 'spike') return rateCurve(shape, kDurationMs, seed);
+  const n = Math.round(kDurationMs / kRateBinMs);
+  const rnd = mulberry32(seed);
+  const r = new Array<number>(n).fill(1);
+  const at = Math.floor(n * (0.3 + 0.4 * rnd()));
+  for (let i = at; i < at + 400 / kRateBinMs; i++) r[i] = 6;
+  const mean = r.reduce((a, b) => a + b, 0) / n;
+  return r.map((v) => v / mean);
+}
+
+/** Poisson arrivals (µs) under rate scale x curve: a unit-rate process through the integrated rate. */
+function arrivals(c: number[], scale: number, seed: number): Float64Array {
+  const rnd = mulberry32(seed ^ 0x5eed);
+  const out: number[] = [];
+  let u = expVariate(rnd, 1);
+  let acc = 0;
+  const binUs = kRateBinMs * 1000;
+  for (let b = 0; b < c.length; b++) {
+    const inBin = (c[b] * kRateBinMs * scale) / 1000;
+    while (u <= acc + inBin) {
+      out.push(b * binUs + ((u - acc) / inBin) * binUs);
+      u += expVariate(rnd, 1);
+    }
+    acc += inBin;
+  }
+  return Float64Array.from(out);
+}
+
+type System = { name: string; gears: SwitchSimGear[]; policy: (c: number[], scale: number) => GearPolicy };
+
+function runAt(sys: System, c: number[], scale: number, seed: number) {
+  const times = arrivals(c, scale, seed);
+  const rnd = mulberry32(seed ^ 0x1a6e);
+  const items = Uint32Array.from(times, () => Math.floor(rnd() * validationN));
+  return simulateSwitching({ modelTimeUs, gears: sys.gears, lanes, arrivalTimesUs: times, items, sloUs: sloMs * 1000, policy: sys.policy(c, scale), monitor: monitor() });
+}
+
+/** Highest passing scale: bracket by factors of 1.5 from `guess`, then bisect to 2%. */
+function capacity(sys: System, c: number[], seed: number, target: number, guess: number): { qps: number; runs: number; below?: number } {
+  let runs = 0;
+  const passes = (scale: number) => {
+    runs++;
+    const r = runAt(sys, c, scale, seed);
+    return r.p95Ms <= sloMs && r.accuracy >= target;
+  };
+  let lo = 0;
+  let hi = Infinity;
+  let s = guess;
+  if (passes(s)) {
+    lo = s;
+    while (hi === Infinity && s < 1e6) {
+      s *= 1.5;
+      if (passes(s)) lo = s;
+      else hi = s;
+    }
+  } else {
+    hi = s;
+    while (lo === 0 && s > 20) {
+      s /= 1.5;
+      if (passes(s)) lo = s;
+      else hi = s;
+    }
+    if (lo === 0) return { qps: 0, runs, below: s };
+  }
+  while (hi / lo > 1.02) {
+    const mid = Math.sqrt(lo * hi);
+    if (passes(mid)) lo = mid;
+    else hi = mid;
+  }
+  return { qps: lo, runs };
+}
+
+const planSystem: System = {
+  name: 'plan + policy',
+  gears: simGears,
+  // As served-model.ts builds it: the plan's figures, SLO, hold = the monitor window.
+  policy: () => new BacklogGearPolicy(capacities, { sloMs, holdMs: 200 }),
+};
+const oracleSystem: System = {
+  name: 'plan + oracle',
+  gears: simGears,
+  policy: (c, scale) => new OracleGearPolicy(capacities.map((g) => g.sustainedQps), curveRate(c, kRateBinMs, scale)),
+};
+const fixedSystem = (g: number): System => ({ name: `gear ${g} fixed`, gears: [simGears[g]], policy: () => hold });
+
+t.test('the simulated gears reproduce the plan: answers per validation item give its expected accuracy', async (t) => {
+  plan.gears.forEach((g, i) => {
+    const acc = simGears[i].correct.reduce((a, b) => a + b, 0) / validationN;
+    t.ok(Math.abs(acc - g.expectedAccuracy) < 1e-9, `gear ${g.id}: ${acc.toFixed(4)} vs plan ${g.expectedAccuracy}`);
+  });
+});
+
+// Accuracy targets: the headline (best single model - 0.5 point), and one every gear meets
+// (the cheapest gear's accuracy), where the cheapest gear held fixed is the bar.
+const targets = [
+  { name: 'best - 0.5 pt', value: bestModelAccuracy - 0.005 },
+  { name: 'every gear', value: Math.min(...plan.gears.map((g) => g.expectedAccuracy)) - 1e-9 },
+];
+const shapes: { shape: Shape; seed: number }[] = [
+  { shape: 'twitter', seed: 101 },
+  { shape: 'step', seed: 202 },
+  { shape: 'spike', seed: 303 },
+];
+
+for (const target of targets) {
+  t.test(`property, target ${target.name} (${(target.value * 100).toFixed(2)}%), SLO ${sloMs} ms: plan + policy >= 0.95x the best fixed gear that meets it`, async (t) => {
+    const eligible = plan.gears.map((g, i) => i).filter((i) => plan.gears[i].expectedAccuracy >= target.value);
+    t.ok(eligible.length > 0, `gears meeting the target: ${eligible.join(', ')}`);
+    for (const { shape, seed } of shapes) {
+      const c = curve(shape, seed);
+      const peak = Math.max(...c);
+      const fixed = eligible.map((g) => ({ g, cap: capacity(fixedSystem(g), c, seed, target.value, plan.gears[g].maxQps / peak) }));
+      const best = fixed.reduce((a, b) => (b.cap.qps > a.cap.qps ? b : a));
+      const guess = Math.max(best.cap.qps, 50);
+      const sw = capacity(planSystem, c, seed, target.value, guess);
+      const oracle = capacity(oracleSystem, c, seed, target.value, guess);
+      const fmt = (x: { qps: number; below?: number }) => (x.below !== undefined ? `below ${x.below.toFixed(0)}` : x.qps.toFixed(0));
+      const ratio = sw.qps / best.cap.qps;
+      t.comment(
+        `${shape} (seed ${seed}, peak/mean ${peak.toFixed(2)}): fixed ${fixed.map((f) => `g${f.g} ${fmt(f.cap)}`).join(', ')}; plan+policy ${fmt(sw)} (${ratio.toFixed(2)}x the best fixed), oracle ${fmt(oracle)} (${(oracle.qps / best.cap.qps).toFixed(2)}x); mean QPS`,
+      );
+      t.ok(ratio >= 0.95, `${shape}: plan + policy ${sw.qps.toFixed(0)} >= 0.95 x gear ${best.g} fixed ${best.cap.qps.toFixed(0)} (ratio ${ratio.toFixed(3)}; oracle ${(oracle.qps / best.cap.qps).toFixed(3)})`);
+    }
+  });
+}
