@@ -134,10 +134,24 @@ function arrivals(c: number[], scale: number, seed: number): Float64Array {
 
 type System = { name: string; gears: SwitchSimGear[]; policy: (c: number[], scale: number) => GearPolicy };
 
+/**
+ * Validation item of each arrival: a seeded permutation of the validation set, repeated, so
+ * that a gear held fixed answers with its expected accuracy up to the last partial round
+ * (random draws moved it by +-0.3 point, as much as a target's margin).
+ */
+function itemSequence(count: number, seed: number): Uint32Array {
+  const rnd = mulberry32(seed ^ 0x1a6e);
+  const perm = Uint32Array.from({ length: validationN }, (_, i) => i);
+  for (let i = validationN - 1; i > 0; i--) {
+    const j = Math.floor(rnd() * (i + 1));
+    [perm[i], perm[j]] = [perm[j], perm[i]];
+  }
+  return Uint32Array.from({ length: count }, (_, i) => perm[i % validationN]);
+}
+
 function runAt(sys: System, c: number[], scale: number, seed: number) {
   const times = arrivals(c, scale, seed);
-  const rnd = mulberry32(seed ^ 0x1a6e);
-  const items = Uint32Array.from(times, () => Math.floor(rnd() * validationN));
+  const items = itemSequence(times.length, seed);
   return simulateSwitching({ modelTimeUs, gears: sys.gears, lanes, arrivalTimesUs: times, items, sloUs: sloMs * 1000, policy: sys.policy(c, scale), monitor: monitor() });
 }
 
@@ -197,10 +211,10 @@ t.test('the simulated gears reproduce the plan: answers per validation item give
 });
 
 // Accuracy targets: the headline (best single model - 0.5 point), and one every gear meets
-// (the cheapest gear's accuracy), where the cheapest gear held fixed is the bar.
+// (the cheapest gear's accuracy - 0.5 point), where the SLO alone binds.
 const targets = [
   { name: 'best - 0.5 pt', value: bestModelAccuracy - 0.005 },
-  { name: 'every gear', value: Math.min(...plan.gears.map((g) => g.expectedAccuracy)) - 1e-9 },
+  { name: 'every gear', value: Math.min(...plan.gears.map((g) => g.expectedAccuracy)) - 0.005 },
 ];
 const shapes: { shape: Shape; seed: number }[] = [
   { shape: 'twitter', seed: 101 },

@@ -18,9 +18,9 @@
 //   backlog, not as arrival rate: see the load monitor).
 // - Up: to the most accurate gear u above the running one whose drain time of the backlog is
 //   within upDrainFraction of the SLO and whose load band holds: rate < (1 - upBand) *
-//   sustained(u), using the higher of the window and recent rates; the condition must hold
-//   for holdMs (one monitor window by default), and the target is the least accurate gear
-//   that qualified at every look of the hold, so a fluctuating load does not overshoot.
+//   sustained(u), on the recent rate; the condition must hold at every look for holdMs (the
+//   server passes its monitor window), and the target is the least accurate gear that
+//   qualified at every look of the hold, so a fluctuating load does not overshoot.
 // Loads are items per second, times milliseconds.
 import type { GearDecision, GearPolicy, GearPolicyInput } from '../contracts/gear-policy.js';
 
@@ -164,7 +164,10 @@ export class BacklogGearPolicy implements GearPolicy {
       }
       return cur === last ? { gear: cur, reason: 'stay' } : { gear: last, reason: 'cannot_meet' };
     }
-    const load = Math.max(rateQps, recentRateQps ?? 0);
+    // The recent rate at every look of a hold one window long: the load stayed below the band
+    // for a whole window, without the window average's lag from before the hold began (after a
+    // spike the 200 ms average kept a cheap gear ~200 ms longer than the load did).
+    const load = recentRateQps ?? rateQps;
     let best = -1;
     for (let u = 0; u < cur; u++) {
       const drainMs = (backlogItems / this.gears[u].serviceRateQps) * 1000;
