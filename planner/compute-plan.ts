@@ -23,6 +23,13 @@ export interface PlanOptions {
   loadLevels?: number;
   /** Most frontier cascades considered as gears (evenly thinned by cost). */
   maxGears?: number;
+  /**
+   * "sustained" (default): a gear's range reaches the load at which its Poisson p95 meets the
+   * SLO (utilization cap 0.95, 10,000 simulated requests; see gear-capacity.ts), bursts left to the switching
+   * policy and the burst budget; "utilization-cap": the earlier rule (cap 0.8, p95 under
+   * Poisson and bursty arrivals, 3,000 requests).
+   */
+  gearRanges?: 'sustained' | 'utilization-cap';
   utilizationCap?: number;
   delayFraction?: number;
   memoryBudgetBytesPerLane?: number;
@@ -68,19 +75,21 @@ export class PlanError extends Error {
 }
 
 function fill(o: PlanOptions): Filled {
+  const sustained = (o.gearRanges ?? 'sustained') === 'sustained';
   const f: Filled = {
+    gearRanges: sustained ? 'sustained' : 'utilization-cap',
     objective: 'accuracy',
     maxStages: kDefaultMaxStages,
     thresholds: kDefaultThresholds,
     loadLevels: kDefaultLoadLevels,
     maxGears: 24,
-    utilizationCap: 0.8,
+    utilizationCap: sustained ? 0.95 : 0.8,
     delayFraction: 0.3,
     memoryBudgetBytesPerLane: Infinity,
     threads: 1,
     profilePath: 'profile.json',
     ...o,
-    sim: { requests: 3000, seed: 1, burstAmplitude: 0.5, burstPhaseMs: 50, ...o.sim },
+    sim: { requests: sustained ? 10_000 : 3000, seed: 1, burstAmplitude: 0.5, burstPhaseMs: 50, burstCheck: !sustained, ...o.sim },
   };
   if (!(f.sloP95Ms > 0)) throw new PlanError('--slo-p95-ms must be a positive number');
   if (!(Number.isInteger(f.lanes) && f.lanes >= 1)) throw new PlanError('--lanes must be an integer >= 1');
@@ -151,7 +160,12 @@ export async function computePlan(profile: Profile, options: PlanOptions, onProg
         throw new PlanError(`no cascade reaches the accuracy floor ${o.minAccuracy}; the most accurate candidate has ${best.toFixed(4)} on the validation set`);
       }
     }
-    const thinned = thin(pool, o.maxGears);
+    // With a histogram, half the candidates from cascades meeting the target and half from the
+    // cheaper rest: thinning the whole frontier evenly by cost left few above the target.
+    const meets = (p: FrontierPoint) => p.accuracy >= o.minAccuracy! - 1e-12;
+    const thinned = staticPoint && o.loadHistogram
+      ? [...thin(pool.filter(meets), Math.ceil(o.maxGears / 2)), ...thin(pool.filter((p) => !meets(p)), Math.floor(o.maxGears / 2))]
+      : thin(pool, o.maxGears);
     if (staticPoint && !thinned.includes(staticPoint)) thinned.push(staticPoint);
     const cascades = thinned.map((p): GearCascade => {
       const e = evalCascade(cols, p.spec);
@@ -276,6 +290,7 @@ export async function computePlan(profile: Profile, options: PlanOptions, onProg
         gearCandidates: cascades.length,
         batchTimeRule: 'step-up',
         simulation: { ...o.sim },
+        gearRanges: o.gearRanges,
         ...(o.hostCpu ? { hostCpu: { ...o.hostCpu } } : {}),
       },
     };

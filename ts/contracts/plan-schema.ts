@@ -98,7 +98,9 @@ export interface Plan {
     frontierSize: number;
     gearCandidates: number;
     batchTimeRule: 'step-up';
-    simulation: { requests: number; seed: number; burstAmplitude: number; burstPhaseMs: number };
+    simulation: { requests: number; seed: number; burstAmplitude: number; burstPhaseMs: number; burstCheck?: boolean };
+    /** How gear ranges were set (absent: "utilization-cap", plans before #14); see docs/planner.md. */
+    gearRanges?: 'sustained' | 'utilization-cap';
     /** Host CPU work the plan assumed on the lanes' cores (see HostCpu in messages.ts). */
     hostCpu?: { cores: number; usPerRequest: number };
   };
