@@ -8,14 +8,15 @@
 // to a fixed gear is the plan's loss, what the policy loses beyond it is the policy's.
 // The first tests check the switching simulator itself: with one gear it agrees exactly with
 // simulator.ts, and items keep the gear they were admitted under.
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { GearPolicy, GearSwitchRecord } from '../ts/contracts/gear-policy.js';
 import { validatePlan, type Plan } from '../ts/contracts/plan-schema.js';
 import { validateProfile } from '../ts/contracts/profile-schema.js';
-import { BacklogGearPolicy, policyGears } from '../ts/server/gear-policy.js';
+import { BacklogGearPolicy, policyGears, type PolicyGear } from '../ts/server/gear-policy.js';
 import { LoadMonitor } from '../ts/server/load-monitor.js';
+import { computePlan } from '../planner/compute-plan.js';
 import { simulate } from '../planner/simulator.js';
 import { simGearsFromPlan, simulateSwitching, type SwitchSimGear } from '../planner/switching-simulator.js';
 import { curveRate, OracleGearPolicy } from '../planner/oracle-policy.js';
@@ -88,16 +89,11 @@ t.test('switching simulator: items keep the gear they were admitted under; switc
   t.match(records, [{ atMs: 0.05, from: 5, to: 9, fromIndex: 0, toIndex: 1, backlogItems: 1, reason: 'would_miss' }]);
 });
 
-// ---- the property on the committed zoo plan ----
+// ---- the property ----
 
-const plan: Plan = validatePlan(JSON.parse(readFileSync(join(root, 'models', 'fmnist', 'plan.json'), 'utf8')));
 const profile = validateProfile(JSON.parse(readFileSync(join(root, 'models', 'fmnist', 'profile.json'), 'utf8')));
-const { gears: simGears, modelTimeUs } = simGearsFromPlan(plan, profile);
-const sloMs = plan.slo.p95Ms;
-const lanes = plan.lanes.length;
-const capacities = policyGears(plan.gears, sloMs, lanes);
-const validationN = simGears[0].exitStage.length;
 const bestModelAccuracy = Math.max(...profile.models.map((m) => m.validation.correct.reduce((a, b) => a + b, 0) / m.validation.count));
+const monitorOptions = { windowMs: 200, bucketMs: 10, recentMs: 50 };
 
 type Shape = 'twitter' | 'step' | 'spike';
 const kDurationMs = 12_000;
@@ -132,14 +128,27 @@ function arrivals(c: number[], scale: number, seed: number): Float64Array {
   return Float64Array.from(out);
 }
 
-type System = { name: string; gears: SwitchSimGear[]; policy: (c: number[], scale: number) => GearPolicy };
+interface PlanCase {
+  name: string;
+  plan: Plan;
+  gears: SwitchSimGear[];
+  modelTimeUs: number[][];
+  capacities: PolicyGear[];
+}
+
+function planCase(name: string, plan: Plan): PlanCase {
+  const { gears, modelTimeUs } = simGearsFromPlan(plan, profile);
+  return { name, plan, gears, modelTimeUs, capacities: policyGears(plan.gears, plan.slo.p95Ms, plan.lanes.length) };
+}
+
+type System = { gears: SwitchSimGear[]; policy: (c: number[], scale: number) => GearPolicy };
 
 /**
  * Validation item of each arrival: a seeded permutation of the validation set, repeated, so
  * that a gear held fixed answers with its expected accuracy up to the last partial round
  * (random draws moved it by +-0.3 point, as much as a target's margin).
  */
-function itemSequence(count: number, seed: number): Uint32Array {
+function itemSequence(count: number, validationN: number, seed: number): Uint32Array {
   const rnd = mulberry32(seed ^ 0x1a6e);
   const perm = Uint32Array.from({ length: validationN }, (_, i) => i);
   for (let i = validationN - 1; i > 0; i--) {
@@ -149,19 +158,17 @@ function itemSequence(count: number, seed: number): Uint32Array {
   return Uint32Array.from({ length: count }, (_, i) => perm[i % validationN]);
 }
 
-function runAt(sys: System, c: number[], scale: number, seed: number) {
+function runAt(pc: PlanCase, sys: System, c: number[], scale: number, seed: number) {
   const times = arrivals(c, scale, seed);
-  const items = itemSequence(times.length, seed);
-  return simulateSwitching({ modelTimeUs, gears: sys.gears, lanes, arrivalTimesUs: times, items, sloUs: sloMs * 1000, policy: sys.policy(c, scale), monitor: monitor() });
+  const items = itemSequence(times.length, pc.gears[0].exitStage.length, seed);
+  return simulateSwitching({ modelTimeUs: pc.modelTimeUs, gears: sys.gears, lanes: pc.plan.lanes.length, arrivalTimesUs: times, items, sloUs: pc.plan.slo.p95Ms * 1000, policy: sys.policy(c, scale), monitor: new LoadMonitor(monitorOptions) });
 }
 
 /** Highest passing scale: bracket by factors of 1.5 from `guess`, then bisect to 2%. */
-function capacity(sys: System, c: number[], seed: number, target: number, guess: number): { qps: number; runs: number; below?: number } {
-  let runs = 0;
+function capacity(pc: PlanCase, sys: System, c: number[], seed: number, target: number, guess: number): { qps: number; below?: number } {
   const passes = (scale: number) => {
-    runs++;
-    const r = runAt(sys, c, scale, seed);
-    return r.p95Ms <= sloMs && r.accuracy >= target;
+    const r = runAt(pc, sys, c, scale, seed);
+    return r.p95Ms <= pc.plan.slo.p95Ms && r.accuracy >= target;
   };
   let lo = 0;
   let hi = Infinity;
@@ -180,66 +187,66 @@ function capacity(sys: System, c: number[], seed: number, target: number, guess:
       if (passes(s)) lo = s;
       else hi = s;
     }
-    if (lo === 0) return { qps: 0, runs, below: s };
+    if (lo === 0) return { qps: 0, below: s };
   }
   while (hi / lo > 1.02) {
     const mid = Math.sqrt(lo * hi);
     if (passes(mid)) lo = mid;
     else hi = mid;
   }
-  return { qps: lo, runs };
+  return { qps: lo };
 }
 
-const planSystem: System = {
-  name: 'plan + policy',
-  gears: simGears,
-  // As served-model.ts builds it: the plan's figures, SLO, hold = the monitor window.
-  policy: () => new BacklogGearPolicy(capacities, { sloMs, holdMs: 200 }),
-};
-const oracleSystem: System = {
-  name: 'plan + oracle',
-  gears: simGears,
-  policy: (c, scale) => new OracleGearPolicy(capacities.map((g) => g.sustainedQps), curveRate(c, kRateBinMs, scale)),
-};
-const fixedSystem = (g: number): System => ({ name: `gear ${g} fixed`, gears: [simGears[g]], policy: () => hold });
+// As served-model.ts builds it: the plan's figures, its SLO, hold = the monitor window.
+const planSystem = (pc: PlanCase): System => ({ gears: pc.gears, policy: () => new BacklogGearPolicy(pc.capacities, { sloMs: pc.plan.slo.p95Ms, holdMs: monitorOptions.windowMs }) });
+const oracleSystem = (pc: PlanCase): System => ({ gears: pc.gears, policy: (c, scale) => new OracleGearPolicy(pc.capacities.map((g) => g.sustainedQps), curveRate(c, kRateBinMs, scale)) });
+const fixedSystem = (pc: PlanCase, g: number): System => ({ gears: [pc.gears[g]], policy: () => hold });
 
-t.test('the simulated gears reproduce the plan: answers per validation item give its expected accuracy', async (t) => {
-  plan.gears.forEach((g, i) => {
-    const acc = simGears[i].correct.reduce((a, b) => a + b, 0) / validationN;
-    t.ok(Math.abs(acc - g.expectedAccuracy) < 1e-9, `gear ${g.id}: ${acc.toFixed(4)} vs plan ${g.expectedAccuracy}`);
-  });
-});
-
-// Accuracy targets: the headline (best single model - 0.5 point), and one every gear meets
-// (the cheapest gear's accuracy - 0.5 point), where the SLO alone binds.
-const targets = [
-  { name: 'best - 0.5 pt', value: bestModelAccuracy - 0.005 },
-  { name: 'every gear', value: Math.min(...plan.gears.map((g) => g.expectedAccuracy)) - 0.005 },
-];
 const shapes: { shape: Shape; seed: number }[] = [
   { shape: 'twitter', seed: 101 },
   { shape: 'step', seed: 202 },
   { shape: 'spike', seed: 303 },
 ];
 
-for (const target of targets) {
-  t.test(`property, target ${target.name} (${(target.value * 100).toFixed(2)}%), SLO ${sloMs} ms: plan + policy >= 0.95x the best fixed gear that meets it`, async (t) => {
-    const eligible = plan.gears.map((g, i) => i).filter((i) => plan.gears[i].expectedAccuracy >= target.value);
+function property(pc: PlanCase, target: { name: string; value: number }, parent: Test = t): void {
+  const sloMs = pc.plan.slo.p95Ms;
+  parent.test(`${pc.name}, target ${target.name} (${(target.value * 100).toFixed(2)}%), SLO ${sloMs} ms: plan + policy >= 0.95x the best fixed gear that meets it`, async (t) => {
+    pc.plan.gears.forEach((g, i) => {
+      const acc = pc.gears[i].correct.reduce((a, b) => a + b, 0) / pc.gears[i].correct.length;
+      t.ok(Math.abs(acc - g.expectedAccuracy) < 1e-9, `simulated gear ${g.id} answers as planned: ${acc.toFixed(4)} vs ${g.expectedAccuracy}`);
+    });
+    const eligible = pc.plan.gears.map((_, i) => i).filter((i) => pc.plan.gears[i].expectedAccuracy >= target.value);
     t.ok(eligible.length > 0, `gears meeting the target: ${eligible.join(', ')}`);
     for (const { shape, seed } of shapes) {
       const c = curve(shape, seed);
       const peak = Math.max(...c);
-      const fixed = eligible.map((g) => ({ g, cap: capacity(fixedSystem(g), c, seed, target.value, plan.gears[g].maxQps / peak) }));
+      const fixed = eligible.map((g) => ({ g, cap: capacity(pc, fixedSystem(pc, g), c, seed, target.value, pc.capacities[g].sustainedQps / peak) }));
       const best = fixed.reduce((a, b) => (b.cap.qps > a.cap.qps ? b : a));
       const guess = Math.max(best.cap.qps, 50);
-      const sw = capacity(planSystem, c, seed, target.value, guess);
-      const oracle = capacity(oracleSystem, c, seed, target.value, guess);
+      const sw = capacity(pc, planSystem(pc), c, seed, target.value, guess);
+      const oracle = capacity(pc, oracleSystem(pc), c, seed, target.value, guess);
       const fmt = (x: { qps: number; below?: number }) => (x.below !== undefined ? `below ${x.below.toFixed(0)}` : x.qps.toFixed(0));
       const ratio = sw.qps / best.cap.qps;
-      t.comment(
-        `${shape} (seed ${seed}, peak/mean ${peak.toFixed(2)}): fixed ${fixed.map((f) => `g${f.g} ${fmt(f.cap)}`).join(', ')}; plan+policy ${fmt(sw)} (${ratio.toFixed(2)}x the best fixed), oracle ${fmt(oracle)} (${(oracle.qps / best.cap.qps).toFixed(2)}x); mean QPS`,
-      );
+      t.comment(`${shape} (seed ${seed}, peak/mean ${peak.toFixed(2)}), mean QPS: fixed ${fixed.map((f) => `g${f.g} ${fmt(f.cap)}`).join(', ')}; plan+policy ${fmt(sw)} (${ratio.toFixed(2)}x the best fixed), oracle ${fmt(oracle)} (${(oracle.qps / best.cap.qps).toFixed(2)}x)`);
       t.ok(ratio >= 0.95, `${shape}: plan + policy ${sw.qps.toFixed(0)} >= 0.95 x gear ${best.g} fixed ${best.cap.qps.toFixed(0)} (ratio ${ratio.toFixed(3)}; oracle ${(oracle.qps / best.cap.qps).toFixed(3)})`);
     }
   });
 }
+
+const headline = bestModelAccuracy - 0.005;
+
+// The committed zoo plan (planned before #14: no accuracy target, no capacity fields, so the
+// policy derives them): the headline target, and one every gear meets (the cheapest gear's
+// accuracy - 0.5 point), where the SLO alone binds.
+const zoo = planCase('committed zoo plan', validatePlan(JSON.parse(readFileSync(join(root, 'models', 'fmnist', 'plan.json'), 'utf8'))));
+property(zoo, { name: 'best - 0.5 pt', value: headline });
+property(zoo, { name: 'every gear', value: Math.min(...zoo.plan.gears.map((g) => g.expectedAccuracy)) - 0.005 });
+
+// A plan made now for the headline target (every gear meets it, the static cascade is one of
+// them; sustained capacities and burst budgets from the planner), as `cascadeserve plan
+// --slo-p95-ms 10 --lanes 1 --max-qps 25000 --min-accuracy <target>` writes it.
+t.test('plan for the headline target', async (t) => {
+  const { plan } = await computePlan(profile, { sloP95Ms: 10, lanes: 1, maxQps: 25_000, objective: 'accuracy', minAccuracy: headline, threads: 1 });
+  t.ok(plan.gears.every((g) => g.sustainedQps !== undefined && g.burstBudgetItems !== undefined), 'the plan carries the policy\'s capacity fields');
+  property(planCase('plan for the target', plan), { name: 'best - 0.5 pt', value: headline }, t);
+});
