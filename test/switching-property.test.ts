@@ -248,5 +248,8 @@ property(zoo, { name: 'every gear', value: Math.min(...zoo.plan.gears.map((g) =>
 t.test('plan for the headline target', async (t) => {
   const { plan } = await computePlan(profile, { sloP95Ms: 10, lanes: 1, maxQps: 25_000, objective: 'accuracy', minAccuracy: headline, threads: 1 });
   t.ok(plan.gears.every((g) => g.sustainedQps !== undefined && g.burstBudgetItems !== undefined), 'the plan carries the policy\'s capacity fields');
+  const derived = policyGears(plan.gears.map((g) => ({ ...g, burstBudgetItems: undefined })), plan.slo.p95Ms, plan.lanes.length);
+  const ms = (x: number) => x.toFixed(1);
+  t.comment(`burst budgets as drain time, ms: ${plan.gears.map((g, i) => ms((g.burstBudgetItems! / derived[i].serviceRateQps) * 1000)).join(', ')}; derived wait budgets: ${derived.map((g) => ms(g.budgetMs)).join(', ')}`);
   property(planCase('plan for the target', plan), { name: 'best - 0.5 pt', value: headline }, t);
 });
