@@ -62,13 +62,16 @@ t.test('every switch is decided, swapped and timed once, both ways', async (t) =
   );
   t.teardown(stop);
   const controller = server.cascade.gearController!;
-  // A burst of single-item requests far above 100/s (the gear's service rate is 200/s, its
-  // budget ~1 s: 400/s over the horizon would miss) switches to the cheap gear at once; once
-  // the 20 ms window has emptied (35 ms later: no bucket of the burst is left in it), the next
-  // look (the controller's tick or ours) switches back (hold 0). Two switches per round.
+  // A request of 30 items (under the 32 of a large request: it counts as arrivals) reads as
+  // 3,000/s, far above 100/s (the gear's service rate is 200/s, its budget ~1 s: 300/s over
+  // the horizon would miss): the cheap gear at once; once the 20 ms window has emptied (35 ms
+  // later: no bucket of the burst is left in it), the next look (the controller's tick or ours)
+  // switches back (hold 0). Two switches per round. One call per burst: single requests in a
+  // loop could be spread by the OS descheduling this process, and a pause of one window in the
+  // middle of a burst is, correctly, a drop in load.
   const rounds = 40;
   for (let i = 0; i < rounds; i++) {
-    for (let k = 0; k < 100; k++) controller.onArrival(1);
+    controller.onArrival(30);
     t.equal(server.engine.gear.id, 2, `round ${i}: the burst took the cheap gear`);
     await sleep(35);
     controller.evaluate();
@@ -144,4 +147,28 @@ t.test('stepped load (low, high, low): cheap gear and back, in responses and met
   t.match(text, /cascadeserve_gear\{model="fixture",version="1"\} 1\n/);
   t.match(text, /cascadeserve_expected_accuracy\{model="fixture",version="1"\} 0\.9\n/);
   t.match(text, /cascadeserve_gear_switch_duration_seconds_count\{model="fixture",version="1"\} 2\n/, 'both switches timed');
+});
+
+t.test('one large request is backlog, not a burst: no switch; the same images as single requests switch', async (t) => {
+  const switches: GearSwitchEvent[] = [];
+  // The accurate gear sustains 20 images/s (service rate 40/s at the plan's 50% utilization):
+  // 256 single images within the 1 s window are far above it; one request of 256 images adds
+  // 256 items of backlog (6.4 s of drain at 40/s, over every gear's budget) and no arrival rate,
+  // so no gear would drain it markedly sooner than the running one.
+  const { url, stop } = await startFixtureServer(
+    { accurateMaxQps: 20 },
+    { upSwitchHoldMs: 60_000, loadWindowMs: 1000, loadRecentMs: 1000, onGearSwitch: (_m, e) => switches.push(e) },
+  );
+  t.teardown(stop);
+  const infer = `${url}/v2/models/fixture/infer`;
+  const gearOf = (r: { json: { outputs: { parameters: { gear: number } }[] } }) => r.json.outputs[0].parameters.gear;
+  const large = await postJson(infer, jsonRequest(items(256)));
+  t.equal(large.status, 200);
+  t.equal(gearOf(large), 1, 'answered by the accurate gear');
+  await sleep(50); // the controller's ticks look at the load (and the backlog, if any is left)
+  t.same(switches, [], 'no switch for one large request');
+  const singles = await Promise.all(Array.from({ length: 256 }, (_, i) => postJson(infer, jsonRequest(items(1, i + 2)))));
+  t.ok(singles.every((r) => r.status === 200), 'every single request answered');
+  t.ok(switches.length >= 1, `the same images as 256 single requests switched: ${switches.map((e) => `${e.from}->${e.to} ${e.reason}`).join(', ')}`);
+  t.match(switches[0], { from: 1, to: 2, reason: 'would_miss' });
 });
