@@ -103,10 +103,10 @@ export interface BacklogPolicyOptions {
   upDrainFraction?: number;
   /**
    * Up only when the load is below (1 - upBand) x the better gear's sustained capacity. Default
-   * 0.03: about the noise of a 200 ms window at thousands of items/s (+-2.7% at 7,000/s); the
-   * down rule keeps its own margin (it needs a predicted miss), and a wider band left a gear
-   * at 92-97% of the better gear's capacity on the cheaper gear for the whole high phase of
-   * the step trace (docs/gear-switching.md).
+   * 0.03: about the Poisson noise of a 200 ms window at thousands of items/s (+-2.7% at
+   * 7,000/s); the down rule keeps its own margin (it needs a predicted miss), and a 10% band
+   * kept the step trace's high phase, just under the static gear's capacity, on a cheaper gear
+   * below the accuracy target for all of it (docs/gear-switching.md).
    */
   upBand?: number;
 }
@@ -148,9 +148,9 @@ export class BacklogGearPolicy implements GearPolicy {
   /**
    * Items of the backlog that are queued work ahead of an arrival: the in-flight count less
    * what normal operation holds at this rate (Little's law: rate x the gear's own latency, the
-   * items forming and running their own batches). Counting all of it read a gear running at
-   * 85% of its capacity as about to miss, and blocked up-switches under load as the earlier
-   * "in flight below one batch" rule did.
+   * items forming and running their own batches). Counting all of it read a gear running near
+   * its capacity as about to miss, and blocked up-switches under load as the earlier "in flight
+   * below one batch" rule did (Little's law: under load the in-flight count is never small).
    */
   queuedItems(g: number, backlogItems: number, rateQps: number): number {
     return Math.max(0, backlogItems - (rateQps * this.gears[g].ownLatencyMs) / 1000);
