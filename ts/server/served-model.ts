@@ -173,7 +173,8 @@ export class ServedModel {
       name: this.name,
       versions: ['1'],
       platform: this.kind === 'cascade' ? 'cascadeserve_cascade' : 'onnxruntime_onnx',
-      inputs: [{ name: c.inputName, datatype: 'FP32', shape: [-1, ...c.itemShape] }],
+      // Every input with its datatype; -1 for the batch axis and the dynamic axis.
+      inputs: c.tensors ? c.tensors.inputs.map((s) => ({ name: s.name, datatype: s.datatype, shape: [-1, ...s.itemShape] })) : [{ name: c.inputName, datatype: 'FP32', shape: [-1, ...c.itemShape] }],
       outputs: [
         { name: 'probabilities', datatype: 'FP32', shape: [-1, this.classes] },
         { name: 'class', datatype: 'INT64', shape: [-1] },
