@@ -71,9 +71,10 @@ EngineBlueprint ReadBlueprint(const Napi::Object& cfg, const Napi::Object& gear)
     OrtModelSpec spec;
     spec.name = Str(m, "name");
     spec.path = Str(m, "path");
-    spec.input_name = Str(m, "input");
+    Napi::Object input0 = cfg.Get("inputs").As<Napi::Array>().Get(0u).As<Napi::Object>();
+    spec.input_name = m.Get("inputNames").As<Napi::Array>().Get(0u).As<Napi::String>().Utf8Value();
     spec.output_name = Str(m, "output");
-    spec.item_dims = I64s(m, "itemDims");
+    spec.item_dims = I64s(input0, "itemDims");
     spec.classes = I32(m, "classes");
     ModelConfig mc;
     mc.name = spec.name;

@@ -24,6 +24,9 @@ t.test('the contracts tables equal the C++ enums', async (t) => {
   t.same(kNativeEnumTables.statusCodes, headerEnum('common/status.h', 'StatusCode'));
   t.same(kNativeEnumTables.certaintyMeasures, headerEnum('engine/certainty.h', 'CertaintyMeasure'));
   t.same(kNativeEnumTables.outputKinds, headerEnum('engine/certainty.h', 'OutputKind'));
+  // Engine input datatypes carry ONNX's element type numbers (native/ort/tensor.h).
+  const onnx = headerEnum('ort/tensor.h', 'ElementType');
+  t.same(kNativeEnumTables.elementTypes, { FP32: onnx.float32, UINT8: onnx.uint8, INT32: onnx.int32, INT64: onnx.int64, BOOL: onnx.bool, FP16: onnx.float16 });
 });
 
 t.test('a mismatch is named entry by entry', async (t) => {
@@ -38,7 +41,7 @@ t.test('a mismatch is named entry by entry', async (t) => {
     'enums.outputKinds.softmax: the addon has 2, the contracts have no such entry',
   ]);
   t.same(enumMismatches(undefined), ['it exports no enum tables (`enums`); it predates them']);
-  t.same(enumMismatches({ statusCodes: kNativeEnumTables.statusCodes, outputKinds: kNativeEnumTables.outputKinds }), ['enums.certaintyMeasures: missing']);
+  t.same(enumMismatches({ statusCodes: kNativeEnumTables.statusCodes, outputKinds: kNativeEnumTables.outputKinds, elementTypes: kNativeEnumTables.elementTypes }), ['enums.certaintyMeasures: missing']);
 });
 
 t.test('an addon whose enums differ is refused at load with the entry named', async (t) => {
