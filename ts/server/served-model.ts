@@ -79,14 +79,16 @@ export class ServedModel {
     this.#engineOptions = engineOptions;
     this.#gears = gears;
     this.#options = options;
-    const itemElems = plan.itemShape.reduce((a, b) => a * b, 1);
+    // A dynamic axis (-1) counts as one element in itemElems: only the fast path reads it.
+    const itemElems = plan.itemShape.reduce((a, b) => a * Math.max(1, b), 1);
     this.contract = {
       inputName: plan.manifest.input.name,
       itemShape: plan.itemShape,
       itemElems,
-      uint8Scale: plan.manifest.input.preprocessing.replace(/\s/g, '') === 'pixel/255' ? 1 / 255 : 1,
+      uint8Scale: plan.inputs === null && plan.manifest.input.preprocessing.replace(/\s/g, '') === 'pixel/255' ? 1 / 255 : 1,
       maxImagesPerRequest: options.maxImagesPerRequest,
     };
+    if (plan.inputs !== null) this.contract.tensors = plan.inputs;
     // A reloaded model keeps its predecessor's statistics: the figures stay cumulative.
     this.stats = stats ?? new ModelStats(name);
     this.#monitor = new LoadMonitor(options.loadMonitor);
