@@ -78,7 +78,7 @@ export interface RawResultColumns {
 export interface RawEngineStats {
   gearId: number;
   gearSwitches: number;
-  queues: { model: number; currentStage: number; queueLength: number; batches: number; items: number; exits: number; timeouts: number; refusals: number; failures: number; cancellations: number }[];
+  queues: { model: number; currentStage: number; queueLength: number; batches: number; items: number; exits: number; timeouts: number; refusals: number; failures: number; cancellations: number; itemPositions: number; paddedPositions: number }[];
   lanes: { busyUs: number; batches: number; items: number }[];
 }
 

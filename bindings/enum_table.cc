@@ -6,6 +6,7 @@
 
 #include "common/status.h"
 #include "engine/certainty.h"
+#include "engine/input_layout.h"
 #include "ort/tensor.h"
 
 namespace cascadeserve::bindings {
@@ -26,6 +27,13 @@ static_assert(static_cast<int>(CertaintyMeasure::kEntropy) == 2, "kCertaintyMeas
 static_assert(static_cast<int>(OutputKind::kLogits) == 0, "kOutputKindCodes.logits");
 static_assert(static_cast<int>(OutputKind::kProbabilities) == 1, "kOutputKindCodes.probabilities");
 
+// Engine inputs carry ONNX's numbers: TensorElement equals ElementType where both exist.
+static_assert(static_cast<int>(TensorElement::kFloat32) == static_cast<int>(ElementType::kFloat32), "FP32");
+static_assert(static_cast<int>(TensorElement::kUint8) == static_cast<int>(ElementType::kUint8), "UINT8");
+static_assert(static_cast<int>(TensorElement::kInt32) == static_cast<int>(ElementType::kInt32), "INT32");
+static_assert(static_cast<int>(TensorElement::kInt64) == static_cast<int>(ElementType::kInt64), "INT64");
+static_assert(static_cast<int>(TensorElement::kBool) == static_cast<int>(ElementType::kBool), "BOOL");
+static_assert(static_cast<int>(TensorElement::kFloat16) == static_cast<int>(ElementType::kFloat16), "FP16");
 static_assert(static_cast<int>(ElementType::kFloat32) == 1, "kDatatypeCodes.FP32");
 static_assert(static_cast<int>(ElementType::kUint8) == 2, "kDatatypeCodes.UINT8");
 static_assert(static_cast<int>(ElementType::kInt32) == 6, "kDatatypeCodes.INT32");

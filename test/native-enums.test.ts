@@ -24,9 +24,13 @@ t.test('the contracts tables equal the C++ enums', async (t) => {
   t.same(kNativeEnumTables.statusCodes, headerEnum('common/status.h', 'StatusCode'));
   t.same(kNativeEnumTables.certaintyMeasures, headerEnum('engine/certainty.h', 'CertaintyMeasure'));
   t.same(kNativeEnumTables.outputKinds, headerEnum('engine/certainty.h', 'OutputKind'));
-  // Engine input datatypes carry ONNX's element type numbers (native/ort/tensor.h).
+  // Engine input datatypes: native/engine/input_layout.h TensorElement, whose values are
+  // ONNX's element type numbers (native/ort/tensor.h ElementType).
+  const engine = headerEnum('engine/input_layout.h', 'TensorElement');
   const onnx = headerEnum('ort/tensor.h', 'ElementType');
-  t.same(kNativeEnumTables.elementTypes, { FP32: onnx.float32, UINT8: onnx.uint8, INT32: onnx.int32, INT64: onnx.int64, BOOL: onnx.bool, FP16: onnx.float16 });
+  const byDatatype = (e: Record<string, number>) => ({ FP32: e.float32, UINT8: e.uint8, INT32: e.int32, INT64: e.int64, BOOL: e.bool, FP16: e.float16 });
+  t.same(kNativeEnumTables.elementTypes, byDatatype(engine));
+  t.same(kNativeEnumTables.elementTypes, byDatatype(onnx));
 });
 
 t.test('a mismatch is named entry by entry', async (t) => {

@@ -105,8 +105,12 @@ export interface RawEngineInput {
 export interface RawEngineConfig {
   /** The items' inputs, shared by every model. */
   inputs: RawEngineInput[];
-  /** inputNames[k]: the model's name for the engine's input k (single-input models may each name theirs). */
-  models: { name: string; path: string; inputNames: string[]; output: string; classes: number; outputKind: number; padInvariant: boolean }[];
+  /**
+   * inputs[k]: the model's name and item shape for the engine's input k (equal to the
+   * engine's, except that single-input FP32 models may each name theirs and shape the same
+   * number of floats their own way).
+   */
+  models: { name: string; path: string; inputs: { name: string; itemDims: number[] }[]; output: string; classes: number; outputKind: number; padInvariant: boolean }[];
   lanes: { kind: 'cpu' | 'cuda'; deviceId: number; intraOpThreads: number }[];
   placement: number[][];
   maxQueueSizePerStage: number;
@@ -230,7 +234,7 @@ export function fillEngineConfig(o: EngineOptions): RawEngineConfig {
     if (!(kind in kOutputKindCodes)) throw invalidArgument(`${at}.outputKind`, `must be 'logits' or 'probabilities', got ${String(kind)}`);
     const padInvariant = m.padInvariant ?? true;
     if (typeof padInvariant !== 'boolean') throw invalidArgument(`${at}.padInvariant`, `must be true or false, got ${String(m.padInvariant)}`);
-    return { name: m.name, path: m.path, inputNames: own.map((x) => x.name), output: m.output, classes: m.classes, outputKind: kOutputKindCodes[kind], padInvariant };
+    return { name: m.name, path: m.path, inputs: own.map((x) => ({ name: x.name, itemDims: [...x.itemDims] })), output: m.output, classes: m.classes, outputKind: kOutputKindCodes[kind], padInvariant };
   });
   const laneList = o.lanes ?? [{}];
   if (!Array.isArray(laneList) || laneList.length === 0) throw invalidArgument('options.lanes', 'must be a non-empty array');

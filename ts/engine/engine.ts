@@ -187,8 +187,6 @@ export class CascadeEngine {
   submitTensors(items: TensorItems, options: SubmitOptions = {}): Promise<ItemResult>[] {
     const raw = this.#open();
     const { count, arrays, length, lengths } = this.#checkTensors(items);
-    // Interim: the native side of typed inputs lands in the next commits of this branch.
-    if (typeof raw.submitTensors !== 'function') throw new CascadeServeError('ERR_CS_UNAVAILABLE', 'submitTensors: not yet implemented by the native engine');
     return this.#enqueue(raw, count, options, (tickets, budgets, priorities, detail) => raw.submitTensors(tickets, arrays, length, lengths, budgets, priorities, detail));
   }
 
