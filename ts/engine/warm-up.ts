@@ -6,7 +6,7 @@
 // batch is in), so the lane threads, their buffers and the sessions are all warm afterwards.
 import { CascadeServeError } from '../errors.js';
 import { fillEngineConfig, type EngineGear, type EngineOptions } from './config.js';
-import type { CascadeEngine } from './engine.js';
+import type { CascadeEngine, TensorArray, TensorItems } from './engine.js';
 
 /** At most this many batch sizes per model: 1, the largest, and some in between. */
 export const kMaxWarmUpBatchSizes = 4;
@@ -74,7 +74,7 @@ export async function warmUp(engine: CascadeEngine, options: EngineOptions, gear
       engine.pause();
       let pending: ReturnType<CascadeEngine['submit']>;
       try {
-        pending = engine.submit(zeros.subarray(0, run.batch * engine.itemElems));
+        pending = engine.itemElems > 0 ? engine.submit(zeros.subarray(0, run.batch * engine.itemElems)) : engine.submitTensors(warmUpItems(engine, run.batch));
       } finally {
         engine.resume();
       }
@@ -88,4 +88,35 @@ export async function warmUp(engine: CascadeEngine, options: EngineOptions, gear
     engine.setGear(initial);
   }
   return runs;
+}
+
+/**
+ * `count` items of typed inputs, length 1 on the dynamic axis, every element 1 (a valid token
+ * id, a mask position that counts; 0x3c00 is 1.0 in float16): all-zero masks would leave some
+ * models nothing to pool over.
+ */
+function warmUpItems(engine: CascadeEngine, count: number): TensorItems {
+  const tensors: Record<string, TensorArray> = {};
+  let dynamic = false;
+  for (const input of engine.inputs) {
+    const n = count * input.itemDims.reduce((a, d) => a * (d < 0 ? 1 : d), 1);
+    if (input.dynamicAxis !== null) dynamic = true;
+    switch (input.datatype) {
+      case 'FP32':
+        tensors[input.name] = new Float32Array(n).fill(1);
+        break;
+      case 'FP16':
+        tensors[input.name] = new Uint16Array(n).fill(0x3c00);
+        break;
+      case 'INT64':
+        tensors[input.name] = new BigInt64Array(n).fill(1n);
+        break;
+      case 'INT32':
+        tensors[input.name] = new Int32Array(n).fill(1);
+        break;
+      default:
+        tensors[input.name] = new Uint8Array(n).fill(1);
+    }
+  }
+  return dynamic ? { count, tensors, length: 1 } : { count, tensors };
 }
