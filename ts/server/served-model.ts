@@ -190,10 +190,20 @@ export class ServedModel {
   live(): LiveFigures {
     const engine = this.#engine;
     let executionCount = this.stats.closedExecutionCount;
+    const padding: LiveFigures['padding'] = [];
     if (engine && !this.#closed) {
       const s = engine.stats();
       for (const q of s.queues) executionCount += q.batches;
       executionCount -= this.#warmUpBatches;
+      if (this.contract.tensors?.dynamicAxis != null) {
+        const names = engine.modelNames;
+        for (const q of s.queues) {
+          const name = names[q.model];
+          const p = padding.find((x) => x.model === name) ?? padding[padding.push({ model: name, itemPositions: 0, paddedPositions: 0 }) - 1];
+          p.itemPositions += q.itemPositions;
+          p.paddedPositions += q.paddedPositions;
+        }
+      }
     }
     const gear = this.#controller?.current ?? this.#gears[0];
     const now = performance.now();
@@ -213,6 +223,7 @@ export class ServedModel {
       belowTopGearSeconds: inGears.belowTop,
       cheapestGearSeconds: inGears.cheapest,
       sloP95Seconds: this.admission.sloUs / 1e6,
+      padding,
     };
   }
 
