@@ -85,7 +85,8 @@ t.test('init -> profile -> plan -> serve on the token cascade answers as onnxrun
   ];
   for (const [name, args] of steps) {
     const r = await cli(args);
-    if (r.code !== 0) {
+    // plan exits 3 when it wrote a plan that leaves some load levels unservable (listed).
+    if (r.code !== 0 && !(name === 'plan' && r.code === 3)) {
       t.fail(`cascadeserve ${name} exited ${r.code}:\n${r.out}`);
       return;
     }
