@@ -107,6 +107,7 @@ export function decodeGrpcInferRequest(msg: ModelInferRequestMessage, contract: 
         tensor.parameters = { ...tensor.parameters, binary_data_size: raw[i].length };
       } else if (hasContents(input.contents)) {
         const field = kInputContentsField[tensor.datatype];
+        if (field === undefined && !contract.tensors) throw badRequest(`${at}.datatype: expected FP32 or UINT8, got '${clip(tensor.datatype, 32)}'`);
         if (field === undefined) {
           const why = tensor.datatype === 'FP16' ? 'FP16 has no typed contents field; send it in raw_input_contents' : `typed contents carry ${Object.keys(kInputContentsField).join(', ')}`;
           throw badRequest(`${at}.datatype: input '${clip(tensor.name, 64)}' is '${clip(tensor.datatype, 32)}': ${why}`);
