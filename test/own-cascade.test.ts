@@ -6,13 +6,16 @@
 // unpadded item by the model the response names: probabilities within 1e-4, and the exit
 // where the plan's thresholds put it (an item within 1e-5 of a threshold may exit at a
 // neighbouring stage). A request of several items padded by the client with mask 0 is
-// answered per item the same way.
+// answered per item the same way, and so are gRPC requests (typed contents and raw bytes).
 import { spawn } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import * as ort from 'onnxruntime-node';
+import * as grpc from '@grpc/grpc-js';
+import * as protoLoader from '@grpc/proto-loader';
+import { kLoaderOptions, protoPath } from '../ts/server/grpc/service.js';
 import { fixture } from '../testkit/paths.js';
 import { kCliPath, startServeProcess } from '../testkit/serve-process.js';
 import { certaintyOf, type Measure } from './helpers/cascade-oracle.js';
@@ -139,7 +142,8 @@ t.test('init -> profile -> plan -> serve on the token cascade answers as onnxrun
     return e.map((v) => v / sum);
   };
 
-  const server = await startServeProcess(['--plan', join(dir, 'plan.json'), '--port', '0', '--grpc-port', '0']);
+  // REST on a free port, and gRPC on another (--port 0 without --grpc-port).
+  const server = await startServeProcess(['--plan', join(dir, 'plan.json'), '--port', '0']);
   t.teardown(() => server.stop());
   const infer = `${server.url}/v2/models/${manifest.name}/infer`;
 
@@ -270,6 +274,29 @@ t.test('init -> profile -> plan -> serve on the token cascade answers as onnxrun
   t.equal(soloOut.parameters.model, solo);
   const soloWant = await reference(i0, solo);
   t.ok(soloWant.every((p, c) => Math.abs((soloOut.data[c] as number) - p) <= kProbTolerance), `${solo} alone as onnxruntime-node`);
+
+  // gRPC: one item in typed int64_contents, another in raw_input_contents.
+  const grpcAddress = /"grpc":"([^"]+)"/.exec(server.log())?.[1];
+  t.ok(grpcAddress, 'serve logs its gRPC address');
+  const definition = protoLoader.loadSync(protoPath(), kLoaderOptions);
+  const Service = (grpc.loadPackageDefinition(definition).inference as grpc.GrpcObject).GRPCInferenceService as grpc.ServiceClientConstructor;
+  const client = new Service(grpcAddress!, grpc.credentials.createInsecure());
+  t.teardown(() => client.close());
+  const modelInfer = (request: unknown) =>
+    new Promise<{ outputs: { parameters: Record<string, { string_param?: string }>; contents?: { fp32_contents: number[] } }[]; raw_output_contents: Buffer[] }>((resolve, reject) =>
+      client.ModelInfer(request, (e: Error | null, r: never) => (e ? reject(e) : resolve(r))),
+    );
+  for (const [k, i] of [picks[1], picks[2]].entries()) {
+    const raw = k === 1;
+    const len = lengthOf(i);
+    const inputs = manifest.inputs.map((input) => ({ name: input.name, datatype: 'INT64', shape: [1, len], ...(raw ? {} : { contents: { int64_contents: item(i, input.name) } }) }));
+    const request = { model_name: manifest.name, inputs, ...(raw ? { raw_input_contents: manifest.inputs.map((input) => Buffer.from(BigInt64Array.from(item(i, input.name), BigInt).buffer)) } : {}) };
+    const r = await modelInfer(request);
+    const model = r.outputs[0].parameters.model.string_param!;
+    const got = raw ? Array.from(new Float32Array(new Uint8Array(r.raw_output_contents[0]).buffer)) : r.outputs[0].contents!.fp32_contents;
+    const want = await reference(i, model);
+    t.ok(want.every((p, c) => Math.abs(got[c] - p) <= kProbTolerance), `gRPC ${raw ? 'raw_input_contents' : 'int64_contents'}: item ${i} (length ${len}) as onnxruntime-node on ${model}`);
+  }
 
   // A wrong request is a 400 naming the input.
   const bad = await fetch(infer, {
