@@ -7,6 +7,7 @@ import { decodeInferRequest, type InputContract } from '../ts/server/codec.js';
 import { decodeGrpcInferRequest } from '../ts/server/grpc/infer-messages.js';
 import { float16Bits, type TensorContract, type TensorDatatype } from '../ts/server/tensor-decoder.js';
 import { HttpError } from '../ts/server/errors.js';
+import { exampleTensorBody } from '../ts/cli/serve-command.js';
 
 const tokens: TensorContract = {
   inputs: [
@@ -265,4 +266,13 @@ t.test('gRPC: typed contents and raw_input_contents', async (t) => {
     decodeGrpcInferRequest({ inputs: [{ name: 'x', datatype: 'FP16', shape: [1, 1], contents: { fp32_contents: [1] } }] }, contractOf({ inputs: [{ name: 'x', datatype: 'FP16', itemShape: [1], padValue: 0 }], dynamicAxis: null, maskInput: null }), undefined),
   );
   t.match(fp16.message, /^inputs\[0\]\.datatype: input 'x' is 'FP16': FP16 has no typed contents field/);
+});
+
+t.test("serve's banner example decodes", async (t) => {
+  const d = decodeInferRequest(JSON.parse(exampleTensorBody(tokens)), undefined, kTokens).tensors!;
+  t.equal(d.count, 1);
+  t.equal(d.length, 4);
+  t.same(Array.from(d.lengths!), [4], 'every position of the mask counts');
+  const typed = contractOf({ inputs: [{ name: 'f', datatype: 'FP16', itemShape: [-1, 2], padValue: 0 }, { name: 'b', datatype: 'BOOL', itemShape: [-1], padValue: 0 }], dynamicAxis: 0, maskInput: null });
+  t.ok(decodeInferRequest(JSON.parse(exampleTensorBody(typed.tensors!)), undefined, typed).tensors, 'FP16 and BOOL inputs');
 });

@@ -255,7 +255,7 @@ export function exampleRequest(url: string, model: string, input: string, itemSh
 }
 
 /** One item of length 4 on the dynamic axis: ones in integer and mask inputs (all positions count), true in BOOL, zeros in floats. */
-function exampleTensorBody(c: TensorContract): string {
+export function exampleTensorBody(c: TensorContract): string {
   const inputs = c.inputs.map((i) => {
     const shape = [1, ...i.itemShape.map((d) => (d < 0 ? 4 : d))];
     const elems = shape.reduce((a, b) => a * b, 1);
