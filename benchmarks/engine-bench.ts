@@ -6,11 +6,13 @@
 //  - per-request overhead on the cheapest model: time per request through the engine at
 //    saturation minus the model's own compute per request;
 //  - low-load latency on the cheapest model: one request at a time, submit to result, minus
-//    the model's compute.
+//    the model's compute;
+//  - the token path (typed inputs, a dynamic axis): engine-token-bench.ts.
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { packageRoot } from '../bindings/binding.js';
 import { CascadeEngine, Session, } from '../ts/index.js';
+import { runTokenBench, tokenRows } from './engine-token-bench.js';
 import { benchModels, type FloatModel } from './zoo-models.js';
 import { median, quantile, table, writeResult } from './stats.js';
 
@@ -114,23 +116,37 @@ export async function runEngineBench(opts: { quick?: boolean; record?: boolean }
   const p50 = median(lat) - cheapRaw1;
   const p99 = quantile(lat, 0.99) - cheapRaw1;
 
+  const tokens = await runTokenBench({ quick, reps });
+
   const results = {
     models: { cheapest: cheapest.name, strongest: strongest.name, fromZoo },
     core,
     saturation: { model: strongest.name, batch, lanes: 1, engineItemsPerS: strongEngineItems, cApiItemsPerS: strongRawItems, ratio: strongEngineItems / strongRawItems, target: 0.95 },
     perRequestOverhead: { model: cheapest.name, batch, engineUsPerRequest: perRequestUs, computeUsPerRequest: computePerRequestUs, overheadUs: perRequestUs - computePerRequestUs, targetUs: 2 },
     lowLoadLatency: { model: cheapest.name, requests: lat.length, computeUs: cheapRaw1, p50OverheadUs: p50, p99OverheadUs: p99, targetP99Us: 100 },
+    tokens,
   };
-  const c = core as { batch_assembly: { gather_gbps: number; memcpy_gbps: number }; certainty_rows_per_s: { max_prob: number; margin: number; entropy: number } };
+  const c = core as { batch_assembly: { gather_gbps: number; gather_padded_gbps: number; memcpy_gbps: number }; token_batch_assembly: { batch_length: number; gather_padded_gbps: number; memcpy_gbps: number }; certainty_rows_per_s: { max_prob: number; margin: number; entropy: number } };
   const text = table(['measure', 'ours', 'baseline', 'ratio / note'], [
-    ['batch assembly GB/s (32 x 784 floats)', c.batch_assembly.gather_gbps, c.batch_assembly.memcpy_gbps, `${(c.batch_assembly.gather_gbps / c.batch_assembly.memcpy_gbps).toFixed(2)} of memcpy`],
+    ['batch assembly GB/s (32 x 784 floats)', c.batch_assembly.gather_gbps, c.batch_assembly.memcpy_gbps, `${(c.batch_assembly.gather_gbps / c.batch_assembly.memcpy_gbps).toFixed(2)} of memcpy; padded gather ${c.batch_assembly.gather_padded_gbps}`],
+    [`token batch assembly GB/s (32 x INT64, padded to ${c.token_batch_assembly.batch_length})`, c.token_batch_assembly.gather_padded_gbps, c.token_batch_assembly.memcpy_gbps, `${(c.token_batch_assembly.gather_padded_gbps / c.token_batch_assembly.memcpy_gbps).toFixed(2)} of memcpy`],
     ['threshold rows/s max_prob (10 classes)', c.certainty_rows_per_s.max_prob, '-', ''],
     ['threshold rows/s margin', c.certainty_rows_per_s.margin, '-', ''],
     ['threshold rows/s entropy', c.certainty_rows_per_s.entropy, '-', ''],
     [`saturation items/s ${strongest.name} b=${batch}`, strongEngineItems, strongRawItems, `${(results.saturation.ratio * 100).toFixed(1)}% of C API loop (target 95%)`],
     [`per-request us ${cheapest.name} b=${batch}`, perRequestUs, computePerRequestUs, `overhead ${(perRequestUs - computePerRequestUs).toFixed(2)} us (target 2)`],
     [`low-load latency overhead us ${cheapest.name}`, `p50 ${p50.toFixed(1)}`, `p99 ${p99.toFixed(1)}`, `compute ${cheapRaw1.toFixed(1)} us (target p99 100)`],
+    ...tokenRows(tokens),
   ]);
   const path = writeResult('engine', { description: 'engine hot path: core C++ microbenchmarks, saturation vs C API loop, per-request overhead, low-load latency (medians over repetitions)', results }, opts.record ?? false);
   return { text, path, results };
+}
+
+/** The token path alone (`npm run bench -- engine-tokens`): no zoo models needed. */
+export async function runEngineTokenBench(opts: { quick?: boolean; record?: boolean } = {}) {
+  const quick = opts.quick ?? false;
+  const tokens = await runTokenBench({ quick, reps: quick ? 3 : 5 });
+  const text = table(['measure', 'ours', 'baseline', 'ratio / note'], tokenRows(tokens));
+  const path = writeResult('engine-tokens', { description: 'engine token path: per-request overhead vs the C API loop, padding waste under a tweet-like length mix, throughput vs onnxruntime-node one request at a time (medians over repetitions)', results: tokens }, opts.record ?? false);
+  return { text, path, results: tokens };
 }

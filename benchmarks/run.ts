@@ -3,7 +3,7 @@
 // benchmarks/results/ (the figures the README quotes). `-- --quick` for a short run; `-- engine`
 // (etc.) for one benchmark. The planner's benchmarks take longer and run under their own names:
 // `npm run bench:planner` (planning time) and `npm run bench:fidelity` (simulator vs engine).
-import { runEngineBench } from './engine-bench.js';
+import { runEngineBench, runEngineTokenBench } from './engine-bench.js';
 import { runGrpcBench } from './grpc-bench.js';
 import { runHttpBench } from './http-bench.js';
 import { runFidelityBench } from './planner-fidelity.js';
@@ -25,6 +25,7 @@ const kHotPath: Record<string, Bench> = {
 
 /** Run only when named (npm run bench:planner, bench:fidelity). */
 const kByName: Record<string, Bench> = {
+  'engine-tokens': runEngineTokenBench,
   planner: runPlannerBench,
   fidelity: runFidelityBench,
 };

@@ -91,7 +91,6 @@ export interface EngineOptions {
   gear: EngineGear;
 }
 
-/** What the addon reads: indices instead of names, codes instead of strings. */
 /** An engine input as the addon reads it: `type` is its kDatatypeCodes code, `dynamicAxis` -1 for none. */
 export interface RawEngineInput {
   name: string;
@@ -102,6 +101,7 @@ export interface RawEngineInput {
   padValue: number;
 }
 
+/** What the addon reads: indices instead of names, codes instead of strings. */
 export interface RawEngineConfig {
   /** The items' inputs, shared by every model. */
   inputs: RawEngineInput[];
@@ -176,8 +176,9 @@ function padValueProblem(datatype: Datatype, pad: unknown): string | null {
   if (typeof pad !== 'number' || Number.isNaN(pad)) return `must be a number, got ${String(pad)}`;
   switch (datatype) {
     case 'FP32':
+      return Math.abs(pad) <= 3.4028234663852886e38 ? null : `must be a finite FP32 value, got ${pad}`;
     case 'FP16':
-      return Number.isFinite(pad) ? null : `must be finite, got ${pad}`;
+      return Math.abs(pad) <= 65504 ? null : `must be a finite FP16 value (at most 65504 in magnitude), got ${pad}`;
     case 'BOOL':
       return pad === 0 || pad === 1 ? null : `must be 0 or 1 for BOOL, got ${pad}`;
     case 'UINT8':

@@ -5,8 +5,31 @@
 // (a one-stage gear per model whose lane weights name one lane, its queue held until the whole
 // batch is in), so the lane threads, their buffers and the sessions are all warm afterwards.
 import { CascadeServeError } from '../errors.js';
-import { fillEngineConfig, type EngineGear, type EngineOptions } from './config.js';
-import type { CascadeEngine, TensorArray, TensorItems } from './engine.js';
+import { fillEngineConfig, type Datatype, type EngineGear, type EngineOptions } from './config.js';
+import type { CascadeEngine, EngineInputInfo, TensorArray } from './engine.js';
+
+/** Length on the dynamic axis of the items a warm-up runs (typed inputs with a dynamic axis). */
+export const kWarmUpLength = 32;
+
+const kZeroArray: Record<Datatype, (n: number) => TensorArray> = {
+  FP32: (n) => new Float32Array(n),
+  FP16: (n) => new Uint16Array(n),
+  INT64: (n) => new BigInt64Array(n),
+  INT32: (n) => new Int32Array(n),
+  UINT8: (n) => new Uint8Array(n),
+  BOOL: (n) => new Uint8Array(n),
+};
+
+/** count zero items of every input at `length` on the dynamic axis; per[name] = elements per item. */
+function zeroTensors(inputs: EngineInputInfo[], count: number, length: number) {
+  const per: Record<string, number> = {};
+  const tensors: Record<string, TensorArray> = {};
+  for (const input of inputs) {
+    per[input.name] = input.itemDims.reduce((a, d) => a * (d === -1 ? length : d), 1);
+    tensors[input.name] = kZeroArray[input.datatype](count * per[input.name]);
+  }
+  return { per, tensors, dynamic: inputs.some((i) => i.dynamicAxis !== null) };
+}
 
 /** At most this many batch sizes per model: 1, the largest, and some in between. */
 export const kMaxWarmUpBatchSizes = 4;
@@ -61,11 +84,20 @@ export function warmUpRuns(options: EngineOptions, gears: EngineGear[]): WarmUpR
  * other caller), then restores the gear it was in. Throws, naming the model, lane and batch
  * size, when a run does not succeed: a model that cannot run is reported at start-up.
  */
-export async function warmUp(engine: CascadeEngine, options: EngineOptions, gears: EngineGear[]): Promise<WarmUpRun[]> {
+export async function warmUp(engine: CascadeEngine, options: EngineOptions, gears: EngineGear[], warmLength = kWarmUpLength): Promise<WarmUpRun[]> {
   const runs = warmUpRuns(options, gears);
   const lanes = options.lanes?.length ?? 1;
   const initial = engine.gear;
-  const zeros = new Float32Array(engine.itemElems * Math.max(1, ...runs.map((r) => r.batch)));
+  const maxBatch = Math.max(1, ...runs.map((r) => r.batch));
+  const zeros = new Float32Array(engine.itemElems * maxBatch);
+  // Typed inputs: zero items at warmLength on the dynamic axis (ONNX Runtime plans per shape;
+  // other lengths still cost their first run).
+  const typed = engine.itemElems === 0 ? zeroTensors(engine.inputs, maxBatch, warmLength) : null;
+  const submit = (batch: number) => {
+    if (!typed) return engine.submit(zeros.subarray(0, batch * engine.itemElems));
+    const tensors = Object.fromEntries(Object.entries(typed.tensors).map(([name, a]) => [name, a.subarray(0, batch * typed.per[name])]));
+    return engine.submitTensors({ count: batch, tensors, length: typed.dynamic ? warmLength : undefined });
+  };
   try {
     for (const run of runs) {
       const laneWeights = Array.from({ length: lanes }, (_, i) => (i === run.lane ? 1 : 0));
@@ -74,7 +106,7 @@ export async function warmUp(engine: CascadeEngine, options: EngineOptions, gear
       engine.pause();
       let pending: ReturnType<CascadeEngine['submit']>;
       try {
-        pending = engine.itemElems > 0 ? engine.submit(zeros.subarray(0, run.batch * engine.itemElems)) : engine.submitTensors(warmUpItems(engine, run.batch));
+        pending = submit(run.batch);
       } finally {
         engine.resume();
       }
@@ -88,35 +120,4 @@ export async function warmUp(engine: CascadeEngine, options: EngineOptions, gear
     engine.setGear(initial);
   }
   return runs;
-}
-
-/**
- * `count` items of typed inputs, length 1 on the dynamic axis, every element 1 (a valid token
- * id, a mask position that counts; 0x3c00 is 1.0 in float16): all-zero masks would leave some
- * models nothing to pool over.
- */
-function warmUpItems(engine: CascadeEngine, count: number): TensorItems {
-  const tensors: Record<string, TensorArray> = {};
-  let dynamic = false;
-  for (const input of engine.inputs) {
-    const n = count * input.itemDims.reduce((a, d) => a * (d < 0 ? 1 : d), 1);
-    if (input.dynamicAxis !== null) dynamic = true;
-    switch (input.datatype) {
-      case 'FP32':
-        tensors[input.name] = new Float32Array(n).fill(1);
-        break;
-      case 'FP16':
-        tensors[input.name] = new Uint16Array(n).fill(0x3c00);
-        break;
-      case 'INT64':
-        tensors[input.name] = new BigInt64Array(n).fill(1n);
-        break;
-      case 'INT32':
-        tensors[input.name] = new Int32Array(n).fill(1);
-        break;
-      default:
-        tensors[input.name] = new Uint8Array(n).fill(1);
-    }
-  }
-  return dynamic ? { count, tensors, length: 1 } : { count, tensors };
 }
