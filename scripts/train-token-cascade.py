@@ -29,6 +29,7 @@ padding beyond its mask):
 and under test/fixtures/token-extra/ the models the init tests need besides:
     bag-unmasked.onnx  the bag, but dividing by the padded length: padding changes its answer
     bag-int32.onnx     the bag with input_ids INT32 (models whose inputs disagree)
+    bag-two-outputs.onnx  the bag answering "pooled" [batch, 16] first, then "logits"
 and under test/fixtures/npy/ small arrays written by NumPy for the .npy reader's test.
 
 Seeds are fixed (torch, NumPy) and training is single-threaded, so a rerun on the same
@@ -85,6 +86,18 @@ class Bag(nn.Module):
         if self.unmasked_mean:
             pooled = pooled / input_ids.shape[1] * 8.0
         return self.mlp(pooled)
+
+
+class TwoOutputs(nn.Module):
+    """A bag that also returns its pooled embedding, first: init must find the class scores."""
+
+    def __init__(self, bag):
+        super().__init__()
+        self.bag = bag
+
+    def forward(self, input_ids, attention_mask):
+        pooled = (self.bag.emb(input_ids) * attention_mask.unsqueeze(-1).float()).sum(1)
+        return pooled, self.bag.mlp(pooled)
 
 
 class Conv(nn.Module):
@@ -158,9 +171,11 @@ def export(model, path, output_name, ids_dtype=torch.int64):
     model.eval()
     ids = torch.ones(2, 5, dtype=ids_dtype)
     mask = torch.ones(2, 5, dtype=torch.int64)
-    kwargs = dict(input_names=["input_ids", "attention_mask"], output_names=[output_name],
-                  dynamic_axes={"input_ids": {0: "batch", 1: "seq"}, "attention_mask": {0: "batch", 1: "seq"},
-                                output_name: {0: "batch"}},
+    output_names = output_name if isinstance(output_name, list) else [output_name]
+    axes = {"input_ids": {0: "batch", 1: "seq"}, "attention_mask": {0: "batch", 1: "seq"}}
+    axes.update({o: {0: "batch"} for o in output_names})
+    kwargs = dict(input_names=["input_ids", "attention_mask"], output_names=output_names,
+                  dynamic_axes=axes,
                   opset_version=14, do_constant_folding=True)
     if "dynamo" in inspect.signature(torch.onnx.export).parameters:
         kwargs["dynamo"] = False
@@ -172,7 +187,7 @@ def export(model, path, output_name, ids_dtype=torch.int64):
         onnx.checker.check_model(m)
         ins = [i.name for i in m.graph.input]
         outs = [o.name for o in m.graph.output]
-        assert ins == ["input_ids", "attention_mask"] and outs == [output_name], (ins, outs)
+        assert ins == ["input_ids", "attention_mask"] and outs == output_names, (ins, outs)
     except ImportError:
         print("  (python3-onnx not installed; skipped the ONNX check)")
 
@@ -235,6 +250,7 @@ def main():
             int32 = Bag(int32_ids=True)
             int32.load_state_dict(model.state_dict())
             export(int32, os.path.join(args.extra, "bag-int32.onnx"), "logits", ids_dtype=torch.int32)
+            export(TwoOutputs(model), os.path.join(args.extra, "bag-two-outputs.onnx"), ["pooled", "logits"])
 
     unmasked = train(Bag(unmasked_mean=True), tr_ids, tr_mask, tr_labels, 4, 3e-3, log="bag-unmasked")
     check_pad_invariance(unmasked, ids, mask, False, "bag-unmasked")

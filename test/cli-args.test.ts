@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describeRange, helpText, parseCommandLine, runCommand, UsageError, type CliIo, type CommandSpec, type Flag } from '../ts/cli/args.js';
 import { kInfoCommand, runInfoCommand } from '../ts/cli/info-command.js';
+import { kInitCommand, runInitCommand } from '../ts/cli/init-command.js';
 import { kPlanCommand, runPlanCommand } from '../ts/cli/plan-command.js';
 import { kProfileCommand, runProfileCommand } from '../ts/cli/profile-command.js';
 import { kServeCommand, runServeCommand } from '../ts/cli/serve-command.js';
@@ -19,6 +20,7 @@ const kCommands: [CommandSpec, (argv: string[], io: CliIo) => Promise<number>][]
   [kInfoCommand, runInfoCommand],
   [kProfileCommand, runProfileCommand],
   [kPlanCommand, runPlanCommand],
+  [kInitCommand, runInitCommand],
 ];
 
 function capture() {
@@ -128,7 +130,7 @@ t.test('every flag the README and docs name for a command is in its table', asyn
   for (const doc of docs) {
     const text = readFileSync(join(root, doc), 'utf8');
     // `cascadeserve <command> ...` code spans (they may wrap over lines)
-    for (const m of text.matchAll(/`(?:npx )?cascadeserve (serve|info|profile|plan)\b([^`]*)`/g)) {
+    for (const m of text.matchAll(/`(?:npx )?cascadeserve (serve|info|profile|plan|init)\b([^`]*)`/g)) {
       const spec = specs.get(m[1])!;
       for (const flag of m[2].matchAll(/--([a-z][a-z0-9-]*)/g)) {
         named++;

@@ -8,11 +8,12 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { runInitCommand } from '../ts/cli/init-command.js';
+import { countOnnxParams, onnxParamsOf } from '../ts/cli/onnx-params.js';
 import { main } from '../ts/cli/main.js';
 import { loadManifest } from '../ts/contracts/manifest.js';
 import { loadItems, splitIndices } from '../ts/contracts/items.js';
 import { encodeNpy, readNpy } from '../ts/contracts/npy.js';
-import { fixture } from '../testkit/paths.js';
+import { fixture, root as repoRoot } from '../testkit/paths.js';
 
 const kCascade = fixture('token-cascade');
 const kExtra = fixture('token-extra');
@@ -53,8 +54,9 @@ function feeds(i: number[], length: number | null, dtype: 'int64' | 'int32' = 'i
   };
 }
 
+const kMask = readNpy(join(kCascade, 'data', 'attention_mask.npy'));
 function maskLength(i: number): number {
-  const mask = readNpy(join(kCascade, 'data', 'attention_mask.npy'));
+  const mask = kMask;
   const L = mask.shape[1];
   let s = 0;
   for (let p = 0; p < L; p++) s += Number((mask.data as BigInt64Array)[i * L + p]);
@@ -74,6 +76,7 @@ t.test('init on the token cascade: inputs, mask, kinds, order, split', async (t)
   const code = await runInitCommand([dir], p.io);
   t.equal(code, 0, p.err.join(''));
   t.match(p.out.join(''), /wrote .*cascade\.json: 3 model\(s\), 1200 items \(4 classes\)/);
+  t.match(p.out.join(''), /split \(seed 1\): 600 validation, 600 held-out items\nnext: cascadeserve profile .*cascade\.json --out .*profile\.json\n$/);
   const raw = JSON.parse(readFileSync(join(dir, 'cascade.json'), 'utf8'));
   t.same(raw.inputs, [
     { name: 'input_ids', datatype: 'INT64', shape: [-1], padValue: 0 },
@@ -88,6 +91,15 @@ t.test('init on the token cascade: inputs, mask, kinds, order, split', async (t)
     ['conv', 'conv.onnx', 'scores', 'logits', true],
     ['gru', 'gru.onnx', 'probs', 'probabilities', true],
   ], 'cheapest first; kinds detected; padding harmless for all three');
+  // Parameters from the architectures in scripts/train-token-cascade.py (vocabulary 12, 4 classes):
+  // bag: embedding 12x16, linear 16->32, 32->4; conv: embedding 12x16, conv 16->48 and 48->48
+  // (kernel 3), linear 96->48, 48->4; gru: embedding 12x24, GRU 24->64 (3 gates, two biases), linear 64->4.
+  const lin = (i: number, o: number) => i * o + o;
+  t.same(raw.models.map((m: any) => m.params), [
+    12 * 16 + lin(16, 32) + lin(32, 4),
+    12 * 16 + lin(16 * 3, 48) + lin(48 * 3, 48) + lin(96, 48) + lin(48, 4),
+    12 * 24 + 3 * 64 * (24 + 64) + 2 * 3 * 64 + lin(64, 4),
+  ], 'params: the floating-point initializer elements');
 
   // The kinds, independently: onnxruntime-node's rows for gru sum to 1, bag's and conv's do not.
   for (const [name, output] of [['bag', 'logits'], ['conv', 'scores'], ['gru', 'probs']]) {
@@ -221,4 +233,104 @@ t.test('errors name the file and the field', async (t) => {
   t.match(await failing(t, ok, 2, ['--class-names', 'a,b']), /--class-names: 2 non-empty names needed one per class \(the models have 4 classes\)/);
   t.match(await failing(t, ok, 2, ['--validation-fraction', '0']), /--validation-fraction must be a number > 0 and <= 1, got '0'/);
   t.match(await failing(t, ok, 2, ['--output', 'bag=nope']), /--output: bag\.onnx: names "nope", but the model's outputs are "logits"/);
+});
+
+t.test('fixed-shape FP32 models: no dynamic axis, no mask', async (t) => {
+  const dir = join(root, 'fixed');
+  mkdirSync(join(dir, 'data'), { recursive: true });
+  for (const f of ['mlp_small.onnx', 'gather_mlp.onnx']) cpSync(fixture(f), join(dir, f));
+  const count = 40;
+  const x = new Float32Array(count * 16);
+  for (let i = 0; i < x.length; i++) x[i] = ((i * 7919) % 101) / 50 - 1; // gather_mlp reads x[:, 0] as an index: keep it in [0, 8)
+  for (let i = 0; i < count; i++) x[i * 16] = i % 8;
+  writeFileSync(join(dir, 'data', 'x.npy'), encodeNpy({ descr: '<f4', shape: [count, 16], data: x }));
+  writeFileSync(join(dir, 'data', 'labels.npy'), encodeNpy({ descr: '|u1', shape: [count], data: Uint8Array.from({ length: count }, (_, i) => i % 4) }));
+  const p = io();
+  t.equal(await runInitCommand([dir, '--check-items', '10'], p.io), 0, p.err.join(''));
+  const raw = JSON.parse(readFileSync(join(dir, 'cascade.json'), 'utf8'));
+  t.same(raw.inputs, [{ name: 'x', datatype: 'FP32', shape: [16], padValue: 0 }]);
+  t.notOk('maskInput' in raw, 'no mask input');
+  t.same(raw.models.map((m: any) => [m.output, m.outputKind, m.padInvariant]).sort(), [['y', 'logits', true], ['y', 'logits', true]]);
+  const items = loadItems(await loadManifest(join(dir, 'cascade.json')), 'heldout');
+  t.equal(items.lengths, null, 'no lengths without a dynamic axis');
+  t.equal(items.count, 20);
+});
+
+t.test('lengths.npy gives the lengths, and is recorded', async (t) => {
+  const dir = copy(['bag']);
+  const N = 1200;
+  const lengths = Int32Array.from({ length: N }, (_, i) => maskLength(i));
+  writeFileSync(join(dir, 'data', 'lengths.npy'), encodeNpy({ descr: '<i4', shape: [N], data: lengths }));
+  const p = io();
+  t.equal(await runInitCommand([dir, '--check-items', '8'], p.io), 0, p.err.join(''));
+  const raw = JSON.parse(readFileSync(join(dir, 'cascade.json'), 'utf8'));
+  t.equal(raw.data.lengths, 'lengths.npy');
+  t.equal(raw.maskInput, 'attention_mask', 'the mask is still recorded');
+  const items = loadItems(await loadManifest(join(dir, 'cascade.json')), 'validation');
+  t.same([...items.lengths!], [...items.indices].map((i) => lengths[i]));
+  lengths[5] = 25;
+  writeFileSync(join(dir, 'data', 'lengths.npy'), encodeNpy({ descr: '<i4', shape: [N], data: lengths }));
+  t.match(await failing(t, dir, 1, ['--force']), /lengths\.npy: lengths\[5\] = 25: expected from 1 to the padded length 24/);
+});
+
+t.test('params of an ONNX file: the zoo trainer\'s counts, and malformed files', async (t) => {
+  const zoo = JSON.parse(readFileSync(join(repoRoot, 'models', 'fmnist', 'cascade.json'), 'utf8'));
+  // resnet is exported with its batch norms folded into the convolutions, so its file holds fewer.
+  for (const m of zoo.models.filter((x: any) => x.name !== 'resnet')) {
+    t.equal(onnxParamsOf(join(repoRoot, 'models', 'fmnist', m.file)), m.params, `${m.name}: as the trainer counted`);
+  }
+  t.throws(() => countOnnxParams(Uint8Array.from([0x3a, 0x05, 0x01])), /truncated/);
+  t.equal(onnxParamsOf(join(root, 'no-such.onnx')), null);
+});
+
+t.test('FP16 input and output: the kind read from float16 rows; a model that cannot load', async (t) => {
+  const half = { q: 0x3400, h: 0x3800, one: 0x3c00, two: 0x4000, minus: 0xbc00 }; // 0.25, 0.5, 1, 2, -1
+  const write = (dir: string, rows: number[][]) => {
+    mkdirSync(join(dir, 'data'), { recursive: true });
+    cpSync(fixture('identity_float16.onnx'), join(dir, 'identity_float16.onnx'));
+    writeFileSync(join(dir, 'data', 'x.npy'), encodeNpy({ descr: '<f2', shape: [rows.length, 3], data: Uint16Array.from(rows.flat()) }));
+    writeFileSync(join(dir, 'data', 'labels.npy'), encodeNpy({ descr: '<i8', shape: [rows.length], data: BigInt64Array.from(rows.map((_, i) => BigInt(i % 3))) }));
+  };
+  const probs = join(root, 'fp16-probs');
+  write(probs, [[half.q, half.q, half.h], [half.h, half.q, half.q], [half.one, 0, 0], [0, half.h, half.h]]);
+  const p = io();
+  t.equal(await runInitCommand([probs], p.io), 0, p.err.join(''));
+  const a = JSON.parse(readFileSync(join(probs, 'cascade.json'), 'utf8'));
+  t.same(a.inputs, [{ name: 'x', datatype: 'FP16', shape: [3], padValue: 0 }]);
+  t.same([a.models[0].output, a.models[0].outputKind], ['y', 'probabilities'], 'rows of float16 probabilities');
+  const logits = join(root, 'fp16-logits');
+  write(logits, [[half.q, half.q, half.h], [half.two, half.minus, half.q]]);
+  const q = io();
+  t.equal(await runInitCommand([logits], q.io), 0, q.err.join(''));
+  t.equal(JSON.parse(readFileSync(join(logits, 'cascade.json'), 'utf8')).models[0].outputKind, 'logits', 'a negative value: logits');
+
+  const corrupt = copy(['bag']);
+  cpSync(fixture('corrupt.onnx'), join(corrupt, 'corrupt.onnx'));
+  t.match(await failing(t, corrupt, 1), /corrupt\.onnx: cannot load the model: /);
+});
+
+t.test('a model with several outputs: the class scores are found, or named with --output', async (t) => {
+  const dir = copy(['bag']);
+  cpSync(join(kExtra, 'bag-two-outputs.onnx'), join(dir, 'bag-two-outputs.onnx'));
+  const p = io();
+  t.equal(await runInitCommand([dir, '--check-items', '8'], p.io), 0, p.err.join(''));
+  const raw = JSON.parse(readFileSync(join(dir, 'cascade.json'), 'utf8'));
+  t.equal(raw.models.find((m: any) => m.name === 'bag-two-outputs').output, 'logits', 'of two [batch, n] outputs, the one named logits');
+  const q = io();
+  t.equal(await runInitCommand([dir, '--force', '--output', 'bag-two-outputs=pooled'], q.io), 1, 'pooled has 16 columns');
+  t.match(q.err.join(''), /outputs: the models disagree on the number of classes \(bag-two-outputs\.onnx: 16, bag\.onnx: 4\)/);
+});
+
+t.test('the pad value is read from the data', async (t) => {
+  const dir = copy(['bag']);
+  const ids = readNpy(join(kCascade, 'data', 'input_ids.npy'));
+  const [N, L] = ids.shape;
+  const data = (ids.data as BigInt64Array).slice();
+  for (let i = 0; i < N; i++) for (let p = maskLength(i); p < L; p++) data[i * L + p] = 1n; // padded with token 1, as some tokenizers do
+  writeFileSync(join(dir, 'data', 'input_ids.npy'), encodeNpy({ descr: '<i8', shape: [N, L], data }));
+  const p = io();
+  t.equal(await runInitCommand([dir, '--check-items', '8'], p.io), 0, p.err.join(''));
+  const raw = JSON.parse(readFileSync(join(dir, 'cascade.json'), 'utf8'));
+  t.same(raw.inputs.map((x: any) => [x.name, x.padValue]), [['input_ids', 1], ['attention_mask', 0]]);
+  t.equal(raw.models[0].padInvariant, true, 'the bag ignores what the mask hides');
 });

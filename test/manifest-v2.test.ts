@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadManifest, ManifestError, parseManifest } from '../ts/contracts/manifest.js';
 import { defaultManifestPath } from '../ts/contracts/package-root.js';
-import { loadItems, maskLengths, mulberry32, splitIndices, ItemsError } from '../ts/contracts/items.js';
+import { itemAt, loadItems, maskLengths, mulberry32, splitIndices, ItemsError } from '../ts/contracts/items.js';
 import { encodeNpy } from '../ts/contracts/npy.js';
 
 const kFile = '/somewhere/cascade.json';
@@ -207,6 +207,11 @@ t.test('loadItems on npy data: split, lengths from the mask or lengths.npy, erro
   t.same(val.tensors.map((x) => [x.name, x.datatype, x.itemShape]), [['input_ids', 'INT64', [L]], ['attention_mask', 'INT64', [L]]]);
   const k = parts.validation[1];
   t.equal(val.tensors[0].data[L + 0], BigInt(100 * k + 1), 'item data copied from its row');
+  const one = itemAt(val, 1, m.inputs);
+  t.same(one.map((x) => [x.name, x.datatype, x.shape]), [['input_ids', 'INT64', [lens[k]]], ['attention_mask', 'INT64', [lens[k]]]], 'itemAt: cut to its length');
+  t.same([...one[0].data], Array.from({ length: lens[k] }, (_, p) => BigInt(100 * k + p + 1)));
+  t.same([...one[1].data], Array.from({ length: lens[k] }, () => 1n));
+  t.throws(() => itemAt(val, 4, m.inputs), RangeError);
 
   save('lengths.npy', { descr: '<i4', shape: [n], data: Int32Array.from(lens.map(() => 5)) });
   writeFileSync(file, JSON.stringify(v2({ data: { format: 'npy', dir: 'data', lengths: 'lengths.npy', split: { seed: 3, validationFraction: 0.4 } } })));

@@ -5,9 +5,10 @@
 import { existsSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { parseManifest, type OutputKind } from '../contracts/manifest.js';
-import { readNpyItems, ItemsError, type LabelledItems } from '../contracts/items.js';
+import { readNpyItems, splitIndices, ItemsError, type LabelledItems } from '../contracts/items.js';
 import { NpyError } from '../contracts/npy.js';
 import { runCommand, UsageError, type CliIo, type CommandSpec } from './args.js';
+import { onnxParamsOf } from './onnx-params.js';
 import { checkModel, dataFacts, InitError, inspectModel, unifyInputs, type ModelCheck, type ModelInfo } from './init-inspect.js';
 
 export const kInitCommand: CommandSpec = {
@@ -119,6 +120,7 @@ export async function runInitCommand(argv: string[], io: CliIo): Promise<number>
         inputFiles: Object.fromEntries(inputs.map((x) => [x.name, join(dataDir, `${x.name}.npy`)])),
         labels: labelsFile,
         lengths: hasLengths ? lengthsFile : null,
+        // no output fixes the number of classes: accept any id here, then take the largest + 1
         classes: classes || 2 ** 31 - 1,
       };
       let items: LabelledItems;
@@ -160,6 +162,7 @@ export async function runInitCommand(argv: string[], io: CliIo): Promise<number>
           const c = checks.get(m.name)!;
           const names = m.inputs.map((x) => x.name);
           const subset = names.length !== allInputs.length;
+          const params = onnxParamsOf(m.path);
           return {
             name: m.name,
             file: basename(m.path),
@@ -167,6 +170,7 @@ export async function runInitCommand(argv: string[], io: CliIo): Promise<number>
             output: m.output,
             outputKind: c.outputKind,
             padInvariant: c.padInvariant,
+            ...(params !== null ? { params } : {}),
           };
         }),
       };
@@ -185,6 +189,9 @@ export async function runInitCommand(argv: string[], io: CliIo): Promise<number>
             `padding ${c.padInvariant ? 'harmless' : `changes the answer by up to ${c.padDifference.toExponential(1)}: batched by equal length only`}  accuracy on ${sample.length} checked items ${c.sampleAccuracy.toFixed(3)}\n`,
         );
       }
+      const parts = splitIndices(items.count, seed, validationFraction);
+      io.stdout.write(`split (seed ${seed}): ${parts.validation.length} validation, ${parts.heldout.length} held-out items\n`);
+      io.stdout.write(`next: cascadeserve profile ${join(dir, 'cascade.json')} --out ${join(dir, 'profile.json')}\n`);
       return 0;
     }
   });

@@ -70,15 +70,20 @@ export async function inspectModel(path: string, outputOverride: string | undefi
     }
     inputs.push({ name: x.name, datatype, itemShape });
   }
-  const floatOutputs = session.outputs.filter((o) => o.type === 'float32' || o.type === 'float16');
+  // With several outputs, the class scores are the one float [batch, classes] output, or among
+  // several such the one whose name says logits, probabilities or scores.
+  const scoreShaped = session.outputs.filter((o) => (o.type === 'float32' || o.type === 'float16') && o.shape.length === 2);
+  const named = scoreShaped.filter((o) => /logit|prob|score/i.test(o.name));
   let out;
   if (outputOverride !== undefined) {
     out = session.outputs.find((o) => o.name === outputOverride);
     if (!out) throw new UsageError(`--output: ${file}: names ${JSON.stringify(outputOverride)}, but the model's outputs are ${session.outputs.map((o) => JSON.stringify(o.name)).join(', ')}`);
   } else if (session.outputs.length === 1) {
     out = session.outputs[0];
-  } else if (floatOutputs.length === 1) {
-    out = floatOutputs[0];
+  } else if (scoreShaped.length === 1) {
+    out = scoreShaped[0];
+  } else if (named.length === 1) {
+    out = named[0];
   } else {
     throw new InitError(`${file}: the model has ${session.outputs.length} outputs (${session.outputs.map((o) => o.name).join(', ')}); say which one holds the class scores with --output ${basename(path, '.onnx')}=NAME`);
   }
@@ -291,7 +296,7 @@ export interface CheckOptions {
 
 /**
  * Runs a model on the sample: each item alone at its own length (the reference), then all of
- * them as one batch padded to the longest; the output kind is read from the unpadded rows, and
+ * them as one batch padded to the data's common length; the output kind is read from the unpadded rows, and
  * padding is harmless when the two runs' probabilities agree within 1e-4. Then times a small
  * padded batch.
  */
@@ -337,8 +342,7 @@ export async function checkModel(model: ModelInfo, opts: CheckOptions): Promise<
     if (best === items.labels[sample[k]]) correct++;
   }
   if (dynamic && items.lengths) {
-    const longest = Math.max(...sample.map((i) => items.lengths![i]));
-    const together = await run(sample, longest);
+    const together = await run(sample, null); // padded to the data's common length
     for (let k = 0; k < sample.length; k++) {
       const a = probs(alone, k);
       const b = probs(together, k);

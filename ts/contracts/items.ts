@@ -240,6 +240,39 @@ export function selectItems(items: LabelledItems, indices: Int32Array): Labelled
   return { count: indices.length, labels, tensors, lengths, indices: idx };
 }
 
+/** One input of one item as a request would carry it: cut to the item's own length. */
+export interface ItemInput {
+  name: string;
+  datatype: Datatype;
+  /** The item's shape (its own length on the dynamic axis), without a batch axis. */
+  shape: number[];
+  data: ItemData;
+}
+
+/**
+ * Item k of `items` with every dynamic input cut to the item's length: what a client sends
+ * for it unpadded (and what a reference runtime runs it on).
+ */
+export function itemAt(items: LabelledItems, k: number, inputs: readonly ManifestInput[]): ItemInput[] {
+  if (!Number.isInteger(k) || k < 0 || k >= items.count) throw new RangeError(`item ${k} out of range: ${items.count} items`);
+  return items.tensors.map((t) => {
+    const axis = inputs.find((x) => x.name === t.name)?.dynamicAxis ?? null;
+    const per = shapeSize(t.itemShape);
+    const row = t.data.subarray(k * per, (k + 1) * per) as ItemData;
+    if (axis === null || !items.lengths) return { name: t.name, datatype: t.datatype, shape: [...t.itemShape], data: row.slice() as ItemData };
+    const L = t.itemShape[axis];
+    const n = items.lengths[k];
+    const shape = [...t.itemShape];
+    shape[axis] = n;
+    const outer = shapeSize(t.itemShape.slice(0, axis));
+    const inner = shapeSize(t.itemShape.slice(axis + 1));
+    const Ctor = t.data.constructor as new (n: number) => ItemData;
+    const data = new Ctor(outer * n * inner);
+    for (let o = 0; o < outer; o++) (data as Uint8Array).set((row as Uint8Array).subarray(o * L * inner, (o * L + n) * inner), o * n * inner);
+    return { name: t.name, datatype: t.datatype, shape, data };
+  });
+}
+
 /** Every item of a version-2 manifest's data, before the split. */
 export function loadAllItems(manifest: Manifest): LabelledItems {
   const npy = manifest.data.npy;
