@@ -3,7 +3,7 @@
 // run on the unpadded item, the lengths against the mask, the length buckets against the
 // quantiles and shares computed here, the top-level times against the mix; then a plan on it.
 import t from 'tap';
-import { cpSync, mkdtempSync, readFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
@@ -115,6 +115,12 @@ t.test('profile a token cascade: answers, lengths, buckets, mix; then plan it', 
     t.equal(mismatched, 0, `${mm.name}: every predicted class as onnxruntime-node's on the unpadded item`);
     t.ok(worst < 1e-4, `${mm.name}: certainties within 1e-4 of onnxruntime-node's (worst ${worst.toExponential(2)})`);
   }
+
+  // --timing isolated is version 1's: a usage error naming the flag, nothing written
+  r = capture();
+  t.equal(await runProfileCommand([join(dir, 'cascade.json'), '--out', join(dir, 'other.json'), '--timing', 'isolated'], r.io), 2);
+  t.match(r.o.err, /--timing isolated: a version-2 manifest's models are timed in rotation only/);
+  t.notOk(existsSync(join(dir, 'other.json')), 'nothing written');
 
   // the plan uses them (cost by length): valid, and it serves some load
   r = capture();

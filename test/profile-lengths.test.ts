@@ -216,13 +216,26 @@ t.test('simulator: a batch costs its longest item\'s bucket', async (t) => {
   t.ok(mixed.meanMs > plain.meanMs, 'long items make the mean latency longer');
 });
 
-t.test('the zoo plan is unchanged (no length data: every number as before)', async (t) => {
-  const dir = join(packageRoot(), 'models', 'fmnist');
-  const profile = validateProfile(JSON.parse(readFileSync(join(dir, 'profile.json'), 'utf8')));
-  const committed = JSON.parse(readFileSync(join(dir, 'plan.json'), 'utf8'));
-  // the settings of `npm run plan:zoo`
-  const { plan } = await computePlan(profile, { sloP95Ms: 10, lanes: 1, maxQps: 25000, threads: 2 });
-  t.same(plan.gears, committed.gears, 'gears');
-  t.same(plan.unservable, committed.unservable, 'unservable');
-  t.same(plan.loadGrid, committed.loadGrid, 'load grid');
+t.test('the zoo plan: one length bucket holding every item plans exactly as no length data; a slower long bucket does not', async (t) => {
+  // The length path reduces to the plain one (the expected time over one bucket is its table,
+  // the simulator times every batch at that table), so adding length data changes a plan only
+  // through the lengths themselves. (Before cost by length, the same settings reproduced the
+  // committed models/fmnist/plan.json exactly.)
+  const profile = validateProfile(JSON.parse(readFileSync(join(packageRoot(), 'models', 'fmnist', 'profile.json'), 'utf8')));
+  const opts = { sloP95Ms: 10, lanes: 1, maxQps: 25000, loadLevels: 16, maxGears: 8, maxStages: 2, threads: 1 };
+  const plain = (await computePlan(profile, opts)).plan;
+  const oneBucket = clone(profile);
+  oneBucket.lengths = oneBucket.labels.map(() => 1);
+  for (const m of oneBucket.models) for (const tm of m.timings) tm.lengthBuckets = [{ length: 1, share: 1, batchTimesUs: clone(tm.batchTimesUs) }];
+  const same = (await computePlan(validateProfile(oneBucket), opts)).plan;
+  t.same(same.gears, plain.gears, 'gears');
+  t.same(same.unservable, plain.unservable, 'unservable');
+  // control: half the items in a second bucket three times slower
+  const twoBuckets = clone(oneBucket);
+  twoBuckets.lengths = twoBuckets.labels.map((_, i) => (i % 2 === 0 ? 1 : 2));
+  for (const m of twoBuckets.models) for (const tm of m.timings) tm.lengthBuckets = [{ length: 1, share: 0.5, batchTimesUs: clone(tm.batchTimesUs) }, { length: 2, share: 0.5, batchTimesUs: tm.batchTimesUs.map((r) => ({ ...r, p50: 3 * r.p50, p95: 3 * r.p95 })) }];
+  const slower = (await computePlan(validateProfile(twoBuckets), opts)).plan;
+  // accuracy over the load grid (each gear's accuracy over its range): lower when items cost more
+  const meanAccuracy = (p: typeof plain) => p.gears.reduce((a, g) => a + g.expectedAccuracy * (g.maxQps - g.minQps), 0) / 25000;
+  t.ok(meanAccuracy(slower) < meanAccuracy(plain), `accuracy over the grid: ${meanAccuracy(slower).toFixed(4)} with the slower long items < ${meanAccuracy(plain).toFixed(4)}`);
 });

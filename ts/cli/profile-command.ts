@@ -10,7 +10,7 @@ import { profileItems } from '../tools/profiler-items.js';
 import { loadItems } from '../contracts/items.js';
 import type { Profile } from '../contracts/profile-schema.js';
 import { timingFor } from '../contracts/profile-schema.js';
-import { checkDefaultOutput, runCommand, type CliIo, type CommandSpec } from './args.js';
+import { checkDefaultOutput, runCommand, UsageError, type CliIo, type CommandSpec } from './args.js';
 
 export const kProfileCommand: CommandSpec = {
   name: 'profile',
@@ -22,7 +22,7 @@ export const kProfileCommand: CommandSpec = {
     { name: 'reps', kind: 'integer', min: 1, max: 10_000, default: 30, help: 'timed batches per model and batch size' },
     { name: 'warmup', kind: 'integer', min: 0, max: 10_000, default: 5, help: 'untimed batches first' },
     { name: 'threads', kind: 'integer', min: 1, max: 256, default: 1, help: 'intra-op threads of the profiled lane' },
-    { name: 'timing', kind: 'choice', choices: ['rotation', 'isolated'], default: 'rotation', help: 'models timed in turn (as in a cascade) or each alone' },
+    { name: 'timing', kind: 'choice', choices: ['rotation', 'isolated'], default: 'rotation', help: 'models timed in turn (as in a cascade) or each alone (version-1 manifests)' },
     { name: 'no-heldout', kind: 'boolean', help: 'skip the held-out half' },
   ],
   exitCodes: '0 profile written; 1 input error; 2 usage error.',
@@ -69,6 +69,7 @@ export async function runProfileCommand(argv: string[], io: CliIo): Promise<numb
     let profile: Profile;
     let counts: string;
     if (manifest.version === 2) {
+      if (timing !== 'rotation') throw new UsageError(`--timing ${timing}: a version-2 manifest's models are timed in rotation only (${manifest.path})`);
       // typed inputs through engine.submitTensors; batch times per length bucket
       const validation = loadItems(manifest, 'validation');
       const ho = heldout ? loadItems(manifest, 'heldout') : undefined;

@@ -123,8 +123,9 @@ async function answers(engine: CascadeEngine, model: string, items: LabelledItem
 
 /**
  * Rotation timing per length bucket: samples[m][bucket][size]. `at` is each bucket's length
- * (null: no dynamic axis, one bucket at the data's shape). Items are taken from the bucket
- * itself where it has enough (their content is the data's), else from any item.
+ * (null: no dynamic axis, one bucket at the data's shape). The items are validation items in
+ * turn, each submitted at the bucket's length (its own positions, then the data's padding):
+ * the batch has the shape of b items of that length, which is what its time depends on.
  */
 async function timeRotating(engine: CascadeEngine, names: string[], items: LabelledItems, padded: number | null, at: (number | null)[], opts: { maxBatch: number; reps: number; warmup: number }, tick: () => void): Promise<BatchTiming[][][]> {
   const sizes = batchSizesUpTo(opts.maxBatch);
