@@ -3,6 +3,7 @@
 // own length on the dynamic axis, item lengths from the mask input; every refusal is a 400
 // whose message names the input. Expected values are written out here by hand.
 import t, { type Test } from 'tap';
+import fc from 'fast-check';
 import { decodeInferRequest, type InputContract } from '../ts/server/codec.js';
 import { decodeGrpcInferRequest } from '../ts/server/grpc/infer-messages.js';
 import { float16Bits, type TensorContract, type TensorDatatype } from '../ts/server/tensor-decoder.js';
@@ -275,4 +276,36 @@ t.test("serve's banner example decodes", async (t) => {
   t.same(Array.from(d.lengths!), [4], 'every position of the mask counts');
   const typed = contractOf({ inputs: [{ name: 'f', datatype: 'FP16', itemShape: [-1, 2], padValue: 0 }, { name: 'b', datatype: 'BOOL', itemShape: [-1], padValue: 0 }], dynamicAxis: 0, maskInput: null });
   t.ok(decodeInferRequest(JSON.parse(exampleTensorBody(typed.tensors!)), undefined, typed).tensors, 'FP16 and BOOL inputs');
+});
+
+t.test('any request: a decoded submission that fits, or a 4xx naming a field', async (t) => {
+  const name = fc.constantFrom('input_ids', 'attention_mask', 'other', '');
+  const datatype = fc.constantFrom('INT64', 'INT32', 'FP32', 'FP16', 'BOOL', 'UINT8', 'BYTES', '');
+  const dim = fc.oneof(fc.integer({ min: 0, max: 6 }), fc.constantFrom(2 ** 31, 1.5, -1));
+  const value = fc.oneof(fc.integer({ min: -2, max: 3 }), fc.double(), fc.boolean(), fc.constant('1'), fc.constant(null), fc.constant(2 ** 60));
+  const data = fc.oneof(fc.array(value, { maxLength: 40 }), fc.array(fc.array(value, { maxLength: 8 }), { maxLength: 6 }), fc.constant(undefined), fc.constant(5));
+  const input = fc.record({ name, datatype, shape: fc.array(dim, { maxLength: 3 }), data, binary: fc.boolean() });
+  const property = fc.property(fc.array(input, { minLength: 1, maxLength: 3 }), fc.integer({ min: 0, max: 64 }), (inputs, tailBytes) => {
+    const body = {
+      inputs: inputs.map((i) => {
+        const { binary, ...rest } = i;
+        const elems = i.shape.reduce((a, b) => a * b, 1);
+        return binary ? { name: i.name, datatype: i.datatype, shape: i.shape, parameters: { binary_data_size: elems * 8 } } : rest;
+      }),
+    };
+    const binary = inputs.some((i) => i.binary);
+    let decoded;
+    try {
+      decoded = decodeInferRequest(body as never, binary ? Buffer.alloc(tailBytes, 1) : undefined, kTokens).tensors!;
+    } catch (e) {
+      if (!(e instanceof HttpError) || e.statusCode < 400 || e.statusCode >= 500) throw e;
+      if (!/^(inputs|parameters|request body)/.test(e.message)) throw new Error(`message names no field: ${e.message}`);
+      return;
+    }
+    // Accepted: every input, count items of `length` each, lengths within 1..length.
+    for (const s of tokens.inputs) if (decoded.tensors[s.name].length !== decoded.count * decoded.length!) throw new Error(`${s.name}: ${decoded.tensors[s.name].length} elements`);
+    for (const l of decoded.lengths!) if (!(l >= 1 && l <= decoded.length!)) throw new Error(`item length ${l}`);
+  });
+  const r = fc.check(property, { numRuns: 3000, seed: 13 });
+  t.notOk(r.failed, r.failed ? `counterexample ${JSON.stringify(r.counterexample)}: ${String(r.errorInstance)}` : '3000 requests');
 });
