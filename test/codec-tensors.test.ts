@@ -181,7 +181,9 @@ t.test('refusals name the input', async (t) => {
     ['wrong datatype', (i) => [{ ...i[0], datatype: 'INT32' }, i[1]], /^inputs\[0\]\.datatype: input 'input_ids' is INT64, got 'INT32'/],
     ['no data', (i) => [{ ...i[0], data: undefined }, i[1]], /^inputs\[0\]\.data: input 'input_ids' has no data/],
     ['too few values', (i) => [i[0], { ...i[1], data: [1, 1] }], /^inputs\[1\]\.data: input 'attention_mask' needs 3 values/],
-    ['too many values', (i) => [i[0], { ...i[1], data: [1, 1, 1, 1] }], /^inputs\[1\]\.data: input 'attention_mask' has more than the 3 values/],
+    ['too many values', (i) => [i[0], { ...i[1], data: [1, 1, 1, 1] }], /^inputs\[1\]\.data: input 'attention_mask' needs 3 values for its shape, got 4/],
+    // A shape alone allocates nothing: 2^31 positions of INT64 would be 16 GiB.
+    ['a huge length', (i) => [{ ...i[0], shape: [1, 2 ** 31] }, { ...i[1], shape: [1, 2 ** 31] }], /^inputs\[0\]\.data: input 'input_ids' needs 2147483648 values for its shape, got 3/],
     ['a fraction', (i) => [{ ...i[0], data: [1, 2.5, 3] }, i[1]], /^inputs\[0\]\.data: element 1 of input 'input_ids' is 2\.5, expected an integer/],
     ['an unsafe integer', (i) => [{ ...i[0], data: [1, 2 ** 60, 3] }, i[1]], /^inputs\[0\]\.data: element 1 of input 'input_ids' is .*, expected an integer/],
     ['a string', (i) => [{ ...i[0], data: [1, '2', 3] }, i[1]], /^inputs\[0\]\.data: element 1 of input 'input_ids' is "2"/],
@@ -212,6 +214,8 @@ t.test('binary refusals name the input', async (t) => {
   ]);
   t.match(refusal(t, () => decodeInferRequest(ok.body, Buffer.concat([ok.tail, Buffer.alloc(8)]), kTokens)).message, /^inputs: the inputs' binary_data_size add up to 48 bytes but 56 follow/);
   t.match(refusal(t, () => decodeInferRequest(ok.body, ok.tail.subarray(0, 40), kTokens)).message, /^inputs\[1\]\.parameters\.binary_data_size: input 'attention_mask' needs 24 bytes from offset 24 but only 16 follow/);
+  const huge = { inputs: ['input_ids', 'attention_mask'].map((name) => ({ name, shape: [1, 2 ** 31], datatype: 'INT64', parameters: { binary_data_size: 2 ** 34 } })) };
+  t.match(refusal(t, () => decodeInferRequest(huge as never, ok.tail, kTokens)).message, /^inputs\[0\]\.parameters\.binary_data_size: input 'input_ids' needs 17179869184 bytes from offset 0 but only 48 follow/, 'a huge binary tensor is refused before any allocation');
 
   const fp = (datatype: TensorDatatype, bytes: Buffer) => {
     const c = contractOf({ inputs: [{ name: 'feat', datatype, itemShape: [2], padValue: 0 }], dynamicAxis: null, maskInput: null });

@@ -120,7 +120,9 @@ export function decodeTensorInputs(inputs: RequestTensor[], tail: Buffer | undef
     const spec = specs.get(input.name)!;
     const at = `inputs[${i}]`;
     const elems = input.shape.reduce((a, b) => a * b, 1);
-    const out = allocate(spec.datatype, elems);
+    // Allocated only once the request is known to carry that many values (checked below): a
+    // shape alone, say [1, 2^31], must not make the server reserve gigabytes.
+    let out: TensorData;
     const binarySize = input.parameters?.binary_data_size;
     if (binarySize !== undefined) {
       if (input.data !== undefined) throw badRequest(`${at}: input '${spec.name}' has both data and parameters.binary_data_size`);
@@ -132,12 +134,16 @@ export function decodeTensorInputs(inputs: RequestTensor[], tail: Buffer | undef
       if (tailAt + bytes > tail.length) {
         throw badRequest(`${at}.parameters.binary_data_size: input '${spec.name}' needs ${bytes} bytes from offset ${tailAt} but only ${tail.length - tailAt} follow`);
       }
+      out = allocate(spec.datatype, elems);
       fillFromBytes(tail.subarray(tailAt, tailAt + bytes), spec, out, at);
       tailAt += bytes;
       binaryInputs++;
     } else {
       if (input.data === undefined) throw badRequest(`${at}.data: input '${spec.name}' has no data (or give parameters.binary_data_size with binary data)`);
-      fillFromJson(input.data, spec, out, `${at}.data`, input.shape.length);
+      const values = countJsonValues(input.data, spec, `${at}.data`, input.shape.length);
+      if (values !== elems) throw badRequest(`${at}.data: input '${spec.name}' needs ${elems} values for its shape, got ${values}`);
+      out = allocate(spec.datatype, elems);
+      fillFromJson(input.data as unknown[], spec, out, `${at}.data`);
     }
     tensors[spec.name] = out;
   });
@@ -227,24 +233,33 @@ function fillFromBytes(bytes: Buffer, spec: TensorInputSpec, out: TensorData, at
   }
 }
 
-/** JSON `data` (flat or nested as the shape) into `out`, each value checked against the datatype. */
-function fillFromJson(data: unknown, spec: TensorInputSpec, out: TensorData, at: string, maxDepth: number): void {
+/** The values of JSON `data` (flat or nested as the shape), refusing what is not an array or nests deeper than the shape. */
+function countJsonValues(data: unknown, spec: TensorInputSpec, at: string, maxDepth: number): number {
   if (!Array.isArray(data)) throw badRequest(`${at}: input '${spec.name}' expects an array, got ${data === null ? 'null' : typeof data}`);
-  const put = elementWriter(spec, out, at);
-  let k = 0;
+  let n = 0;
   const walk = (a: unknown[], depth: number): void => {
     // Nesting deeper than the shape has dimensions is refused before it can exhaust the stack.
     if (depth > maxDepth) throw badRequest(`${at}: input '${spec.name}' is nested deeper than the shape's ${maxDepth} dimensions`);
     for (const v of a) {
       if (Array.isArray(v)) walk(v, depth + 1);
-      else {
-        if (k >= out.length) throw badRequest(`${at}: input '${spec.name}' has more than the ${out.length} values its shape holds`);
-        put(v, k++);
-      }
+      else n++;
     }
   };
   walk(data, 1);
-  if (k !== out.length) throw badRequest(`${at}: input '${spec.name}' needs ${out.length} values for its shape, got ${k}`);
+  return n;
+}
+
+/** JSON `data`, already counted (countJsonValues), into `out`, each value checked against the datatype. */
+function fillFromJson(data: unknown[], spec: TensorInputSpec, out: TensorData, at: string): void {
+  const put = elementWriter(spec, out, at);
+  let k = 0;
+  const walk = (a: unknown[]): void => {
+    for (const v of a) {
+      if (Array.isArray(v)) walk(v);
+      else put(v, k++);
+    }
+  };
+  walk(data);
 }
 
 type Put = (v: unknown, k: number) => void;
