@@ -2,6 +2,7 @@
 // Protocol, REST and gRPC, until SIGTERM or SIGINT, then shuts down gracefully (stops
 // accepting, answers requests in flight, closes the engines) and exits 0. SIGHUP reloads.
 import { runCommand, UsageError, type CliIo, type CommandSpec } from './args.js';
+import type { TensorContract } from '../server/tensor-decoder.js';
 
 const kHourMs = 3_600_000;
 const kLogLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -189,7 +190,8 @@ async function serve(s: ServeSettings, io: CliIo): Promise<number> {
     const auth = s.authToken === undefined ? undefined : s.tokenFromFlag ? { token: s.authToken } : { variable: 'CASCADESERVE_AUTH_TOKEN' };
     io.stdout.write(`cascadeserve serving '${name}' at ${url}${grpcAt}\n`);
     io.stdout.write(`models: ${models.join(', ')}\n`);
-    io.stdout.write(`try:\n${exampleRequest(url, name, server.cascade.contract.inputName, server.cascade.contract.itemShape, auth)}\n`);
+    const c = server.cascade.contract;
+    io.stdout.write(`try:\n${exampleRequest(url, name, c.inputName, c.itemShape, auth, c.tensors)}\n`);
   }
 
   return new Promise<number>((resolve) => {
@@ -231,17 +233,34 @@ async function serve(s: ServeSettings, io: CliIo): Promise<number> {
 }
 
 /**
- * A curl command for one all-zero image as UINT8 pixels (works in any POSIX shell). With
+ * A curl command for one all-zero image as UINT8 pixels (works in any POSIX shell), or with
+ * `tensors` (a cascade of typed inputs) one item of length 4 in every input. With
  * `auth` (the token itself, or the environment variable that holds it), it sends the
  * Authorization header the server requires.
  */
-export function exampleRequest(url: string, model: string, input: string, itemShape: number[], auth?: { token: string } | { variable: string }): string {
-  const elems = itemShape.reduce((a, b) => a * b, 1);
-  const zeros = `$(printf '0,%.0s' $(seq ${elems - 1}))0`;
-  const body = `{"id":"example","inputs":[{"name":"${input}","shape":[1,${itemShape.join(',')}],"datatype":"UINT8","data":[${zeros}]}]}`;
+export function exampleRequest(url: string, model: string, input: string, itemShape: number[], auth?: { token: string } | { variable: string }, tensors?: TensorContract): string {
+  let body: string;
+  if (tensors) {
+    body = exampleTensorBody(tensors);
+  } else {
+    const elems = itemShape.reduce((a, b) => a * b, 1);
+    const zeros = `$(printf '0,%.0s' $(seq ${elems - 1}))0`;
+    body = `{"id":"example","inputs":[{"name":"${input}","shape":[1,${itemShape.join(',')}],"datatype":"UINT8","data":[${zeros}]}]}`;
+  }
   // Double quotes: the variable expands; a token is printable ASCII, so only the characters
   // special inside double quotes need a backslash.
   const bearer = auth === undefined ? '' : 'token' in auth ? auth.token.replace(/["\\$`]/g, '\\$&') : `$${auth.variable}`;
   const header = auth === undefined ? '' : ` -H "Authorization: Bearer ${bearer}"`;
   return `  curl -s ${url}/v2/models/${model}/infer -H 'Content-Type: application/json'${header} -d "${body.replace(/"/g, '\\"')}"`;
+}
+
+/** One item of length 4 on the dynamic axis: ones in integer and mask inputs (all positions count), true in BOOL, zeros in floats. */
+export function exampleTensorBody(c: TensorContract): string {
+  const inputs = c.inputs.map((i) => {
+    const shape = [1, ...i.itemShape.map((d) => (d < 0 ? 4 : d))];
+    const elems = shape.reduce((a, b) => a * b, 1);
+    const value = i.datatype === 'BOOL' ? 'true' : i.datatype === 'FP32' || i.datatype === 'FP16' ? '0' : '1';
+    return `{"name":"${i.name}","shape":[${shape.join(',')}],"datatype":"${i.datatype}","data":[${Array(elems).fill(value).join(',')}]}`;
+  });
+  return `{"id":"example","inputs":[${inputs.join(',')}]}`;
 }

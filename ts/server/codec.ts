@@ -1,10 +1,17 @@
-// Open Inference Protocol tensors <-> the engine's Float32Array of items, in both encodings:
-// JSON (nested or flat `data`) and Triton's binary tensor extension (the JSON header's
-// length in Inference-Header-Content-Length, raw little-endian bytes after it). Validation is
-// strict and every message names the field as the client wrote it.
+// Open Inference Protocol tensors <-> the engine's items, in both encodings: JSON (nested or
+// flat `data`) and Triton's binary tensor extension (the JSON header's length in
+// Inference-Header-Content-Length, raw little-endian bytes after it). A model with one fixed
+// FP32 input (the zoo's images) is decoded here into one Float32Array for engine.submit (the
+// fast path); a model with named typed inputs and a dynamic axis goes through
+// tensor-decoder.ts into what engine.submitTensors takes. Validation is strict and every
+// message names the field as the client wrote it.
 import { kMaxBudgetUs } from '../engine/config.js';
 import type { ItemResult } from '../engine/engine.js';
 import { badRequest, tooLarge } from './errors.js';
+import { decodeTensorInputs, type TensorContract, type TensorSubmission } from './tensor-decoder.js';
+import { clip, describe } from './text.js';
+
+export { clip };
 
 export type ParameterValue = string | number | boolean;
 export type Parameters = Record<string, ParameterValue>;
@@ -33,6 +40,12 @@ export interface InputContract {
   /** Multiplier for UINT8 data: 1/255 when the manifest's preprocessing is pixel/255. */
   uint8Scale: number;
   maxImagesPerRequest: number;
+  /**
+   * Present for a model of named typed inputs (manifest v2: several inputs, other datatypes,
+   * a dynamic axis): requests are decoded for engine.submitTensors, and the fields above
+   * describe its first input only.
+   */
+  tensors?: TensorContract;
 }
 
 /** The outputs a response can carry; the first is the default. */
@@ -43,7 +56,10 @@ export const kOutputDatatype: Record<OutputName, 'FP32' | 'INT64' | 'INT32' | 'B
 export interface DecodedRequest {
   id?: string;
   items: number;
+  /** The fast path's items (one fixed FP32 input); empty when `tensors` carries them. */
   inputs: Float32Array;
+  /** The items of a typed-tensor model, for engine.submitTensors; null on the fast path. */
+  tensors: TensorSubmission | null;
   /** Microseconds; undefined = the server's default (the SLO). */
   timeoutUs?: number;
   /** 1 is the highest. */
@@ -69,6 +85,22 @@ const kMaxFloat32 = 3.4028234663852886e38;
  */
 export function decodeInferRequest(body: InferRequestBody, binaryTail: Buffer | undefined, contract: InputContract): DecodedRequest {
   checkStructure(body);
+  let decoded: DecodedRequest;
+  if (contract.tensors) {
+    const tensors = decodeTensorInputs(body.inputs, binaryTail, contract.tensors, contract.maxImagesPerRequest);
+    decoded = { items: tensors.count, inputs: kNoImages, tensors, priority: 1, outputs: [] };
+  } else {
+    const { items, inputs } = decodeImageInput(body, binaryTail, contract);
+    decoded = { items, inputs, tensors: null, priority: 1, outputs: [] };
+  }
+  decodeRequestOptions(body, decoded);
+  return decoded;
+}
+
+const kNoImages = new Float32Array(0);
+
+/** The fast path: one FP32 (or UINT8) input of a fixed shape, into one Float32Array. */
+function decodeImageInput(body: InferRequestBody, binaryTail: Buffer | undefined, contract: InputContract): { items: number; inputs: Float32Array } {
   if (body.inputs.length !== 1) {
     throw badRequest(`inputs: expected exactly one input ('${contract.inputName}'), got ${body.inputs.length}`);
   }
@@ -99,9 +131,12 @@ export function decodeInferRequest(body: InferRequestBody, binaryTail: Buffer | 
     if (input.data === undefined) throw badRequest(`${at}.data: missing (or give parameters.binary_data_size with binary data)`);
     fillFromJson(input.data, input.datatype, inputs, contract.uint8Scale, `${at}.data`, input.shape.length);
   }
+  return { items, inputs };
+}
 
+/** The request's id, parameters (timeout, priority, binary_data_output) and outputs, into `decoded`. */
+function decodeRequestOptions(body: InferRequestBody, decoded: DecodedRequest): void {
   const params = body.parameters ?? {};
-  const decoded: DecodedRequest = { items, inputs, priority: 1, outputs: [] };
   if (body.id !== undefined) decoded.id = body.id;
   if (params.timeout !== undefined) {
     // Bounded here, before admission and the engine: the engine's budget limit (24 hours).
@@ -134,7 +169,6 @@ export function decodeInferRequest(body: InferRequestBody, binaryTail: Buffer | 
   } else {
     decoded.outputs.push({ name: 'probabilities', binary: binaryDefault });
   }
-  return decoded;
 }
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -233,13 +267,6 @@ function fillFromJson(data: unknown, datatype: string, out: Float32Array, uint8S
   if (data.length === out.length && !Array.isArray(data[0])) for (const v of data) put(v);
   else walk(data, 1);
   if (k !== out.length) throw badRequest(`${at}: expected ${out.length} values for the shape, got ${k}`);
-}
-
-/** A value as an error message shows it: short, and never more than 40 characters of it. */
-function describe(v: unknown): string {
-  if (v === undefined) return 'undefined';
-  const text = typeof v === 'object' && v !== null ? (Array.isArray(v) ? 'an array' : 'an object') : JSON.stringify(v);
-  return text.length > 40 ? `${text.slice(0, 37)}...` : text;
 }
 
 /** What the server knows about the answer besides the items' results. */
@@ -428,11 +455,4 @@ export function isAcceptedContentType(contentType: string | undefined): boolean 
   if (contentType === undefined) return true;
   const type = contentType.split(';', 1)[0].trim().toLowerCase();
   return type === '' || type === 'application/json' || type === 'application/octet-stream' || (type.startsWith('application/') && type.endsWith('+json'));
-}
-
-/** Client text inside an error message: at most `max` characters, control characters removed. */
-export function clip(text: string, max: number): string {
-  // eslint-disable-next-line no-control-regex
-  const clean = text.replace(/[\u0000-\u001f\u007f]/g, ' ');
-  return clean.length > max ? `${clean.slice(0, max - 3)}...` : clean;
 }

@@ -1,8 +1,8 @@
 // The inference path both protocols share (REST's infer route, gRPC's ModelInfer): decode,
-// admission, one engine.submit() for all the request's images, the failure mapping, the
-// statistics and metrics, then the protocol's own encoding. It answers by returning the
-// encoded response or throwing one HttpError (already counted in the model's statistics), so
-// each protocol answers every accepted request exactly once.
+// admission, one engine.submit() (submitTensors() for typed inputs) for all the request's
+// items, the failure mapping, the statistics and metrics, then the protocol's own encoding.
+// It answers by returning the encoded response or throwing one HttpError (already counted in
+// the model's statistics), so each protocol answers every accepted request exactly once.
 import { performance } from 'node:perf_hooks';
 import type { ItemResult } from '../engine/engine.js';
 import type { DecodedRequest } from './codec.js';
@@ -82,7 +82,8 @@ export async function runInference<T>(ctx: ServerContext, model: ServedModel, ca
     if (answer) answer.gear = gearId;
     budgetUs = admission.budgetUs;
     const wantOutput = decoded.outputs.some((o) => o.name === 'probabilities');
-    results = await Promise.all(engine.submit(decoded.inputs, { budgetUs, priority: decoded.priority, wantOutput }));
+    const options = { budgetUs, priority: decoded.priority, wantOutput };
+    results = await Promise.all(decoded.tensors ? engine.submitTensors(decoded.tensors, options) : engine.submit(decoded.inputs, options));
   } finally {
     model.pendingRequests--;
   }

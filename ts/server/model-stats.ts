@@ -42,6 +42,11 @@ export interface LiveFigures {
   cheapestGearSeconds: number;
   /** The plan's p95 latency objective, seconds. */
   sloP95Seconds: number;
+  /**
+   * Per model, positions of the dynamic axis its batches held since the engine started: the
+   * items' own and the padding batch assembly added (typed inputs with a dynamic axis only).
+   */
+  padding: { model: string; itemPositions: number; paddedPositions: number }[];
 }
 
 export class ModelStats {
@@ -150,6 +155,7 @@ export class ModelStats {
         model_exits: [...this.exitsByModel].map(([model, count]) => ({ model, count })),
         gear_switches: { ...this.gearSwitches },
         switch_time_us: { last: this.switchUsLast, max: this.switchUsMax, mean: switches ? this.switchUsSum / switches : 0 },
+        padding: live.padding.map((p) => ({ model: p.model, item_positions: p.itemPositions, padded_positions: p.paddedPositions })),
       },
     };
   }

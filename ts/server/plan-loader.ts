@@ -6,8 +6,9 @@ import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { validatePlan, type Plan, type PlanGear } from '../contracts/plan-schema.js';
 import { fillEngineConfig, fillGear, type EngineGear, type EngineLane, type EngineModel, type EngineOptions } from '../engine/config.js';
-import { loadManifest, type Manifest, type ManifestModel } from '../contracts/manifest.js';
+import { loadManifest, type Manifest, type ManifestInput, type ManifestModel } from '../contracts/manifest.js';
 import { packageRoot } from '../contracts/package-root.js';
+import type { TensorContract } from './tensor-decoder.js';
 
 /** One plan gear with the engine's form of it and the figures the server reports. */
 export interface ServingGear {
@@ -38,8 +39,13 @@ export interface ServingPlan {
   /** Ordered by load, as in the plan. */
   gears: ServingGear[];
   sloMs: number;
-  /** Shape of one item without the batch axis (manifest input.shape). */
+  /** Shape of one item without the batch axis (manifest input.shape; version 2: the first input's, -1 on the dynamic axis). */
   itemShape: number[];
+  /**
+   * A version 2 manifest's named typed inputs, as requests carry them; null for version 1's
+   * single FP32 image input (the codec's fast path and engine.submit).
+   */
+  inputs: TensorContract | null;
   classes: number;
   /** Manifest models, cheapest first, by name. */
   members: ManifestModel[];
@@ -87,15 +93,21 @@ export async function loadServingPlan(planPath: string): Promise<ServingPlan> {
   }
 
   const itemDims = [...manifest.input.shape];
-  const engineModel = (m: ManifestModel): EngineModel => ({
-    name: m.name,
-    path: m.file,
-    input: m.input,
-    output: m.output,
-    itemDims,
-    classes: manifest.output.classes,
-    outputKind: m.outputKind,
-  });
+  const inputs = manifest.version === 1 ? null : tensorContract(manifest);
+  const byInput = new Map(manifest.inputs.map((i) => [i.name, i]));
+  const engineModel = (m: ManifestModel): EngineModel =>
+    inputs === null
+      ? { name: m.name, path: m.file, input: m.input, output: m.output, itemDims, classes: manifest.output.classes, outputKind: m.outputKind }
+      : {
+          name: m.name,
+          path: m.file,
+          // The model's own inputs, as the manifest describes them.
+          inputs: m.inputs.map((name) => engineInput(byInput.get(name)!)),
+          output: m.output,
+          classes: manifest.output.classes,
+          outputKind: m.outputKind,
+          padInvariant: m.padInvariant,
+        };
   const lanes: EngineLane[] = plan.lanes.map((l) => ({ kind: l.kind, intraOpThreads: l.intraOpThreads }));
 
   const gears: ServingGear[] = plan.gears.map((g: PlanGear, index) => ({
@@ -151,6 +163,7 @@ export async function loadServingPlan(planPath: string): Promise<ServingPlan> {
     gears,
     sloMs: plan.slo.p95Ms,
     itemShape: itemDims,
+    inputs,
     classes: manifest.output.classes,
     members: manifest.models,
     cascadeOptions,
@@ -174,6 +187,19 @@ function optionalCapacity(g: PlanGear): Pick<ServingGear, 'sustainedQps' | 'serv
   if (g.serviceRateQps !== undefined && g.serviceRateQps > 0) out.serviceRateQps = g.serviceRateQps;
   if (g.burstBudgetItems !== undefined) out.burstBudgetItems = g.burstBudgetItems;
   return out;
+}
+
+/** What requests to a version 2 manifest's cascade carry: every input, the dynamic axis, the mask input. */
+function tensorContract(manifest: Manifest): TensorContract {
+  return {
+    inputs: manifest.inputs.map((i) => ({ name: i.name, datatype: i.datatype, itemShape: [...i.shape], padValue: i.padValue })),
+    dynamicAxis: manifest.inputs.find((i) => i.dynamicAxis !== null)?.dynamicAxis ?? null,
+    maskInput: manifest.maskInput,
+  };
+}
+
+function engineInput(i: ManifestInput): NonNullable<EngineModel['inputs']>[number] {
+  return { name: i.name, datatype: i.datatype, itemDims: [...i.shape], padValue: i.padValue };
 }
 
 /**

@@ -50,7 +50,7 @@ export const kInferRequestSchema = {
     inputs: {
       type: 'array',
       minItems: 1,
-      // Every model takes one input: a bound keeps validation of hostile bodies cheap.
+      // A model takes a few inputs: a bound keeps validation of hostile bodies cheap.
       maxItems: kMaxTensorsPerRequest,
       items: {
         type: 'object',

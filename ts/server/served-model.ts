@@ -82,14 +82,16 @@ export class ServedModel {
     this.#engineOptions = engineOptions;
     this.#gears = gears;
     this.#options = options;
-    const itemElems = plan.itemShape.reduce((a, b) => a * b, 1);
+    // A dynamic axis (-1) counts as one element in itemElems: only the fast path reads it.
+    const itemElems = plan.itemShape.reduce((a, b) => a * Math.max(1, b), 1);
     this.contract = {
       inputName: plan.manifest.input.name,
       itemShape: plan.itemShape,
       itemElems,
-      uint8Scale: plan.manifest.input.preprocessing.replace(/\s/g, '') === 'pixel/255' ? 1 / 255 : 1,
+      uint8Scale: plan.inputs === null && plan.manifest.input.preprocessing.replace(/\s/g, '') === 'pixel/255' ? 1 / 255 : 1,
       maxImagesPerRequest: options.maxImagesPerRequest,
     };
+    if (plan.inputs !== null) this.contract.tensors = plan.inputs;
     // A reloaded model keeps its predecessor's statistics: the figures stay cumulative.
     this.stats = stats ?? new ModelStats(name);
     this.#monitor = new LoadMonitor(options.loadMonitor);
@@ -176,7 +178,8 @@ export class ServedModel {
       name: this.name,
       versions: ['1'],
       platform: this.kind === 'cascade' ? 'cascadeserve_cascade' : 'onnxruntime_onnx',
-      inputs: [{ name: c.inputName, datatype: 'FP32', shape: [-1, ...c.itemShape] }],
+      // Every input with its datatype; -1 for the batch axis and the dynamic axis.
+      inputs: c.tensors ? c.tensors.inputs.map((s) => ({ name: s.name, datatype: s.datatype, shape: [-1, ...s.itemShape] })) : [{ name: c.inputName, datatype: 'FP32', shape: [-1, ...c.itemShape] }],
       outputs: [
         { name: 'probabilities', datatype: 'FP32', shape: [-1, this.classes] },
         { name: 'class', datatype: 'INT64', shape: [-1] },
@@ -190,10 +193,20 @@ export class ServedModel {
   live(): LiveFigures {
     const engine = this.#engine;
     let executionCount = this.stats.closedExecutionCount;
+    const padding: LiveFigures['padding'] = [];
     if (engine && !this.#closed) {
       const s = engine.stats();
       for (const q of s.queues) executionCount += q.batches;
       executionCount -= this.#warmUpBatches;
+      if (this.contract.tensors?.dynamicAxis != null) {
+        const names = engine.modelNames;
+        for (const q of s.queues) {
+          const name = names[q.model];
+          const p = padding.find((x) => x.model === name) ?? padding[padding.push({ model: name, itemPositions: 0, paddedPositions: 0 }) - 1];
+          p.itemPositions += q.itemPositions;
+          p.paddedPositions += q.paddedPositions;
+        }
+      }
     }
     const gear = this.#controller?.current ?? this.#gears[0];
     const now = performance.now();
@@ -213,6 +226,7 @@ export class ServedModel {
       belowTopGearSeconds: inGears.belowTop,
       cheapestGearSeconds: inGears.cheapest,
       sloP95Seconds: this.admission.sloUs / 1e6,
+      padding,
     };
   }
 

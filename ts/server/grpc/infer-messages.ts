@@ -47,8 +47,11 @@ export interface ModelInferResponseMessage {
   raw_output_contents: Buffer[];
 }
 
-/** The contents field that carries each input datatype the server reads. */
-const kInputContentsField: Record<string, keyof TensorContentsMessage> = { FP32: 'fp32_contents', UINT8: 'uint_contents' };
+/**
+ * The contents field that carries each input datatype the server reads (the specification's
+ * InferTensorContents; FP16 has none and travels in raw_input_contents only).
+ */
+const kInputContentsField: Record<string, keyof TensorContentsMessage> = { FP32: 'fp32_contents', INT64: 'int64_contents', INT32: 'int_contents', UINT8: 'uint_contents', BOOL: 'bool_contents' };
 
 function parameterValue(p: InferParameterMessage, at: string): ParameterValue {
   switch (p.parameter_choice) {
@@ -104,7 +107,11 @@ export function decodeGrpcInferRequest(msg: ModelInferRequestMessage, contract: 
         tensor.parameters = { ...tensor.parameters, binary_data_size: raw[i].length };
       } else if (hasContents(input.contents)) {
         const field = kInputContentsField[tensor.datatype];
-        if (field === undefined) throw badRequest(`${at}.datatype: expected FP32 or UINT8, got '${clip(tensor.datatype, 32)}'`);
+        if (field === undefined && !contract.tensors) throw badRequest(`${at}.datatype: expected FP32 or UINT8, got '${clip(tensor.datatype, 32)}'`);
+        if (field === undefined) {
+          const why = tensor.datatype === 'FP16' ? 'FP16 has no typed contents field; send it in raw_input_contents' : `typed contents carry ${Object.keys(kInputContentsField).join(', ')}`;
+          throw badRequest(`${at}.datatype: input '${clip(tensor.name, 64)}' is '${clip(tensor.datatype, 32)}': ${why}`);
+        }
         const data = input.contents![field];
         if (!data || data.length === 0) throw badRequest(`${at}.contents: a ${tensor.datatype} tensor carries its elements in ${field}`);
         tensor.data = data;
@@ -130,8 +137,8 @@ export function decodeGrpcInferRequest(msg: ModelInferRequestMessage, contract: 
       return out;
     });
   }
-  // With one input (the only form a model takes), its raw bytes are the binary tail; more
-  // inputs are refused by the decoder by name before the tail is read.
+  // The raw contents, in the order of the inputs, are the binary tail: the decoder reads each
+  // input's bytes (binary_data_size = its entry's length) in that order.
   const tail = raw.length === 1 ? raw[0] : raw.length > 1 ? Buffer.concat(raw) : undefined;
   let decoded: DecodedRequest;
   try {
