@@ -27,7 +27,7 @@ export interface PlanGear {
   expectedAccuracy: number;
   heldoutAccuracy?: number;
   expectedCostUs: number;
-  /** Predicted p95 (max over Poisson and bursty simulations at the checked loads). */
+  /** Predicted p95 at the checked loads (Poisson; also bursty under the "utilization-cap" range rule: the max). */
   predictedP95Ms: number;
   /** LP-predicted peak lane utilization at maxQps. */
   utilization: number;
