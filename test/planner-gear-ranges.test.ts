@@ -181,4 +181,15 @@ t.test('plan --load-histogram: written objective; bad files and flag combination
   t.equal(plan.planner.gearRanges, 'sustained');
   t.match(r.out, /accuracy target .*load-weighted accuracy/);
   t.match(r.out, /\(static\)/);
+  // a target no cascade reaches: an input error naming it
+  r = await run([...common, '--min-accuracy', '0.9999', '--out', join(dir, 'x.json')]);
+  t.equal(r.code, 1);
+  t.match(r.err, /no cascade reaches the accuracy target 0\.9999/);
+  // all the load far above the static cascade's capacity: written, the miss reported
+  const staticCap = plan.gears.find((g) => g.static)!.sustainedQps!;
+  writeFileSync(join(dir, 'high.json'), JSON.stringify([{ rateQps: Math.round(staticCap * 3), weight: 1 }]));
+  r = await run([...common, '--min-accuracy', target, '--load-histogram', join(dir, 'high.json'), '--out', join(dir, 'high-plan.json')]);
+  const high = validatePlan(JSON.parse(readFileSync(join(dir, 'high-plan.json'), 'utf8')));
+  t.equal(high.accuracyObjective?.met, false, `load-weighted ${high.accuracyObjective?.loadWeightedAccuracy} below ${target}`);
+  t.match(r.err, /the accuracy target .* is not met \(load-weighted/);
 });
