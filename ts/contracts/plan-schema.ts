@@ -42,8 +42,8 @@ export interface PlanGear {
   /**
    * Items that can be queued at once on this gear (idle lanes, no other arrivals) and still
    * be answered with their p95 within the SLO (simulated). Arrivals after them do not delay
-   * them (FIFO first stage, oldest-deadline-first later stages), so a backlog of up to this
-   * many items, counting the arrivals still to come in a horizon, meets the SLO.
+   * them (FIFO first stage, oldest-deadline-first later stages); an item arriving behind such
+   * a backlog waits for all of it (about burstBudgetItems / serviceRateQps).
    */
   burstBudgetItems?: number;
   /** True on the gear running the static cascade (the cheapest frontier cascade meeting minAccuracy). */
