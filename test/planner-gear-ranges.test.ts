@@ -12,6 +12,7 @@ import type { GearCascade, PlanContext } from '../planner/messages.js';
 import { validatePlan, type LoadBin, type Plan, type PlanGear } from '../ts/contracts/plan-schema.js';
 import type { Profile } from '../ts/contracts/profile-schema.js';
 import { runPlanCommand } from '../ts/cli/plan-command.js';
+import { planSvg } from '../planner/svg.js';
 import { syntheticProfile } from './planner-fixture.js';
 
 const kSloMs = 50;
@@ -142,6 +143,9 @@ t.test('static gear, burst fields and the load-weighted accuracy target on a syn
   t.ok(w.acc >= target, `load-weighted accuracy ${w.acc.toFixed(4)} meets the target ${target.toFixed(4)}`);
   t.equal(ao.met, true);
   t.ok(plan.gears.some((g) => g.static), 'with a histogram, still a static gear');
+  const svg = planSvg(plan);
+  t.match(svg, /accuracy target [0-9.]+ \(load-weighted\)/, 'the SVG draws the target');
+  t.match(svg, /\(static cascade\)<\/title>/, 'the SVG names the static gear');
   t.ok(plan.gears.some((g, i) => accs[i] < target), 'a gear below the target serves the peak');
   // capacity scale: the histogram times it still meets the target; a little more does not
   const m = ao.capacityScale!;
