@@ -85,5 +85,5 @@ const { plan } = await computePlan(profile, { ...base, loadHistogram: hist });
 const ao = plan.accuracyObjective!;
 console.log(`\ntwitter histogram (seed ${values.seed}) scaled to peak ${cap.toFixed(0)} qps = the static cascade's sustained capacity (mean ${mean.toFixed(0)} qps), ${((performance.now() - t0) / 1000).toFixed(1)} s:`);
 console.log(describe(plan));
-console.log(`load-weighted accuracy ${ao.loadWeightedAccuracy!.toFixed(4)} (target ${target.toFixed(4)}, met ${ao.met}); capacity scale x${ao.capacityScale?.toFixed(3)}: the plan holds ${ao.capacityScale?.toFixed(2)}x the static cascade's load on this histogram (steady state, simulator)`);
+console.log(`load-weighted accuracy ${ao.loadWeightedAccuracy!.toFixed(4)} (held-out ${ao.loadWeightedHeldoutAccuracy?.toFixed(4)}; target ${target.toFixed(4)}, met ${ao.met}); capacity scale x${ao.capacityScale?.toFixed(3)}: the plan holds ${ao.capacityScale?.toFixed(2)}x the static cascade's load on this histogram (steady state, simulator)`);
 console.log(`plan without the histogram (every gear meets the target) on the same histogram: x${capacityScale(every.gears, hist, target).toFixed(3)}`);

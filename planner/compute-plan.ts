@@ -437,11 +437,13 @@ function targetReport(gears: PlanGear[], target: number, histogram?: LoadBin[]):
   if (!histogram) return { target, mode: 'every-gear', met: gears.length > 0 && gears.every((g) => g.expectedAccuracy >= target - 1e-12) };
   const lwa = loadWeightedAccuracy(gears, histogram);
   const scale = capacityScale(gears, histogram, target);
+  const heldout = gears.length > 0 && gears.every((g) => g.heldoutAccuracy !== undefined) ? gears.map((g) => ({ ...g, expectedAccuracy: g.heldoutAccuracy! })) : undefined;
   return {
     target,
     mode: 'load-weighted',
     histogram: histogram.map((b) => ({ rateQps: b.rateQps, weight: b.weight })),
     loadWeightedAccuracy: lwa,
+    ...(heldout ? { loadWeightedHeldoutAccuracy: loadWeightedAccuracy(heldout, histogram) } : {}),
     ...(Number.isFinite(scale) ? { capacityScale: scale } : {}),
     met: lwa >= target - 1e-12,
   };

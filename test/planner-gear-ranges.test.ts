@@ -68,17 +68,17 @@ t.test('burst budget and drain rate of a one-stage gear match the closed form', 
 });
 
 /** Each gear's validation accuracy, routing every image through its stages (exit when certainty >= threshold). */
-function gearAccuracy(profile: Profile, g: PlanGear): number {
-  const byName = new Map(profile.models.map((m) => [m.name, m]));
-  const n = profile.labels.length;
+function gearAccuracy(profile: Profile, g: PlanGear, split: 'validation' | 'heldout' = 'validation'): number {
+  const byName = new Map(profile.models.map((m) => [m.name, m[split]!]));
+  const n = split === 'validation' ? profile.labels.length : profile.heldoutLabels!.length;
   let ok = 0;
   for (let i = 0; i < n; i++) {
     for (let s = 0; s < g.stages.length; s++) {
       const st = g.stages[s];
       const m = byName.get(st.model)!;
       const last = s === g.stages.length - 1;
-      if (last || Math.fround(m.validation.certainty[st.measure][i]) >= st.threshold) {
-        ok += m.validation.correct[i];
+      if (last || Math.fround(m.certainty[st.measure][i]) >= st.threshold) {
+        ok += m.correct[i];
         break;
       }
     }
@@ -131,7 +131,10 @@ t.test('static gear, burst fields and the load-weighted accuracy target on a syn
   // a histogram whose peak is above the static cascade's capacity
   const cap = st!.sustainedQps!;
   const hist: LoadBin[] = [{ rateQps: 0, weight: 1 }, { rateQps: cap * 0.2, weight: 4 }, { rateQps: cap * 0.6, weight: 3 }, { rateQps: cap * 1.4, weight: 1 }];
-  const { plan } = await computePlan(profile, { ...base, loadHistogram: hist });
+  // held-out answers: another synthetic draw of the same models (reported, never used to choose)
+  const other = syntheticProfile(600, 8);
+  const withHeldout: Profile = { ...profile, models: profile.models.map((m, k) => ({ ...m, heldout: other.models[k].validation })), heldoutLabels: other.labels };
+  const { plan } = await computePlan(withHeldout, { ...base, loadHistogram: hist });
   validatePlan(plan);
   const ao = plan.accuracyObjective!;
   t.equal(ao.mode, 'load-weighted');
@@ -140,6 +143,8 @@ t.test('static gear, burst fields and the load-weighted accuracy target on a syn
   const w = weighted(plan, accs, hist);
   t.ok(w.served, 'every bin served');
   t.ok(Math.abs(w.acc - ao.loadWeightedAccuracy!) < 1e-9, `load-weighted accuracy ${w.acc.toFixed(4)} as recorded`);
+  const held = weighted(plan, plan.gears.map((g) => gearAccuracy(withHeldout, g, 'heldout')), hist);
+  t.ok(Math.abs(held.acc - ao.loadWeightedHeldoutAccuracy!) < 1e-9, `load-weighted held-out accuracy ${held.acc.toFixed(4)} as recorded`);
   t.ok(w.acc >= target, `load-weighted accuracy ${w.acc.toFixed(4)} meets the target ${target.toFixed(4)}`);
   t.equal(ao.met, true);
   t.ok(plan.gears.some((g) => g.static), 'with a histogram, still a static gear');

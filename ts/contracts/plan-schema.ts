@@ -67,6 +67,8 @@ export interface AccuracyObjective {
   histogram?: LoadBin[];
   /** Sum over bins of weight x accuracy of the gear serving rateQps (0 where no gear serves it) / total weight. */
   loadWeightedAccuracy?: number;
+  /** The same with the gears' heldoutAccuracy (when every gear has one); reported, never used to choose. */
+  loadWeightedHeldoutAccuracy?: number;
   /** Largest factor the histogram's rates can be multiplied by with the load-weighted accuracy still >= target and every bin served. */
   capacityScale?: number;
   met: boolean;
@@ -228,6 +230,7 @@ function checkAccuracyObjective(c: Checker, a: unknown): void {
     });
   }
   if (a.loadWeightedAccuracy !== undefined) c.num(a.loadWeightedAccuracy, `${p}.loadWeightedAccuracy`, 'unit');
+  if (a.loadWeightedHeldoutAccuracy !== undefined) c.num(a.loadWeightedHeldoutAccuracy, `${p}.loadWeightedHeldoutAccuracy`, 'unit');
   if (a.capacityScale !== undefined) c.num(a.capacityScale, `${p}.capacityScale`, 'nonneg');
   if (typeof a.met !== 'boolean') c.fail(`${p}.met`, `expected a boolean, got ${JSON.stringify(a.met)}`);
 }
