@@ -10,8 +10,8 @@
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { packageRoot } from '../bindings/binding.js';
-import { CascadeEngine, Session, type EngineModel } from '../ts/index.js';
-import { benchModels } from './zoo-models.js';
+import { CascadeEngine, Session, } from '../ts/index.js';
+import { benchModels, type FloatModel } from './zoo-models.js';
 import { median, quantile, table, writeResult } from './stats.js';
 
 function runCoreBench(): Record<string, Record<string, number>> {
@@ -31,13 +31,13 @@ function runCoreBench(): Record<string, Record<string, number>> {
   return JSON.parse(out) as Record<string, Record<string, number>>;
 }
 
-function itemsFor(model: EngineModel, n: number): Float32Array {
+function itemsFor(model: FloatModel, n: number): Float32Array {
   const per = model.itemDims.reduce((a, b) => a * b, 1);
   return new Float32Array(n * per).map((_, i) => ((i * 2654435761) % 251) / 251);
 }
 
 /** C API Run per call at `batch` rows, in a native loop (median of reps). */
-async function rawRunUs(model: EngineModel, batch: number, reps: number, iterations: number): Promise<number> {
+async function rawRunUs(model: FloatModel, batch: number, reps: number, iterations: number): Promise<number> {
   const s = await Session.create(model.path, { intraOpThreads: 1 });
   const feeds = { [model.input]: { data: itemsFor(model, batch), dims: [batch, ...model.itemDims] } };
   s.measureRuntimeUs(feeds, Math.max(3, iterations >> 3));
@@ -48,7 +48,7 @@ async function rawRunUs(model: EngineModel, batch: number, reps: number, iterati
 }
 
 /** Items per second through the engine, 1 lane, batches of exactly `batch`, kept saturated. */
-async function engineItemsPerSecond(model: EngineModel, batch: number, seconds: number): Promise<number> {
+async function engineItemsPerSecond(model: FloatModel, batch: number, seconds: number): Promise<number> {
   const engine = await CascadeEngine.create({
     models: [model], lanes: [{}],
     gear: { id: 1, stages: [{ model: model.name, threshold: 0, maxBatch: batch, maxQueueDelayUs: 10_000_000 }] },
@@ -76,7 +76,7 @@ async function engineItemsPerSecond(model: EngineModel, batch: number, seconds: 
   return counted / elapsed;
 }
 
-async function lowLoadLatencyUs(model: EngineModel, requests: number): Promise<number[]> {
+async function lowLoadLatencyUs(model: FloatModel, requests: number): Promise<number[]> {
   const engine = await CascadeEngine.create({ models: [model], lanes: [{}], gear: { id: 1, stages: [{ model: model.name, threshold: 0, maxBatch: 1, maxQueueDelayUs: 0 }] } });
   const one = itemsFor(model, 1);
   for (let i = 0; i < 200; i++) await engine.infer(one);

@@ -78,7 +78,7 @@ export interface RawResultColumns {
 export interface RawEngineStats {
   gearId: number;
   gearSwitches: number;
-  queues: { model: number; currentStage: number; queueLength: number; batches: number; items: number; exits: number; timeouts: number; refusals: number; failures: number; cancellations: number }[];
+  queues: { model: number; currentStage: number; queueLength: number; batches: number; items: number; exits: number; timeouts: number; refusals: number; failures: number; cancellations: number; itemPositions: number; paddedPositions: number }[];
   lanes: { busyUs: number; batches: number; items: number }[];
 }
 
@@ -89,6 +89,12 @@ export interface RawEngine {
    * left, Infinity = none. detail[i]: kResultDetail flags (output row, certainties).
    */
   submit(tickets: Float64Array, inputs: Float32Array, budgetsUs: Float64Array, priorities: Int32Array, detail: Uint8Array): Uint8Array;
+  /**
+   * Queues items of typed inputs: tensors[k] feeds the engine's input k (config order), every
+   * item padded to `length` on the dynamic axis (0 when there is none); lengths[i] is item i's
+   * own length (empty when there is no dynamic axis). Other arguments as submit.
+   */
+  submitTensors(tickets: Float64Array, tensors: ArrayBufferView[], length: number, lengths: Int32Array, budgetsUs: Float64Array, priorities: Int32Array, detail: Uint8Array): Uint8Array;
   setGear(gear: unknown): void;
   stats(): RawEngineStats;
   pause(): void;

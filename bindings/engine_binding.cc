@@ -65,21 +65,35 @@ struct EngineBlueprint {
 
 EngineBlueprint ReadBlueprint(const Napi::Object& cfg, const Napi::Object& gear) {
   EngineBlueprint b;
+  Napi::Array inputs = cfg.Get("inputs").As<Napi::Array>();
+  for (uint32_t k = 0; k < inputs.Length(); ++k) {
+    Napi::Object in = inputs.Get(k).As<Napi::Object>();
+    InputSpec spec;
+    spec.name = Str(in, "name");
+    spec.type = static_cast<TensorElement>(I32(in, "type"));
+    spec.item_dims = I64s(in, "itemDims");
+    spec.pad_value = F64(in, "padValue");
+    b.config.inputs.push_back(std::move(spec));
+  }
   Napi::Array models = cfg.Get("models").As<Napi::Array>();
   for (uint32_t i = 0; i < models.Length(); ++i) {
     Napi::Object m = models.Get(i).As<Napi::Object>();
     OrtModelSpec spec;
     spec.name = Str(m, "name");
     spec.path = Str(m, "path");
-    spec.input_name = Str(m, "input");
+    Napi::Array own = m.Get("inputs").As<Napi::Array>();
+    for (uint32_t k = 0; k < own.Length() && k < b.config.inputs.size(); ++k) {
+      Napi::Object in = own.Get(k).As<Napi::Object>();
+      spec.inputs.push_back(OrtInputSpec{Str(in, "name"), b.config.inputs[k].type, I64s(in, "itemDims")});
+    }
     spec.output_name = Str(m, "output");
-    spec.item_dims = I64s(m, "itemDims");
     spec.classes = I32(m, "classes");
     ModelConfig mc;
     mc.name = spec.name;
-    mc.input_elems = ElementCount(spec.item_dims);
     mc.output_elems = spec.classes;
     mc.output_kind = static_cast<OutputKind>(I32(m, "outputKind"));
+    Napi::Value pad_invariant = m.Get("padInvariant");
+    mc.pad_invariant = !pad_invariant.IsBoolean() || pad_invariant.As<Napi::Boolean>().Value();
     b.config.models.push_back(mc);
     b.models.push_back(std::move(spec));
   }
@@ -249,6 +263,7 @@ void EngineHandle::Deliver(Napi::Env env, Napi::Function callback, PendingResult
 Napi::Function EngineHandle::Define(Napi::Env env) {
   return DefineClass(env, "EngineHandle",
                      {InstanceMethod<&EngineHandle::Submit>("submit"),
+                      InstanceMethod<&EngineHandle::SubmitTensors>("submitTensors"),
                       InstanceMethod<&EngineHandle::SetGear>("setGear"),
                       InstanceMethod<&EngineHandle::Stats>("stats"),
                       InstanceMethod<&EngineHandle::Pause>("pause"),
@@ -323,6 +338,7 @@ Napi::Value EngineHandle::Submit(const Napi::CallbackInfo& info) {
   const size_t n = tickets.ElementLength();
   CS_THROW_TYPE_IF(budgets.ElementLength() != n || priorities.ElementLength() != n || detail.ElementLength() != n, env,
                    "submit: tickets, budgetsUs, priorities and detail must have the same length");
+  CS_THROW_TYPE_IF(engine_->item_elems() == 0, env, "submit: the engine takes typed inputs; use submitTensors");
   CS_THROW_TYPE_IF(inputs.ElementLength() != n * static_cast<size_t>(engine_->item_elems()), env,
                    "submit: inputs must hold tickets.length * itemElems floats");
   std::vector<uint64_t> ids(n);
@@ -337,6 +353,66 @@ Napi::Value EngineHandle::Submit(const Napi::CallbackInfo& info) {
   Napi::Uint8Array accepted = Napi::Uint8Array::New(env, n);
   CS_THROW_IF_ERROR(env, engine_->Submit(static_cast<int64_t>(n), ids.data(), inputs.Data(), deadlines.data(),
                                          priorities.Data(), detail.Data(), accepted.Data()));
+  return accepted;
+}
+
+// submitTensors(tickets: Float64Array, tensors: TypedArray[], length: number, lengths: Int32Array,
+//               budgetsUs: Float64Array, priorities: Int32Array, detail: Uint8Array) -> Uint8Array
+// tensors[k] feeds the engine's input k: tickets.length items, each padded to `length` on the
+// dynamic axis (0 without one); lengths[i] is item i's own length (empty without a dynamic
+// axis). The facade has checked every size, type and length (ts/engine/engine.ts); these are
+// guards only.
+Napi::Value EngineHandle::SubmitTensors(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  CS_THROW_CLOSED_IF(!engine_, env);
+  auto is = [&info](size_t i, napi_typedarray_type type) {
+    return info[i].IsTypedArray() && info[i].As<Napi::TypedArray>().TypedArrayType() == type;
+  };
+  CS_THROW_TYPE_IF(info.Length() < 7 || !is(0, napi_float64_array) || !info[1].IsArray() || !info[2].IsNumber() ||
+                       !is(3, napi_int32_array) || !is(4, napi_float64_array) || !is(5, napi_int32_array) ||
+                       !is(6, napi_uint8_array),
+                   env,
+                   "submitTensors(tickets, tensors, length, lengths, budgetsUs, priorities, detail): expected "
+                   "Float64Array, Array, number, Int32Array, Float64Array, Int32Array, Uint8Array");
+  Napi::Float64Array tickets = info[0].As<Napi::Float64Array>();
+  Napi::Array tensor_list = info[1].As<Napi::Array>();
+  const double length_value = info[2].As<Napi::Number>().DoubleValue();
+  Napi::Int32Array lengths = info[3].As<Napi::Int32Array>();
+  Napi::Float64Array budgets = info[4].As<Napi::Float64Array>();
+  Napi::Int32Array priorities = info[5].As<Napi::Int32Array>();
+  Napi::Uint8Array detail = info[6].As<Napi::Uint8Array>();
+  const ItemLayout& layout = engine_->layout();
+  const size_t n = tickets.ElementLength();
+  CS_THROW_TYPE_IF(budgets.ElementLength() != n || priorities.ElementLength() != n || detail.ElementLength() != n, env,
+                   "submitTensors: tickets, budgetsUs, priorities and detail must have the same length");
+  CS_THROW_TYPE_IF(!(length_value >= 0 && length_value <= 2147483647.0) || length_value != static_cast<int32_t>(length_value), env,
+                   "submitTensors: length must be an integer from 0 to 2^31 - 1");
+  const int32_t length = static_cast<int32_t>(length_value);
+  CS_THROW_TYPE_IF(layout.dynamic ? lengths.ElementLength() != n : lengths.ElementLength() != 0, env,
+                   "submitTensors: lengths must have one entry per item with a dynamic axis, none without");
+  CS_THROW_TYPE_IF(tensor_list.Length() != layout.inputs.size(), env, "submitTensors: one tensor per engine input");
+  std::vector<const void*> tensors(layout.inputs.size());
+  for (uint32_t k = 0; k < tensor_list.Length(); ++k) {
+    Napi::Value v = tensor_list.Get(k);
+    CS_THROW_TYPE_IF(!v.IsTypedArray(), env, "submitTensors: tensors must be typed arrays");
+    Napi::TypedArray a = v.As<Napi::TypedArray>();
+    CS_THROW_TYPE_IF(a.ByteLength() != n * layout.inputs[k].ItemBytes(length), env,
+                     "submitTensors: a tensor's size does not match tickets.length items at `length`");
+    tensors[k] = static_cast<const uint8_t*>(a.ArrayBuffer().Data()) + a.ByteOffset();
+  }
+  std::vector<uint64_t> ids(n);
+  for (size_t i = 0; i < n; ++i) {
+    const double ticket = tickets[i];
+    CS_THROW_TYPE_IF(!(ticket >= 0 && ticket <= 9007199254740992.0), env, "submitTensors: tickets must be integers from 0 to 2^53");
+    ids[i] = static_cast<uint64_t>(ticket);
+  }
+  std::vector<int64_t> deadlines(n);
+  DeadlinesFromBudgetsUs(budgets.Data(), static_cast<int64_t>(n), Engine::NowUs(), deadlines.data());
+  Napi::Uint8Array accepted = Napi::Uint8Array::New(env, n);
+  CS_THROW_IF_ERROR(env, engine_->SubmitTensors(static_cast<int64_t>(n), ids.data(), tensors.data(),
+                                                static_cast<int>(tensors.size()), length,
+                                                layout.dynamic ? lengths.Data() : nullptr, deadlines.data(),
+                                                priorities.Data(), detail.Data(), accepted.Data()));
   return accepted;
 }
 
@@ -369,6 +445,8 @@ Napi::Value EngineHandle::Stats(const Napi::CallbackInfo& info) {
     x.Set("refusals", double(q.refusals));
     x.Set("failures", double(q.failures));
     x.Set("cancellations", double(q.cancellations));
+    x.Set("itemPositions", double(q.item_positions));
+    x.Set("paddedPositions", double(q.padded_positions));
     queues.Set(i, x);
   }
   o.Set("queues", queues);

@@ -42,6 +42,7 @@ class EngineHandle : public Napi::ObjectWrap<EngineHandle> {
 
  private:
   Napi::Value Submit(const Napi::CallbackInfo& info);
+  Napi::Value SubmitTensors(const Napi::CallbackInfo& info);
   Napi::Value SetGear(const Napi::CallbackInfo& info);
   Napi::Value Stats(const Napi::CallbackInfo& info);
   Napi::Value Pause(const Napi::CallbackInfo& info);

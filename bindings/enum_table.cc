@@ -6,6 +6,8 @@
 
 #include "common/status.h"
 #include "engine/certainty.h"
+#include "engine/input_layout.h"
+#include "ort/tensor.h"
 
 namespace cascadeserve::bindings {
 namespace {
@@ -24,6 +26,20 @@ static_assert(static_cast<int>(CertaintyMeasure::kEntropy) == 2, "kCertaintyMeas
 
 static_assert(static_cast<int>(OutputKind::kLogits) == 0, "kOutputKindCodes.logits");
 static_assert(static_cast<int>(OutputKind::kProbabilities) == 1, "kOutputKindCodes.probabilities");
+
+// Engine inputs carry ONNX's numbers: TensorElement equals ElementType where both exist.
+static_assert(static_cast<int>(TensorElement::kFloat32) == static_cast<int>(ElementType::kFloat32), "FP32");
+static_assert(static_cast<int>(TensorElement::kUint8) == static_cast<int>(ElementType::kUint8), "UINT8");
+static_assert(static_cast<int>(TensorElement::kInt32) == static_cast<int>(ElementType::kInt32), "INT32");
+static_assert(static_cast<int>(TensorElement::kInt64) == static_cast<int>(ElementType::kInt64), "INT64");
+static_assert(static_cast<int>(TensorElement::kBool) == static_cast<int>(ElementType::kBool), "BOOL");
+static_assert(static_cast<int>(TensorElement::kFloat16) == static_cast<int>(ElementType::kFloat16), "FP16");
+static_assert(static_cast<int>(ElementType::kFloat32) == 1, "kDatatypeCodes.FP32");
+static_assert(static_cast<int>(ElementType::kUint8) == 2, "kDatatypeCodes.UINT8");
+static_assert(static_cast<int>(ElementType::kInt32) == 6, "kDatatypeCodes.INT32");
+static_assert(static_cast<int>(ElementType::kInt64) == 7, "kDatatypeCodes.INT64");
+static_assert(static_cast<int>(ElementType::kBool) == 9, "kDatatypeCodes.BOOL");
+static_assert(static_cast<int>(ElementType::kFloat16) == 10, "kDatatypeCodes.FP16");
 
 struct Entry {
   const char* name;
@@ -58,10 +74,17 @@ Napi::Object EnumTables(Napi::Env env) {
       {"logits", static_cast<int>(OutputKind::kLogits)},
       {"probabilities", static_cast<int>(OutputKind::kProbabilities)},
   };
+  // ONNX's element type numbers (native/ort/tensor.h), the subset engine inputs may have.
+  const Entry element_types[] = {
+      {"FP32", static_cast<int>(ElementType::kFloat32)}, {"UINT8", static_cast<int>(ElementType::kUint8)},
+      {"INT32", static_cast<int>(ElementType::kInt32)},  {"INT64", static_cast<int>(ElementType::kInt64)},
+      {"BOOL", static_cast<int>(ElementType::kBool)},    {"FP16", static_cast<int>(ElementType::kFloat16)},
+  };
   Napi::Object tables = Napi::Object::New(env);
   tables.Set("statusCodes", Table(env, status));
   tables.Set("certaintyMeasures", Table(env, measures));
   tables.Set("outputKinds", Table(env, kinds));
+  tables.Set("elementTypes", Table(env, element_types));
   return tables;
 }
 

@@ -5,15 +5,61 @@
 // predicted with the simulator under Poisson (and, unless sim.burstCheck is false, bursty)
 // arrivals, and the first config meeting the SLO under them wins.
 
-import type { BatchConfig, LevelEval, ModelTable, PlanContext } from './messages.js';
+import type { BatchConfig, GearCascade, LevelEval, ModelTable, PlanContext } from './messages.js';
 import { splitLoad } from './lp-split.js';
 import { simulate, type SimStage } from './simulator.js';
+import { lengthBucketOf, mixedBatchTimeUs } from '../ts/contracts/profile-schema.js';
 
-/** Batch time (µs) of a model at batch size b: smallest measured size >= b (step), linear above. */
-export function tableTimeUs(m: ModelTable, b: number): number {
-  for (let i = 0; i < m.batch.length; i++) if (m.batch[i] >= b) return m.p50Us[i];
-  const last = m.batch.length - 1;
-  return (m.p50Us[last] * b) / m.batch[last];
+/** Step rule over one table: the time of the smallest measured size >= b, linear above the largest. */
+function stepTimeUs(batch: number[], p50Us: number[], b: number): number {
+  for (let i = 0; i < batch.length; i++) if (batch[i] >= b) return p50Us[i];
+  const last = batch.length - 1;
+  return (p50Us[last] * b) / batch[last];
+}
+
+/**
+ * Batch time (µs) of a model at batch size b: smallest measured size >= b (step), linear above.
+ * With cost by length (m.lengthBuckets): the expected time of b items drawn from the length
+ * mix `shares` (default: the buckets' shares of the validation items), a batch costing the
+ * time at its longest item's bucket.
+ */
+export function tableTimeUs(m: ModelTable, b: number, shares?: readonly number[]): number {
+  if (!m.lengthBuckets) return stepTimeUs(m.batch, m.p50Us, b);
+  const times = m.lengthBuckets.map((k) => stepTimeUs(m.batch, k.p50Us, b));
+  return mixedBatchTimeUs(times, shares ?? m.lengthBuckets.map((k) => k.share), b);
+}
+
+/** Batch time (µs) of a model at batch size b when the batch's longest item falls in length bucket `bucket`. */
+export function bucketTimeUs(m: ModelTable, b: number, bucket: number): number {
+  const k = m.lengthBuckets![bucket];
+  return stepTimeUs(m.batch, k.p50Us, b);
+}
+
+const stageSharesCache = new WeakMap<GearCascade, (number[] | undefined)[]>();
+
+/**
+ * Length mix of the validation items that reach stage s of the cascade, over the stage
+ * model's buckets (a cascade's later stages see the items its earlier ones were unsure of,
+ * whose lengths may differ from the data's). Undefined without lengths in the profile.
+ */
+export function stageLengthShares(ctx: Pick<PlanContext, 'cascades' | 'models' | 'itemLengths'>, cascade: number, s: number): number[] | undefined {
+  const c = ctx.cascades[cascade];
+  const m = ctx.models[c.spec.models[s]];
+  if (!m.lengthBuckets || !ctx.itemLengths) return undefined;
+  let cached = stageSharesCache.get(c);
+  if (!cached) stageSharesCache.set(c, (cached = []));
+  if (s in cached) return cached[s];
+  const edges = m.lengthBuckets.map((k) => k.length);
+  const counts = new Array<number>(edges.length).fill(0);
+  let reached = 0;
+  for (let i = 0; i < c.exitStage.length; i++) {
+    if (c.exitStage[i] < s) continue;
+    counts[lengthBucketOf(edges, ctx.itemLengths[i])]++;
+    reached++;
+  }
+  const shares = reached > 0 ? counts.map((n) => n / reached) : undefined;
+  cached[s] = shares;
+  return shares;
 }
 
 function configFor(ctx: PlanContext, cascade: number, qps: number, B: number): BatchConfig {
@@ -51,7 +97,7 @@ export function stageWork(ctx: PlanContext, cascade: number, qps: number, cfg: B
     if (rate <= 0) return 0;
     const beff = Math.max(1, Math.min(cfg.maxBatch[s], 1 + (rate * cfg.maxQueueDelayUs[s]) / 1e6));
     const b = Math.floor(beff);
-    return (rate * slow * tableTimeUs(ctx.models[m], b)) / b / 1e6;
+    return (rate * slow * tableTimeUs(ctx.models[m], b, stageLengthShares(ctx, cascade, s))) / b / 1e6;
   });
 }
 
@@ -81,11 +127,18 @@ export async function evaluateConfig(ctx: PlanContext, cascade: number, qps: num
     return { ...base, reason: `peak lane utilization ${split.maxUtilization.toFixed(2)} above the cap ${ctx.cap}` };
   }
   const stages: SimStage[] = c.spec.models.map((m, s) => {
+    const table = ctx.models[m];
+    const shares = stageLengthShares(ctx, cascade, s);
     const timeUs = [0];
-    for (let b = 1; b <= cfg.maxBatch[s]; b++) timeUs.push(slow * tableTimeUs(ctx.models[m], b));
-    return { timeUs, maxBatch: cfg.maxBatch[s], maxQueueDelayUs: cfg.maxQueueDelayUs[s], laneEligible: split.shares[s].map((x) => x > 1e-6) };
+    for (let b = 1; b <= cfg.maxBatch[s]; b++) timeUs.push(slow * tableTimeUs(table, b, shares));
+    const stage: SimStage = { timeUs, maxBatch: cfg.maxBatch[s], maxQueueDelayUs: cfg.maxQueueDelayUs[s], laneEligible: split.shares[s].map((x) => x > 1e-6) };
+    // cost by length: the simulator draws each request's length and times a batch at its longest item's bucket
+    if (table.lengthBuckets && ctx.itemLengths) {
+      stage.lengthTimeUs = table.lengthBuckets.map((k, j) => ({ length: k.length, timeUs: [0, ...Array.from({ length: cfg.maxBatch[s] }, (_, i) => slow * bucketTimeUs(table, i + 1, j))] }));
+    }
+    return stage;
   });
-  const common = { stages, lanes: ctx.lanes, exitStage: c.exitStage, qps, sloUs: ctx.sloUs, requests: ctx.sim.requests, seed: ctx.sim.seed };
+  const common = { stages, lanes: ctx.lanes, exitStage: c.exitStage, ...(ctx.itemLengths ? { itemLength: ctx.itemLengths } : {}), qps, sloUs: ctx.sloUs, requests: ctx.sim.requests, seed: ctx.sim.seed };
   const pois = simulate({ ...common, arrivals: 'poisson' });
   base.p95PoissonMs = pois.p95Ms;
   base.simUtilization = pois.utilization;

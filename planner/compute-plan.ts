@@ -4,6 +4,8 @@ import { columnsOf, evalCascade, exitStages, type ValidationColumns } from './ca
 import { assignGears, type LevelAssignment, type Progress } from './gear-assign.js';
 import type { GearCascade, HostCpu, LevelEval, ModelTable, PlanContext, SimSettings } from './messages.js';
 import { createExecutor, InlineExecutor, type Executor } from './parallel.js';
+import { costObjectiveAssignments, estimatePlanSeconds, PlanTooSlowError, type PlanWork } from './plan-estimate.js';
+import { availableParallelism } from 'node:os';
 import { placeReplicas } from './placement.js';
 import { kPlanSchema, type Plan, type PlanGear } from '../ts/contracts/plan-schema.js';
 import { timingFor, type Profile } from '../ts/contracts/profile-schema.js';
@@ -57,6 +59,12 @@ export interface PlanOptions {
 export const kDefaultLoadLevels = 64;
 
 type Filled = Required<Omit<PlanOptions, 'minAccuracy' | 'maxQps' | 'workload' | 'loadHistogram' | 'sim' | 'searchOnWorkers' | 'hostCpu'>> & Pick<PlanOptions, 'minAccuracy' | 'maxQps' | 'workload' | 'loadHistogram' | 'searchOnWorkers' | 'hostCpu'> & { sim: SimSettings };
+
+/** Limits of a computePlan call. */
+export interface PlanLimits {
+  /** Refuse (PlanTooSlowError, before any work) when the estimated time is above this many seconds (plan-estimate.ts); absent: no check. */
+  timeBudgetS?: number;
+}
 
 export interface PlanStats {
   threads: number;
@@ -117,9 +125,14 @@ function fill(o: PlanOptions): Filled {
   return f;
 }
 
-export async function computePlan(profile: Profile, options: PlanOptions, onProgress?: Progress): Promise<{ plan: Plan; stats: PlanStats }> {
+export async function computePlan(profile: Profile, options: PlanOptions & PlanLimits, onProgress?: Progress): Promise<{ plan: Plan; stats: PlanStats }> {
   const t0 = performance.now();
   const o = fill(options);
+  if (options.timeBudgetS !== undefined) {
+    const work = planWorkOf(profile, o);
+    const estimate = estimatePlanSeconds(work);
+    if (estimate.totalS > options.timeBudgetS) throw new PlanTooSlowError(estimate, work, options.timeBudgetS);
+  }
   const exec = createExecutor(o.threads);
   try {
     // 1. search
@@ -177,7 +190,8 @@ export async function computePlan(profile: Profile, options: PlanOptions, onProg
     const staticIdx = staticPoint ? cascades.findIndex((c) => c.spec === staticPoint!.spec) : -1;
     const models: ModelTable[] = profile.models.map((m) => {
       const t = timingFor(m, profile.lanes[0]);
-      return { name: m.name, memoryBytes: m.memoryBytes, batch: t.batchTimesUs.map((r) => r.batch), p50Us: t.batchTimesUs.map((r) => r.p50) };
+      const byLength = t.lengthBuckets ? { lengthBuckets: t.lengthBuckets.map((k) => ({ length: k.length, share: k.share, p50Us: k.batchTimesUs.map((r) => r.p50) })) } : {};
+      return { name: m.name, memoryBytes: m.memoryBytes, batch: t.batchTimesUs.map((r) => r.batch), p50Us: t.batchTimesUs.map((r) => r.p50), ...byLength };
     });
     const used = [...new Set(cascades.flatMap((c) => c.spec.models))].sort((a, b) => a - b);
     const batchSizes = [...new Set(used.flatMap((m) => models[m].batch))].filter((b) => b <= 64).sort((a, b) => a - b);
@@ -192,6 +206,7 @@ export async function computePlan(profile: Profile, options: PlanOptions, onProg
       batchSizes,
       sim: o.sim,
       ...(o.hostCpu ? { hostCpu: o.hostCpu } : {}),
+      ...(profile.lengths ? { itemLengths: Int32Array.from(profile.lengths) } : {}),
     });
     const cheapest = cascades[cascades.length - 1];
     // 3. load levels and assignment
@@ -306,6 +321,26 @@ export async function computePlan(profile: Profile, options: PlanOptions, onProg
   } finally {
     await exec.close();
   }
+}
+
+/** What the plan will compute, for estimatePlanSeconds: the frontier is thinned to at most maxGears candidates before the assignment. */
+export function planWorkOf(profile: Profile, o: Pick<Filled, 'maxStages' | 'thresholds' | 'maxGears' | 'loadLevels' | 'lanes' | 'sim' | 'objective' | 'memoryBudgetBytesPerLane' | 'threads'>): PlanWork {
+  const models = profile.models.length;
+  return {
+    items: profile.labels.length,
+    models,
+    maxStages: Math.min(o.maxStages, models),
+    thresholds: o.thresholds,
+    measures: 3,
+    gearCandidates: o.maxGears,
+    levels: o.loadLevels,
+    lanes: o.lanes,
+    requests: o.sim.requests,
+    stages: Math.min(o.maxStages, models),
+    assignments: (o.objective === 'cost' ? costObjectiveAssignments(o.lanes) : 1) + (Number.isFinite(o.memoryBudgetBytesPerLane) ? 1 : 0),
+    threads: o.threads,
+    cores: availableParallelism(),
+  };
 }
 
 function thin(frontier: FrontierPoint[], max: number): FrontierPoint[] {

@@ -19,6 +19,11 @@ export interface ModelTable {
   /** Measured batch sizes (ascending) and their p50 batch times (µs). */
   batch: number[];
   p50Us: number[];
+  /**
+   * Cost by length (profiles with lengthBuckets): per bucket, its upper edge, its share of the
+   * validation items and its p50 batch times at the sizes of `batch`. Absent: p50Us alone.
+   */
+  lengthBuckets?: { length: number; share: number; p50Us: number[] }[];
 }
 
 export interface SimSettings {
@@ -58,6 +63,8 @@ export interface PlanContext {
   batchSizes: number[];
   sim: SimSettings;
   hostCpu?: HostCpu;
+  /** Each validation item's length (profile.lengths), same order as GearCascade.exitStage. */
+  itemLengths?: Int32Array;
 }
 
 export interface BatchConfig {

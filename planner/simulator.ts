@@ -8,10 +8,12 @@
 //   (laneEligible), the one whose oldest item has the earliest deadline (arrival + SLO);
 //   it takes min(queue length, maxBatch) items;
 // - batch time = the stage's batch-time table at the batch size (see profile-schema's
-//   batchTimeUs: smallest measured size >= b, step function);
+//   batchTimeUs: smallest measured size >= b, step function); with cost by length (a stage's
+//   lengthTimeUs and the items' itemLength), the table of the length bucket holding the
+//   batch's longest item, as the engine pads a batch to its longest item;
 // - after a stage each item exits or joins the next queue according to the route of a
 //   validation image drawn uniformly at random (so exit fractions and their correlation
-//   across stages are the real ones).
+//   across stages are the real ones); the request's length is that image's length.
 // Arrivals: Poisson, or bursty = 2-state Markov-modulated Poisson (rates qps*(1±amplitude),
 // exponential phases with mean burstPhaseMs), or a given trace (arrivalTimesUs: e.g. the
 // times at which a benchmark actually submitted). Deterministic for a given seed.
@@ -29,6 +31,12 @@ export interface SimStage {
   maxQueueDelayUs: number;
   /** laneEligible[l]: lane l serves this stage. */
   laneEligible: boolean[];
+  /**
+   * Cost by length: batch times per length bucket (ascending upper edges), used with
+   * SimInput.itemLength: a batch takes timeUs[b] of the first bucket whose length is >= its
+   * longest item's (the last bucket above every edge).
+   */
+  lengthTimeUs?: { length: number; timeUs: number[] }[];
 }
 
 export type ArrivalKind = 'poisson' | 'bursty';
@@ -38,6 +46,8 @@ export interface SimInput {
   lanes: number;
   /** Stage at which each validation image exits (see cascade-eval exitStages). */
   exitStage: Uint8Array;
+  /** Each validation image's length (same indices as exitStage): enables the stages' lengthTimeUs. */
+  itemLength?: Int32Array | number[];
   qps: number;
   arrivals: ArrivalKind;
   burstAmplitude?: number; // default 0.5
@@ -74,6 +84,14 @@ export interface SimResult {
   meanBatch: number[];
 }
 
+/** Batch time of a batch of b requests at the bucket of its longest request (see SimStage.lengthTimeUs). */
+function lengthBatchUs(buckets: { length: number; timeUs: number[] }[], batch: number[], reqLength: Int32Array, b: number): number {
+  let longest = 0;
+  for (const id of batch) longest = Math.max(longest, reqLength[id]);
+  for (const k of buckets) if (longest <= k.length) return k.timeUs[b];
+  return buckets[buckets.length - 1].timeUs[b];
+}
+
 export function simulate(input: SimInput): SimResult {
   const trace = input.arrivalTimesUs;
   const requests = trace ? Math.min(input.requests ?? trace.length, trace.length) : input.requests ?? 4000;
@@ -93,6 +111,8 @@ export function simulate(input: SimInput): SimResult {
   const arrival = new Float64Array(requests);
   const enq = new Float64Array(requests);
   const exitAt = new Uint8Array(requests);
+  const lengths = input.itemLength;
+  const reqLength = new Int32Array(lengths ? requests : 0);
   const latency = new Float64Array(requests).fill(NaN);
   const queues: Int32Array[] = stages.map(() => new Int32Array(requests));
   const qHead = new Int32Array(k);
@@ -170,7 +190,9 @@ export function simulate(input: SimInput): SimResult {
     while (nextId < requests && tNext <= t) {
       const id = nextId++;
       arrival[id] = tNext;
-      exitAt[id] = input.exitStage[Math.floor(rndRoute() * n)];
+      const item = Math.floor(rndRoute() * n);
+      exitAt[id] = input.exitStage[item];
+      if (lengths) reqLength[id] = lengths[item];
       enqueue(0, id, tNext);
       tNext = drawNextArrival(tNext);
     }
@@ -195,7 +217,7 @@ export function simulate(input: SimInput): SimResult {
       const b = Math.min(qTail[best] - qHead[best], st.maxBatch);
       const batch: number[] = [];
       for (let j = 0; j < b; j++) batch.push(queues[best][qHead[best]++]);
-      const dur = st.timeUs[b];
+      const dur = st.lengthTimeUs && lengths ? lengthBatchUs(st.lengthTimeUs, batch, reqLength, b) : st.timeUs[b];
       laneBatch[l] = batch;
       laneStage[l] = best;
       laneBusyUntil[l] = t + dur;

@@ -24,6 +24,13 @@ t.test('the contracts tables equal the C++ enums', async (t) => {
   t.same(kNativeEnumTables.statusCodes, headerEnum('common/status.h', 'StatusCode'));
   t.same(kNativeEnumTables.certaintyMeasures, headerEnum('engine/certainty.h', 'CertaintyMeasure'));
   t.same(kNativeEnumTables.outputKinds, headerEnum('engine/certainty.h', 'OutputKind'));
+  // Engine input datatypes: native/engine/input_layout.h TensorElement, whose values are
+  // ONNX's element type numbers (native/ort/tensor.h ElementType).
+  const engine = headerEnum('engine/input_layout.h', 'TensorElement');
+  const onnx = headerEnum('ort/tensor.h', 'ElementType');
+  const byDatatype = (e: Record<string, number>) => ({ FP32: e.float32, UINT8: e.uint8, INT32: e.int32, INT64: e.int64, BOOL: e.bool, FP16: e.float16 });
+  t.same(kNativeEnumTables.elementTypes, byDatatype(engine));
+  t.same(kNativeEnumTables.elementTypes, byDatatype(onnx));
 });
 
 t.test('a mismatch is named entry by entry', async (t) => {
@@ -38,7 +45,7 @@ t.test('a mismatch is named entry by entry', async (t) => {
     'enums.outputKinds.softmax: the addon has 2, the contracts have no such entry',
   ]);
   t.same(enumMismatches(undefined), ['it exports no enum tables (`enums`); it predates them']);
-  t.same(enumMismatches({ statusCodes: kNativeEnumTables.statusCodes, outputKinds: kNativeEnumTables.outputKinds }), ['enums.certaintyMeasures: missing']);
+  t.same(enumMismatches({ statusCodes: kNativeEnumTables.statusCodes, outputKinds: kNativeEnumTables.outputKinds, elementTypes: kNativeEnumTables.elementTypes }), ['enums.certaintyMeasures: missing']);
 });
 
 t.test('an addon whose enums differ is refused at load with the entry named', async (t) => {

@@ -69,7 +69,7 @@ t.test('broken manifests name the field and the file', async (t) => {
     ['empty file', (m) => { m.models[2].file = ''; }, /^models\[2\]\.file: expected a non-empty string \(in .*cascade-\d+\.json\)$/],
     ['missing model file', (m) => { m.models[1].file = 'nope.onnx'; }, /^models\[1\]\.file: \/.*nope\.onnx does not exist$/],
     ['missing data file', (m) => { m.data.heldout = 'data/missing.bin'; }, /^data\.heldout: \/.*missing\.bin does not exist$/],
-    ['bad version', (m) => { m.version = 2; }, /^version: expected 1, got number 2 \(in /],
+    ['bad version', (m) => { m.version = 3; }, /^version: expected 1 or 2, got number 3 \(in /],
     ['no name', (m) => { delete m.name; }, /^name: expected a non-empty string/],
     ['bad shape', (m) => { m.input.shape = [1, 0, 28]; }, /^input\.shape\[1\]: expected an integer >= 1/],
     ['bad datatype', (m) => { m.input.datatype = 'FP16'; }, /^input\.datatype: expected "FP32"/],

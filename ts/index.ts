@@ -8,6 +8,6 @@ export type { RuntimeInfo } from './runtime/runtime.js';
 export { CascadeServeError } from './errors.js';
 export type { ErrorCode } from './errors.js';
 export { CascadeEngine } from './engine/engine.js';
-export type { ItemResult, ItemStatus, SubmitOptions, EngineStats } from './engine/engine.js';
-export type { EngineOptions, EngineModel, EngineLane, EngineStage, EngineGear, CertaintyMeasure, OutputKind } from './engine/config.js';
+export type { ItemResult, ItemStatus, SubmitOptions, EngineStats, TensorArray, TensorItems, EngineInputInfo } from './engine/engine.js';
+export type { EngineOptions, EngineModel, EngineInput, EngineLane, EngineStage, EngineGear, CertaintyMeasure, OutputKind, Datatype } from './engine/config.js';
 export { kMaxBudgetUs } from './engine/config.js';

@@ -81,7 +81,8 @@ double BenchCertainty(CertaintyMeasure measure, int repetitions) {
 class TrivialRunner : public ModelRunner {
  public:
   explicit TrivialRunner(int64_t classes) : classes_(classes) {}
-  Status Run(const float* input, int64_t rows, float* output) override {
+  Status Run(const BatchTensor* inputs, int, int64_t rows, float* output) override {
+    const float* input = static_cast<const float*>(inputs[0].data);
     for (int64_t r = 0; r < rows; ++r) {
       for (int64_t c = 0; c < classes_; ++c) output[r * classes_ + c] = c == 0 ? input[0] + 5.f : 0.f;
     }

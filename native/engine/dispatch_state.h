@@ -23,6 +23,7 @@
 
 #include "engine/engine_config.h"
 #include "engine/gear.h"
+#include "engine/input_layout.h"
 #include "engine/stage_queue.h"
 
 namespace cascadeserve {
@@ -55,7 +56,10 @@ struct LaneSlot {
 struct DispatchState {
   // Immutable after Engine::Create.
   EngineConfig config;
-  int64_t item_elems = 0;
+  // Floats per item every model must take (EngineConfig::inputs empty), or -1 when the
+  // inputs are typed and shared by construction (CompileGear's check).
+  int64_t model_input_elems = 0;
+  ItemLayout layout;  // how items hold their inputs (engine/input_layout.h)
   CompletionFn on_complete;
   std::vector<std::vector<int>> lanes_hosting;  // per model: placement, for notifications
 

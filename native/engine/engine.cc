@@ -1,6 +1,7 @@
 #include "engine/engine.h"
 
 #include <algorithm>
+#include <cstring>
 #include <string>
 #include <utility>
 
@@ -17,9 +18,18 @@ Status Engine::Create(EngineConfig config, GearConfig initial, RunnerFactory fac
     return Status::InvalidArgument("gear.stages[0].model: model " + std::to_string(first_model) +
                                    " does not exist (" + std::to_string(config.models.size()) + " models)");
   }
-  const int64_t item_elems = config.models[first_model].input_elems;
+  // Without typed inputs the items are one FP32 input of the first stage's input_elems, and
+  // every model of a gear must take that many (CompileGear); typed inputs are the engine's.
+  std::vector<InputSpec> specs = config.inputs;
+  int64_t model_input_elems = -1;
+  if (specs.empty()) {
+    model_input_elems = config.models[first_model].input_elems;
+    specs.push_back(InputSpec{"input", TensorElement::kFloat32, {model_input_elems}, 0.0});
+  }
+  ItemLayout layout;
+  CS_RETURN_IF_ERROR(CompileItemLayout(specs, &layout));
   std::shared_ptr<const Gear> gear;
-  CS_RETURN_IF_ERROR(CompileGear(config, item_elems, std::move(initial), nullptr, &gear));
+  CS_RETURN_IF_ERROR(CompileGear(config, model_input_elems, std::move(initial), nullptr, &gear));
 
   const int model_count = static_cast<int>(config.models.size());
   const int lane_count = static_cast<int>(config.lanes.size());
@@ -45,7 +55,8 @@ Status Engine::Create(EngineConfig config, GearConfig initial, RunnerFactory fac
 
   std::unique_ptr<Engine> engine(new Engine());
   DispatchState& s = engine->state_;
-  s.item_elems = item_elems;
+  s.model_input_elems = model_input_elems;
+  s.layout = std::move(layout);
   s.on_complete = std::move(on_complete);
   s.lanes_hosting = config.placement;
   for (int m = 0; m < model_count; ++m) {
@@ -76,12 +87,46 @@ Status Engine::Create(EngineConfig config, GearConfig initial, RunnerFactory fac
 
 Engine::~Engine() { Close(); }
 
+int64_t Engine::item_elems() const {
+  const ItemLayout& layout = state_.layout;
+  const bool one_float_input = layout.inputs.size() == 1 && layout.inputs[0].type == TensorElement::kFloat32 && !layout.dynamic;
+  return one_float_input ? layout.inputs[0].outer : 0;
+}
+
 Status Engine::Submit(int64_t n, const uint64_t* tickets, const float* inputs, const int64_t* deadlines_us,
                       const int32_t* priorities, const uint8_t* detail, uint8_t* accepted) {
+  if (item_elems() == 0) {
+    return Status::InvalidArgument("inputs: the engine's items are not one FP32 input without a dynamic axis; use SubmitTensors");
+  }
+  const void* tensors[1] = {inputs};
+  return SubmitTensors(n, tickets, tensors, 1, 0, nullptr, deadlines_us, priorities, detail, accepted);
+}
+
+Status Engine::SubmitTensors(int64_t n, const uint64_t* tickets, const void* const* tensors, int tensor_count,
+                             int32_t padded_length, const int32_t* lengths, const int64_t* deadlines_us,
+                             const int32_t* priorities, const uint8_t* detail, uint8_t* accepted) {
+  const ItemLayout& layout = state_.layout;
   if (n < 0) return Status::InvalidArgument("n: must be >= 0 (got " + std::to_string(n) + ")");
   if (n == 0) return Status::Ok();
-  if (tickets == nullptr || inputs == nullptr || accepted == nullptr) {
-    return Status::InvalidArgument("tickets, inputs and accepted: must not be null");
+  if (tickets == nullptr || tensors == nullptr || accepted == nullptr) {
+    return Status::InvalidArgument("tickets, tensors and accepted: must not be null");
+  }
+  if (tensor_count != static_cast<int>(layout.inputs.size())) {
+    return Status::InvalidArgument("tensors: the engine takes " + std::to_string(layout.inputs.size()) +
+                                   " inputs, got " + std::to_string(tensor_count));
+  }
+  for (int k = 0; k < tensor_count; ++k) {
+    if (tensors[k] == nullptr) return Status::InvalidArgument("tensors[" + std::to_string(k) + "]: must not be null");
+  }
+  if (layout.dynamic) {
+    if (padded_length < 1) return Status::InvalidArgument("padded_length: must be >= 1 (got " + std::to_string(padded_length) + ")");
+    if (lengths == nullptr) return Status::InvalidArgument("lengths: must not be null (the inputs have a dynamic axis)");
+    for (int64_t i = 0; i < n; ++i) {
+      if (lengths[i] < 1 || lengths[i] > padded_length) {
+        return Status::InvalidArgument("lengths[" + std::to_string(i) + "]: must be from 1 to " +
+                                       std::to_string(padded_length) + " (got " + std::to_string(lengths[i]) + ")");
+      }
+    }
   }
   if (priorities != nullptr) {
     for (int64_t i = 0; i < n; ++i) {
@@ -95,13 +140,32 @@ Status Engine::Submit(int64_t n, const uint64_t* tickets, const float* inputs, c
   // Lock-free read of the gear; the copies of the inputs are made before taking the lock.
   std::shared_ptr<const Gear> gear = state_.CurrentGear();
   const int first_model = gear->config.stages[0].model;
-  const int64_t elems = state_.item_elems;
   std::vector<RequestPtr> requests;
   requests.reserve(static_cast<size_t>(n));
   for (int64_t i = 0; i < n; ++i) {
     auto request = std::make_unique<Request>();
     request->ticket = tickets[i];
-    request->input.assign(inputs + i * elems, inputs + (i + 1) * elems);
+    // One copy per item: each input's own positions only, back to back (input_layout.h).
+    const int32_t length = layout.dynamic ? lengths[i] : 0;
+    request->length = length;
+    request->input.reset(new uint8_t[layout.ItemBytes(length)]);
+    uint8_t* dst = request->input.get();
+    for (size_t k = 0; k < layout.inputs.size(); ++k) {
+      const InputLayout& input = layout.inputs[k];
+      const uint8_t* src = static_cast<const uint8_t*>(tensors[k]) + static_cast<size_t>(i) * input.ItemBytes(padded_length);
+      if (input.dynamic_axis < 0) {
+        const size_t bytes = input.ItemBytes(0);
+        std::memcpy(dst, src, bytes);
+        dst += bytes;
+        continue;
+      }
+      const size_t kept_bytes = static_cast<size_t>(length) * static_cast<size_t>(input.inner) * input.elem_bytes;
+      const size_t padded_bytes = static_cast<size_t>(padded_length) * static_cast<size_t>(input.inner) * input.elem_bytes;
+      for (int64_t o = 0; o < input.outer; ++o) {
+        std::memcpy(dst, src + static_cast<size_t>(o) * padded_bytes, kept_bytes);
+        dst += kept_bytes;
+      }
+    }
     request->deadline_us = deadlines_us != nullptr ? deadlines_us[i] : 0;
     request->priority = priorities != nullptr ? priorities[i] : 1;
     request->want_output = detail != nullptr && (detail[i] & kResultOutput) != 0;
@@ -136,7 +200,7 @@ Status Engine::SetGear(GearConfig gear_config) {
   // SetGear calls race.
   std::shared_ptr<const Gear> previous = state_.CurrentGear();
   std::shared_ptr<const Gear> gear;
-  CS_RETURN_IF_ERROR(CompileGear(state_.config, state_.item_elems, std::move(gear_config), previous.get(), &gear));
+  CS_RETURN_IF_ERROR(CompileGear(state_.config, state_.model_input_elems, std::move(gear_config), previous.get(), &gear));
   std::atomic_store(&state_.gear, std::move(gear));
   state_.gear_switches++;
   // New weights, new round-robin: old credits were earned under other weights.

@@ -1,7 +1,7 @@
 // Engine: the cascade inference engine core, plain C++17 (no N-API, no runtime types).
 //
-// A request (one item of item_elems() floats) enters the queue of stage 0 of the current
-// gear. Lanes (engine/lane.h) batch each stage's queue by Triton's dynamic-batcher rule,
+// A request (one item: its inputs, engine/input_layout.h) enters the queue of stage 0 of the
+// current gear. Lanes (engine/lane.h) batch each stage's queue by Triton's dynamic-batcher rule,
 // run the stage's model, and per row either answer the request (certainty >= the stage's
 // threshold, or last stage) or move it to the next stage's queue; its input stays in native
 // memory throughout. The gear can be swapped at any time without stopping.
@@ -45,9 +45,10 @@ namespace cascadeserve {
 
 class Engine {
  public:
-  // Validates config and initial (messages name the field), derives item_elems from the
-  // model of initial's stage 0, creates every runner of the placement up front on the
-  // calling thread (a gear change never loads a model), then starts one thread per lane.
+  // Validates config and initial (messages name the field), compiles the item layout
+  // (config.inputs, or one FP32 input of the input_elems of initial's stage-0 model),
+  // creates every runner of the placement up front on the calling thread (a gear change
+  // never loads a model), then starts one thread per lane.
   // On failure nothing is started and *out is untouched; on success *out owns the engine.
   static Status Create(EngineConfig config, GearConfig initial, RunnerFactory factory,
                        CompletionFn on_complete, std::unique_ptr<Engine>* out);
@@ -57,14 +58,23 @@ class Engine {
   Engine& operator=(const Engine&) = delete;
 
   // Queues n items at stage 0 of the current gear, in one call (one crossing from JS per
-  // batch of requests). Arrays have n entries; inputs has n * item_elems() floats, copied
-  // once. Optional arrays may be null: deadlines_us (absolute NowUs() microseconds, 0 = none;
-  // engine/deadline.h converts budgets), priorities (>= 1, 1 highest; null = all 1), detail
-  // (ResultDetail flags per item; null = none). accepted[i] is
-  // set to 1 when item i was queued (it will reach the CompletionFn exactly once) and to 0
-  // when it was refused because the stage-0 queue was full (kOverloaded; the caller answers
-  // it; it never reaches the CompletionFn). Returns InvalidArgument (nothing queued) for a
-  // bad argument and Unavailable (nothing queued, accepted all 0) once Close has begun.
+  // batch of requests). The typed form: tensors[k] feeds input k (EngineConfig::inputs
+  // order) with n items back to back, each at padded_length on the dynamic axis (ignored
+  // without one); lengths[i] (1..padded_length; null without a dynamic axis) is item i's own
+  // length: only those positions are copied, once, and batch assembly pads them again to
+  // their batch's longest. Byte sizes are the caller's to match (the binding checks them).
+  // Other arrays have n entries; optional ones may be null: deadlines_us (absolute NowUs()
+  // microseconds, 0 = none; engine/deadline.h converts budgets), priorities (>= 1, 1 highest;
+  // null = all 1), detail (ResultDetail flags per item; null = none). accepted[i] is set to 1
+  // when item i was queued (it will reach the CompletionFn exactly once) and to 0 when it was
+  // refused because the stage-0 queue was full (kOverloaded; the caller answers it; it never
+  // reaches the CompletionFn). Returns InvalidArgument (nothing queued) for a bad argument and
+  // Unavailable (nothing queued, accepted all 0) once Close has begun.
+  Status SubmitTensors(int64_t n, const uint64_t* tickets, const void* const* tensors, int tensor_count,
+                       int32_t padded_length, const int32_t* lengths, const int64_t* deadlines_us,
+                       const int32_t* priorities, const uint8_t* detail, uint8_t* accepted);
+  // The single-FP32-input form: inputs has n * item_elems() floats. InvalidArgument when the
+  // engine's items are anything else (item_elems() == 0).
   Status Submit(int64_t n, const uint64_t* tickets, const float* inputs, const int64_t* deadlines_us,
                 const int32_t* priorities, const uint8_t* detail, uint8_t* accepted);
 
@@ -87,7 +97,9 @@ class Engine {
   // A consistent snapshot of the counters; O(models + lanes) under the scheduler mutex.
   EngineStats Stats() const;
 
-  int64_t item_elems() const { return state_.item_elems; }
+  // Floats per item when the items are one FP32 input without a dynamic axis, else 0.
+  int64_t item_elems() const;
+  const ItemLayout& layout() const { return state_.layout; }
 
   // Steady clock, microseconds: the clock of deadlines_us and of all *_us timestamps.
   static int64_t NowUs() { return SteadyNowUs(); }

@@ -12,14 +12,20 @@
 
 #include "common/status.h"
 #include "engine/certainty.h"
+#include "engine/input_layout.h"
 
 namespace cascadeserve {
 
 struct ModelConfig {
   std::string name;
-  int64_t input_elems = 0;   // floats per item; every model of a gear takes the same items
+  // Floats per item when EngineConfig::inputs is empty (one FP32 input of this many
+  // elements; every model of a gear takes the same items); unused otherwise.
+  int64_t input_elems = 0;
   int64_t output_elems = 0;  // floats per output row = number of classes
   OutputKind output_kind = OutputKind::kLogits;
+  // Whether padding the dynamic axis leaves the model's answers unchanged. false: its
+  // batches hold only items of one length (the head item's; others join in queue order).
+  bool pad_invariant = true;
 };
 
 struct LaneConfig {
@@ -30,6 +36,9 @@ struct LaneConfig {
 };
 
 struct EngineConfig {
+  // The items' inputs, shared by every model (a cascade passes items from stage to stage).
+  // Empty: one FP32 input of models[first stage].input_elems elements, no dynamic axis.
+  std::vector<InputSpec> inputs;
   std::vector<ModelConfig> models;
   std::vector<LaneConfig> lanes;  // one thread per lane
   // placement[m]: the lanes hosting a runner of model m (may be empty: m is then unusable
@@ -103,6 +112,10 @@ struct StageQueueStats {
   int64_t refusals = 0;        // refused at admission (queue full)
   int64_t failures = 0;        // completed with kRuntimeError here
   int64_t cancellations = 0;   // completed with kCancelled by Close while queued here
+  // Positions on the dynamic axis run here (0 without one): the items' own lengths, and the
+  // padding added to reach their batch's longest. padded / item = the padding waste.
+  int64_t item_positions = 0;
+  int64_t padded_positions = 0;
 };
 
 struct LaneStats {

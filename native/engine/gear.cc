@@ -56,7 +56,7 @@ Status ValidateEngineConfig(const EngineConfig& config) {
   for (size_t m = 0; m < config.models.size(); ++m) {
     const ModelConfig& model = config.models[m];
     const std::string field = Index("models", m);
-    if (model.input_elems <= 0) {
+    if (config.inputs.empty() && model.input_elems <= 0) {
       return Status::InvalidArgument(field + ".input_elems: must be > 0 (got " +
                                      std::to_string(model.input_elems) + ")");
     }
@@ -126,7 +126,7 @@ Status CompileGear(const EngineConfig& config, int64_t item_elems, GearConfig ge
                                      " is already stage " +
                                      std::to_string(gear->stage_of_model[stage.model]));
     }
-    if (config.models[stage.model].input_elems != item_elems) {
+    if (item_elems >= 0 && config.models[stage.model].input_elems != item_elems) {
       return Status::InvalidArgument(field + ".model: " + ModelLabel(config, stage.model) + " takes " +
                                      std::to_string(config.models[stage.model].input_elems) +
                                      " input elements, the engine's items have " + std::to_string(item_elems));

@@ -38,8 +38,8 @@ struct Gear {
 Status ValidateEngineConfig(const EngineConfig& config);
 
 // Validates `gear` against `config` (models exist and are placed, each used once, all take
-// item_elems inputs, thresholds, measures, batch sizes, delays, lane weights) and compiles
-// it. `previous` (nullable) supplies the parameters of draining queues. On success *out
+// item_elems inputs unless item_elems < 0 (typed inputs, EngineConfig::inputs, shared by
+// every model), thresholds, measures, batch sizes, delays, lane weights) and compiles it. `previous` (nullable) supplies the parameters of draining queues. On success *out
 // owns the new gear; on failure *out is untouched.
 Status CompileGear(const EngineConfig& config, int64_t item_elems, GearConfig gear,
                    const Gear* previous, std::shared_ptr<const Gear>* out);

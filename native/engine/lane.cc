@@ -14,7 +14,8 @@ std::chrono::steady_clock::time_point ToTimePoint(int64_t steady_us) {
 }
 
 // Grow-only resize: after warm-up the buffers have their final capacity.
-void EnsureSize(std::vector<float>* buffer, size_t size) {
+template <typename T>
+void EnsureSize(std::vector<T>* buffer, size_t size) {
   if (buffer->size() < size) buffer->resize(size);
 }
 
@@ -104,6 +105,10 @@ void Lane::SweepExpired(int64_t now_us, int64_t* wake_at_us) {
   }
 }
 
+bool Lane::SameLengthBatches(int model) const {
+  return state_->layout.dynamic && !state_->config.models[model].pad_invariant;
+}
+
 bool Lane::MayClaim(const Gear& gear, int model) const {
   const std::vector<double>& weights = gear.params_by_model[model].lane_weights;
   if (weights.empty()) return true;
@@ -119,8 +124,11 @@ int Lane::ClaimBatch(const Gear& gear, int64_t now_us, int64_t* wake_at_us) {
     if (queue.empty()) continue;
     const Gear::QueueParams& params = gear.params_by_model[model];
     const int64_t oldest_us = queue.OldestEnqueueUs();
+    // A model that is not pad-invariant batches only items of the head item's length.
+    const int64_t available = SameLengthBatches(model) ? queue.CountWithLength(queue.Head()->length, params.max_batch)
+                                                       : queue.size();
     const BatchDecision decision =
-        DecideBatch(queue.size(), oldest_us, params.max_batch, params.max_queue_delay_us, now_us);
+        DecideBatch(available, oldest_us, params.max_batch, params.max_queue_delay_us, now_us);
     if (decision.kind == BatchDecision::Kind::kWait) {
       *wake_at_us = std::min(*wake_at_us, decision.wake_at_us);
     } else if (decision.kind == BatchDecision::Kind::kDispatch && MayClaim(gear, model)) {
@@ -135,7 +143,11 @@ int Lane::ClaimBatch(const Gear& gear, int64_t now_us, int64_t* wake_at_us) {
   const int model = ready_[chosen].queue_index;
   ModelQueue& model_queue = state_->queues[model];
   batch_.clear();
-  model_queue.queue.PopBatch(ready_[chosen].batch_size, &batch_);
+  if (SameLengthBatches(model)) {
+    model_queue.queue.PopBatchWithLength(model_queue.queue.Head()->length, ready_[chosen].batch_size, &batch_);
+  } else {
+    model_queue.queue.PopBatch(ready_[chosen].batch_size, &batch_);
+  }
   const std::vector<double>& weights = gear.params_by_model[model].lane_weights;
   if (!weights.empty()) ChargeClaim(weights, index_, &model_queue.lane_credit);
   for (RequestPtr& request : batch_) {
@@ -145,20 +157,68 @@ int Lane::ClaimBatch(const Gear& gear, int64_t now_us, int64_t* wake_at_us) {
   return model;
 }
 
+void Lane::AssembleInputs(int64_t rows, int32_t batch_length) {
+  const ItemLayout& layout = state_->layout;
+  const size_t input_count = layout.inputs.size();
+  if (input_buffers_.size() < input_count) {
+    input_buffers_.resize(input_count);
+    batch_dims_.resize(input_count);
+    batch_tensors_.resize(input_count);
+  }
+  for (size_t k = 0; k < input_count; ++k) {
+    const InputLayout& input = layout.inputs[k];
+    row_inputs_.clear();
+    for (const RequestPtr& request : batch_) row_inputs_.push_back(request->input.get() + layout.InputOffset(k, request->length));
+    const size_t bytes = static_cast<size_t>(rows) * input.ItemBytes(batch_length);
+    EnsureSize(&input_buffers_[k], bytes);
+    GatherPadded(input, row_inputs_.data(), row_lengths_.data(), rows, batch_length, input_buffers_[k].data());
+    std::vector<int64_t>& dims = batch_dims_[k];
+    dims.clear();
+    dims.push_back(rows);
+    for (int64_t d : input.item_dims) dims.push_back(d == -1 ? batch_length : d);
+    batch_tensors_[k] = BatchTensor{input_buffers_[k].data(), bytes, input.type, dims.data(), static_cast<int>(dims.size())};
+  }
+}
+
+Status Lane::RunRowAlone(int model, int64_t row, int32_t batch_length, float* output_row) {
+  const ItemLayout& layout = state_->layout;
+  const size_t input_count = layout.inputs.size();
+  row_tensors_.resize(input_count);
+  row_dims_.clear();
+  for (size_t k = 0; k < input_count; ++k) row_dims_.insert(row_dims_.end(), batch_dims_[k].begin(), batch_dims_[k].end());
+  size_t at = 0;
+  for (size_t k = 0; k < input_count; ++k) {
+    const size_t row_bytes = layout.inputs[k].ItemBytes(batch_length);
+    row_dims_[at] = 1;
+    row_tensors_[k] = BatchTensor{input_buffers_[k].data() + static_cast<size_t>(row) * row_bytes, row_bytes,
+                                  layout.inputs[k].type, row_dims_.data() + at, batch_tensors_[k].rank};
+    at += batch_dims_[k].size();
+  }
+  return runners_[model]->Run(row_tensors_.data(), static_cast<int>(input_count), 1, output_row);
+}
+
 int64_t Lane::RunBatch(int model, std::vector<ItemResult>* results, int64_t* busy_us) {
   const DispatchState& s = *state_;
   const int64_t rows = static_cast<int64_t>(batch_.size());
-  const int64_t input_elems = s.item_elems;
   const int64_t classes = s.config.models[model].output_elems;
 
-  row_inputs_.clear();
-  for (const RequestPtr& request : batch_) row_inputs_.push_back(request->input.data());
-  EnsureSize(&input_buffer_, static_cast<size_t>(rows * input_elems));
+  // The batch's length is its longest item's; shorter ones are padded (0 without a dynamic axis).
+  int32_t batch_length = 0;
+  int64_t item_positions = 0;
+  row_lengths_.clear();
+  for (const RequestPtr& request : batch_) {
+    row_lengths_.push_back(request->length);
+    batch_length = std::max(batch_length, request->length);
+    item_positions += request->length;
+  }
+  batch_item_positions_ = item_positions;
+  batch_padded_positions_ = rows * batch_length - item_positions;
   EnsureSize(&output_buffer_, static_cast<size_t>(rows * classes));
 
   const int64_t start_us = SteadyNowUs();
-  GatherRows(row_inputs_.data(), rows, input_elems, input_buffer_.data());
-  Status status = runners_[model]->Run(input_buffer_.data(), rows, output_buffer_.data());
+  AssembleInputs(rows, batch_length);
+  const int input_count = static_cast<int>(s.layout.inputs.size());
+  Status status = runners_[model]->Run(batch_tensors_.data(), input_count, rows, output_buffer_.data());
   // Row status: empty = ok, else the message of the run that failed it.
   std::vector<std::string> row_errors;
   auto message_of = [](const Status& st) { return st.message().empty() ? std::string("model runner failed") : st.message(); };
@@ -169,8 +229,7 @@ int64_t Lane::RunBatch(int model, std::vector<ItemResult>* results, int64_t* bus
     } else {
       // Isolation: rerun row by row (only on the failure path) to find the rows at fault.
       for (int64_t row = 0; row < rows; ++row) {
-        Status one = runners_[model]->Run(input_buffer_.data() + row * input_elems, 1,
-                                          output_buffer_.data() + row * classes);
+        Status one = RunRowAlone(model, row, batch_length, output_buffer_.data() + row * classes);
         if (!one.ok()) row_errors[row] = message_of(one);
       }
     }
@@ -237,6 +296,8 @@ void Lane::FinishBatchLocked(int model, int64_t busy_us, int64_t exits, int64_t 
   stats.items += items;
   stats.failures += failures;
   stats.exits += exits;
+  stats.item_positions += batch_item_positions_;
+  stats.padded_positions += batch_padded_positions_;
   slot_.busy = false;
   slot_.stats.busy_us += busy_us;
   slot_.stats.batches++;

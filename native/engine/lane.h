@@ -40,6 +40,8 @@ class Lane {
   // *wake_at_us to the earliest max_queue_delay expiry of a hosted queue.
   int ClaimBatch(const Gear& gear, int64_t now_us, int64_t* wake_at_us);
   bool MayClaim(const Gear& gear, int model) const;
+  // Whether `model`'s batches hold only items of one length (not pad-invariant, dynamic axis).
+  bool SameLengthBatches(int model) const;
   // Forwards forward_ into their next stages' queues and records the batch's counters.
   void FinishBatchLocked(int model, int64_t busy_us, int64_t exits, int64_t failures);
 
@@ -48,6 +50,11 @@ class Lane {
   // several rows fails, each row is run alone, so that only the rows the runtime rejects
   // fail (a poisoned request does not take its batch-mates down with it).
   int64_t RunBatch(int model, std::vector<ItemResult>* results, int64_t* busy_us);
+  // Gathers batch_'s inputs into input_buffers_, padded to batch_length (row_lengths_ filled),
+  // and describes them in batch_tensors_.
+  void AssembleInputs(int64_t rows, int32_t batch_length);
+  // Runs batch_[row] alone, from its slice of the assembled batch (failure isolation).
+  Status RunRowAlone(int model, int64_t row, int32_t batch_length, float* output_row);
   // Answers or forwards batch_[row] from its output row.
   void RouteRow(int64_t row, int model, const float* output_row, std::vector<ItemResult>* results);
 
@@ -64,9 +71,17 @@ class Lane {
   std::vector<RequestPtr> forward_;
   std::vector<RequestPtr> expired_;
   std::vector<ReadyStage> ready_;
-  std::vector<const float*> row_inputs_;
-  std::vector<float> input_buffer_;
+  std::vector<const uint8_t*> row_inputs_;          // one input's bytes of each row
+  std::vector<int32_t> row_lengths_;                 // each row's length (dynamic axis)
+  std::vector<std::vector<uint8_t>> input_buffers_;  // per input, the assembled batch
+  std::vector<std::vector<int64_t>> batch_dims_;     // per input, the batch's shape
+  std::vector<BatchTensor> batch_tensors_;           // per input, what the runner gets
+  std::vector<int64_t> row_dims_;                    // scratch of RunRowAlone
+  std::vector<BatchTensor> row_tensors_;             // scratch of RunRowAlone
   std::vector<float> output_buffer_;
+  // Positions of the batch just run (RunBatch), counted by FinishBatchLocked.
+  int64_t batch_item_positions_ = 0;
+  int64_t batch_padded_positions_ = 0;
 };
 
 }  // namespace cascadeserve

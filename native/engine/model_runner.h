@@ -9,8 +9,20 @@
 #include <memory>
 
 #include "common/status.h"
+#include "engine/input_layout.h"
 
 namespace cascadeserve {
+
+// One input of a batch: rows items back to back, contiguous, row-major.
+struct BatchTensor {
+  const void* data = nullptr;
+  size_t byte_length = 0;
+  TensorElement type = TensorElement::kFloat32;
+  // The batch's shape, batch axis first: [rows, item dims], the dynamic axis (if any) at the
+  // batch's length (its longest item; shorter ones are padded).
+  const int64_t* dims = nullptr;
+  int rank = 0;
+};
 
 // Runs one model on a batch of rows.
 //
@@ -22,11 +34,11 @@ class ModelRunner {
  public:
   virtual ~ModelRunner() = default;
 
-  // input: rows * input_elems contiguous floats (row-major), valid for the call only.
-  // output: rows * output_elems floats to be filled completely; owned by the lane.
-  // A non-OK status fails only this batch's requests (kRuntimeError carrying the message);
-  // the lane keeps serving. Must not throw.
-  virtual Status Run(const float* input, int64_t rows, float* output) = 0;
+  // inputs: one per engine input (EngineConfig::inputs order), valid for the call only.
+  // output: rows * output_elems floats to be filled completely; owned by the lane (a runner
+  // whose model answers in FP16 converts). A non-OK status fails only this batch's requests
+  // (kRuntimeError carrying the message); the lane keeps serving. Must not throw.
+  virtual Status Run(const BatchTensor* inputs, int input_count, int64_t rows, float* output) = 0;
 };
 
 // Creates the runner of model `model_index` for lane `lane_index` (indices into

@@ -1,4 +1,4 @@
-// Request: one item (one image) travelling through a cascade.
+// Request: one item (an image, a token sequence) travelling through a cascade.
 //
 // Ownership is the exactly-once guarantee: a Request lives in a std::unique_ptr that is, at
 // any moment, in exactly one place: a StageQueue, one lane's in-flight batch, or a
@@ -24,9 +24,13 @@ enum class RequestState : int {
 struct Request {
   // Caller's identifier, echoed in ItemResult::ticket. Not interpreted by the engine.
   uint64_t ticket = 0;
-  // The item's own copy of its input (item_elems floats), made once at Submit and read in
-  // place by every stage's batch gather: nothing goes back to JS between stages.
-  std::vector<float> input;
+  // The item's own copy of its inputs, back to back, each at the item's own length
+  // (engine/input_layout.h: input k at ItemLayout::InputOffset(k, length)), made once at
+  // Submit and read in place by every stage's batch gather: nothing goes back to JS between
+  // stages. Default-initialized storage: Submit writes every byte, nothing is zeroed first.
+  std::unique_ptr<uint8_t[]> input;
+  // Its length on the dynamic axis (1..); 0 when the inputs have none.
+  int32_t length = 0;
   // Absolute deadline on the steady clock (Engine::NowUs), microseconds; 0 = none.
   int64_t deadline_us = 0;
   // 1 is the highest priority; larger values are served later. FIFO within a level.

@@ -10,6 +10,7 @@ set(CASCADESERVE_ENGINE_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/deadline.cc
   ${CMAKE_CURRENT_LIST_DIR}/engine.cc
   ${CMAKE_CURRENT_LIST_DIR}/gear.cc
+  ${CMAKE_CURRENT_LIST_DIR}/input_layout.cc
   ${CMAKE_CURRENT_LIST_DIR}/lane.cc
   ${CMAKE_CURRENT_LIST_DIR}/stage_queue.cc
 )

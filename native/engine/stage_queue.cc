@@ -57,6 +57,41 @@ void StageQueue::PopBatch(int64_t max_items, std::vector<RequestPtr>* out) {
   if (size_ == 0) earliest_deadline_bound_us_ = INT64_MAX;
 }
 
+int64_t StageQueue::CountWithLength(int32_t length, int64_t cap) const {
+  int64_t count = 0;
+  for (const auto& level : levels_) {
+    for (const RequestPtr& request : level->items) {
+      if (request->length == length && ++count >= cap) return count;
+    }
+  }
+  return count;
+}
+
+void StageQueue::PopBatchWithLength(int32_t length, int64_t max_items, std::vector<RequestPtr>* out) {
+  for (auto& level : levels_) {
+    if (max_items == 0) break;
+    std::deque<RequestPtr>& items = level->items;
+    // Stable partition by hand, stopping once max_items are taken: the rest keep their order.
+    size_t kept = 0;
+    size_t i = 0;
+    for (; i < items.size() && max_items > 0; ++i) {
+      if (items[i]->length == length) {
+        out->push_back(std::move(items[i]));
+        --size_;
+        --max_items;
+      } else {
+        if (kept != i) items[kept] = std::move(items[i]);
+        ++kept;
+      }
+    }
+    if (kept != i) {
+      for (; i < items.size(); ++i) items[kept++] = std::move(items[i]);
+      items.erase(items.begin() + static_cast<std::ptrdiff_t>(kept), items.end());
+    }
+  }
+  if (size_ == 0) earliest_deadline_bound_us_ = INT64_MAX;
+}
+
 void StageQueue::RemoveExpired(int64_t now_us, std::vector<RequestPtr>* out) {
   if (now_us < earliest_deadline_bound_us_) return;
   int64_t bound = INT64_MAX;

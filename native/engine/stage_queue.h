@@ -47,6 +47,11 @@ class StageQueue {
 
   // Moves up to max_items requests, in service order, to the end of *out.
   void PopBatch(int64_t max_items, std::vector<RequestPtr>* out);
+  // Same-length batching (a model that is not pad-invariant): how many queued requests have
+  // `length`, counting at most `cap`; and moves up to max_items of them, in service order, to
+  // the end of *out, keeping the order of the rest. O(size) in the worst case.
+  int64_t CountWithLength(int32_t length, int64_t cap) const;
+  void PopBatchWithLength(int32_t length, int64_t max_items, std::vector<RequestPtr>* out);
   // Moves every request whose deadline is <= now_us to the end of *out, keeping the order
   // of the rest. O(size) but only runs when now_us reaches the deadline bound.
   void RemoveExpired(int64_t now_us, std::vector<RequestPtr>* out);

@@ -1,5 +1,6 @@
 #include "ort/ort_model_runner.h"
 
+#include <algorithm>
 #include <cstring>
 #include <mutex>
 
@@ -35,21 +36,40 @@ Status OrtModelRunner::Create(std::shared_ptr<OrtRuntime> runtime, const OrtMode
   options.cuda_compute_stream = cuda_lane ? cuda_lane->stream : nullptr;
   std::unique_ptr<OrtModelRunner> r(new OrtModelRunner());
   r->cuda_lane_ = cuda_lane;
-  if (cuda_lane) r->pinned_input_ = std::make_unique<PinnedBuffer>(cuda_lane->cuda);
   CS_RETURN_IF_ERROR(OrtSession::Create(std::move(runtime), model.path, options, &r->session_));
 
   const std::string where = "model '" + model.name + "' (" + model.path + ")";
   const auto& inputs = r->session_->inputs();
-  if (inputs.size() != 1 || inputs[0].name != model.input_name) {
-    std::string names;
-    for (const auto& i : inputs) names += (names.empty() ? "" : ", ") + i.name;
-    return Status::InvalidArgument(where + ": expected exactly one input named '" + model.input_name +
-                                   "', the model has: " + names);
+  std::string model_inputs;
+  for (const auto& i : inputs) model_inputs += (model_inputs.empty() ? "" : ", ") + i.name;
+  if (inputs.size() != model.inputs.size()) {
+    std::string want;
+    for (const auto& i : model.inputs) want += (want.empty() ? "" : ", ") + i.name;
+    return Status::InvalidArgument(where + ": expected " + std::to_string(model.inputs.size()) + " input(s) (" + want +
+                                   "), the model has: " + model_inputs);
   }
-  if (inputs[0].type != ElementType::kFloat32 || !DimsMatch(inputs[0].shape, model.item_dims)) {
-    return Status::InvalidArgument(where + ": input '" + model.input_name + "' is " +
-                                   ElementTypeName(inputs[0].type) + " " + DimsText(inputs[0].shape) +
-                                   ", expected float32 [N]+" + DimsText(model.item_dims));
+  for (const OrtInputSpec& spec : model.inputs) {
+    size_t index = 0;
+    while (index < inputs.size() && inputs[index].name != spec.name) ++index;
+    if (index == inputs.size()) {
+      return Status::InvalidArgument(where + ": has no input named '" + spec.name + "'; the model has: " + model_inputs);
+    }
+    const TensorInfo& info = inputs[index];
+    bool dims_ok = info.shape.size() == spec.item_dims.size() + 1;
+    for (size_t a = 0; dims_ok && a < spec.item_dims.size(); ++a) {
+      const int64_t mine = spec.item_dims[a];
+      const int64_t theirs = info.shape[a + 1];
+      dims_ok = mine == -1 ? theirs == -1 : (theirs == -1 || theirs == mine);
+    }
+    if (static_cast<int>(info.type) != static_cast<int>(spec.type) || !dims_ok) {
+      return Status::InvalidArgument(where + ": input '" + spec.name + "' is " + ElementTypeName(info.type) + " " +
+                                     DimsText(info.shape) + ", expected " +
+                                     ElementTypeName(static_cast<ElementType>(spec.type)) + " [N]+" + DimsText(spec.item_dims) +
+                                     " (-1: a dynamic axis)");
+    }
+    r->session_input_.push_back(static_cast<int>(index));
+    const bool fixed = std::find(spec.item_dims.begin(), spec.item_dims.end(), -1) == spec.item_dims.end();
+    r->fixed_item_dims_.push_back(fixed ? spec.item_dims : std::vector<int64_t>());
   }
   const auto& outputs = r->session_->outputs();
   bool found = false;
@@ -57,29 +77,80 @@ Status OrtModelRunner::Create(std::shared_ptr<OrtRuntime> runtime, const OrtMode
     if (outputs[i].name != model.output_name) continue;
     found = true;
     r->output_index_ = i;
-    if (outputs[i].type != ElementType::kFloat32 || !DimsMatch(outputs[i].shape, {model.classes})) {
+    const bool fp32 = outputs[i].type == ElementType::kFloat32;
+    if ((!fp32 && outputs[i].type != ElementType::kFloat16) || !DimsMatch(outputs[i].shape, {model.classes})) {
       return Status::InvalidArgument(where + ": output '" + model.output_name + "' is " +
                                      ElementTypeName(outputs[i].type) + " " + DimsText(outputs[i].shape) +
-                                     ", expected float32 [N," + std::to_string(model.classes) + "]");
+                                     ", expected float32 or float16 [N," + std::to_string(model.classes) + "]");
     }
+    r->output_fp16_ = !fp32;
   }
   if (!found) return Status::InvalidArgument(where + ": has no output named '" + model.output_name + "'");
-  r->item_dims_ = model.item_dims;
-  r->item_elems_ = ElementCount(model.item_dims);
+  const OrtInputSpec& first = model.inputs[0];
+  bool fixed = true;
+  for (int64_t d : first.item_dims) fixed = fixed && d > 0;
+  r->float_rows_ = model.inputs.size() == 1 && first.type == TensorElement::kFloat32 && fixed && !r->output_fp16_;
+  r->item_dims_ = first.item_dims;
   r->classes_ = model.classes;
+  if (cuda_lane && r->float_rows_) r->pinned_input_ = std::make_unique<PinnedBuffer>(cuda_lane->cuda);
   *out = std::move(r);
   return Status::Ok();
 }
 
-Status OrtModelRunner::Run(const float* input, int64_t rows, float* output) {
+Status OrtModelRunner::RunFloatRows(const BatchTensor& input, int64_t rows, float* output) {
+  const float* data = static_cast<const float*>(input.data);
   if (pinned_input_) {
     // Staged in page-locked memory so that the host-to-device copy is a fast DMA.
-    const size_t bytes = static_cast<size_t>(rows * item_elems_) * sizeof(float);
-    CS_RETURN_IF_ERROR(pinned_input_->Reserve(bytes));
-    std::memcpy(pinned_input_->data(), input, bytes);
-    input = static_cast<const float*>(pinned_input_->data());
+    CS_RETURN_IF_ERROR(pinned_input_->Reserve(input.byte_length));
+    std::memcpy(pinned_input_->data(), data, input.byte_length);
+    data = static_cast<const float*>(pinned_input_->data());
   }
-  return session_->RunFloatRows(input, rows, item_dims_, output_index_, output, classes_);
+  return session_->RunFloatRows(data, rows, item_dims_, output_index_, output, classes_);
+}
+
+Status OrtModelRunner::Run(const BatchTensor* inputs, int input_count, int64_t rows, float* output) {
+  if (input_count != static_cast<int>(session_input_.size())) {
+    return Status::InvalidArgument("the model takes " + std::to_string(session_input_.size()) + " inputs, got " +
+                                   std::to_string(input_count));
+  }
+  if (float_rows_) return RunFloatRows(inputs[0], rows, output);
+  input_views_.resize(static_cast<size_t>(input_count));
+  for (int k = 0; k < input_count; ++k) {
+    TensorView& view = input_views_[k];
+    view.index = session_input_[k];
+    view.type = static_cast<ElementType>(inputs[k].type);
+    // A fixed-shape input takes the model's own item shape (same elements, e.g. [784] or
+    // [1,28,28]); a dynamic one the batch's, whose dynamic axis is the batch's length.
+    const std::vector<int64_t>& own = fixed_item_dims_[k];
+    if (own.empty()) {
+      view.dims.assign(inputs[k].dims, inputs[k].dims + inputs[k].rank);
+    } else {
+      view.dims.assign(1, rows);
+      view.dims.insert(view.dims.end(), own.begin(), own.end());
+    }
+    view.data = inputs[k].data;
+    view.byte_length = inputs[k].byte_length;
+  }
+  const size_t out_elems = static_cast<size_t>(rows * classes_);
+  output_views_.resize(1);
+  TensorView& out = output_views_[0];
+  out.index = static_cast<int>(output_index_);
+  out.dims.assign({rows, classes_});
+  if (output_fp16_) {
+    if (half_output_.size() < out_elems) half_output_.resize(out_elems);
+    out.type = ElementType::kFloat16;
+    out.data = half_output_.data();
+    out.byte_length = out_elems * sizeof(uint16_t);
+  } else {
+    out.type = ElementType::kFloat32;
+    out.data = output;
+    out.byte_length = out_elems * sizeof(float);
+  }
+  CS_RETURN_IF_ERROR(session_->RunInto(input_views_, output_views_));
+  if (output_fp16_) {
+    for (size_t i = 0; i < out_elems; ++i) output[i] = HalfBitsToFloat(half_output_[i]);
+  }
+  return Status::Ok();
 }
 
 RunnerFactory MakeOrtRunnerFactory(std::shared_ptr<OrtRuntime> runtime, std::vector<OrtModelSpec> models,

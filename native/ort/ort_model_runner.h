@@ -12,13 +12,19 @@
 
 namespace cascadeserve {
 
+// One engine input as this model names it (the engine's inputs, in order).
+struct OrtInputSpec {
+  std::string name;
+  TensorElement type = TensorElement::kFloat32;
+  std::vector<int64_t> item_dims;  // one item's shape, without the batch dimension; -1 = dynamic
+};
+
 struct OrtModelSpec {
   std::string name;
   std::string path;
-  std::string input_name;          // the float32 input fed with rows of items
-  std::string output_name;         // the float32 output holding logits or probabilities
-  std::vector<int64_t> item_dims;  // one item's shape, without the batch dimension
-  int64_t classes = 0;             // elements per output row
+  std::vector<OrtInputSpec> inputs;  // every model input, in the engine's input order
+  std::string output_name;           // the FP32 or FP16 output holding logits or probabilities
+  int64_t classes = 0;               // elements per output row
 };
 
 struct OrtLaneSpec {
@@ -40,23 +46,35 @@ struct CudaLaneResources {
 
 class OrtModelRunner : public ModelRunner {
  public:
-  // Loads the model for one lane and checks it against the spec: the named input and output
-  // exist, are float32, and their non-batch dimensions match item_dims and classes.
-  // `cuda_lane` is set for runners of a CUDA lane: batch inputs are staged in pinned memory.
+  // Loads the model for one lane and checks it against the spec: the model has exactly the
+  // spec's inputs (by name, element type, and non-batch dimensions: a dynamic axis of the spec
+  // must be dynamic in the model), and the named output is FP32 or FP16 [N, classes].
+  // `cuda_lane` is set for runners of a CUDA lane: a single FP32 input is staged in pinned
+  // memory (typed inputs go as they are; ONNX Runtime copies them).
   static Status Create(std::shared_ptr<OrtRuntime> runtime, const OrtModelSpec& model,
                        const OrtLaneSpec& lane, std::shared_ptr<CudaLaneResources> cuda_lane,
                        std::unique_ptr<OrtModelRunner>* out);
-  Status Run(const float* input, int64_t rows, float* output) override;
+  Status Run(const BatchTensor* inputs, int input_count, int64_t rows, float* output) override;
 
  private:
   OrtModelRunner() = default;
+  // The zoo's path, as fast as before typed inputs: one FP32 input without a dynamic axis and
+  // an FP32 output go through OrtSession::RunFloatRows.
+  Status RunFloatRows(const BatchTensor& input, int64_t rows, float* output);
   std::shared_ptr<CudaLaneResources> cuda_lane_;  // keeps the stream alive longer than the session
   std::unique_ptr<OrtSession> session_;
   std::unique_ptr<PinnedBuffer> pinned_input_;
-  int64_t item_elems_ = 0;
-  std::vector<int64_t> item_dims_;
+  bool float_rows_ = false;         // RunFloatRows applies
+  std::vector<int64_t> item_dims_;  // the single input's (float_rows_ only)
+  std::vector<int> session_input_;  // engine input k feeds session input session_input_[k]
+  std::vector<std::vector<int64_t>> fixed_item_dims_;  // per input: its item dims, empty if dynamic
   size_t output_index_ = 0;
+  bool output_fp16_ = false;
   int64_t classes_ = 0;
+  // Reused across runs (the lane calls Run from one thread only).
+  std::vector<TensorView> input_views_;
+  std::vector<TensorView> output_views_;
+  std::vector<uint16_t> half_output_;
 };
 
 // The factory Engine::Create calls once per (model, hosting lane). CUDA lanes get their stream

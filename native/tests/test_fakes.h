@@ -74,7 +74,12 @@ class FakeRunner : public cascadeserve::ModelRunner {
  public:
   FakeRunner(const LinearMap* map, int model, int lane, RunLog* log, std::chrono::microseconds delay)
       : map_(map), model_(model), lane_(lane), log_(log), delay_(delay) {}
-  cascadeserve::Status Run(const float* input, int64_t rows, float* output) override {
+  cascadeserve::Status Run(const cascadeserve::BatchTensor* inputs, int input_count, int64_t rows,
+                           float* output) override {
+    if (input_count != 1 || inputs[0].type != cascadeserve::TensorElement::kFloat32) {
+      return cascadeserve::Status::InvalidArgument("FakeRunner takes one FP32 input");
+    }
+    const float* input = static_cast<const float*>(inputs[0].data);
     {
       std::lock_guard<std::mutex> lock(log_->mu);
       log_->batch_sizes.push_back(rows);

@@ -17,6 +17,10 @@ const kSubcommands: Record<string, Subcommand> = {
     summary: 'print the ONNX Runtime in use, the native addon and the embedded models',
     run: async (argv, io) => (await import('./info-command.js')).runInfoCommand(argv, io),
   },
+  init: {
+    summary: 'make a folder of ONNX classifiers and labelled .npy data into a cascade (writes DIR/cascade.json)',
+    run: async (argv, io) => (await import('./init-command.js')).runInitCommand(argv, io),
+  },
   profile: {
     summary: 'measure every model of a manifest through the engine (batch times, cached answers) into profile.json',
     run: async (argv, io) => (await import('./profile-command.js')).runProfileCommand(argv, io),

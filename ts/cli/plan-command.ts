@@ -1,6 +1,8 @@
 // `cascadeserve plan`: profile.json -> plan.json (and optionally an SVG of the gears).
 // The profile's model files are checked (sha256) against the manifest it names (or
 // --manifest); a mismatch is an input error naming the model and file.
+// Inputs estimated to take more than kPlanTimeBudgetS here are refused up front (usage error,
+// the message names the estimate and what to change; planner/plan-estimate.ts).
 // Exit codes: 0 plan written (every level servable), 1 input error, 2 usage error,
 // 3 plan written but some load levels cannot be served (listed), 4 no level servable.
 
@@ -13,6 +15,7 @@ import { computePlan, kDefaultLoadLevels, type PlanOptions } from '../../planner
 import { validatePlan, type LoadBin } from '../contracts/plan-schema.js';
 import { validateProfile } from '../contracts/profile-schema.js';
 import { planSvg } from '../../planner/svg.js';
+import { kPlanTimeBudgetS, PlanTooSlowError } from '../../planner/plan-estimate.js';
 import { checkDefaultOutput, runCommand, UsageError, type CliIo, type CommandSpec } from './args.js';
 
 // Loads the planner is asked to simulate: at least 1 qps (it simulates 50 ms burst phases, and
@@ -158,7 +161,15 @@ async function planAndWrite(opts: PlanOptions, profilePath: string, out: string,
       lastLine = line;
     }
   };
-  const { plan, stats } = await computePlan(profile, opts, progress);
+  // Inputs it could not plan within the budget here are refused before any work, with the estimate.
+  let result: Awaited<ReturnType<typeof computePlan>>;
+  try {
+    result = await computePlan(profile, { timeBudgetS: kPlanTimeBudgetS, ...opts }, progress);
+  } catch (e) {
+    if (e instanceof PlanTooSlowError) throw new UsageError(e.message);
+    throw e;
+  }
+  const { plan, stats } = result;
   if (io.stderr.isTTY) io.stderr.write('\n');
   // paths in plan.json are relative to the plan file (absolute when on another root)
   const rel = (p: string) => relative(dirname(resolve(out)), p) || p;

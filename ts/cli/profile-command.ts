@@ -6,8 +6,11 @@ import { dirname, relative, resolve } from 'node:path';
 import { loadDataset } from '../contracts/dataset.js';
 import { loadManifest } from '../contracts/manifest.js';
 import { profileModels, profileToJson, type ProfileModelSpec } from '../tools/profiler.js';
+import { profileItems } from '../tools/profiler-items.js';
+import { loadItems } from '../contracts/items.js';
+import type { Profile } from '../contracts/profile-schema.js';
 import { timingFor } from '../contracts/profile-schema.js';
-import { checkDefaultOutput, runCommand, type CliIo, type CommandSpec } from './args.js';
+import { checkDefaultOutput, runCommand, UsageError, type CliIo, type CommandSpec } from './args.js';
 
 export const kProfileCommand: CommandSpec = {
   name: 'profile',
@@ -19,7 +22,7 @@ export const kProfileCommand: CommandSpec = {
     { name: 'reps', kind: 'integer', min: 1, max: 10_000, default: 30, help: 'timed batches per model and batch size' },
     { name: 'warmup', kind: 'integer', min: 0, max: 10_000, default: 5, help: 'untimed batches first' },
     { name: 'threads', kind: 'integer', min: 1, max: 256, default: 1, help: 'intra-op threads of the profiled lane' },
-    { name: 'timing', kind: 'choice', choices: ['rotation', 'isolated'], default: 'rotation', help: 'models timed in turn (as in a cascade) or each alone' },
+    { name: 'timing', kind: 'choice', choices: ['rotation', 'isolated'], default: 'rotation', help: 'models timed in turn (as in a cascade) or each alone (version-1 manifests)' },
     { name: 'no-heldout', kind: 'boolean', help: 'skip the held-out half' },
   ],
   exitCodes: '0 profile written; 1 input error; 2 usage error.',
@@ -59,44 +62,59 @@ export async function runProfileCommand(argv: string[], io: CliIo): Promise<numb
     const heldout = !v['no-heldout'];
     const timing = (v.timing as 'rotation' | 'isolated' | undefined) ?? 'rotation';
     const manifest = await loadManifest(manifestPath);
-    const validation = loadDataset(manifest.data.validation);
-    const ho = heldout ? loadDataset(manifest.data.heldout) : undefined;
-    const models: ProfileModelSpec[] = manifest.models.map((m) => ({
-      name: m.name,
-      path: m.file,
-      file: relative(manifest.dir, m.file),
-      input: m.input,
-      output: m.output,
-      outputKind: m.outputKind,
-      itemDims: manifest.input.shape,
-      classes: manifest.output.classes,
-      params: m.params,
-      mflopsPerImage: m.mflopsPerImage,
-    }));
+    // relative to the profile file, so a committed profile stays valid elsewhere
+    const recordedPath = relative(dirname(resolve(out)), manifest.path) || manifest.path;
     const bar = progressPrinter(io);
     const t0 = performance.now();
-    const profile = await profileModels({
-      models,
-      validation,
-      heldout: ho,
-      // relative to the profile file, so a committed profile stays valid elsewhere
-      manifest: { path: relative(dirname(resolve(out)), manifest.path) || manifest.path, name: manifest.name },
-      maxBatch,
-      reps,
-      warmup,
-      threads,
-      timing,
-      onProgress: bar.tick,
-    });
+    let profile: Profile;
+    let counts: string;
+    if (manifest.version === 2) {
+      if (timing !== 'rotation') throw new UsageError(`--timing ${timing}: a version-2 manifest's models are timed in rotation only (${manifest.path})`);
+      // typed inputs through engine.submitTensors; batch times per length bucket
+      const validation = loadItems(manifest, 'validation');
+      const ho = heldout ? loadItems(manifest, 'heldout') : undefined;
+      counts = `${validation.count} validation${ho ? ` + ${ho.count} held-out` : ''} items`;
+      profile = await profileItems({ manifest, validation, heldout: ho, manifestPath: recordedPath, maxBatch, reps, warmup, threads, onProgress: bar.tick });
+    } else {
+      const validation = loadDataset(manifest.data.validation);
+      const ho = heldout ? loadDataset(manifest.data.heldout) : undefined;
+      counts = `${validation.count} validation${ho ? ` + ${ho.count} held-out` : ''} images`;
+      const models: ProfileModelSpec[] = manifest.models.map((m) => ({
+        name: m.name,
+        path: m.file,
+        file: relative(manifest.dir, m.file),
+        input: m.input,
+        output: m.output,
+        outputKind: m.outputKind,
+        itemDims: manifest.input.shape,
+        classes: manifest.output.classes,
+        params: m.params,
+        mflopsPerImage: m.mflopsPerImage,
+      }));
+      profile = await profileModels({
+        models,
+        validation,
+        heldout: ho,
+        manifest: { path: recordedPath, name: manifest.name },
+        maxBatch,
+        reps,
+        warmup,
+        threads,
+        timing,
+        onProgress: bar.tick,
+      });
+    }
     bar.end();
     writeFileSync(out, profileToJson(profile));
-    io.stdout.write(`wrote ${out}: ${profile.models.length} model(s), ${validation.count} validation${ho ? ` + ${ho.count} held-out` : ''} images, ONNX Runtime ${profile.runtime.version}, ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
+    io.stdout.write(`wrote ${out}: ${profile.models.length} model(s), ${counts}, ONNX Runtime ${profile.runtime.version}, ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
     for (const m of profile.models) {
       const t = timingFor(m, profile.lanes[0]).batchTimesUs;
       const acc = m.validation.correct.reduce((a, b) => a + b, 0) / m.validation.count;
       const at = (b: number) => t.find((r) => r.batch === b);
       const cell = (b: number) => (at(b) ? `b${b} ${at(b)!.p50.toFixed(0)} µs (${(at(b)!.p50 / b).toFixed(1)}/img)` : '');
       io.stdout.write(`  ${m.name.padEnd(12)} acc ${acc.toFixed(4)}  ${cell(1)}  ${cell(32)}  mem ${(m.memoryBytes / 2 ** 20).toFixed(1)} MiB\n`);
+      const buckets = timingFor(m, profile.lanes[0]).lengthBuckets;
+      if (buckets) io.stdout.write(`  ${''.padEnd(12)} b32 by length: ${buckets.map((k) => `<=${k.length} (${(k.share * 100).toFixed(0)}%) ${k.batchTimesUs.find((r) => r.batch === 32)?.p50.toFixed(0) ?? '-'} µs`).join(', ')}\n`);
     }
     return 0;
   });

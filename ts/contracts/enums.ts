@@ -25,10 +25,18 @@ export const kStatusCodes = {
 } as const;
 export type StatusName = keyof typeof kStatusCodes;
 
+// Element types of engine inputs (native/engine/input_layout.h TensorElement): the ONNX
+// element type numbers, so that native/ort passes them to ONNX Runtime unchanged.
+export const kDatatypeCodes = { FP32: 1, UINT8: 2, INT32: 6, INT64: 7, BOOL: 9, FP16: 10 } as const;
+export type Datatype = keyof typeof kDatatypeCodes;
+/** The datatypes in the order of the manifest's documentation. */
+export const kDatatypes = ['FP32', 'FP16', 'INT64', 'INT32', 'UINT8', 'BOOL'] as const satisfies readonly Datatype[];
+
 /** Every table the addon must agree with, by the name it exports it under. */
 export const kNativeEnumTables = {
   statusCodes: kStatusCodes,
   certaintyMeasures: kCertaintyMeasureCodes,
   outputKinds: kOutputKindCodes,
+  elementTypes: kDatatypeCodes,
 } as const satisfies Record<string, Record<string, number>>;
 export type NativeEnumTableName = keyof typeof kNativeEnumTables;

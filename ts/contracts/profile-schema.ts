@@ -3,7 +3,10 @@
 // Schema "cascadeserve.profile/1". All arrays are plain JSON numbers (certainties are
 // float32 values, the engine's certainty rounded down, written with 9 significant digits;
 // readers apply Math.fround); `correct` is a 0/1 number per validation image. Optional:
-// models[i].heldout + heldoutLabels, the same answers on the held-out half.
+// models[i].heldout + heldoutLabels, the same answers on the held-out half; for inputs with a
+// dynamic (sequence) axis, top-level `lengths` (each validation item's length) and per timing
+// `lengthBuckets` (batch times at a few lengths; see LengthBucket). Profiles without them load
+// and plan as before.
 // The validator checks shape AND internal consistency (lengths, correct vs predictions and
 // labels, monotone batch sizes) and names the failing field path in every message.
 
@@ -19,11 +22,29 @@ export interface BatchTiming {
   reps: number;
 }
 
+/**
+ * Batch times at one sequence length. Items whose length is <= `length` and > the previous
+ * bucket's `length` fall in this bucket; a batch is timed with every item at `length` (the
+ * bucket's upper edge, so the time is an upper bound for the bucket's items).
+ */
+export interface LengthBucket {
+  length: number;
+  /** Fraction of validation items in the bucket; the buckets' shares sum to 1. */
+  share: number;
+  /** The same batch sizes as the timing's batchTimesUs. */
+  batchTimesUs: BatchTiming[];
+}
+
 export interface ModelTiming {
   laneKind: 'cpu';
   intraOpThreads: number;
-  /** Strictly increasing by `batch`. */
+  /**
+   * Strictly increasing by `batch`. With lengthBuckets: the expected time of a batch of that
+   * many items drawn from the data's length mix (see mixedBatchTimeUs).
+   */
   batchTimesUs: BatchTiming[];
+  /** Batch times per length bucket, ascending by length (inputs with a dynamic axis only). */
+  lengthBuckets?: LengthBucket[];
 }
 
 export interface ValidationResults {
@@ -65,6 +86,8 @@ export interface Profile {
   labels: number[];
   /** Labels of the held-out half; present iff every model has `heldout`. */
   heldoutLabels?: number[];
+  /** Length of each validation item on the dynamic axis (same order as labels). */
+  lengths?: number[];
 }
 
 export class ProfileValidationError extends Error {
@@ -134,10 +157,10 @@ export class Checker {
   }
 }
 
-function checkNumberArray(c: Checker, v: unknown, path: string, count: number, check: (x: number) => boolean, what: string): void {
+function checkNumberArray(c: Checker, v: unknown, path: string, count: number, check: (x: number) => boolean, what: string, countOf = 'validation.count'): void {
   if (!c.arr(v, path)) return;
   if (v.length !== count) {
-    c.fail(path, `expected ${count} elements (validation.count), got ${v.length}`);
+    c.fail(path, `expected ${count} elements (${countOf}), got ${v.length}`);
     return;
   }
   for (let i = 0; i < v.length; i++) {
@@ -194,6 +217,12 @@ export function validateProfile(raw: unknown): Profile {
     hoCount = raw.heldoutLabels.length;
     checkNumberArray(c, raw.heldoutLabels, 'heldoutLabels', hoCount, (x) => Number.isInteger(x) && x >= 0, 'a non-negative integer class');
   }
+  let lengths: number[] | undefined;
+  if (raw.lengths !== undefined && c.arr(raw.lengths, 'lengths', 1)) {
+    const before = c.errors.length;
+    checkNumberArray(c, raw.lengths, 'lengths', labelCount >= 0 ? labelCount : raw.lengths.length, (x) => Number.isInteger(x) && x >= 1, 'a positive integer length', 'labels.length');
+    if (c.errors.length === before) lengths = raw.lengths as number[];
+  }
   if (c.arr(raw.models, 'models', 1)) {
     const names = new Set<string>();
     raw.models.forEach((m, i) => {
@@ -208,7 +237,7 @@ export function validateProfile(raw: unknown): Profile {
       c.num(m.params, `${p}.params`, 'nonneg');
       c.num(m.mflopsPerImage, `${p}.mflopsPerImage`, 'nonneg');
       c.num(m.memoryBytes, `${p}.memoryBytes`, 'positive');
-      checkTimings(c, m.timings, `${p}.timings`, laneKeys);
+      checkTimings(c, m.timings, `${p}.timings`, laneKeys, lengths);
       checkValidation(c, m.validation, `${p}.validation`, labelCount, labels);
       if (m.heldout !== undefined || raw.heldoutLabels !== undefined) {
         if (m.heldout === undefined) c.fail(`${p}.heldout`, 'expected held-out answers (heldoutLabels is present)');
@@ -221,7 +250,7 @@ export function validateProfile(raw: unknown): Profile {
   return raw as unknown as Profile;
 }
 
-function checkTimings(c: Checker, v: unknown, p: string, laneKeys: Set<string>): void {
+function checkTimings(c: Checker, v: unknown, p: string, laneKeys: Set<string>, lengths?: number[]): void {
   if (!c.arr(v, p, 1)) return;
   const have = new Set<string>();
   v.forEach((t, j) => {
@@ -230,21 +259,70 @@ function checkTimings(c: Checker, v: unknown, p: string, laneKeys: Set<string>):
     c.lit(t.laneKind, `${tp}.laneKind`, ['cpu']);
     c.int(t.intraOpThreads, `${tp}.intraOpThreads`, 1);
     have.add(`${String(t.laneKind)}/${String(t.intraOpThreads)}`);
-    if (!c.arr(t.batchTimesUs, `${tp}.batchTimesUs`, 1)) return;
-    let prev = 0;
-    t.batchTimesUs.forEach((b, k) => {
-      const bp = `${tp}.batchTimesUs[${k}]`;
-      if (!c.obj(b, bp)) return;
-      if (c.int(b.batch, `${bp}.batch`, 1)) {
-        if (b.batch <= prev) c.fail(`${bp}.batch`, `expected batch sizes in strictly increasing order (previous ${prev})`);
-        prev = b.batch;
-      }
-      const p50ok = c.num(b.p50, `${bp}.p50`, 'positive');
-      if (c.num(b.p95, `${bp}.p95`, 'positive') && p50ok && (b.p95 as number) < (b.p50 as number)) c.fail(`${bp}.p95`, 'expected p95 >= p50');
-      c.int(b.reps, `${bp}.reps`, 1);
-    });
+    const sizes = checkBatchRows(c, t.batchTimesUs, `${tp}.batchTimesUs`);
+    if (t.lengthBuckets !== undefined) checkLengthBuckets(c, t.lengthBuckets, `${tp}.lengthBuckets`, sizes, lengths);
   });
   for (const k of laneKeys) if (!have.has(k)) c.fail(p, `no timings for lane kind ${k.replace('/', ' with intraOpThreads ')} declared in lanes`);
+}
+
+/** Checks one batch-time table; returns its batch sizes (null when the table is not an array). */
+function checkBatchRows(c: Checker, v: unknown, tp: string): number[] | null {
+  if (!c.arr(v, tp, 1)) return null;
+  const sizes: number[] = [];
+  let prev = 0;
+  v.forEach((b, k) => {
+    const bp = `${tp}[${k}]`;
+    if (!c.obj(b, bp)) return;
+    if (c.int(b.batch, `${bp}.batch`, 1)) {
+      if (b.batch <= prev) c.fail(`${bp}.batch`, `expected batch sizes in strictly increasing order (previous ${prev})`);
+      prev = b.batch;
+      sizes.push(b.batch);
+    }
+    const p50ok = c.num(b.p50, `${bp}.p50`, 'positive');
+    if (c.num(b.p95, `${bp}.p95`, 'positive') && p50ok && (b.p95 as number) < (b.p50 as number)) c.fail(`${bp}.p95`, 'expected p95 >= p50');
+    c.int(b.reps, `${bp}.reps`, 1);
+  });
+  return sizes;
+}
+
+/**
+ * lengthBuckets: ascending lengths, shares summing to 1, the timing's batch sizes; with
+ * top-level `lengths`, the last edge covers the longest item and each share is the fraction
+ * of items in its bucket.
+ */
+function checkLengthBuckets(c: Checker, v: unknown, p: string, sizes: number[] | null, lengths?: number[]): void {
+  if (!c.arr(v, p, 1)) return;
+  let prev = 0;
+  let sum = 0;
+  const edges: number[] = [];
+  const shares: number[] = [];
+  v.forEach((bk, j) => {
+    const bp = `${p}[${j}]`;
+    if (!c.obj(bk, bp)) return;
+    if (c.int(bk.length, `${bp}.length`, 1)) {
+      if (bk.length <= prev) c.fail(`${bp}.length`, `expected lengths in strictly increasing order (previous ${prev})`);
+      prev = bk.length;
+      edges.push(bk.length);
+    }
+    if (c.num(bk.share, `${bp}.share`, 'unit')) {
+      sum += bk.share;
+      shares.push(bk.share);
+    }
+    const own = checkBatchRows(c, bk.batchTimesUs, `${bp}.batchTimesUs`);
+    if (own && sizes && own.join() !== sizes.join()) c.fail(`${bp}.batchTimesUs`, `expected the batch sizes of the timing's batchTimesUs (${sizes.join(', ')}), got ${own.join(', ')}`);
+  });
+  if (shares.length === v.length && Math.abs(sum - 1) > 1e-6) c.fail(p, `expected shares summing to 1, got ${sum}`);
+  if (!lengths || edges.length !== v.length || shares.length !== v.length) return;
+  const longest = lengths.reduce((a, b) => Math.max(a, b), 0);
+  if (edges[edges.length - 1] < longest) {
+    c.fail(`${p}[${edges.length - 1}].length`, `expected the last bucket to cover the longest item (lengths holds ${longest})`);
+    return;
+  }
+  const counts = lengthBucketCounts(edges, lengths);
+  counts.forEach((n, j) => {
+    const want = n / lengths.length;
+    if (Math.abs(shares[j] - want) > 1e-6) c.fail(`${p}[${j}].share`, `expected ${want} (${n} of the ${lengths.length} items in lengths fall in this bucket), got ${shares[j]}`);
+  });
 }
 
 function checkValidation(c: Checker, v: unknown, p: string, labelCount: number, labels: unknown[], labelsKey = 'labels'): void {
@@ -292,4 +370,36 @@ export function perImageCostUs(t: ModelTiming): number {
   let best = Infinity;
   for (const r of t.batchTimesUs) best = Math.min(best, r.p50 / r.batch);
   return best;
+}
+
+/** Index of the bucket holding an item of length `len`: the first edge >= len (the last bucket above every edge). */
+export function lengthBucketOf(edges: readonly number[], len: number): number {
+  for (let j = 0; j < edges.length; j++) if (len <= edges[j]) return j;
+  return edges.length - 1;
+}
+
+/** Items per bucket (see lengthBucketOf). */
+export function lengthBucketCounts(edges: readonly number[], lengths: ArrayLike<number>): number[] {
+  const counts = new Array<number>(edges.length).fill(0);
+  for (let i = 0; i < lengths.length; i++) counts[lengthBucketOf(edges, lengths[i])]++;
+  return counts;
+}
+
+/**
+ * Expected time of a batch of b items drawn independently from the length mix `shares`, a
+ * batch costing the time of its longest item's bucket (it is padded to that length):
+ * P(longest in bucket j) = F_j^b - F_(j-1)^b with F_j = shares[0] + ... + shares[j].
+ * timesUs[j]: the batch time at bucket j's length for this b.
+ */
+export function mixedBatchTimeUs(timesUs: readonly number[], shares: readonly number[], b: number): number {
+  let below = 0; // F_(j-1)^b
+  let cum = 0;
+  let total = 0;
+  for (let j = 0; j < timesUs.length; j++) {
+    cum += shares[j];
+    const atMost = j === timesUs.length - 1 ? 1 : Math.min(1, cum) ** b;
+    total += (atMost - below) * timesUs[j];
+    below = atMost;
+  }
+  return total;
 }

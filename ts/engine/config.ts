@@ -4,9 +4,9 @@
 // everything accepted here passes them (test/engine-guards.test.ts checks that on edge
 // values), so an error at a gear switch cannot come from a rule only C++ knows.
 import { invalidArgument } from '../errors.js';
-import { kCertaintyMeasureCodes, kOutputKindCodes, type CertaintyMeasure, type OutputKind } from '../contracts/enums.js';
+import { kCertaintyMeasureCodes, kDatatypeCodes, kOutputKindCodes, type CertaintyMeasure, type Datatype, type OutputKind } from '../contracts/enums.js';
 
-export type { CertaintyMeasure, OutputKind };
+export type { CertaintyMeasure, Datatype, OutputKind };
 // The native codes (ts/contracts/enums.ts; checked against the addon at load).
 export const kMeasureCodes: Record<CertaintyMeasure, number> = kCertaintyMeasureCodes;
 export { kOutputKindCodes };
@@ -22,17 +22,38 @@ export const kMaxBudgetUs = 86_400_000_000;
 /** Largest value of an int32 field of the addon (read with napi's Int32Value, which wraps). */
 export const kMaxInt32 = 2 ** 31 - 1;
 
+/** One input of every item (a cascade's models all take the same inputs). */
+export interface EngineInput {
+  name: string;
+  datatype: Datatype;
+  /** One item's shape without the batch axis; -1 marks the (at most one) dynamic axis. */
+  itemDims: number[];
+  /** What batch assembly pads the dynamic axis with, in the input's datatype; default 0. */
+  padValue?: number;
+}
+
 export interface EngineModel {
   name: string;
   /** The .onnx file. */
   path: string;
-  /** The float32 input fed with [N, ...itemDims]. */
-  input: string;
-  /** The float32 output [N, classes] holding logits or probabilities. */
+  /**
+   * Typed inputs (any number, FP32, FP16, INT64, INT32, UINT8, BOOL, one dynamic axis at
+   * most). Absent: the single-input form below (`input` + `itemDims`, FP32).
+   */
+  inputs?: EngineInput[];
+  /** The float32 input fed with [N, ...itemDims] (single-input form). */
+  input?: string;
+  /** The single input's item shape (single-input form). */
+  itemDims?: number[];
+  /** The output [N, classes] holding logits or probabilities, FP32 or FP16. */
   output: string;
-  itemDims: number[];
   classes: number;
   outputKind?: OutputKind; // default 'logits'
+  /**
+   * Whether padding the dynamic axis leaves the model's answer unchanged (default true).
+   * false: the engine batches only items of equal length for this model.
+   */
+  padInvariant?: boolean;
 }
 
 export interface EngineLane {
@@ -71,8 +92,25 @@ export interface EngineOptions {
 }
 
 /** What the addon reads: indices instead of names, codes instead of strings. */
+/** An engine input as the addon reads it: `type` is its kDatatypeCodes code, `dynamicAxis` -1 for none. */
+export interface RawEngineInput {
+  name: string;
+  datatype: Datatype;
+  type: number;
+  itemDims: number[];
+  dynamicAxis: number;
+  padValue: number;
+}
+
 export interface RawEngineConfig {
-  models: { name: string; path: string; input: string; output: string; itemDims: number[]; classes: number; outputKind: number }[];
+  /** The items' inputs, shared by every model. */
+  inputs: RawEngineInput[];
+  /**
+   * inputs[k]: the model's name and item shape for the engine's input k (equal to the
+   * engine's, except that single-input FP32 models may each name theirs and shape the same
+   * number of floats their own way).
+   */
+  models: { name: string; path: string; inputs: { name: string; itemDims: number[] }[]; output: string; classes: number; outputKind: number; padInvariant: boolean }[];
   lanes: { kind: 'cpu' | 'cuda'; deviceId: number; intraOpThreads: number }[];
   placement: number[][];
   maxQueueSizePerStage: number;
@@ -88,32 +126,115 @@ const isPosInt = (x: unknown): x is number => Number.isInteger(x) && (x as numbe
 const isNonNegInt = (x: unknown): x is number => Number.isInteger(x) && (x as number) >= 0 && (x as number) <= kMaxInt32;
 const isNonEmptyString = (x: unknown): x is string => typeof x === 'string' && x.length > 0;
 
+/** The inputs a model declares, in either form, validated; `at` is the model's option path. */
+function modelInputs(m: EngineModel, at: string): RawEngineInput[] {
+  if (m.inputs !== undefined) {
+    if (m.input !== undefined || m.itemDims !== undefined) throw invalidArgument(at, 'has both inputs and the single-input fields input/itemDims; give one form');
+    if (!Array.isArray(m.inputs) || m.inputs.length === 0) throw invalidArgument(`${at}.inputs`, 'must be a non-empty array');
+    const seen = new Set<string>();
+    let dynamicAxis: number | null = null;
+    return m.inputs.map((input, k) => {
+      const iat = `${at}.inputs[${k}]`;
+      if (input === null || typeof input !== 'object') throw invalidArgument(iat, 'must be an object');
+      if (!isNonEmptyString(input.name)) throw invalidArgument(`${iat}.name`, `must be a non-empty string, got ${JSON.stringify(input.name)}`);
+      if (seen.has(input.name)) throw invalidArgument(`${iat}.name`, `'${input.name}' is used by another input`);
+      seen.add(input.name);
+      if (typeof input.datatype !== 'string' || !Object.hasOwn(kDatatypeCodes, input.datatype)) {
+        throw invalidArgument(`${iat}.datatype`, `must be one of ${Object.keys(kDatatypeCodes).join(', ')}; got ${JSON.stringify(input.datatype)}`);
+      }
+      const dims = input.itemDims;
+      if (!Array.isArray(dims) || dims.length === 0 || !dims.every((d) => d === -1 || isPosInt(d))) {
+        throw invalidArgument(`${iat}.itemDims`, `must be a non-empty array of positive integers and at most one -1 (the dynamic axis), got ${JSON.stringify(dims)}`);
+      }
+      const axis = dims.indexOf(-1);
+      if (axis >= 0 && dims.lastIndexOf(-1) !== axis) throw invalidArgument(`${iat}.itemDims`, `has more than one dynamic axis (-1): ${JSON.stringify(dims)}`);
+      if (axis >= 0) {
+        if (dynamicAxis !== null && dynamicAxis !== axis) {
+          throw invalidArgument(`${iat}.itemDims`, `has its dynamic axis at index ${axis} but another input of the model has it at ${dynamicAxis}: every dynamic input shares one axis`);
+        }
+        dynamicAxis = axis;
+      }
+      const staticElems = dims.reduce((a, d) => a * (d === -1 ? 1 : d), 1);
+      if (staticElems > kMaxInt32) throw invalidArgument(`${iat}.itemDims`, `hold ${staticElems} values per item, more than ${kMaxInt32}`);
+      const pad = input.padValue ?? 0;
+      const padProblem = padValueProblem(input.datatype, pad);
+      if (padProblem) throw invalidArgument(`${iat}.padValue`, padProblem);
+      return { name: input.name, datatype: input.datatype, type: kDatatypeCodes[input.datatype], itemDims: [...dims], dynamicAxis: axis, padValue: pad };
+    });
+  }
+  if (!isNonEmptyString(m.input)) throw invalidArgument(`${at}.input`, `must be a non-empty string, got ${JSON.stringify(m.input)} (or give inputs)`);
+  if (!Array.isArray(m.itemDims) || m.itemDims.length === 0 || !m.itemDims.every(isPosInt)) {
+    throw invalidArgument(`${at}.itemDims`, `must be a non-empty array of positive integers, got ${JSON.stringify(m.itemDims)}`);
+  }
+  const elems = m.itemDims.reduce((a, b) => a * b, 1);
+  if (elems > kMaxInt32) throw invalidArgument(`${at}.itemDims`, `hold ${elems} values per item, more than ${kMaxInt32}`);
+  return [{ name: m.input, datatype: 'FP32', type: kDatatypeCodes.FP32, itemDims: [...m.itemDims], dynamicAxis: -1, padValue: 0 }];
+}
+
+/** Why a pad value cannot be stored in `datatype`, or null. */
+function padValueProblem(datatype: Datatype, pad: unknown): string | null {
+  if (typeof pad !== 'number' || Number.isNaN(pad)) return `must be a number, got ${String(pad)}`;
+  switch (datatype) {
+    case 'FP32':
+    case 'FP16':
+      return Number.isFinite(pad) ? null : `must be finite, got ${pad}`;
+    case 'BOOL':
+      return pad === 0 || pad === 1 ? null : `must be 0 or 1 for BOOL, got ${pad}`;
+    case 'UINT8':
+      return Number.isInteger(pad) && pad >= 0 && pad <= 255 ? null : `must be an integer from 0 to 255 for UINT8, got ${pad}`;
+    case 'INT32':
+      return Number.isInteger(pad) && pad >= -(2 ** 31) && pad <= kMaxInt32 ? null : `must be a 32-bit integer for INT32, got ${pad}`;
+    case 'INT64':
+      return Number.isSafeInteger(pad) ? null : `must be a safe integer for INT64, got ${pad}`;
+  }
+}
+
+const sameDims = (a: number[], b: number[]) => a.length === b.length && a.every((d, i) => d === b[i]);
+
 export function fillEngineConfig(o: EngineOptions): RawEngineConfig {
   if (o === null || typeof o !== 'object') throw invalidArgument('options', 'must be an object');
   if (!Array.isArray(o.models) || o.models.length === 0) throw invalidArgument('options.models', 'must be a non-empty array');
   const names = new Set<string>();
-  let itemElems = -1;
+  let inputs: RawEngineInput[] = [];
   const models = o.models.map((m, i) => {
     const at = `options.models[${i}]`;
     if (m === null || typeof m !== 'object') throw invalidArgument(at, 'must be an object');
-    for (const k of ['name', 'path', 'input', 'output'] as const) {
+    for (const k of ['name', 'path', 'output'] as const) {
       if (!isNonEmptyString(m[k])) throw invalidArgument(`${at}.${k}`, `must be a non-empty string, got ${JSON.stringify(m[k])}`);
     }
     if (names.has(m.name)) throw invalidArgument(`${at}.name`, `'${m.name}' is used by another model`);
     names.add(m.name);
-    if (!Array.isArray(m.itemDims) || m.itemDims.length === 0 || !m.itemDims.every(isPosInt)) {
-      throw invalidArgument(`${at}.itemDims`, `must be a non-empty array of positive integers, got ${JSON.stringify(m.itemDims)}`);
+    const own = modelInputs(m, at);
+    if (i === 0) {
+      inputs = own;
+    } else {
+      // A cascade passes the same items from stage to stage, so every model takes the same inputs.
+      const first = inputs;
+      if (m.inputs === undefined && first.length === 1 && first[0].datatype === 'FP32' && first[0].dynamicAxis < 0) {
+        // Single-input form: the same number of floats per item (the shape may differ, e.g. [784] and [1, 28, 28]).
+        const elems = itemElemsAt(own[0], 1);
+        const want = itemElemsAt(first[0], 1);
+        if (elems !== want) throw invalidArgument(`${at}.itemDims`, `hold ${elems} values per item but options.models[0] takes ${want}: every model of a cascade takes the same items`);
+      } else {
+        if (own.length !== first.length) {
+          throw invalidArgument(m.inputs === undefined ? `${at}.input` : `${at}.inputs`, `has ${own.length} input(s) but options.models[0] has ${first.length}: every model of a cascade takes the same inputs`);
+        }
+        own.forEach((input, k) => {
+          const want = first[k];
+          const what = input.name !== want.name ? 'name' : input.datatype !== want.datatype ? 'datatype' : !sameDims(input.itemDims, want.itemDims) ? 'itemDims' : null;
+          if (what === null) return;
+          const field = m.inputs === undefined ? (what === 'name' ? `${at}.input` : `${at}.itemDims`) : `${at}.inputs[${k}].${what}`;
+          const show = (x: RawEngineInput) => (what === 'name' ? `'${x.name}'` : what === 'datatype' ? x.datatype : JSON.stringify(x.itemDims));
+          throw invalidArgument(field, `is ${show(input)} but options.models[0] has ${show(want)} for input ${k}: every model of a cascade takes the same inputs`);
+        });
+      }
     }
-    const elems = m.itemDims.reduce((a, b) => a * b, 1);
-    if (elems > kMaxInt32) throw invalidArgument(`${at}.itemDims`, `hold ${elems} values per item, more than ${kMaxInt32}`);
-    if (itemElems >= 0 && elems !== itemElems) {
-      throw invalidArgument(`${at}.itemDims`, `hold ${elems} values per item but options.models[0] takes ${itemElems}: every model of a cascade takes the same items`);
-    }
-    itemElems = elems;
     if (!isPosInt(m.classes) || m.classes < 1) throw invalidArgument(`${at}.classes`, `must be a positive integer, got ${String(m.classes)}`);
     const kind = m.outputKind ?? 'logits';
     if (!(kind in kOutputKindCodes)) throw invalidArgument(`${at}.outputKind`, `must be 'logits' or 'probabilities', got ${String(kind)}`);
-    return { name: m.name, path: m.path, input: m.input, output: m.output, itemDims: [...m.itemDims], classes: m.classes, outputKind: kOutputKindCodes[kind] };
+    const padInvariant = m.padInvariant ?? true;
+    if (typeof padInvariant !== 'boolean') throw invalidArgument(`${at}.padInvariant`, `must be true or false, got ${String(m.padInvariant)}`);
+    return { name: m.name, path: m.path, inputs: own.map((x) => ({ name: x.name, itemDims: [...x.itemDims] })), output: m.output, classes: m.classes, outputKind: kOutputKindCodes[kind], padInvariant };
   });
   const laneList = o.lanes ?? [{}];
   if (!Array.isArray(laneList) || laneList.length === 0) throw invalidArgument('options.lanes', 'must be a non-empty array');
@@ -146,7 +267,7 @@ export function fillEngineConfig(o: EngineOptions): RawEngineConfig {
   }
   const maxQueue = o.maxQueueSizePerStage ?? 1024;
   if (!Number.isSafeInteger(maxQueue) || maxQueue < 1) throw invalidArgument('options.maxQueueSizePerStage', `must be an integer from 1 to ${Number.MAX_SAFE_INTEGER}, got ${String(maxQueue)}`);
-  return { models, lanes, placement, maxQueueSizePerStage: maxQueue };
+  return { inputs, models, lanes, placement, maxQueueSizePerStage: maxQueue };
 }
 
 export function fillGear(g: EngineGear, config: RawEngineConfig, at = 'gear'): RawGear {
@@ -180,4 +301,9 @@ export function fillGear(g: EngineGear, config: RawEngineConfig, at = 'gear'): R
     return { model, threshold: s.threshold, measure: kMeasureCodes[measure], maxBatch: s.maxBatch, maxQueueDelayUs: Math.round(delay), laneWeights: [...weights] };
   });
   return { id: g.id, stages };
+}
+
+/** Elements of one item of `input` at `length` on its dynamic axis (the length is ignored without one). */
+export function itemElemsAt(input: RawEngineInput, length: number): number {
+  return input.itemDims.reduce((a, d) => a * (d === -1 ? length : d), 1);
 }

@@ -5,7 +5,7 @@ import { kStatusCodes } from '../contracts/enums.js';
 import { loadBinding, type RawEngine, type RawEngineStats, type RawResultColumns } from '../../bindings/binding.js';
 import { CascadeServeError, fromNative, invalidArgument, withoutSourceLocations } from '../errors.js';
 import { openRuntime } from '../runtime/runtime.js';
-import { fillEngineConfig, fillGear, kMaxBudgetUs, kMaxInt32, kMeasureCodes, kResultDetail, type CertaintyMeasure, type EngineGear, type EngineOptions, type RawEngineConfig } from './config.js';
+import { fillEngineConfig, fillGear, itemElemsAt, kMaxBudgetUs, kMaxInt32, kMeasureCodes, kResultDetail, type CertaintyMeasure, type Datatype, type EngineGear, type EngineOptions, type RawEngineConfig, type RawEngineInput } from './config.js';
 
 export type ItemStatus = 'ok' | 'timeout' | 'overloaded' | 'cancelled' | 'error';
 
@@ -61,12 +61,49 @@ function budgetProblem(b: number): string | null {
   return null;
 }
 
+/** The typed array that carries each datatype (FP16 as its bits, BOOL as 0/1 bytes). */
+export type TensorArray = Float32Array | Uint16Array | BigInt64Array | Int32Array | Uint8Array;
+
+const kArrayOf: Record<Datatype, { name: string; is: (a: unknown) => boolean }> = {
+  FP32: { name: 'Float32Array', is: (a) => a instanceof Float32Array },
+  FP16: { name: 'Uint16Array (float16 bits)', is: (a) => a instanceof Uint16Array },
+  INT64: { name: 'BigInt64Array', is: (a) => a instanceof BigInt64Array },
+  INT32: { name: 'Int32Array', is: (a) => a instanceof Int32Array },
+  UINT8: { name: 'Uint8Array', is: (a) => a instanceof Uint8Array },
+  BOOL: { name: 'Uint8Array (0 or 1)', is: (a) => a instanceof Uint8Array },
+};
+
+/** Items for submitTensors: `count` items of every input, each padded to `length` on the dynamic axis. */
+export interface TensorItems {
+  count: number;
+  /** One array per engine input, by name: count items, item after item, each item [..., length, ...]. */
+  tensors: Record<string, TensorArray>;
+  /** Extent of the dynamic axis in `tensors`; default: read from the arrays' sizes. Only with a dynamic axis. */
+  length?: number;
+  /** Each item's own length (1..length); only these positions are kept, the rest is padding. Default: all `length`. */
+  lengths?: Int32Array;
+}
+
+/** What the engine expects of every item (engine.inputs). */
+export interface EngineInputInfo {
+  name: string;
+  datatype: Datatype;
+  /** One item's shape without the batch axis; -1 on the dynamic axis. */
+  itemDims: number[];
+  padValue: number;
+  /** Index of the dynamic axis in itemDims, or null. */
+  dynamicAxis: number | null;
+}
+
 export interface EngineStats extends RawEngineStats {
   /** Requests accepted and not yet answered. */
   inFlight: number;
 }
 
 type Settle = (r: ItemResult) => void;
+
+const isCount = (x: unknown): x is number => Number.isInteger(x) && (x as number) >= 1 && (x as number) <= kMaxInt32;
+const describe = (a: unknown) => (ArrayBuffer.isView(a) ? a.constructor.name : a === null ? 'null' : typeof a);
 
 export class CascadeEngine {
   #raw: RawEngine | null;
@@ -100,9 +137,19 @@ export class CascadeEngine {
     }
   }
 
-  /** Floats per item. */
+  /**
+   * Floats per item for submit(): the elements of the engine's one FP32 input; 0 when the
+   * engine takes other inputs (several, not FP32, or with a dynamic axis: use submitTensors).
+   */
   get itemElems(): number {
-    return this.#config.models[0].itemDims.reduce((a, b) => a * b, 1);
+    const inputs = this.#config.inputs;
+    if (inputs.length !== 1 || inputs[0].datatype !== 'FP32' || inputs[0].dynamicAxis >= 0) return 0;
+    return itemElemsAt(inputs[0], 1);
+  }
+
+  /** The inputs every item carries (shared by all models), for codecs. */
+  get inputs(): EngineInputInfo[] {
+    return this.#config.inputs.map((i) => ({ name: i.name, datatype: i.datatype, itemDims: [...i.itemDims], padValue: i.padValue, dynamicAxis: i.dynamicAxis >= 0 ? i.dynamicAxis : null }));
   }
 
   get modelNames(): string[] {
@@ -122,14 +169,90 @@ export class CascadeEngine {
    * once with the item's result; refused items ('overloaded') settle at once. Never rejects.
    */
   submit(inputs: Float32Array, options: SubmitOptions = {}): Promise<ItemResult>[] {
-    const raw = this.#raw;
-    if (!raw || this.#closed) throw new CascadeServeError('ERR_CS_CLOSED', 'engine is closed');
+    const raw = this.#open();
     if (!(inputs instanceof Float32Array)) throw invalidArgument('inputs', 'must be a Float32Array');
     const per = this.itemElems;
+    if (per === 0) throw invalidArgument('inputs', `this engine takes the inputs ${this.#config.inputs.map((i) => `${i.name} (${i.datatype} ${JSON.stringify(i.itemDims)})`).join(', ')}: submit them with submitTensors`);
     if (inputs.length === 0 || inputs.length % per !== 0) {
       throw invalidArgument('inputs', `must hold a positive multiple of ${per} floats (one item), got ${inputs.length}`);
     }
-    const n = inputs.length / per;
+    return this.#enqueue(raw, inputs.length / per, options, (tickets, budgets, priorities, detail) => raw.submit(tickets, inputs, budgets, priorities, detail));
+  }
+
+  /**
+   * Submits `items.count` items of typed inputs in one crossing. Each item keeps only its own
+   * `lengths[i]` positions of the dynamic axis; batch assembly pads every batch to its longest
+   * item with each input's padValue. Promises as for submit().
+   */
+  submitTensors(items: TensorItems, options: SubmitOptions = {}): Promise<ItemResult>[] {
+    const raw = this.#open();
+    const { count, arrays, length, lengths } = this.#checkTensors(items);
+    return this.#enqueue(raw, count, options, (tickets, budgets, priorities, detail) => raw.submitTensors(tickets, arrays, length, lengths, budgets, priorities, detail));
+  }
+
+  #open(): RawEngine {
+    const raw = this.#raw;
+    if (!raw || this.#closed) throw new CascadeServeError('ERR_CS_CLOSED', 'engine is closed');
+    return raw;
+  }
+
+  /** Validates submitTensors' items against the engine's inputs; errors name the tensor. */
+  #checkTensors(items: TensorItems): { count: number; arrays: TensorArray[]; length: number; lengths: Int32Array } {
+    if (items === null || typeof items !== 'object') throw invalidArgument('items', 'must be an object');
+    const count = items.count;
+    if (!isCount(count)) throw invalidArgument('items.count', `must be an integer from 1 to ${kMaxInt32}, got ${String(count)}`);
+    const tensors = items.tensors;
+    if (tensors === null || typeof tensors !== 'object') throw invalidArgument('items.tensors', 'must be an object of typed arrays by input name');
+    const inputs = this.#config.inputs;
+    const expected = inputs.map((i) => i.name).join(', ');
+    for (const name of Object.keys(tensors)) {
+      if (!inputs.some((i) => i.name === name)) throw invalidArgument(`items.tensors[${JSON.stringify(name)}]`, `is not an input of the engine (inputs: ${expected})`);
+    }
+    const arrays = inputs.map((input) => {
+      const at = `items.tensors[${JSON.stringify(input.name)}]`;
+      const a = Object.hasOwn(tensors, input.name) ? tensors[input.name] : undefined;
+      if (a === undefined) throw invalidArgument(at, `is missing: every item carries the inputs ${expected}`);
+      if (!kArrayOf[input.datatype].is(a)) throw invalidArgument(at, `must be a ${kArrayOf[input.datatype].name} for ${input.datatype}, got ${describe(a)}`);
+      return a;
+    });
+    const dynamic = inputs.findIndex((i) => i.dynamicAxis >= 0);
+    let length = 1;
+    if (dynamic < 0) {
+      if (items.length !== undefined) throw invalidArgument('items.length', 'must be absent: the engine\'s inputs have no dynamic axis');
+      if (items.lengths !== undefined) throw invalidArgument('items.lengths', 'must be absent: the engine\'s inputs have no dynamic axis');
+    } else if (items.length !== undefined) {
+      length = items.length;
+      if (!isCount(length)) throw invalidArgument('items.length', `must be an integer from 1 to ${kMaxInt32}, got ${String(length)}`);
+    } else {
+      // Read from the first dynamic input's size: count items of static * length elements.
+      const per = count * itemElemsAt(inputs[dynamic], 1);
+      length = arrays[dynamic].length / per;
+      if (!isCount(length)) {
+        throw invalidArgument(`items.tensors[${JSON.stringify(inputs[dynamic].name)}]`, `holds ${arrays[dynamic].length} elements, not ${count} items of ${JSON.stringify(inputs[dynamic].itemDims)} for any length; give items.length`);
+      }
+    }
+    inputs.forEach((input, k) => {
+      const want = count * itemElemsAt(input, length);
+      if (arrays[k].length !== want) {
+        const shape = input.itemDims.map((d) => (d === -1 ? length : d));
+        throw invalidArgument(`items.tensors[${JSON.stringify(input.name)}]`, `must hold ${want} elements (${count} items of ${JSON.stringify(shape)}), got ${arrays[k].length}`);
+      }
+    });
+    let lengths: Int32Array;
+    if (items.lengths === undefined) {
+      lengths = new Int32Array(dynamic < 0 ? 0 : count).fill(length);
+    } else {
+      lengths = items.lengths;
+      if (!(lengths instanceof Int32Array) || lengths.length !== count) throw invalidArgument('items.lengths', `must be an Int32Array of ${count} entries (one per item)`);
+      for (let i = 0; i < count; i++) {
+        if (!(lengths[i] >= 1 && lengths[i] <= length)) throw invalidArgument(`items.lengths[${i}]`, `must be from 1 to ${length} (items.length), got ${lengths[i]}`);
+      }
+    }
+    return { count, arrays, length: dynamic < 0 ? 0 : length, lengths };
+  }
+
+  /** Tickets, budgets, priorities and detail for n items, one crossing (`send`), and the items' promises. */
+  #enqueue(raw: RawEngine, n: number, options: SubmitOptions, send: (tickets: Float64Array, budgets: Float64Array, priorities: Int32Array, detail: Uint8Array) => Uint8Array): Promise<ItemResult>[] {
     const tickets = new Float64Array(n);
     for (let i = 0; i < n; i++) tickets[i] = this.#nextTicket++;
     let budgets: Float64Array;
@@ -153,7 +276,7 @@ export class CascadeEngine {
     const detail = new Uint8Array(n).fill((options.wantOutput ? kResultDetail.output : 0) | (options.wantCertainties ? kResultDetail.certainties : 0));
     let accepted: Uint8Array;
     try {
-      accepted = raw.submit(tickets, inputs, budgets, priorities, detail);
+      accepted = send(tickets, budgets, priorities, detail);
     } catch (err) {
       throw fromNative(err);
     }
@@ -176,8 +299,7 @@ export class CascadeEngine {
 
   /** Switches to another gear at once; items already queued keep the gear they entered with. */
   setGear(gear: EngineGear): void {
-    const raw = this.#raw;
-    if (!raw || this.#closed) throw new CascadeServeError('ERR_CS_CLOSED', 'engine is closed');
+    const raw = this.#open();
     const filled = fillGear(gear, this.#config);
     try {
       raw.setGear(filled);

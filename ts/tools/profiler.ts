@@ -110,7 +110,8 @@ export function sha256File(path: string): string {
   return createHash('sha256').update(readFileSync(path)).digest('hex');
 }
 
-function quantileOf(sorted: number[], q: number): number {
+/** The q-quantile of a sorted array (the smallest value with at least q of the values at or below it). */
+export function quantileOf(sorted: number[], q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))];
 }
 

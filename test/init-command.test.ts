@@ -1,0 +1,224 @@
+// `cascadeserve init` on the token-cascade fixture (test/fixtures/token-cascade, made by
+// scripts/train-token-cascade.py): the inputs, mask, output kinds and order it writes, checked
+// against onnxruntime-node run here on the same files; a model whose answer padding changes;
+// and the error cases, each an exit code with a message naming the file and the field.
+import t, { type Test } from 'tap';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, join } from 'node:path';
+import * as ort from 'onnxruntime-node';
+import { runInitCommand } from '../ts/cli/init-command.js';
+import { main } from '../ts/cli/main.js';
+import { loadManifest } from '../ts/contracts/manifest.js';
+import { loadItems, splitIndices } from '../ts/contracts/items.js';
+import { encodeNpy, readNpy } from '../ts/contracts/npy.js';
+import { fixture } from '../testkit/paths.js';
+
+const kCascade = fixture('token-cascade');
+const kExtra = fixture('token-extra');
+
+const io = () => {
+  const out: string[] = [];
+  const err: string[] = [];
+  return { io: { stdout: { write: (s: string) => out.push(s) }, stderr: { write: (s: string) => err.push(s) } }, out, err };
+};
+
+const root = mkdtempSync(join(tmpdir(), 'cs-init-'));
+t.teardown(() => rmSync(root, { recursive: true, force: true }));
+let n = 0;
+/** A fresh copy of the fixture (only the given models), in a folder named `name`. */
+function copy(models: string[] = ['bag', 'conv', 'gru'], name = `cascade${n++}`): string {
+  const dir = join(root, name);
+  mkdirSync(join(dir, 'data'), { recursive: true });
+  for (const m of models) cpSync(join(kCascade, `${m}.onnx`), join(dir, `${m}.onnx`));
+  cpSync(join(kCascade, 'data'), join(dir, 'data'), { recursive: true });
+  return dir;
+}
+
+/** Item i's rows of input_ids / attention_mask, cut to `length` (or the full padded length). */
+function feeds(i: number[], length: number | null, dtype: 'int64' | 'int32' = 'int64') {
+  const ids = readNpy(join(kCascade, 'data', 'input_ids.npy'));
+  const mask = readNpy(join(kCascade, 'data', 'attention_mask.npy'));
+  const L = ids.shape[1];
+  const len = length ?? L;
+  const pick = (a: BigInt64Array) => {
+    const out = new BigInt64Array(i.length * len);
+    i.forEach((item, k) => out.set(a.subarray(item * L, item * L + len), k * len));
+    return out;
+  };
+  const idsData = pick(ids.data as BigInt64Array);
+  return {
+    input_ids: dtype === 'int64' ? new ort.Tensor('int64', idsData, [i.length, len]) : new ort.Tensor('int32', Int32Array.from(idsData, Number), [i.length, len]),
+    attention_mask: new ort.Tensor('int64', pick(mask.data as BigInt64Array), [i.length, len]),
+  };
+}
+
+function maskLength(i: number): number {
+  const mask = readNpy(join(kCascade, 'data', 'attention_mask.npy'));
+  const L = mask.shape[1];
+  let s = 0;
+  for (let p = 0; p < L; p++) s += Number((mask.data as BigInt64Array)[i * L + p]);
+  return s;
+}
+
+function softmax(row: Float32Array): number[] {
+  const m = Math.max(...row);
+  const e = Array.from(row, (v) => Math.exp(v - m));
+  const s = e.reduce((a, b) => a + b, 0);
+  return e.map((v) => v / s);
+}
+
+t.test('init on the token cascade: inputs, mask, kinds, order, split', async (t) => {
+  const dir = copy();
+  const p = io();
+  const code = await runInitCommand([dir], p.io);
+  t.equal(code, 0, p.err.join(''));
+  t.match(p.out.join(''), /wrote .*cascade\.json: 3 model\(s\), 1200 items \(4 classes\)/);
+  const raw = JSON.parse(readFileSync(join(dir, 'cascade.json'), 'utf8'));
+  t.same(raw.inputs, [
+    { name: 'input_ids', datatype: 'INT64', shape: [-1], padValue: 0 },
+    { name: 'attention_mask', datatype: 'INT64', shape: [-1], padValue: 0 },
+  ]);
+  t.equal(raw.maskInput, 'attention_mask');
+  t.equal(raw.name, basename(dir), 'served name: the folder name');
+  t.same(raw.classNames, ['0', '1', '2', '3']);
+  t.same(raw.data, { format: 'npy', dir: 'data', split: { seed: 1, validationFraction: 0.5 } });
+  t.same(raw.models.map((m: any) => [m.name, m.file, m.output, m.outputKind, m.padInvariant]), [
+    ['bag', 'bag.onnx', 'logits', 'logits', true],
+    ['conv', 'conv.onnx', 'scores', 'logits', true],
+    ['gru', 'gru.onnx', 'probs', 'probabilities', true],
+  ], 'cheapest first; kinds detected; padding harmless for all three');
+
+  // The kinds, independently: onnxruntime-node's rows for gru sum to 1, bag's and conv's do not.
+  for (const [name, output] of [['bag', 'logits'], ['conv', 'scores'], ['gru', 'probs']]) {
+    const s = await ort.InferenceSession.create(join(kCascade, `${name}.onnx`));
+    const r = (await s.run(feeds([0, 1, 2, 3], null)))[output].data as Float32Array;
+    const sums = [0, 1, 2, 3].map((k) => r.subarray(k * 4, k * 4 + 4).reduce((a, b) => a + b, 0));
+    const probs = sums.every((x) => Math.abs(x - 1) < 1e-3) && r.every((x) => x >= 0);
+    t.equal(probs, name === 'gru', `${name}: rows ${probs ? 'are' : 'are not'} probabilities in onnxruntime-node`);
+    await s.release();
+  }
+  // The order, independently: a batch of 8 timed in onnxruntime-node, median of 15.
+  const medians: number[] = [];
+  for (const name of ['bag', 'conv', 'gru']) {
+    const s = await ort.InferenceSession.create(join(kCascade, `${name}.onnx`), { intraOpNumThreads: 1 });
+    const f = feeds([0, 1, 2, 3, 4, 5, 6, 7], null);
+    const times: number[] = [];
+    for (let r = 0; r < 15; r++) {
+      const t0 = performance.now();
+      await s.run(f);
+      times.push(performance.now() - t0);
+    }
+    medians.push(times.sort((a, b) => a - b)[7]);
+    await s.release();
+  }
+  t.ok(medians[0] < medians[2] && medians[1] < medians[2], `onnxruntime-node agrees that gru is the most expensive (${medians.map((x) => x.toFixed(3)).join(', ')} ms)`);
+
+  // The manifest loads, and its items follow the documented split and the mask's lengths.
+  const m = await loadManifest(join(dir, 'cascade.json'));
+  const parts = splitIndices(1200, 1, 0.5);
+  const val = loadItems(m, 'validation');
+  t.equal(val.count, 600);
+  t.same([...val.indices], [...parts.validation]);
+  for (const k of [0, 1, 299, 599]) t.equal(val.lengths![k], maskLength(val.indices[k]), `validation item ${k}: length = sum of its mask`);
+});
+
+t.test('flags: --name, --seed, --validation-fraction, --output-kind, --class-names, --force', async (t) => {
+  const dir = copy(['bag', 'gru']);
+  const args = [dir, '--name', 'tokens', '--seed', '7', '--validation-fraction', '0.25', '--output-kind', 'gru=logits,bag=logits', '--class-names', 'a,b,c,d', '--check-items', '8'];
+  const p = io();
+  t.equal(await runInitCommand(args, p.io), 0, p.err.join(''));
+  const raw = JSON.parse(readFileSync(join(dir, 'cascade.json'), 'utf8'));
+  t.equal(raw.name, 'tokens');
+  t.same(raw.data.split, { seed: 7, validationFraction: 0.25 });
+  t.same(raw.classNames, ['a', 'b', 'c', 'd']);
+  t.same(raw.models.map((m: any) => [m.name, m.outputKind]), [['bag', 'logits'], ['gru', 'logits']], 'the override wins');
+  t.match(p.out.join(''), /gru .*\(logits, as given\)/);
+  const again = io();
+  t.equal(await runInitCommand(args, again.io), 2, 'an existing cascade.json needs --force');
+  t.match(again.err.join(''), /cascade\.json exists; --force to overwrite it/);
+  const forced = io();
+  t.equal(await runInitCommand([dir, '--force', '--check-items', '4'], forced.io), 0, forced.err.join(''));
+  t.equal(JSON.parse(readFileSync(join(dir, 'cascade.json'), 'utf8')).models[1].outputKind, 'probabilities');
+  const viaMain = io();
+  t.equal(await main(['init', '--help'], viaMain.io), 0, 'registered in the command table');
+  t.match(viaMain.out.join(''), /Usage: cascadeserve init <DIR>/);
+});
+
+t.test('a model whose answer padding changes is recorded with padInvariant false', async (t) => {
+  const dir = copy(['bag']);
+  cpSync(join(kExtra, 'bag-unmasked.onnx'), join(dir, 'bag-unmasked.onnx'));
+  const p = io();
+  t.equal(await runInitCommand([dir], p.io), 0, p.err.join(''));
+  const raw = JSON.parse(readFileSync(join(dir, 'cascade.json'), 'utf8'));
+  const flags = Object.fromEntries(raw.models.map((m: any) => [m.name, m.padInvariant]));
+  t.same(flags, { bag: true, 'bag-unmasked': false });
+  t.match(p.out.join(''), /bag-unmasked .*padding changes the answer by up to .*: batched by equal length only/);
+  // Independently: the same short item alone and padded to 24 gives different probabilities.
+  const s = await ort.InferenceSession.create(join(kExtra, 'bag-unmasked.onnx'));
+  const len = maskLength(0);
+  t.ok(len < 24, 'item 0 is padded in the data');
+  const alone = softmax((await s.run(feeds([0], len))).logits.data as Float32Array);
+  const padded = softmax((await s.run(feeds([0], null))).logits.data as Float32Array);
+  t.ok(Math.max(...alone.map((v, c) => Math.abs(v - padded[c]))) > 1e-4, 'onnxruntime-node: padding changes its answer');
+  await s.release();
+});
+
+/** Runs init on a folder expected to fail; returns stderr. */
+async function failing(t: Test, dir: string, code: number, args: string[] = []): Promise<string> {
+  const p = io();
+  t.equal(await runInitCommand([dir, ...args], p.io), code, `exit ${code}`);
+  const err = p.err.join('');
+  t.notMatch(err, /\n\s+at /, 'no stack trace');
+  return err;
+}
+
+t.test('errors name the file and the field', async (t) => {
+  const empty = join(root, 'empty');
+  mkdirSync(join(empty, 'data'), { recursive: true });
+  t.match(await failing(t, empty, 1), /empty: no \.onnx files/);
+
+  const disagree = copy(['bag']);
+  cpSync(join(kExtra, 'bag-int32.onnx'), join(disagree, 'bag-int32.onnx'));
+  t.match(await failing(t, disagree, 1), /bag\.onnx: input "input_ids" is INT64 \[batch, -1\], but bag-int32\.onnx has INT32 \[batch, -1\]/);
+
+  const noData = copy(['bag']);
+  rmSync(join(noData, 'data'), { recursive: true });
+  t.match(await failing(t, noData, 1), /data: no such folder/);
+
+  const noMask = copy(['bag']);
+  unlinkSync(join(noMask, 'data', 'attention_mask.npy'));
+  t.match(await failing(t, noMask, 1), /attention_mask\.npy: no such file; it holds the data of input "attention_mask" \(taken by bag\.onnx\)/);
+
+  const ids = readNpy(join(kCascade, 'data', 'input_ids.npy'));
+  const [N, L] = ids.shape;
+  const wrongType = copy(['bag']);
+  writeFileSync(join(wrongType, 'data', 'input_ids.npy'), encodeNpy({ descr: '<i4', shape: [N, L], data: Int32Array.from(ids.data as BigInt64Array, Number) }));
+  t.match(await failing(t, wrongType, 1), /input_ids\.npy: dtype: input "input_ids" is INT64, the file holds '<i4' \(INT32\)/);
+
+  const wrongShape = copy(['bag']);
+  writeFileSync(join(wrongShape, 'data', 'input_ids.npy'), encodeNpy({ descr: '<i8', shape: [N, L, 1], data: ids.data }));
+  t.match(await failing(t, wrongShape, 1), /input_ids\.npy: shape: input "input_ids" expects \(items, length\), the file has \(1200, 24, 1\)/);
+
+  const wrongCount = copy(['bag']);
+  writeFileSync(join(wrongCount, 'data', 'labels.npy'), encodeNpy({ descr: '<i8', shape: [N - 1], data: new BigInt64Array(N - 1) }));
+  t.match(await failing(t, wrongCount, 1), /input_ids\.npy: shape\[0\]: 1200 items, but .*labels\.npy has 1199 labels/);
+
+  const outOfRange = copy(['bag']);
+  const labels = new BigInt64Array(N);
+  labels[17] = 4n;
+  writeFileSync(join(outOfRange, 'data', 'labels.npy'), encodeNpy({ descr: '<i8', shape: [N], data: labels }));
+  t.match(await failing(t, outOfRange, 1), /labels\.npy: labels\[17\] = 4 is out of range: expected a class id from 0 to 3 \(4 classes\)/);
+
+  const floatLabels = copy(['bag']);
+  writeFileSync(join(floatLabels, 'data', 'labels.npy'), encodeNpy({ descr: '<f4', shape: [N], data: new Float32Array(N) }));
+  t.match(await failing(t, floatLabels, 1), /labels\.npy: labels: expected integer class ids/);
+
+  const ok = copy(['bag']);
+  t.match(await failing(t, join(ok, 'bag.onnx'), 2), /DIR: '.*bag\.onnx' is not a folder/);
+  t.match(await failing(t, ok, 2, ['--output-kind', 'bag=softmax']), /--output-kind: 'softmax' for bag must be one of logits, probabilities/);
+  t.match(await failing(t, ok, 2, ['--output-kind', 'gru=logits']), /--output-kind: 'gru' is not a model of the folder \(models: bag\)/);
+  t.match(await failing(t, ok, 2, ['--class-names', 'a,b']), /--class-names: 2 non-empty names needed one per class \(the models have 4 classes\)/);
+  t.match(await failing(t, ok, 2, ['--validation-fraction', '0']), /--validation-fraction must be a number > 0 and <= 1, got '0'/);
+  t.match(await failing(t, ok, 2, ['--output', 'bag=nope']), /--output: bag\.onnx: names "nope", but the model's outputs are "logits"/);
+});

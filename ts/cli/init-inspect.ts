@@ -1,0 +1,367 @@
+// What `cascadeserve init` learns from a folder's models and data: each model's inputs and
+// output (from the model's own metadata through the project's runtime), whether the inputs of
+// all models agree, whether the labelled data fits them, which input is the mask, the pad
+// value, each model's output kind and whether padding changes its answer, and a quick timing
+// that orders the models cheapest first. Every problem is an InitError naming the file and
+// the field.
+import { basename } from 'node:path';
+import type { Datatype, ManifestInput, OutputKind } from '../contracts/manifest.js';
+import { maskLengths, type ItemData, type ItemTensor, type LabelledItems } from '../contracts/items.js';
+import { shapeSize } from '../contracts/npy.js';
+import { Session, type TensorInput } from '../runtime/session.js';
+import type { ElementTypeName } from '../runtime/element-type.js';
+import { UsageError } from './args.js';
+
+/** A problem with the folder's files; the message names the file and the field. */
+export class InitError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'InitError';
+  }
+}
+
+const kDatatypes: Partial<Record<ElementTypeName, Datatype>> = {
+  float32: 'FP32',
+  float16: 'FP16',
+  int64: 'INT64',
+  int32: 'INT32',
+  uint8: 'UINT8',
+  bool: 'BOOL',
+};
+
+/** One model input as the model declares it: item shape without the batch axis, -1 = dynamic. */
+export interface ModelInputInfo {
+  name: string;
+  datatype: Datatype;
+  itemShape: number[];
+}
+
+export interface ModelInfo {
+  /** File name without .onnx. */
+  name: string;
+  /** Absolute path. */
+  path: string;
+  session: Session;
+  inputs: ModelInputInfo[];
+  output: string;
+  outputType: 'float32' | 'float16';
+  /** Classes from the output's last axis, or null when that axis is dynamic. */
+  classes: number | null;
+}
+
+/** Loads a model and reads its inputs and the output to serve. */
+export async function inspectModel(path: string, outputOverride: string | undefined): Promise<ModelInfo> {
+  const file = basename(path);
+  let session: Session;
+  try {
+    session = await Session.create(path, { intraOpThreads: 1, execution: 'inline' });
+  } catch (e) {
+    throw new InitError(`${file}: cannot load the model: ${(e as Error).message}`);
+  }
+  const inputs: ModelInputInfo[] = [];
+  for (const x of session.inputs) {
+    const datatype = kDatatypes[x.type as ElementTypeName];
+    if (!datatype) throw new InitError(`${file}: input ${JSON.stringify(x.name)}: element type ${x.type} is not supported (supported: ${Object.keys(kDatatypes).join(', ')})`);
+    if (x.shape.length === 0) throw new InitError(`${file}: input ${JSON.stringify(x.name)}: a scalar input has no batch axis`);
+    if (x.shape[0] !== -1) throw new InitError(`${file}: input ${JSON.stringify(x.name)}: the first (batch) axis is fixed at ${x.shape[0]}; export the model with a dynamic batch axis`);
+    const itemShape = x.shape.slice(1);
+    if (itemShape.filter((d) => d === -1).length > 1) {
+      throw new InitError(`${file}: input ${JSON.stringify(x.name)}: shape [${x.shape.join(', ')}] has more than one dynamic axis besides the batch axis; at most one is supported`);
+    }
+    inputs.push({ name: x.name, datatype, itemShape });
+  }
+  const floatOutputs = session.outputs.filter((o) => o.type === 'float32' || o.type === 'float16');
+  let out;
+  if (outputOverride !== undefined) {
+    out = session.outputs.find((o) => o.name === outputOverride);
+    if (!out) throw new UsageError(`--output: ${file}: names ${JSON.stringify(outputOverride)}, but the model's outputs are ${session.outputs.map((o) => JSON.stringify(o.name)).join(', ')}`);
+  } else if (session.outputs.length === 1) {
+    out = session.outputs[0];
+  } else if (floatOutputs.length === 1) {
+    out = floatOutputs[0];
+  } else {
+    throw new InitError(`${file}: the model has ${session.outputs.length} outputs (${session.outputs.map((o) => o.name).join(', ')}); say which one holds the class scores with --output ${basename(path, '.onnx')}=NAME`);
+  }
+  if (out.type !== 'float32' && out.type !== 'float16') throw new InitError(`${file}: output ${JSON.stringify(out.name)}: element type ${out.type}; class scores must be float32 or float16`);
+  if (out.shape.length !== 2) throw new InitError(`${file}: output ${JSON.stringify(out.name)}: shape [${out.shape.join(', ')}]; class scores are [batch, classes]`);
+  const classes = out.shape[1] > 0 ? out.shape[1] : null;
+  return { name: basename(path, '.onnx'), path, session, inputs, output: out.name, outputType: out.type, classes };
+}
+
+/** The inputs of all models, which must agree where they share a name; first model's order first. */
+export function unifyInputs(models: ModelInfo[]): ModelInputInfo[] {
+  const byName = new Map<string, { info: ModelInputInfo; file: string }>();
+  for (const m of models) {
+    for (const x of m.inputs) {
+      const seen = byName.get(x.name);
+      if (!seen) {
+        byName.set(x.name, { info: x, file: basename(m.path) });
+        continue;
+      }
+      const same = seen.info.datatype === x.datatype && seen.info.itemShape.length === x.itemShape.length && seen.info.itemShape.every((d, k) => d === x.itemShape[k]);
+      if (!same) {
+        throw new InitError(
+          `${basename(m.path)}: input ${JSON.stringify(x.name)} is ${x.datatype} [batch, ${x.itemShape.join(', ')}], but ${seen.file} has ${seen.info.datatype} [batch, ${seen.info.itemShape.join(', ')}]; the models of a cascade must agree on their inputs`,
+        );
+      }
+    }
+  }
+  const all = [...byName.values()].map((v) => v.info);
+  const axes = new Set(all.map((x) => x.itemShape.indexOf(-1)).filter((a) => a >= 0));
+  if (axes.size > 1) {
+    const desc = all.filter((x) => x.itemShape.includes(-1)).map((x) => `${x.name} [batch, ${x.itemShape.join(', ')}]`).join(', ');
+    throw new InitError(`inputs: the dynamic axis is not at the same index in every input (${desc}); it must be`);
+  }
+  return all;
+}
+
+export interface DataFacts {
+  /** Manifest inputs with the pad value found in the data. */
+  inputs: ManifestInput[];
+  maskInput: string | null;
+  /** Each item's length: from lengths.npy, else the mask, else the padded length; null without a dynamic axis. */
+  lengths: Int32Array | null;
+  /** Messages for the user (not errors). */
+  notes: string[];
+}
+
+/**
+ * The mask input (an integer or BOOL input with a dynamic axis whose every item is ones
+ * followed by zeros; a name containing "mask" wins a tie) and each dynamic input's pad value
+ * (the one value found past every item's length; 0 when no item is padded).
+ */
+export function dataFacts(inputs: ModelInputInfo[], items: LabelledItems, lengthsFromFile: boolean): DataFacts {
+  const notes: string[] = [];
+  const dynamicAxis = inputs.find((x) => x.itemShape.includes(-1))?.itemShape.indexOf(-1) ?? -1;
+  let maskInput: string | null = null;
+  if (dynamicAxis >= 0) {
+    const candidates = items.tensors.filter((t, k) => inputs[k].itemShape.includes(-1) && t.datatype !== 'FP32' && t.datatype !== 'FP16' && typeof maskLengths(t, dynamicAxis) !== 'string');
+    const named = candidates.filter((t) => /mask/i.test(t.name));
+    maskInput = (named[0] ?? candidates[0])?.name ?? null;
+    if (candidates.length > 1) notes.push(`inputs ${candidates.map((t) => t.name).join(', ')} all look like masks; ${maskInput} taken`);
+  }
+  let lengths = items.lengths;
+  if (dynamicAxis >= 0 && !lengthsFromFile) {
+    if (maskInput) {
+      lengths = maskLengths(items.tensors.find((t) => t.name === maskInput)!, dynamicAxis) as Int32Array;
+      notes.push(`item lengths from the mask input ${maskInput}`);
+    } else {
+      notes.push('no data/lengths.npy and no mask input (an integer input of ones followed by zeros): every item is taken at its full padded length');
+    }
+  }
+  const result: ManifestInput[] = inputs.map((x, k) => {
+    const t = items.tensors[k];
+    const axis = x.itemShape.indexOf(-1);
+    let padValue = 0;
+    if (axis >= 0 && lengths) padValue = padValueOf(t, axis, lengths) ?? 0;
+    return { name: x.name, datatype: x.datatype, shape: [...x.itemShape], padValue, dynamicAxis: axis >= 0 ? axis : null };
+  });
+  for (const x of result) {
+    const t = items.tensors[inputs.findIndex((y) => y.name === x.name)];
+    if (x.dynamicAxis !== null && lengths && padValueOf(t, x.dynamicAxis, lengths) === undefined) {
+      notes.push(`input ${x.name}: the padded positions hold different values; pad value 0 recorded`);
+    }
+  }
+  return { inputs: result, maskInput, lengths, notes };
+}
+
+/** The value every padded position holds, null when no item is padded, undefined when they differ. */
+function padValueOf(t: ItemTensor, axis: number, lengths: Int32Array): number | null | undefined {
+  const shape = t.itemShape;
+  const L = shape[axis];
+  const outer = shapeSize(shape.slice(0, axis));
+  const inner = shapeSize(shape.slice(axis + 1));
+  const per = shapeSize(shape);
+  let value: number | null = null;
+  for (let i = 0; i < lengths.length; i++) {
+    for (let o = 0; o < outer; o++) {
+      for (let p = lengths[i]; p < L; p++) {
+        const base = i * per + (o * L + p) * inner;
+        for (let q = 0; q < inner; q++) {
+          const v = Number(t.data[base + q]);
+          if (value === null) value = v;
+          else if (v !== value) return undefined;
+        }
+      }
+    }
+  }
+  return value;
+}
+
+/** Items `indices` of the tensors, each cut (or padded) to `length` on the dynamic axis, as feeds. */
+export function feedsFor(inputs: ManifestInput[], names: readonly string[], tensors: ItemTensor[], indices: number[], length: number | null): Record<string, TensorInput> {
+  const feeds: Record<string, TensorInput> = {};
+  for (const name of names) {
+    const k = inputs.findIndex((x) => x.name === name);
+    const x = inputs[k];
+    const t = tensors[k];
+    const shape = [...t.itemShape];
+    const axis = x.dynamicAxis;
+    const L = axis === null ? 0 : shape[axis];
+    if (axis !== null && length !== null) shape[axis] = length;
+    const outer = axis === null ? 1 : shapeSize(shape.slice(0, axis));
+    const inner = axis === null ? shapeSize(shape) : shapeSize(shape.slice(axis + 1));
+    const srcPer = shapeSize(t.itemShape);
+    const per = shapeSize(shape);
+    const Ctor = t.data.constructor as new (n: number) => ItemData;
+    const data = new Ctor(indices.length * per);
+    const pad = x.datatype === 'INT64' ? BigInt(x.padValue) : x.padValue;
+    if (x.padValue !== 0) (data as { fill(v: unknown): unknown }).fill(pad);
+    indices.forEach((i, n) => {
+      if (axis === null) {
+        (data as Uint8Array).set((t.data as Uint8Array).subarray(i * srcPer, (i + 1) * srcPer), n * per);
+        return;
+      }
+      const keep = Math.min(L, shape[axis]);
+      for (let o = 0; o < outer; o++) {
+        const src = i * srcPer + o * L * inner;
+        const dst = n * per + o * shape[axis] * inner;
+        (data as Uint8Array).set((t.data as Uint8Array).subarray(src, src + keep * inner), dst);
+      }
+    });
+    feeds[name] = { data, dims: [indices.length, ...shape] };
+  }
+  return feeds;
+}
+
+/** Output rows as float32 (float16 bits converted). */
+function rowsOf(data: ArrayLike<number>, type: 'float32' | 'float16'): Float32Array {
+  if (type === 'float32') return data as Float32Array;
+  const out = new Float32Array(data.length);
+  for (let i = 0; i < data.length; i++) out[i] = halfToFloat(data[i]);
+  return out;
+}
+
+function halfToFloat(h: number): number {
+  const s = h & 0x8000 ? -1 : 1;
+  const e = (h >> 10) & 0x1f;
+  const f = h & 0x3ff;
+  if (e === 0) return s * f * 2 ** -24;
+  if (e === 31) return f ? NaN : s * Infinity;
+  return s * (1 + f / 1024) * 2 ** (e - 15);
+}
+
+export function softmaxRow(row: ArrayLike<number>): Float64Array {
+  let max = -Infinity;
+  for (let i = 0; i < row.length; i++) max = Math.max(max, row[i]);
+  const out = new Float64Array(row.length);
+  let sum = 0;
+  for (let i = 0; i < row.length; i++) sum += out[i] = Math.exp(row[i] - max);
+  for (let i = 0; i < row.length; i++) out[i] /= sum;
+  return out;
+}
+
+/** Rows that are all non-negative and sum to 1 within 1e-3 are probabilities. */
+export function looksLikeProbabilities(rows: Float32Array, classes: number): boolean {
+  for (let r = 0; r * classes < rows.length; r++) {
+    let sum = 0;
+    for (let c = 0; c < classes; c++) {
+      const v = rows[r * classes + c];
+      if (!(v >= 0)) return false;
+      sum += v;
+    }
+    if (Math.abs(sum - 1) > 1e-3) return false;
+  }
+  return true;
+}
+
+export interface ModelCheck {
+  outputKind: OutputKind;
+  /** Whether the kind was detected (false: given by --output-kind). */
+  detected: boolean;
+  padInvariant: boolean;
+  /** Largest |probability difference| padded vs unpadded on the sample. */
+  padDifference: number;
+  /** Median µs of one batch of `timingBatch` padded items. */
+  medianBatchUs: number;
+  /** Accuracy on the sample (each item alone, unpadded). */
+  sampleAccuracy: number;
+}
+
+export interface CheckOptions {
+  inputs: ManifestInput[];
+  items: LabelledItems;
+  /** Item indices to check (each run alone at its own length, and all together padded). */
+  sample: number[];
+  classes: number;
+  kindOverride?: OutputKind;
+  timingBatch: number;
+  timingRuns: number;
+}
+
+/**
+ * Runs a model on the sample: each item alone at its own length (the reference), then all of
+ * them as one batch padded to the longest; the output kind is read from the unpadded rows, and
+ * padding is harmless when the two runs' probabilities agree within 1e-4. Then times a small
+ * padded batch.
+ */
+export async function checkModel(model: ModelInfo, opts: CheckOptions): Promise<ModelCheck> {
+  const file = basename(model.path);
+  const names = model.inputs.map((x) => x.name);
+  const { classes, items, sample, inputs } = opts;
+  const dynamic = inputs.some((x) => x.dynamicAxis !== null && names.includes(x.name));
+  const run = async (indices: number[], length: number | null): Promise<Float32Array> => {
+    let out;
+    try {
+      out = await model.session.run(feedsFor(inputs, names, items.tensors, indices, length), [model.output]);
+    } catch (e) {
+      throw new InitError(`${file}: running the model on the data failed: ${(e as Error).message}`);
+    }
+    const t = out[model.output];
+    if (t.dims.length !== 2 || t.dims[0] !== indices.length || t.dims[1] !== classes) {
+      throw new InitError(`${file}: output ${JSON.stringify(model.output)} came back as [${t.dims.join(', ')}] for ${indices.length} item(s); expected [${indices.length}, ${classes}]`);
+    }
+    const rows = rowsOf(t.data as ArrayLike<number>, model.outputType);
+    for (let i = 0; i < rows.length; i++) {
+      if (!Number.isFinite(rows[i])) throw new InitError(`${file}: output ${JSON.stringify(model.output)} holds ${rows[i]} for item ${items.indices[indices[Math.floor(i / classes)]]} of the data`);
+    }
+    return rows;
+  };
+  const alone = new Float32Array(sample.length * classes);
+  for (let k = 0; k < sample.length; k++) {
+    const i = sample[k];
+    alone.set(await run([i], dynamic && items.lengths ? items.lengths[i] : null), k * classes);
+  }
+  const detected = looksLikeProbabilities(alone, classes) ? 'probabilities' : 'logits';
+  const outputKind = opts.kindOverride ?? detected;
+  const probs = (rows: Float32Array, r: number) => {
+    const row = rows.subarray(r * classes, (r + 1) * classes);
+    return outputKind === 'logits' ? softmaxRow(row) : Float64Array.from(row);
+  };
+  let padDifference = 0;
+  let correct = 0;
+  for (let k = 0; k < sample.length; k++) {
+    const p = probs(alone, k);
+    let best = 0;
+    for (let c = 1; c < classes; c++) if (p[c] > p[best]) best = c;
+    if (best === items.labels[sample[k]]) correct++;
+  }
+  if (dynamic && items.lengths) {
+    const longest = Math.max(...sample.map((i) => items.lengths![i]));
+    const together = await run(sample, longest);
+    for (let k = 0; k < sample.length; k++) {
+      const a = probs(alone, k);
+      const b = probs(together, k);
+      for (let c = 0; c < classes; c++) padDifference = Math.max(padDifference, Math.abs(a[c] - b[c]));
+    }
+  }
+  const batch = sample.slice(0, Math.min(opts.timingBatch, sample.length));
+  const feeds = feedsFor(inputs, names, items.tensors, batch, null);
+  const times: number[] = [];
+  for (let r = 0; r < opts.timingRuns; r++) {
+    try {
+      times.push(model.session.measureRuntimeUs(feeds, 1));
+    } catch (e) {
+      throw new InitError(`${file}: timing the model failed: ${(e as Error).message}`);
+    }
+  }
+  times.sort((a, b) => a - b);
+  return {
+    outputKind,
+    detected: opts.kindOverride === undefined,
+    padInvariant: padDifference <= 1e-4,
+    padDifference,
+    medianBatchUs: times[Math.floor(times.length / 2)],
+    sampleAccuracy: correct / Math.max(1, sample.length),
+  };
+}
