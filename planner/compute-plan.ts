@@ -336,6 +336,8 @@ export function planWorkOf(profile: Profile, o: Pick<Filled, 'maxStages' | 'thre
     levels: o.loadLevels,
     lanes: o.lanes,
     requests: o.sim.requests,
+    // ranges by sustained capacity (sim.burstCheck false) run the Poisson simulation only
+    simulationsPerChoice: o.sim.burstCheck === false ? 1 : 2,
     stages: Math.min(o.maxStages, models),
     assignments: (o.objective === 'cost' ? costObjectiveAssignments(o.lanes) : 1) + (Number.isFinite(o.memoryBudgetBytesPerLane) ? 1 : 0),
     threads: o.threads,
