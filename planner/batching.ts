@@ -2,8 +2,8 @@
 // sizes, all stages alike) whose throughput covers the load under the utilization cap
 // (checked with the LP split), with maxQueueDelayUs per stage = the time to fill the batch
 // at that stage's arrival rate, capped at delayFraction * SLO / stages; then the p95 is
-// predicted with the simulator under Poisson and bursty arrivals, and the first config
-// meeting the SLO under both wins.
+// predicted with the simulator under Poisson (and, unless sim.burstCheck is false, bursty)
+// arrivals, and the first config meeting the SLO under them wins.
 
 import type { BatchConfig, GearCascade, LevelEval, ModelTable, PlanContext } from './messages.js';
 import { splitLoad } from './lp-split.js';

@@ -70,6 +70,8 @@ export interface PlanStats {
   threads: number;
   searchMs: number;
   assignMs: number;
+  /** Part of assignMs: sustained capacity, drain rate and burst budget of every gear. */
+  gearFieldsMs: number;
   totalMs: number;
   candidatesEvaluated: number;
   frontierSize: number;
@@ -272,7 +274,9 @@ export async function computePlan(profile: Profile, options: PlanOptions & PlanL
     // held-out accuracy per gear: the profile's answers on the held-out half, when it has them
     const heldout = profile.heldoutLabels ? columnsOf(profile, profile.lanes[0], 'heldout') : undefined;
     const { gears, unservable, sources } = await buildGears(ctx, levels, assigned, exec, profile, heldout);
+    const tFields = performance.now();
     const staticGearId = await annotateGears(ctx, gears, sources, staticIdx);
+    const gearFieldsMs = performance.now() - tFields;
     const accuracyObjective = o.objective === 'accuracy' && o.minAccuracy !== undefined ? targetReport(gears, o.minAccuracy, o.loadHistogram) : undefined;
     const tAssign = performance.now();
     const placement: Record<string, number[]> = {};
@@ -312,7 +316,7 @@ export async function computePlan(profile: Profile, options: PlanOptions & PlanL
     const tEnd = performance.now();
     return {
       plan,
-      stats: { threads: o.threads, searchMs: tSearch - t0, assignMs: tAssign - tSearch, totalMs: tEnd - t0, candidatesEvaluated: merged.evaluated, frontierSize: frontier.length },
+      stats: { threads: o.threads, searchMs: tSearch - t0, assignMs: tAssign - tSearch, gearFieldsMs, totalMs: tEnd - t0, candidatesEvaluated: merged.evaluated, frontierSize: frontier.length },
     };
   } finally {
     await exec.close();
@@ -332,6 +336,8 @@ export function planWorkOf(profile: Profile, o: Pick<Filled, 'maxStages' | 'thre
     levels: o.loadLevels,
     lanes: o.lanes,
     requests: o.sim.requests,
+    // ranges by sustained capacity (sim.burstCheck false) run the Poisson simulation only
+    simulationsPerChoice: o.sim.burstCheck === false ? 1 : 2,
     stages: Math.min(o.maxStages, models),
     assignments: (o.objective === 'cost' ? costObjectiveAssignments(o.lanes) : 1) + (Number.isFinite(o.memoryBudgetBytesPerLane) ? 1 : 0),
     threads: o.threads,
@@ -468,11 +474,13 @@ function targetReport(gears: PlanGear[], target: number, histogram?: LoadBin[]):
   if (!histogram) return { target, mode: 'every-gear', met: gears.length > 0 && gears.every((g) => g.expectedAccuracy >= target - 1e-12) };
   const lwa = loadWeightedAccuracy(gears, histogram);
   const scale = capacityScale(gears, histogram, target);
+  const heldout = gears.length > 0 && gears.every((g) => g.heldoutAccuracy !== undefined) ? gears.map((g) => ({ ...g, expectedAccuracy: g.heldoutAccuracy! })) : undefined;
   return {
     target,
     mode: 'load-weighted',
     histogram: histogram.map((b) => ({ rateQps: b.rateQps, weight: b.weight })),
     loadWeightedAccuracy: lwa,
+    ...(heldout ? { loadWeightedHeldoutAccuracy: loadWeightedAccuracy(heldout, histogram) } : {}),
     ...(Number.isFinite(scale) ? { capacityScale: scale } : {}),
     met: lwa >= target - 1e-12,
   };

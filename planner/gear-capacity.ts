@@ -4,7 +4,7 @@
 // answers with their p95 within the SLO). The online switching policy reads these from
 // plan.json (`sustainedQps`, `serviceRateQps`, `burstBudgetItems`).
 
-import { chooseBatching, evaluateConfig, laneSlowdown, tableTimeUs } from './batching.js';
+import { bucketTimeUs, chooseBatching, evaluateConfig, laneSlowdown, stageLengthShares, tableTimeUs } from './batching.js';
 import type { BatchConfig, LevelEval, PlanContext } from './messages.js';
 import { simulate, type SimStage } from './simulator.js';
 
@@ -24,7 +24,7 @@ export function serviceRateQps(ctx: PlanContext, cascade: number, cfg: BatchConf
   let usPerItem = 0;
   c.spec.models.forEach((m, s) => {
     const b = cfg.maxBatch[s];
-    usPerItem += (c.reach[s] * slow * tableTimeUs(ctx.models[m], b)) / b;
+    usPerItem += (c.reach[s] * slow * tableTimeUs(ctx.models[m], b, stageLengthShares(ctx, cascade, s))) / b;
   });
   return usPerItem > 0 ? (ctx.lanes * 1e6) / usPerItem : Infinity;
 }
@@ -85,15 +85,23 @@ export function burstP95Ms(ctx: PlanContext, cascade: number, cfg: BatchConfig, 
   const c = ctx.cascades[cascade];
   const slow = laneSlowdown(ctx, atQps);
   if (!Number.isFinite(slow)) return Infinity;
+  // the same stages as evaluateConfig's (batching.ts), cost by length included
   const stages: SimStage[] = c.spec.models.map((m, s) => {
+    const table = ctx.models[m];
+    const shares = stageLengthShares(ctx, cascade, s);
     const timeUs = [0];
-    for (let b = 1; b <= cfg.maxBatch[s]; b++) timeUs.push(slow * tableTimeUs(ctx.models[m], b));
-    return { timeUs, maxBatch: cfg.maxBatch[s], maxQueueDelayUs: cfg.maxQueueDelayUs[s], laneEligible: laneShares[s].map((x) => x > 1e-6) };
+    for (let b = 1; b <= cfg.maxBatch[s]; b++) timeUs.push(slow * tableTimeUs(table, b, shares));
+    const stage: SimStage = { timeUs, maxBatch: cfg.maxBatch[s], maxQueueDelayUs: cfg.maxQueueDelayUs[s], laneEligible: laneShares[s].map((x) => x > 1e-6) };
+    if (table.lengthBuckets && ctx.itemLengths) {
+      stage.lengthTimeUs = table.lengthBuckets.map((k, j) => ({ length: k.length, timeUs: [0, ...Array.from({ length: cfg.maxBatch[s] }, (_, i) => slow * bucketTimeUs(table, i + 1, j))] }));
+    }
+    return stage;
   });
   const r = simulate({
     stages,
     lanes: ctx.lanes,
     exitStage: c.exitStage,
+    ...(ctx.itemLengths ? { itemLength: ctx.itemLengths } : {}),
     qps: 1,
     arrivals: 'poisson',
     arrivalTimesUs: new Float64Array(n),
@@ -110,8 +118,8 @@ export function burstP95Ms(ctx: PlanContext, cascade: number, cfg: BatchConfig, 
  * Burst budget: the most items that, queued at once on the gear's idle lanes, are answered
  * with their p95 within the SLO (bisection over the count; the p95 grows with the count up to
  * the routing noise of small bursts). Arrivals after them do not delay them (FIFO first stage,
- * oldest deadline first after it), so the policy compares a backlog plus the arrivals still to
- * come in its horizon with this number.
+ * oldest deadline first after it); an arrival behind them waits for all of them (about
+ * count / serviceRateQps), which is not in this number.
  */
 export function burstBudgetItems(ctx: PlanContext, cascade: number, cfg: BatchConfig, laneShares: number[][], atQps: number): number {
   const sloMs = ctx.sloUs / 1000;

@@ -48,6 +48,8 @@ export interface PlanWork {
   lanes: number;
   /** Simulated requests per simulation. */
   requests: number;
+  /** Simulations per batching choice: 2 (Poisson and bursty, the default) or 1 (sim.burstCheck false). */
+  simulationsPerChoice?: number;
   /** Stages of the longest candidate. */
   stages: number;
   /** Gear assignments run: 1, or the lane counts tried by objective "cost". */
@@ -85,7 +87,7 @@ export function estimatePlanSeconds(w: PlanWork): PlanEstimate {
   const searchS = (candidates * c.usPerCandidate) / 1e6;
   // Per assignment: the capacity of every candidate (binary search over the levels), then each level.
   const choices = w.gearCandidates * Math.ceil(Math.log2(w.levels + 1)) + 2 * w.levels;
-  const simulations = choices * c.simulationsPerChoice * w.assignments;
+  const simulations = choices * (w.simulationsPerChoice ?? c.simulationsPerChoice) * w.assignments;
   const perRequestUs = c.usPerSimulatedRequest * (1 + w.lanes / c.lanesPerDoubling) * (0.5 + w.stages / 6);
   const parallel = Math.max(1, Math.min(w.threads, w.cores));
   const assignS = (simulations * w.requests * perRequestUs) / 1e6 / parallel + (w.threads > 1 ? c.poolStartS : 0);
