@@ -11,7 +11,8 @@
 //  - Each lane waits on its own condition variable (with mu). Whoever makes work ready for
 //    a lane (Submit, a lane forwarding requests, SetGear, Resume, Close) notifies it; a
 //    lane with nothing ready sleeps until notified or until its earliest timer (a
-//    max_queue_delay expiry or a request deadline). There is no polling.
+//    max_queue_delay expiry or a request deadline). The only polling is a short bounded spin
+//    right after a lane answers a batch (kIdleSpinUs in lane.cc).
 #pragma once
 
 #include <chrono>
