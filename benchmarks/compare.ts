@@ -1,5 +1,6 @@
-// `npm run bench:compare -- --base <commit>`: the engine, HTTP and planner benchmarks of this
-// checkout side by side with those of an earlier commit, built in a temporary git worktree.
+// `npm run bench:compare -- --base <commit>`: the engine, HTTP and planner benchmarks (and the
+// Session benchmark when named) of this checkout side by side with those of an earlier commit,
+// built in a temporary git worktree.
 // The two builds run alternately (base, current, then current, base, ...: a drift of the
 // shared machine's load hits both alike), each benchmark `--alternations` times per side at
 // its quick size; the report gives per measure the median of each side, the ratio
@@ -19,8 +20,10 @@ import { packageRoot } from '../bindings/binding.js';
 import { helpText, parseCommandLine, UsageError, kExitUsage, type CommandSpec } from '../ts/cli/args.js';
 import { median, table, writeResult } from './stats.js';
 
-type BenchName = 'engine' | 'http' | 'planner';
+type BenchName = 'engine' | 'http' | 'planner' | 'session';
+/** Run unless --benches says otherwise; 'session' only when named. */
 const kBenches: BenchName[] = ['engine', 'http', 'planner'];
+const kKnownBenches: BenchName[] = [...kBenches, 'session'];
 
 /** A measure read from a benchmark's result file; `better` says which direction wins. */
 interface Measure { bench: BenchName; name: string; unit: string; better: 'higher' | 'lower'; read: (r: any) => number } // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -39,6 +42,13 @@ const kMeasures: Measure[] = [
   { bench: 'http', name: 'JSON infer p50', unit: 'ms', better: 'lower', read: (r) => r.summary.json.p50Ms },
   { bench: 'planner', name: 'zoo plan, 1 thread', unit: 's', better: 'lower', read: (r) => median(r.runs.single.map((x: { totalMs: number }) => x.totalMs)) / 1000 },
   { bench: 'planner', name: 'zoo plan, Piscina workers', unit: 's', better: 'lower', read: (r) => median(r.runs.workers.map((x: { totalMs: number }) => x.totalMs)) / 1000 },
+  ...[1, 8, 64].map((batch): Measure => ({
+    bench: 'session', name: `Session speed-up vs onnxruntime-node, large model b=${batch}`, unit: 'x', better: 'higher',
+    read: (r) => {
+      const row = r.results.find((x: { model: string; batch: number }) => x.model.startsWith('large') && x.batch === batch);
+      return row.onnxruntimeNodeUs / row.oursUs;
+    },
+  })),
 ];
 
 const kSpec: CommandSpec = {
@@ -47,7 +57,7 @@ const kSpec: CommandSpec = {
   flags: [
     { name: 'base', kind: 'string', help: 'the commit to compare with', value: 'COMMIT', required: true },
     { name: 'alternations', kind: 'integer', min: 1, max: 20, default: 3, help: 'runs of each benchmark per side' },
-    { name: 'benches', kind: 'string', default: kBenches.join(','), value: 'LIST', help: 'which benchmarks, comma-separated: engine,http,planner' },
+    { name: 'benches', kind: 'string', default: kBenches.join(','), value: 'LIST', help: 'which benchmarks, comma-separated, of engine,http,planner,session' },
     { name: 'full', kind: 'boolean', help: "the benchmarks' full sizes instead of --quick" },
     { name: 'base-dir', kind: 'string', value: 'DIR', help: 'where the base commit is built (reused when already built there)' },
     { name: 'fresh', kind: 'boolean', help: 'rebuild the base even when built' },
@@ -131,8 +141,8 @@ function main(): void {
   };
   if (!o.base) fail('--base <commit> is required (for example --base HEAD~1)', kExitUsage);
   const benches = o.benches.split(',').map((s) => s.trim()).filter(Boolean);
-  const unknown = benches.find((b) => !(kBenches as string[]).includes(b));
-  if (unknown !== undefined || benches.length === 0) fail(`--benches: unknown benchmark '${unknown ?? ''}'; known: ${kBenches.join(', ')}`, kExitUsage);
+  const unknown = benches.find((b) => !(kKnownBenches as string[]).includes(b));
+  if (unknown !== undefined || benches.length === 0) fail(`--benches: unknown benchmark '${unknown ?? ''}'; known: ${kKnownBenches.join(', ')}`, kExitUsage);
   const root = packageRoot();
   const rev = sh('git', ['rev-parse', '--verify', `${o.base}^{commit}`], root);
   if (!rev.ok) fail(`--base: '${o.base}' names no commit of this repository`, kExitUsage);
