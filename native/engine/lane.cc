@@ -74,10 +74,15 @@ void Lane::Loop() {
     }
     if (model < 0) {
       if (now_us < spin_until_us) {
+        // Watch the notification count without mu (a lane holding mu while preempted on an
+        // oversubscribed host would stall every submitter), yielding the core between looks.
+        // Any change since this snapshot, taken under mu, is work to look at.
+        const uint64_t seen = slot_.notifications.load(std::memory_order_acquire);
+        const int64_t until_us = std::min(spin_until_us, wake_at_us);
         lock.unlock();
-        // Yield rather than pause: on oversubscribed cores the thread about to submit may be
-        // waiting for this one; unlocked, so that it can take the mutex.
-        std::this_thread::yield();
+        while (slot_.notifications.load(std::memory_order_acquire) == seen && SteadyNowUs() < until_us) {
+          std::this_thread::yield();
+        }
         lock.lock();
         continue;
       }
@@ -91,7 +96,7 @@ void Lane::Loop() {
 
     slot_.busy = true;
     // Lanes deferring to this one under lane weights may now take what it leaves.
-    for (int peer : slot_.peer_lanes) s.lanes[peer]->wake.notify_one();
+    for (int peer : slot_.peer_lanes) s.lanes[peer]->Notify();
     lock.unlock();
 
     std::vector<ItemResult> results;
