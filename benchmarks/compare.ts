@@ -9,7 +9,7 @@
 // Flags: --base <commit> (required), --alternations N (default 3), --benches engine,http,planner,
 // --full (the benchmarks' full sizes instead of --quick), --base-dir DIR (where the base is
 // built; default <tmpdir>/cascadeserve-base-<commit>; reused when already built there), --fresh
-// (rebuild it), --record (results to benchmarks/results/compare.json instead of
+// (rebuild it), --record (results to benchmarks/results/compare-<base>.json instead of
 // benchmarks/local/). The base is built with this checkout's node_modules and ONNX Runtime
 // headers hard-linked (no download) and its own `node scripts/setup.mjs`.
 import { spawnSync } from 'node:child_process';
@@ -61,7 +61,7 @@ const kSpec: CommandSpec = {
     { name: 'full', kind: 'boolean', help: "the benchmarks' full sizes instead of --quick" },
     { name: 'base-dir', kind: 'string', value: 'DIR', help: 'where the base commit is built (reused when already built there)' },
     { name: 'fresh', kind: 'boolean', help: 'rebuild the base even when built' },
-    { name: 'record', kind: 'boolean', help: 'write benchmarks/results/compare.json (default: benchmarks/local/)' },
+    { name: 'record', kind: 'boolean', help: 'write benchmarks/results/compare-<base>.json (default: benchmarks/local/)' },
   ],
 };
 
@@ -187,7 +187,7 @@ function main(): void {
     table(['bench', 'measure', 'base', 'base spread', 'current', 'current spread', 'current/base'], rows),
     `load average (1 min) during the runs: median ${fmtNum(median(loads))}, ${fmtNum(Math.min(...loads))}..${fmtNum(Math.max(...loads))}; at start ${loadStart.map((x) => x.toFixed(2)).join(' ')}, at end ${loadEnd.map((x) => x.toFixed(2)).join(' ')}`,
   ].join('\n');
-  const path = writeResult('compare', {
+  const path = writeResult(`compare-${sha.slice(0, 9)}`, {
     description: 'engine, HTTP and planner benchmarks of this checkout vs a build of an earlier commit, run alternately; medians of each side and current/base ratios',
     current: head, dirty, base: sha, alternations: o.alternations, sizes: o.full ? 'full' : 'quick',
     loadAverage: { start: loadStart, end: loadEnd, during: loads }, summary, runs,
