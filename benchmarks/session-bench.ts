@@ -1,7 +1,13 @@
 // Session.run against onnxruntime-node's InferenceSession.run on the same model, input and
 // thread count, and both against the bare C API Run in a native loop (the raw runtime), all in
 // one process, interleaved repetition by repetition. Overhead = per-call time - raw runtime.
+// onnxruntime-node runs a model synchronously on the JavaScript thread (in a setImmediate
+// callback) while Session.run runs large models on another thread, so each side also reports
+// how long the event loop is busy per call: the loop's active time over the timed calls
+// (performance.eventLoopUtilization), which other requests of the process cannot use.
 import { existsSync, readFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
+import { performance } from 'node:perf_hooks';
 import { dirname, join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { Session } from '../ts/index.js';
@@ -28,10 +34,14 @@ function cases(): Case[] {
   return [{ label: 'small (test mlp)', path: join(root, 'test', 'fixtures', 'mlp_small.onnx'), input: 'x', itemDims: [16] }];
 }
 
-async function timeLoop(fn: () => Promise<unknown>, calls: number): Promise<number> {
+/** Microseconds per call, and microseconds per call the event loop was busy. */
+async function timeLoop(fn: () => Promise<unknown>, calls: number): Promise<{ us: number; loopBusyUs: number }> {
+  const elu0 = performance.eventLoopUtilization();
   const t0 = process.hrtime.bigint();
   for (let i = 0; i < calls; i++) await fn();
-  return Number(process.hrtime.bigint() - t0) / 1000 / calls;
+  const us = Number(process.hrtime.bigint() - t0) / 1000 / calls;
+  const elu = performance.eventLoopUtilization(elu0);
+  return { us, loopBusyUs: (elu.active * 1000) / calls };
 }
 
 export async function runSessionBench(opts: { quick?: boolean; record?: boolean } = {}) {
@@ -52,25 +62,35 @@ export async function runSessionBench(opts: { quick?: boolean; record?: boolean 
       const calls = Math.max(5, Math.round((opts.quick ? 50_000 : 100_000) / Math.max(probe, 1)));
       await timeLoop(() => ours.run(feeds), Math.min(calls, 200));
       await timeLoop(() => theirs.run(ortFeeds), Math.min(calls, 200));
-      const o: number[] = [], t: number[] = [], r: number[] = [];
+      const o: number[] = [], t: number[] = [], r: number[] = [], ob: number[] = [], tb: number[] = [];
       for (let rep = 0; rep < reps; rep++) {
-        o.push(await timeLoop(() => ours.run(feeds), calls));
-        t.push(await timeLoop(() => theirs.run(ortFeeds), calls));
+        const ourRep = await timeLoop(() => ours.run(feeds), calls);
+        const theirRep = await timeLoop(() => theirs.run(ortFeeds), calls);
+        o.push(ourRep.us);
+        ob.push(ourRep.loopBusyUs);
+        t.push(theirRep.us);
+        tb.push(theirRep.loopBusyUs);
         r.push(ours.measureRuntimeUs(feeds, calls));
       }
       const res = {
         model: c.label, batch, calls, reps,
         oursUs: median(o), onnxruntimeNodeUs: median(t), rawCApiUs: median(r),
         oursOverheadUs: median(o) - median(r), onnxruntimeNodeOverheadUs: median(t) - median(r),
+        speedUp: median(t) / median(o),
+        oursLoopBusyUs: median(ob), onnxruntimeNodeLoopBusyUs: median(tb),
+        oursUsByRep: o, onnxruntimeNodeUsByRep: t,
       };
       results.push(res);
       rows.push([c.label, batch, res.rawCApiUs, res.oursUs, res.onnxruntimeNodeUs, res.oursOverheadUs, res.onnxruntimeNodeOverheadUs,
-        res.onnxruntimeNodeOverheadUs > 0 ? res.oursOverheadUs / res.onnxruntimeNodeOverheadUs : NaN, res.onnxruntimeNodeUs / res.oursUs]);
+        res.onnxruntimeNodeOverheadUs > 0 ? res.oursOverheadUs / res.onnxruntimeNodeOverheadUs : NaN, res.speedUp, res.oursLoopBusyUs, res.onnxruntimeNodeLoopBusyUs]);
     }
     ours.release();
     await theirs.release();
   }
-  const text = table(['model', 'batch', 'C API us', 'Session us', 'ort-node us', 'ours ovh us', 'ort-node ovh us', 'ovh ratio', 'speed-up'], rows);
-  const path = writeResult('session', { description: 'per-call time of Session.run vs onnxruntime-node InferenceSession.run vs the bare C API Run, single intra-op thread, medians over repetitions', results }, opts.record ?? false);
+  const text = [
+    table(['model', 'batch', 'C API us', 'Session us', 'ort-node us', 'ours ovh us', 'ort-node ovh us', 'ovh ratio', 'speed-up', 'ours loop busy us', 'ort-node loop busy us'], rows),
+    `speed-up = ort-node us / Session us (>= 1: Session is faster); loop busy = event-loop active time per call; load average ${loadavg().map((x) => x.toFixed(2)).join(' ')}`,
+  ].join('\n');
+  const path = writeResult('session', { description: 'per-call time of Session.run vs onnxruntime-node InferenceSession.run vs the bare C API Run, single intra-op thread, medians over repetitions; loop busy = event-loop active time per call', loadAverage: loadavg(), results }, opts.record ?? false);
   return { text, path, results };
 }

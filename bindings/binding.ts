@@ -45,7 +45,7 @@ export type RawOutputs = (number | number[] | ArrayBuffer)[];
 export interface RawSession {
   readonly inputs: RawTensorInfo[];
   readonly outputs: RawTensorInfo[];
-  /** Runs on libuv's thread pool; computeUs is the time spent inside ONNX Runtime. */
+  /** Runs off the calling thread (the session's own thread, else libuv's pool); computeUs is the time spent inside ONNX Runtime. */
   run(...columns: RawRunColumns): Promise<{ outputs: RawOutputs; computeUs: number }>;
   /** Runs on the calling thread (for models cheaper than a thread hop). */
   runSync(...columns: RawRunColumns): RawOutputs;

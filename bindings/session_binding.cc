@@ -10,6 +10,38 @@
 
 namespace cascadeserve::bindings {
 
+struct RunArgs {
+  std::vector<TensorView> inputs;
+  std::vector<int> output_indices;
+  std::vector<Napi::Reference<Napi::Value>> keep_alive;  // used by the off-thread path only
+};
+
+// One run off the JavaScript thread: Execute on another thread, then Settle on the JavaScript
+// thread. `args.keep_alive` holds the input (and output) buffers while the run uses them.
+class OffThreadRun {
+ public:
+  OffThreadRun(Napi::Env env, std::shared_ptr<OrtSession> session)
+      : deferred_(Napi::Promise::Deferred::New(env)), session_(std::move(session)) {}
+  virtual ~OffThreadRun() = default;
+  Napi::Promise Promise() { return deferred_.Promise(); }
+  virtual void Execute() = 0;
+  virtual void Settle(Napi::Env env) = 0;
+  // The environment is going away with the run still queued: its references are left to it.
+  void Abandon() {
+    for (auto& ref : args.keep_alive) ref.SuppressDestruct();
+    owner.SuppressDestruct();
+  }
+
+  RunArgs args;
+  Napi::ObjectReference owner;  // the SessionHandle, kept alive while its thread runs this
+
+ protected:
+  Napi::Promise::Deferred deferred_;
+  std::shared_ptr<OrtSession> session_;
+  Status status_;
+  double compute_us_ = 0;
+};
+
 namespace {
 
 Napi::Array TensorInfoArray(Napi::Env env, const std::vector<TensorInfo>& infos) {
@@ -73,11 +105,7 @@ Napi::Array OutputsToJs(Napi::Env env, const std::vector<OwnedTensor>& outputs) 
   return result;
 }
 
-struct RunArgs {
-  std::vector<TensorView> inputs;
-  std::vector<int> output_indices;
-  std::vector<Napi::Reference<Napi::Value>> keep_alive;  // used by the off-thread path only
-};
+
 
 // Reads run(inputIndices: Int32Array, types: Int32Array, ranks: Int32Array, dims: Float64Array,
 // datas: TypedArray[], outputIndices: Int32Array): columns, so that no property name is read
@@ -163,12 +191,10 @@ bool ReadOutputColumns(const Napi::CallbackInfo& info, size_t first, bool keep_a
   return true;
 }
 
-class RunIntoWorker : public Napi::AsyncWorker {
+// runInto: outputs written into caller-allocated buffers; resolves to the compute time.
+class RunIntoJob : public OffThreadRun {
  public:
-  RunIntoWorker(Napi::Env env, std::shared_ptr<OrtSession> session)
-      : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), session_(std::move(session)) {}
-  Napi::Promise Promise() { return deferred_.Promise(); }
-  RunArgs args;  // its keep_alive holds input and output buffers while the run uses them
+  using OffThreadRun::OffThreadRun;
   std::vector<TensorView> outputs;
 
   void Execute() override {
@@ -176,37 +202,26 @@ class RunIntoWorker : public Napi::AsyncWorker {
     status_ = session_->RunInto(args.inputs, outputs);
     compute_us_ = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start).count();
   }
-  void OnOK() override {
+  void Settle(Napi::Env env) override {
     if (!status_.ok()) {
-      deferred_.Reject(StatusToError(Env(), status_).Value());
+      deferred_.Reject(StatusToError(env, status_).Value());
       return;
     }
-    deferred_.Resolve(Napi::Number::New(Env(), compute_us_));
+    deferred_.Resolve(Napi::Number::New(env, compute_us_));
   }
-
- private:
-  Napi::Promise::Deferred deferred_;
-  std::shared_ptr<OrtSession> session_;
-  Status status_;
-  double compute_us_ = 0;
 };
 
-class RunWorker : public Napi::AsyncWorker {
+// run: outputs allocated by ONNX Runtime, copied into JavaScript buffers when settled.
+class RunJob : public OffThreadRun {
  public:
-  RunWorker(Napi::Env env, std::shared_ptr<OrtSession> session)
-      : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), session_(std::move(session)) {}
-  Napi::Promise Promise() { return deferred_.Promise(); }
-
-  // Holds references that keep the input buffers alive while the run reads them off-thread.
-  RunArgs args;
+  using OffThreadRun::OffThreadRun;
 
   void Execute() override {
     auto start = std::chrono::steady_clock::now();
     status_ = session_->Run(args.inputs, args.output_indices, &outputs_);
     compute_us_ = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start).count();
   }
-  void OnOK() override {
-    Napi::Env env = Env();
+  void Settle(Napi::Env env) override {
     if (!status_.ok()) {
       deferred_.Reject(StatusToError(env, status_).Value());
       return;
@@ -218,11 +233,19 @@ class RunWorker : public Napi::AsyncWorker {
   }
 
  private:
-  Napi::Promise::Deferred deferred_;
-  std::shared_ptr<OrtSession> session_;
-  Status status_;
   std::vector<OwnedTensor> outputs_;
-  double compute_us_ = 0;
+};
+
+// A run on libuv's thread pool: used while the session's own thread is taken (several runs of
+// one session at once still run in parallel, as ONNX Runtime allows).
+class PoolRunWorker : public Napi::AsyncWorker {
+ public:
+  PoolRunWorker(Napi::Env env, std::unique_ptr<OffThreadRun> run) : Napi::AsyncWorker(env), run_(std::move(run)) {}
+  void Execute() override { run_->Execute(); }
+  void OnOK() override { run_->Settle(Env()); }
+
+ private:
+  std::unique_ptr<OffThreadRun> run_;
 };
 
 }  // namespace
@@ -302,6 +325,53 @@ Napi::Value SessionHandle::Outputs(const Napi::CallbackInfo& info) {
   return TensorInfoArray(info.Env(), session_->outputs());
 }
 
+SessionHandle::~SessionHandle() {
+  // Finalized only when no run of run_thread_ is pending (each holds this handle): the thread
+  // is idle or spinning, and joins at once.
+  run_thread_.reset();
+  // At environment teardown N-API may have finalized the function before this handle.
+  if (settle_ && *settle_alive_) settle_.Release();
+}
+
+void SessionHandle::Dispatch(Napi::Env env, std::unique_ptr<OffThreadRun> run) {
+  if (run_thread_busy_) {
+    (new PoolRunWorker(env, std::move(run)))->Queue();
+    return;
+  }
+  if (!run_thread_) {
+    settle_alive_ = std::make_shared<bool>(true);
+    settle_ = SettleFn::New(env, "cascadeserve-session-run", 0, 1, this,
+                            [](Napi::Env, std::shared_ptr<bool>* alive, SessionHandle*) {
+                              **alive = false;
+                              delete alive;
+                            },
+                            new std::shared_ptr<bool>(settle_alive_));
+    settle_.Unref(env);
+    run_thread_ = std::make_unique<RunThread>();
+  }
+  run->owner = Napi::Persistent(Value());
+  settle_.Ref(env);  // a pending run keeps the process alive, as a queued libuv work item does
+  run_thread_busy_ = true;
+  OffThreadRun* raw = run.release();
+  SettleFn settle = settle_;
+  run_thread_->Post([raw, settle]() mutable {
+    raw->Execute();
+    // Fails only while the environment shuts down; the run is then abandoned.
+    if (settle.NonBlockingCall(raw) != napi_ok) raw->Abandon();
+  });
+}
+
+void SessionHandle::SettleOnJsThread(Napi::Env env, Napi::Function, SessionHandle* handle, OffThreadRun* run) {
+  std::unique_ptr<OffThreadRun> owned(run);
+  if (env == nullptr) {  // the environment is being torn down
+    owned->Abandon();
+    return;
+  }
+  handle->run_thread_busy_ = false;
+  handle->settle_.Unref(env);
+  owned->Settle(env);
+}
+
 Napi::Value SessionHandle::Release(const Napi::CallbackInfo& info) {
   // Runs in flight hold their own reference; the model is freed when the last one ends.
   session_.reset();
@@ -312,13 +382,10 @@ Napi::Value SessionHandle::Release(const Napi::CallbackInfo& info) {
 Napi::Value SessionHandle::Run(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   CS_THROW_TYPE_IF(!session_, env, "session is released");
-  auto* worker = new RunWorker(env, session_);
-  if (!ReadRunArgs(info, /*keep_alive=*/true, &worker->args)) {
-    delete worker;
-    return {};
-  }
-  Napi::Promise promise = worker->Promise();
-  worker->Queue();
+  auto run = std::make_unique<RunJob>(env, session_);
+  if (!ReadRunArgs(info, /*keep_alive=*/true, &run->args)) return {};
+  Napi::Promise promise = run->Promise();
+  Dispatch(env, std::move(run));
   return promise;
 }
 
@@ -338,14 +405,13 @@ Napi::Value SessionHandle::RunSync(const Napi::CallbackInfo& info) {
 Napi::Value SessionHandle::RunInto(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   CS_THROW_TYPE_IF(!session_, env, "session is released");
-  auto* worker = new RunIntoWorker(env, session_);
-  if (!ReadRunArgs(info, /*keep_alive=*/true, &worker->args) ||
-      !ReadOutputColumns(info, 6, /*keep_alive=*/true, &worker->args, &worker->outputs)) {
-    delete worker;
+  auto run = std::make_unique<RunIntoJob>(env, session_);
+  if (!ReadRunArgs(info, /*keep_alive=*/true, &run->args) ||
+      !ReadOutputColumns(info, 6, /*keep_alive=*/true, &run->args, &run->outputs)) {
     return {};
   }
-  Napi::Promise promise = worker->Promise();
-  worker->Queue();
+  Napi::Promise promise = run->Promise();
+  Dispatch(env, std::move(run));
   return promise;
 }
 

@@ -1,5 +1,6 @@
 // N-API surface of the runtime wrapper: RuntimeHandle (an opened ONNX Runtime library) and
-// SessionHandle (one model). Runs execute on libuv's thread pool; one crossing per run.
+// SessionHandle (one model). Off-thread runs execute on the session's own RunThread, or on
+// libuv's thread pool while that thread is taken; one crossing per run.
 #pragma once
 
 #include <napi.h>
@@ -8,6 +9,7 @@
 
 #include "ort/ort_runtime.h"
 #include "ort/ort_session.h"
+#include "ort/run_thread.h"
 
 namespace cascadeserve::bindings {
 
@@ -24,10 +26,13 @@ class RuntimeHandle : public Napi::ObjectWrap<RuntimeHandle> {
   std::shared_ptr<OrtRuntime> runtime_;
 };
 
+class OffThreadRun;
+
 class SessionHandle : public Napi::ObjectWrap<SessionHandle> {
  public:
   static Napi::Function Define(Napi::Env env);
   explicit SessionHandle(const Napi::CallbackInfo& info);
+  ~SessionHandle() override;
   // Finishes construction with a session created off the JS thread.
   void Adopt(std::shared_ptr<OrtSession> session) { session_ = std::move(session); }
 
@@ -40,7 +45,17 @@ class SessionHandle : public Napi::ObjectWrap<SessionHandle> {
   Napi::Value RunSyncInto(const Napi::CallbackInfo& info);
   Napi::Value TimeRawRuns(const Napi::CallbackInfo& info);
   Napi::Value Release(const Napi::CallbackInfo& info);
+  // Starts `run` off the JavaScript thread: on run_thread_ when it has no run of this session
+  // (the common case: a caller that awaits each run), else on libuv's thread pool.
+  void Dispatch(Napi::Env env, std::unique_ptr<OffThreadRun> run);
+  static void SettleOnJsThread(Napi::Env env, Napi::Function, SessionHandle* handle, OffThreadRun* run);
+
+  using SettleFn = Napi::TypedThreadSafeFunction<SessionHandle, OffThreadRun, &SessionHandle::SettleOnJsThread>;
   std::shared_ptr<OrtSession> session_;
+  std::unique_ptr<RunThread> run_thread_;  // created by the first off-thread run
+  SettleFn settle_;                        // run_thread_'s way back; referenced only while it runs
+  std::shared_ptr<bool> settle_alive_;     // false once N-API has finalized settle_
+  bool run_thread_busy_ = false;           // JS thread only: a run posted to run_thread_ is not settled yet
 };
 
 // createSession(runtime, path, options) -> Promise<SessionHandle>

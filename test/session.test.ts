@@ -173,3 +173,50 @@ t.test('inline, thread and auto execution give the same answers across changing 
   }
   await t.rejects(Session.create(fixture('mlp_small.onnx'), { execution: 'fast' as never }), { message: "options.execution must be 'auto', 'thread' or 'inline', got fast" });
 });
+
+t.test("off-thread runs: the session's own thread, the thread pool while it is taken, the event loop free meanwhile", async (t) => {
+  const s = await Session.create(fixture('mlp_small.onnx'), { execution: 'thread' });
+  let bad = 0;
+  let answered = 0;
+  // Single runs reuse the session's thread (posted while it spins, or after it has parked);
+  // bursts overflow to the thread pool; both output paths (planned outputs and ONNX Runtime's).
+  for (let round = 0; round < 24; round++) {
+    const n = [1, 5, 1, 30][round % 4];
+    const xs = Array.from({ length: n }, (_, i) => randomInput(3, round * 100 + i));
+    const outs = await Promise.all(xs.map((x, i) => s.run({ x: { data: x, dims: [3, 16] } }, i % 2 ? ['y'] : undefined)));
+    outs.forEach((o, i) => {
+      const ref = mlpReference(xs[i], 3);
+      answered++;
+      if (o.y.dims[0] !== 3 || (o.y.data as Float32Array).some((v, j) => Math.abs(v - ref[j]) > 1e-4)) bad++;
+    });
+    if (round % 6 === 5) await new Promise((r) => setTimeout(r, 5)); // long enough for the thread to park
+  }
+  t.equal(answered, 6 * (1 + 5 + 1 + 30));
+  t.equal(bad, 0, 'every answer matches the reference');
+
+  // While a large run is in flight the event loop keeps turning: an inline run (or one run
+  // synchronously in a setImmediate callback, as onnxruntime-node does) would allow at most 2 turns.
+  const rows = 200_000;
+  const big = randomInput(rows, 7);
+  let turns = 0;
+  let done = false;
+  const turn = () => {
+    turns++;
+    if (!done) setImmediate(turn);
+  };
+  setImmediate(turn);
+  const out = await s.run({ x: { data: big, dims: [rows, 16] } });
+  done = true;
+  const ref = mlpReference(big.subarray(0, 16 * 4), 4);
+  t.ok(Array.from(ref).every((v, j) => Math.abs((out.y.data as Float32Array)[j] - v) <= 1e-4), 'the large run answers correctly');
+  t.ok(turns >= 5, `the event loop turned ${turns} times during the run`);
+
+  // Released with a run in flight: that run still answers, later ones are refused.
+  const x = randomInput(2, 99);
+  const pending = s.run({ x: { data: x, dims: [2, 16] } });
+  s.release();
+  const last = await pending;
+  const lastRef = mlpReference(x, 2);
+  t.ok((last.y.data as Float32Array).every((v, j) => Math.abs(v - lastRef[j]) <= 1e-4), 'the run in flight at release answers');
+  await t.rejects(s.run({ x: { data: x, dims: [2, 16] } }), { code: 'ERR_CS_CLOSED' });
+});

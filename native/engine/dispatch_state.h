@@ -11,9 +11,12 @@
 //  - Each lane waits on its own condition variable (with mu). Whoever makes work ready for
 //    a lane (Submit, a lane forwarding requests, SetGear, Resume, Close) notifies it; a
 //    lane with nothing ready sleeps until notified or until its earliest timer (a
-//    max_queue_delay expiry or a request deadline). There is no polling.
+//    max_queue_delay expiry or a request deadline). The only polling is a short bounded spin
+//    right after a lane answers a batch (kIdleSpinUs in lane.cc), on its slot's notification
+//    count and without mu.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -47,10 +50,18 @@ struct ModelQueue {
 
 struct LaneSlot {
   std::condition_variable wake;  // waited on with mu
+  // Counts Notify calls: a lane spinning after a batch (lane.cc) watches it without mu.
+  std::atomic<uint64_t> notifications{0};
   bool busy = false;             // guarded by mu: running a batch right now
   LaneStats stats;               // guarded by mu
   std::vector<int> hosted_models;  // immutable after Create
   std::vector<int> peer_lanes;     // immutable: lanes sharing at least one model with this one
+
+  // Caller holds mu.
+  void Notify() {
+    notifications.fetch_add(1, std::memory_order_release);
+    wake.notify_one();
+  }
 };
 
 struct DispatchState {
@@ -77,10 +88,10 @@ struct DispatchState {
 
   // Caller holds mu (notifying under the lock keeps the wake-up ordered with the change).
   void NotifyLanesHosting(int model) {
-    for (int lane : lanes_hosting[model]) lanes[lane]->wake.notify_one();
+    for (int lane : lanes_hosting[model]) lanes[lane]->Notify();
   }
   void NotifyAllLanes() {
-    for (auto& lane : lanes) lane->wake.notify_one();
+    for (auto& lane : lanes) lane->Notify();
   }
 };
 

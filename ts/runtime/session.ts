@@ -20,10 +20,13 @@ export interface SessionOptions {
   /** Path of the libonnxruntime to use; default as in runtime.ts. */
   runtimeLibrary?: string;
   /**
-   * Where runs execute. 'thread': always on libuv's thread pool. 'inline': on the calling
-   * thread. 'auto' (default): on the calling thread while the predicted run time is below
-   * `inlineBelowUs`, since a thread hop then costs more than the run and blocks the event loop
-   * for about as long; the first runs of a model always go to the thread pool to measure it.
+   * Where runs execute. 'thread': always off the calling thread, on the session's own thread
+   * (which spins briefly after a run, so that a caller's next run starts without waking it),
+   * or on libuv's thread pool while that thread is taken by another run of the session.
+   * 'inline': on the calling thread. 'auto' (default): on the calling thread while the
+   * predicted run time is below `inlineBelowUs`, since a thread hop then costs more than the
+   * run and blocks the event loop for about as long; the first runs of a model always go off
+   * the thread to measure it.
    */
   execution?: 'auto' | 'thread' | 'inline';
   /** Threshold of 'auto', in microseconds. Default 30. */
