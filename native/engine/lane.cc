@@ -19,6 +19,17 @@ namespace {
 // then sleeps with no polling.
 constexpr int64_t kIdleSpinUs = 50;
 
+// The spin pays only while the next work does arrive within kIdleSpinUs of the answer. When
+// it does not (the caller's event loop spends longer per request, e.g. parsing HTTP bodies
+// under load), each spin only takes a core from that event loop: on a 2-core host the HTTP
+// path lost a third of its throughput to it (README, bench:compare vs b846c57). So each lane
+// keeps a score of how often the gap from its answer to the next arrival was within the
+// window (measured from the item's enqueue time, so parking does not bias it) and spins only
+// while at least half of the recent gaps were: kSpinScoreOne = every gap, decaying by
+// 1/2^kSpinScoreShift per batch.
+constexpr int kSpinScoreShift = 3;
+constexpr int32_t kSpinScoreOne = 1 << 16;
+
 std::chrono::steady_clock::time_point ToTimePoint(int64_t steady_us) {
   return std::chrono::steady_clock::time_point(std::chrono::microseconds(steady_us));
 }
@@ -48,6 +59,8 @@ void Lane::Loop() {
   DispatchState& s = *state_;
   std::unique_lock<std::mutex> lock(s.mu);
   int64_t spin_until_us = 0;  // while now is before this, an idle lane spins instead of parking
+  int64_t answered_at_us = 0;  // when the last batch was answered; 0 once its next arrival is scored
+  int32_t spin_score = kSpinScoreOne;  // recent share of arrivals within kIdleSpinUs of an answer
   while (!s.closing) {
     const int64_t now_us = SteadyNowUs();
     int64_t wake_at_us = INT64_MAX;
@@ -95,6 +108,14 @@ void Lane::Loop() {
       continue;
     }
 
+    if (answered_at_us > 0) {
+      // The batch's earliest arrival is the first since the answer (or was queued before it).
+      int64_t first_arrival_us = INT64_MAX;
+      for (const RequestPtr& request : batch_) first_arrival_us = std::min(first_arrival_us, request->enqueue_us);
+      const int64_t gap_us = first_arrival_us - answered_at_us;
+      spin_score += ((gap_us <= kIdleSpinUs ? kSpinScoreOne : 0) - spin_score) >> kSpinScoreShift;
+      answered_at_us = 0;
+    }
     slot_.busy = true;
     // Lanes deferring to this one under lane weights may now take what it leaves.
     for (int peer : slot_.peer_lanes) s.lanes[peer]->Notify();
@@ -117,7 +138,9 @@ void Lane::Loop() {
       }
       s.on_complete(std::move(results), error);
     }
-    spin_until_us = SteadyNowUs() + kIdleSpinUs;  // from the answer on: the next request follows it
+    answered_at_us = SteadyNowUs();
+    // From the answer on, while the next request usually follows it within the window.
+    spin_until_us = spin_score >= kSpinScoreOne / 2 ? answered_at_us + kIdleSpinUs : 0;
     lock.lock();
   }
 }
