@@ -6,6 +6,7 @@
 
 #include "engine/batch_assembly.h"
 #include "engine/certainty.h"
+#include "engine/idle_spin.h"
 
 namespace cascadeserve {
 namespace {
@@ -16,19 +17,9 @@ namespace {
 // few tens of microseconds after the previous answer (the caller's event loop wakes, reads
 // the result and submits again), so a window of this size catches it without that wake-up.
 // Bounded and only after a batch: an idle lane burns at most this much CPU per batch it ran,
-// then sleeps with no polling.
+// then sleeps with no polling; and only while arrivals usually come within the window
+// (IdleSpinScore, engine/idle_spin.h).
 constexpr int64_t kIdleSpinUs = 50;
-
-// The spin pays only while the next work does arrive within kIdleSpinUs of the answer. When
-// it does not (the caller's event loop spends longer per request, e.g. parsing HTTP bodies
-// under load), each spin only takes a core from that event loop: on a 2-core host the HTTP
-// path lost a third of its throughput to it (README, bench:compare vs b846c57). So each lane
-// keeps a score of how often the gap from its answer to the next arrival was within the
-// window (measured from the item's enqueue time, so parking does not bias it) and spins only
-// while at least half of the recent gaps were: kSpinScoreOne = every gap, decaying by
-// 1/2^kSpinScoreShift per batch.
-constexpr int kSpinScoreShift = 3;
-constexpr int32_t kSpinScoreOne = 1 << 16;
 
 std::chrono::steady_clock::time_point ToTimePoint(int64_t steady_us) {
   return std::chrono::steady_clock::time_point(std::chrono::microseconds(steady_us));
@@ -60,7 +51,8 @@ void Lane::Loop() {
   std::unique_lock<std::mutex> lock(s.mu);
   int64_t spin_until_us = 0;  // while now is before this, an idle lane spins instead of parking
   int64_t answered_at_us = 0;  // when the last batch was answered; 0 once its next arrival is scored
-  int32_t spin_score = kSpinScoreOne;  // recent share of arrivals within kIdleSpinUs of an answer
+  // Spins only while arrivals usually follow answers within the window (engine/idle_spin.h).
+  IdleSpinScore spin_score(kIdleSpinUs);
   while (!s.closing) {
     const int64_t now_us = SteadyNowUs();
     int64_t wake_at_us = INT64_MAX;
@@ -112,8 +104,7 @@ void Lane::Loop() {
       // The batch's earliest arrival is the first since the answer (or was queued before it).
       int64_t first_arrival_us = INT64_MAX;
       for (const RequestPtr& request : batch_) first_arrival_us = std::min(first_arrival_us, request->enqueue_us);
-      const int64_t gap_us = first_arrival_us - answered_at_us;
-      spin_score += ((gap_us <= kIdleSpinUs ? kSpinScoreOne : 0) - spin_score) >> kSpinScoreShift;
+      spin_score.RecordGap(first_arrival_us - answered_at_us);
       answered_at_us = 0;
     }
     slot_.busy = true;
@@ -140,7 +131,7 @@ void Lane::Loop() {
     }
     answered_at_us = SteadyNowUs();
     // From the answer on, while the next request usually follows it within the window.
-    spin_until_us = spin_score >= kSpinScoreOne / 2 ? answered_at_us + kIdleSpinUs : 0;
+    spin_until_us = spin_score.ShouldSpin() ? answered_at_us + kIdleSpinUs : 0;
     lock.lock();
   }
 }
