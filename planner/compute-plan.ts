@@ -9,6 +9,9 @@ import { kPlanSchema, type Plan, type PlanGear } from '../ts/contracts/plan-sche
 import { timingFor, type Profile } from '../ts/contracts/profile-schema.js';
 import { enumerateSubsequences, frontierOf, kDefaultMaxStages, kDefaultThresholds, mergeCandidates, prepareSearch, toFrontierPoints, type FrontierPoint } from './search.js';
 import { stageWork } from './batching.js';
+import { capacityScale, checkHistogram, cheapestMeeting, loadWeightedAccuracy } from './accuracy-target.js';
+import { burstBudgetItems, cascadeCapacity, serviceRateQps, sustainedQps } from './gear-capacity.js';
+import type { LoadBin } from '../ts/contracts/plan-schema.js';
 
 export interface PlanOptions {
   sloP95Ms: number;
@@ -20,6 +23,13 @@ export interface PlanOptions {
   loadLevels?: number;
   /** Most frontier cascades considered as gears (evenly thinned by cost). */
   maxGears?: number;
+  /**
+   * "sustained" (default): a gear's range reaches the load at which its Poisson p95 meets the
+   * SLO (utilization cap 0.95, 10,000 simulated requests; see gear-capacity.ts), bursts left to the switching
+   * policy and the burst budget; "utilization-cap": the earlier rule (cap 0.8, p95 under
+   * Poisson and bursty arrivals, 3,000 requests).
+   */
+  gearRanges?: 'sustained' | 'utilization-cap';
   utilizationCap?: number;
   delayFraction?: number;
   memoryBudgetBytesPerLane?: number;
@@ -31,6 +41,12 @@ export interface PlanOptions {
   maxQps?: number;
   /** Objective "cost": the load levels (QPS) that must be served, e.g. a trace's per-second rates. */
   workload?: number[];
+  /**
+   * Objective "accuracy" with minAccuracy: the expected load distribution; the plan's accuracy
+   * weighted by it must meet minAccuracy (gears below it allowed at the peaks). Without it,
+   * every gear meets minAccuracy.
+   */
+  loadHistogram?: LoadBin[];
   sim?: Partial<SimSettings>;
   profilePath?: string;
   /** CPU work outside the lanes on the same cores (see HostCpu); absent: none. */
@@ -40,7 +56,7 @@ export interface PlanOptions {
 /** Load levels of the accuracy objective's grid (evenly spaced up to maxQps). */
 export const kDefaultLoadLevels = 64;
 
-type Filled = Required<Omit<PlanOptions, 'minAccuracy' | 'maxQps' | 'workload' | 'sim' | 'searchOnWorkers' | 'hostCpu'>> & Pick<PlanOptions, 'minAccuracy' | 'maxQps' | 'workload' | 'searchOnWorkers' | 'hostCpu'> & { sim: SimSettings };
+type Filled = Required<Omit<PlanOptions, 'minAccuracy' | 'maxQps' | 'workload' | 'loadHistogram' | 'sim' | 'searchOnWorkers' | 'hostCpu'>> & Pick<PlanOptions, 'minAccuracy' | 'maxQps' | 'workload' | 'loadHistogram' | 'searchOnWorkers' | 'hostCpu'> & { sim: SimSettings };
 
 export interface PlanStats {
   threads: number;
@@ -59,19 +75,21 @@ export class PlanError extends Error {
 }
 
 function fill(o: PlanOptions): Filled {
+  const sustained = (o.gearRanges ?? 'sustained') === 'sustained';
   const f: Filled = {
+    gearRanges: sustained ? 'sustained' : 'utilization-cap',
     objective: 'accuracy',
     maxStages: kDefaultMaxStages,
     thresholds: kDefaultThresholds,
     loadLevels: kDefaultLoadLevels,
     maxGears: 24,
-    utilizationCap: 0.8,
+    utilizationCap: sustained ? 0.95 : 0.8,
     delayFraction: 0.3,
     memoryBudgetBytesPerLane: Infinity,
     threads: 1,
     profilePath: 'profile.json',
     ...o,
-    sim: { requests: 3000, seed: 1, burstAmplitude: 0.5, burstPhaseMs: 50, ...o.sim },
+    sim: { requests: sustained ? 10_000 : 3000, seed: 1, burstAmplitude: 0.5, burstPhaseMs: 50, burstCheck: !sustained, ...o.sim },
   };
   if (!(f.sloP95Ms > 0)) throw new PlanError('--slo-p95-ms must be a positive number');
   if (!(Number.isInteger(f.lanes) && f.lanes >= 1)) throw new PlanError('--lanes must be an integer >= 1');
@@ -84,6 +102,15 @@ function fill(o: PlanOptions): Filled {
   if (f.objective === 'cost') {
     if (f.minAccuracy === undefined) throw new PlanError('objective "cost" needs --min-accuracy');
     if (!f.workload?.length && f.maxQps === undefined) throw new PlanError('objective "cost" needs a workload (--workload) or --max-qps');
+  }
+  if (f.loadHistogram) {
+    if (f.objective !== 'accuracy') throw new PlanError('a load histogram goes with objective "accuracy" (objective "cost" takes --workload)');
+    if (f.minAccuracy === undefined) throw new PlanError('a load histogram needs --min-accuracy (the target it weights)');
+    try {
+      checkHistogram(f.loadHistogram);
+    } catch (err) {
+      throw new PlanError((err as Error).message);
+    }
   }
   return f;
 }
@@ -115,8 +142,17 @@ export async function computePlan(profile: Profile, options: PlanOptions, onProg
     const merged = mergeCandidates(parts);
     const frontier = toFrontierPoints(data, subseqs, frontierOf(merged));
     const tSearch = performance.now();
-    // 2. gear candidates
+    // 2. gear candidates; with an accuracy target, the static cascade (the cheapest frontier
+    // cascade meeting it) is always one of them
+    let staticPoint: FrontierPoint | undefined;
+    if (o.objective === 'accuracy' && o.minAccuracy !== undefined) {
+      const i = cheapestMeeting(frontier, o.minAccuracy);
+      if (i < 0) throw new PlanError(`no cascade reaches the accuracy target ${o.minAccuracy}; the most accurate candidate has ${Math.max(...frontier.map((p) => p.accuracy)).toFixed(4)} on the validation set`);
+      staticPoint = frontier[i];
+    }
     let pool = frontier;
+    // without a load histogram every gear meets the target (switching then only buys capacity)
+    if (staticPoint && !o.loadHistogram) pool = frontier.filter((p) => p.accuracy >= o.minAccuracy! - 1e-12);
     if (o.objective === 'cost') {
       pool = frontier.filter((p) => p.accuracy >= o.minAccuracy! - 1e-12);
       if (pool.length === 0) {
@@ -124,11 +160,19 @@ export async function computePlan(profile: Profile, options: PlanOptions, onProg
         throw new PlanError(`no cascade reaches the accuracy floor ${o.minAccuracy}; the most accurate candidate has ${best.toFixed(4)} on the validation set`);
       }
     }
-    const cascades = thin(pool, o.maxGears).map((p): GearCascade => {
+    // With a histogram, half the candidates from cascades meeting the target and half from the
+    // cheaper rest: thinning the whole frontier evenly by cost left few above the target.
+    const meets = (p: FrontierPoint) => p.accuracy >= o.minAccuracy! - 1e-12;
+    const thinned = staticPoint && o.loadHistogram
+      ? [...thin(pool.filter(meets), Math.ceil(o.maxGears / 2)), ...thin(pool.filter((p) => !meets(p)), Math.floor(o.maxGears / 2))]
+      : thin(pool, o.maxGears);
+    if (staticPoint && !thinned.includes(staticPoint)) thinned.push(staticPoint);
+    const cascades = thinned.map((p): GearCascade => {
       const e = evalCascade(cols, p.spec);
       return { spec: p.spec, accuracy: e.accuracy, expectedCostUs: e.expectedCostUs, reach: e.reach, exitStage: exitStages(cols, p.spec) };
     });
     cascades.sort((a, b) => b.accuracy - a.accuracy || a.expectedCostUs - b.expectedCostUs);
+    const staticIdx = staticPoint ? cascades.findIndex((c) => c.spec === staticPoint!.spec) : -1;
     const models: ModelTable[] = profile.models.map((m) => {
       const t = timingFor(m, profile.lanes[0]);
       return { name: m.name, memoryBytes: m.memoryBytes, batch: t.batchTimesUs.map((r) => r.batch), p50Us: t.batchTimesUs.map((r) => r.p50) };
@@ -153,11 +197,24 @@ export async function computePlan(profile: Profile, options: PlanOptions, onProg
     let levels: number[];
     let ctx: PlanContext;
     let assigned: LevelAssignment[];
+    const pins = new Map<number, number>();
     if (o.objective === 'accuracy') {
-      const top = o.maxQps ?? (lanes * 1e6) / cheapest.expectedCostUs;
+      const allLanes = (lanes * 1e6) / cheapest.expectedCostUs;
+      // with a histogram and no --max-qps: up to 4x its highest rate (room for the peaks to grow)
+      const peak = o.loadHistogram ? Math.max(...o.loadHistogram.map((b) => b.rateQps)) : 0;
+      const top = o.maxQps ?? (peak > 0 ? Math.min(allLanes, 4 * peak) : allLanes);
       levels = Array.from({ length: o.loadLevels }, (_, i) => (top * (i + 1)) / o.loadLevels);
       ctx = mkCtx(lanes);
-      assigned = await assignGears(ctx, levels, exec, onProgress);
+      if (staticIdx >= 0) {
+        // The static cascade's own capacity becomes a load level, pinned to it: the grid alone
+        // may put no level between the capacities of its neighbours.
+        const cap = await cascadeCapacity(ctx, staticIdx, levels[0] / 16, top);
+        if (cap) {
+          if (!levels.includes(cap.qps)) levels = [...levels, cap.qps].sort((a, b) => a - b);
+          pins.set(levels.indexOf(cap.qps), staticIdx);
+        }
+      }
+      assigned = await assignGears(ctx, levels, exec, onProgress, pins);
     } else {
       levels = requiredLevels(o.workload ?? [o.maxQps!], o.loadLevels);
       const need = levels[levels.length - 1];
@@ -195,11 +252,13 @@ export async function computePlan(profile: Profile, options: PlanOptions, onProg
       const demands = assigned.filter((a) => a.eval).map((a) => ({ models: cascades[a.eval!.cascade].spec.models, work: stageWork(ctx, a.eval!.cascade, a.qps, a.eval!) }));
       const hosts = await placeReplicas({ memoryBytes: models.map((m) => m.memoryBytes), used, lanes, budgetBytesPerLane: o.memoryBudgetBytesPerLane, demands, cap: o.utilizationCap, modelNames: models.map((m) => m.name) });
       ctx = mkCtx(lanes, hosts);
-      assigned = await assignGears(ctx, levels, exec, onProgress);
+      assigned = await assignGears(ctx, levels, exec, onProgress, pins);
     }
     // held-out accuracy per gear: the profile's answers on the held-out half, when it has them
     const heldout = profile.heldoutLabels ? columnsOf(profile, profile.lanes[0], 'heldout') : undefined;
-    const { gears, unservable } = await buildGears(ctx, levels, assigned, exec, profile, heldout);
+    const { gears, unservable, sources } = await buildGears(ctx, levels, assigned, exec, profile, heldout);
+    const staticGearId = await annotateGears(ctx, gears, sources, staticIdx);
+    const accuracyObjective = o.objective === 'accuracy' && o.minAccuracy !== undefined ? targetReport(gears, o.minAccuracy, o.loadHistogram) : undefined;
     const tAssign = performance.now();
     const placement: Record<string, number[]> = {};
     used.forEach((m) => {
@@ -214,6 +273,8 @@ export async function computePlan(profile: Profile, options: PlanOptions, onProg
       slo: { p95Ms: o.sloP95Ms },
       objective: o.objective,
       ...(o.minAccuracy !== undefined ? { minAccuracy: o.minAccuracy } : {}),
+      ...(staticGearId !== undefined ? { staticGearId } : {}),
+      ...(accuracyObjective ? { accuracyObjective } : {}),
       utilizationCap: o.utilizationCap,
       lanes: Array.from({ length: lanes }, () => ({ ...profile.lanes[0] })),
       placement,
@@ -229,6 +290,7 @@ export async function computePlan(profile: Profile, options: PlanOptions, onProg
         gearCandidates: cascades.length,
         batchTimeRule: 'step-up',
         simulation: { ...o.sim },
+        gearRanges: o.gearRanges,
         ...(o.hostCpu ? { hostCpu: { ...o.hostCpu } } : {}),
       },
     };
@@ -259,7 +321,7 @@ export function requiredLevels(qps: number[], max: number): number[] {
 
 const sameConfig = (a: LevelEval, b: LevelEval) => a.cascade === b.cascade && a.maxBatch.join() === b.maxBatch.join() && a.maxQueueDelayUs.join() === b.maxQueueDelayUs.join();
 
-async function buildGears(ctx: PlanContext, levels: number[], assigned: LevelAssignment[], exec: Executor, profile: Profile, heldout?: ValidationColumns): Promise<{ gears: PlanGear[]; unservable: Plan['unservable'] }> {
+async function buildGears(ctx: PlanContext, levels: number[], assigned: LevelAssignment[], exec: Executor, profile: Profile, heldout?: ValidationColumns): Promise<{ gears: PlanGear[]; unservable: Plan['unservable']; sources: LevelEval[] }> {
   type Seg = { a: number; b: number; e: LevelEval; p95: number };
   const segs: Seg[] = [];
   const unservable: Plan['unservable'] = [];
@@ -343,5 +405,40 @@ async function buildGears(ctx: PlanContext, levels: number[], assigned: LevelAss
     const l = st.laneShares.indexOf(Math.max(...st.laneShares));
     st.laneShares[l] = Math.round((st.laneShares[l] + 1 - sum) * 1e9) / 1e9;
   }
-  return { gears, unservable };
+  return { gears, unservable, sources: segs.map((s) => s.e) };
+}
+
+/**
+ * Adds what the switching policy reads to each gear (sustained capacity, drain rate, burst
+ * budget, all with the gear's batching at its top load) and marks the static cascade's gear:
+ * the one at the top of its run (its batching is the one chosen at its own capacity).
+ * Returns the static gear's id.
+ */
+async function annotateGears(ctx: PlanContext, gears: PlanGear[], sources: LevelEval[], staticIdx: number): Promise<number | undefined> {
+  let staticGearId: number | undefined;
+  for (let i = 0; i < gears.length; i++) {
+    const g = gears[i];
+    const e = sources[i];
+    g.sustainedQps = await sustainedQps(ctx, e.cascade, e, g.maxQps);
+    g.serviceRateQps = serviceRateQps(ctx, e.cascade, e, g.maxQps);
+    g.burstBudgetItems = burstBudgetItems(ctx, e.cascade, e, e.laneShares, g.maxQps);
+    if (e.cascade === staticIdx && sources[i + 1]?.cascade !== staticIdx) staticGearId = g.id;
+  }
+  if (staticGearId !== undefined) gears[staticGearId].static = true;
+  return staticGearId;
+}
+
+/** The accuracy target's report: load-weighted over the histogram, or every gear meeting it. */
+function targetReport(gears: PlanGear[], target: number, histogram?: LoadBin[]): NonNullable<Plan['accuracyObjective']> {
+  if (!histogram) return { target, mode: 'every-gear', met: gears.length > 0 && gears.every((g) => g.expectedAccuracy >= target - 1e-12) };
+  const lwa = loadWeightedAccuracy(gears, histogram);
+  const scale = capacityScale(gears, histogram, target);
+  return {
+    target,
+    mode: 'load-weighted',
+    histogram: histogram.map((b) => ({ rateQps: b.rateQps, weight: b.weight })),
+    loadWeightedAccuracy: lwa,
+    ...(Number.isFinite(scale) ? { capacityScale: scale } : {}),
+    met: lwa >= target - 1e-12,
+  };
 }

@@ -22,7 +22,8 @@ export interface LevelAssignment {
 
 export type Progress = (phase: string, done: number, total: number) => void;
 
-export async function assignGears(ctx: PlanContext, levels: number[], exec: Executor, onProgress?: Progress): Promise<LevelAssignment[]> {
+/** `pins`: level index -> cascade assigned there whatever the others (the static cascade at its own capacity). */
+export async function assignGears(ctx: PlanContext, levels: number[], exec: Executor, onProgress?: Progress, pins?: Map<number, number>): Promise<LevelAssignment[]> {
   const C = ctx.cascades.length;
   let done = 0;
   const total = C + levels.length;
@@ -85,6 +86,15 @@ export async function assignGears(ctx: PlanContext, levels: number[], exec: Exec
   const out: LevelAssignment[] = [];
   let floor = 0;
   for (let i = 0; i < levels.length; i++) {
+    const pin = pins?.get(i);
+    if (pin !== undefined) {
+      const e = await evalAt(pin, levels[i]);
+      if (e.ok) {
+        out.push({ level: i, qps: levels[i], eval: e });
+        floor = pin;
+        continue;
+      }
+    }
     let c = Math.max(floor, guess[i]);
     let e = c === guess[i] ? first[i] : c < C ? await evalAt(c, levels[i]) : null;
     while (e && !e.ok && c + 1 < C) {

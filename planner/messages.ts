@@ -26,6 +26,11 @@ export interface SimSettings {
   seed: number;
   burstAmplitude: number;
   burstPhaseMs: number;
+  /**
+   * Also require the p95 under bursty (MMPP) arrivals (absent = true: plans before #14).
+   * Off for ranges by sustained capacity: bursts are the switching policy's job (burst budget).
+   */
+  burstCheck?: boolean;
 }
 
 /** Everything a worker needs to evaluate gears; structured-clone friendly. */

@@ -31,6 +31,45 @@ export interface PlanGear {
   predictedP95Ms: number;
   /** LP-predicted peak lane utilization at maxQps. */
   utilization: number;
+  /**
+   * Optional (plans since #14; older plans lack them). Largest constant load (items/s) at
+   * which this gear's batching, held fixed, has a simulated p95 within the SLO (Poisson and
+   * bursty arrivals, as for the ranges).
+   */
+  sustainedQps?: number;
+  /** Items/s the gear's lanes complete when saturated (full batches): the drain rate of a backlog. */
+  serviceRateQps?: number;
+  /**
+   * Items that can be queued at once on this gear (idle lanes, no other arrivals) and still
+   * be answered with their p95 within the SLO (simulated). Arrivals after them do not delay
+   * them (FIFO first stage, oldest-deadline-first later stages), so a backlog of up to this
+   * many items, counting the arrivals still to come in a horizon, meets the SLO.
+   */
+  burstBudgetItems?: number;
+  /** True on the gear running the static cascade (the cheapest frontier cascade meeting minAccuracy). */
+  static?: boolean;
+}
+
+/** One bin of the expected load distribution the accuracy target is weighted over. */
+export interface LoadBin {
+  rateQps: number;
+  weight: number;
+}
+
+/** How the plan meets an accuracy target (`minAccuracy`) under objective "accuracy". */
+export interface AccuracyObjective {
+  target: number;
+  /**
+   * "load-weighted": the gears' accuracy weighted by the load histogram meets the target
+   * (gears below it allowed at the peaks); "every-gear": no histogram, every gear meets it.
+   */
+  mode: 'load-weighted' | 'every-gear';
+  histogram?: LoadBin[];
+  /** Sum over bins of weight x accuracy of the gear serving rateQps (0 where no gear serves it) / total weight. */
+  loadWeightedAccuracy?: number;
+  /** Largest factor the histogram's rates can be multiplied by with the load-weighted accuracy still >= target and every bin served. */
+  capacityScale?: number;
+  met: boolean;
 }
 
 export interface Plan {
@@ -41,6 +80,10 @@ export interface Plan {
   slo: { p95Ms: number };
   objective: 'accuracy' | 'cost';
   minAccuracy?: number;
+  /** Optional (#14): id of the gear with `static: true`. */
+  staticGearId?: number;
+  /** Optional (#14): present when planned with an accuracy target under objective "accuracy". */
+  accuracyObjective?: AccuracyObjective;
   utilizationCap: number;
   lanes: { kind: 'cpu'; intraOpThreads: number }[];
   placement: Record<string, number[]>;
@@ -55,7 +98,9 @@ export interface Plan {
     frontierSize: number;
     gearCandidates: number;
     batchTimeRule: 'step-up';
-    simulation: { requests: number; seed: number; burstAmplitude: number; burstPhaseMs: number };
+    simulation: { requests: number; seed: number; burstAmplitude: number; burstPhaseMs: number; burstCheck?: boolean };
+    /** How gear ranges were set (absent: "utilization-cap", plans before #14); see docs/planner.md. */
+    gearRanges?: 'sustained' | 'utilization-cap';
     /** Host CPU work the plan assumed on the lanes' cores (see HostCpu in messages.ts). */
     hostCpu?: { cores: number; usPerRequest: number };
   };
@@ -142,6 +187,10 @@ export function validatePlan(raw: unknown): Plan {
       c.num(g.expectedCostUs, `${p}.expectedCostUs`, 'nonneg');
       c.num(g.predictedP95Ms, `${p}.predictedP95Ms`, 'positive');
       c.num(g.utilization, `${p}.utilization`, 'nonneg');
+      if (g.sustainedQps !== undefined) c.num(g.sustainedQps, `${p}.sustainedQps`, 'nonneg');
+      if (g.serviceRateQps !== undefined) c.num(g.serviceRateQps, `${p}.serviceRateQps`, 'nonneg');
+      if (g.burstBudgetItems !== undefined) c.int(g.burstBudgetItems, `${p}.burstBudgetItems`, 0);
+      if (g.static !== undefined && typeof g.static !== 'boolean') c.fail(`${p}.static`, `expected a boolean, got ${JSON.stringify(g.static)}`);
       if (!c.arr(g.stages, `${p}.stages`, 1)) return;
       g.stages.forEach((s, j) => checkStage(c, s, `${p}.stages[${j}]`, names, placement, laneCount));
     });
@@ -154,9 +203,33 @@ export function validatePlan(raw: unknown): Plan {
       c.str(u.reason, `unservable[${i}].reason`);
     });
   }
+  if (raw.staticGearId !== undefined && c.int(raw.staticGearId, 'staticGearId', 0)) {
+    const gears = Array.isArray(raw.gears) ? (raw.gears as { id?: unknown; static?: unknown }[]) : [];
+    const g = gears.find((x) => x && x.id === raw.staticGearId);
+    if (!g) c.fail('staticGearId', `no gear has id ${String(raw.staticGearId)}`);
+    else if (g.static !== true) c.fail('staticGearId', `gear ${String(raw.staticGearId)} is not marked static: true`);
+  }
+  if (raw.accuracyObjective !== undefined) checkAccuracyObjective(c, raw.accuracyObjective);
   c.obj(raw.planner, 'planner');
   if (c.errors.length > 0) throw new PlanValidationError(c.errors);
   return raw as unknown as Plan;
+}
+
+function checkAccuracyObjective(c: Checker, a: unknown): void {
+  const p = 'accuracyObjective';
+  if (!c.obj(a, p)) return;
+  c.num(a.target, `${p}.target`, 'unit');
+  c.lit(a.mode, `${p}.mode`, ['load-weighted', 'every-gear']);
+  if (a.histogram !== undefined && c.arr(a.histogram, `${p}.histogram`, 1)) {
+    a.histogram.forEach((b, i) => {
+      if (!c.obj(b, `${p}.histogram[${i}]`)) return;
+      c.num(b.rateQps, `${p}.histogram[${i}].rateQps`, 'nonneg');
+      c.num(b.weight, `${p}.histogram[${i}].weight`, 'positive');
+    });
+  }
+  if (a.loadWeightedAccuracy !== undefined) c.num(a.loadWeightedAccuracy, `${p}.loadWeightedAccuracy`, 'unit');
+  if (a.capacityScale !== undefined) c.num(a.capacityScale, `${p}.capacityScale`, 'nonneg');
+  if (typeof a.met !== 'boolean') c.fail(`${p}.met`, `expected a boolean, got ${JSON.stringify(a.met)}`);
 }
 
 function checkStage(c: Checker, s: unknown, p: string, names: Set<string>, placement: Map<string, Set<number>>, laneCount: number): void {
