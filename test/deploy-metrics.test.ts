@@ -28,7 +28,7 @@ function scripted(gears: ServingGear[], startMs: number) {
   let next = 0;
   let running = gears[0].engine;
   const engine = { get gear() { return running; }, setGear: (g: typeof running) => { running = g; }, inFlight: 0 } as unknown as CascadeEngine;
-  const policy: GearPolicy = { decide: () => next, reset: () => {} };
+  const policy: GearPolicy = { decide: ({ current }) => ({ gear: next, reason: next > current ? 'would_miss' : 'drained' }), reset: () => {} };
   const c = new GearController({ gears, engine, monitor: new LoadMonitor(), policy, cost: new CostEstimator(10), stats: new ModelStats('m'), log: { info: () => {} }, startMs });
   return { c, goTo: (index: number, atMs: number) => { next = index; c.evaluate(atMs); } };
 }

@@ -73,7 +73,7 @@ t.test('a gear the engine refuses is logged once and not retried; closing stays 
   } as unknown as CascadeEngine;
   const errors: { obj: Record<string, unknown>; msg: string }[] = [];
   const infos: string[] = [];
-  const policy = { decide: () => 1 } as unknown as GearPolicy;
+  const policy = { decide: () => ({ gear: 1, reason: 'would_miss' }) } as unknown as GearPolicy;
   const controller = new GearController({
     gears: [fakeGear(0, 1), fakeGear(1, 2)],
     engine,

@@ -1,8 +1,9 @@
 // Gear controller: the online loop that joins the load monitor, the gear policy and the
 // engine. Arrivals are recorded and judged as they come, so a rise switches to a cheaper gear
 // within the request that caused it; an unref'd timer looks again every tickMs, so a fall is
-// noticed without traffic. Every switch is logged and counted, with the decision plus swap
-// time measured around policy.decide() and engine.setGear().
+// noticed without traffic. Every switch is logged, counted (by from, to and reason) and kept
+// in the model's bounded recent-switch log (metrics, status route), with the decision plus
+// swap time measured around policy.decide() and engine.setGear(), and passed to onSwitch.
 //
 // A gear the engine refuses (every gear was validated at start-up, plan-loader.ts, so this
 // is a bug, not a load condition) is logged as an error once and never tried again; the
@@ -11,7 +12,7 @@ import { performance } from 'node:perf_hooks';
 import { CascadeServeError } from '../errors.js';
 import type { CascadeEngine } from '../engine/engine.js';
 import type { CostEstimator } from './admission.js';
-import type { GearPolicy } from './gear-policy.js';
+import type { GearPolicy, GearSwitchRecord } from '../contracts/gear-policy.js';
 import type { LoadMonitor } from './load-monitor.js';
 import type { ModelStats } from './model-stats.js';
 import type { ServingGear } from './plan-loader.js';
@@ -22,15 +23,8 @@ export interface SwitchLogger {
   error?(obj: object, msg: string): void;
 }
 
-export interface GearSwitchEvent {
-  from: number;
-  to: number;
-  fromIndex: number;
-  toIndex: number;
-  rateQps: number;
-  backlogItems: number;
-  /** Arrival rate over the recent window the decision also read, items per second. */
-  recentRateQps: number;
+/** A switch as the controller reports it: the record plus the decision-and-swap time. */
+export interface GearSwitchEvent extends GearSwitchRecord {
   /** Decision plus swap, microseconds. */
   switchUs: number;
 }
@@ -104,10 +98,10 @@ export class GearController {
     return this.#monitor.rateQps(nowMs);
   }
 
-  /** Records `items` arriving now and switches gear if the policy says so. */
+  /** Records one request of `items` arriving now and switches gear if the policy says so. */
   onArrival(items: number): void {
     const now = performance.now();
-    this.#monitor.record(items, now);
+    this.#monitor.recordRequest(items, now);
     this.evaluate(now);
   }
 
@@ -117,8 +111,9 @@ export class GearController {
     const rateQps = this.#monitor.rateQps(nowMs);
     const recentRateQps = this.#monitor.recentRateQps(nowMs);
     const backlogItems = this.#engine.inFlight;
-    const next = this.#policy.decide({ nowMs, rateQps, recentRateQps, backlogItems, current: this.#current });
-    if (next === this.#current || this.#refused.has(next)) return;
+    const decision = this.#policy.decide({ nowMs, rateQps, recentRateQps, backlogItems, current: this.#current });
+    const next = decision.gear;
+    if (next === this.#current || decision.reason === 'stay' || this.#refused.has(next)) return;
     const from = this.gears[this.#current];
     const to = this.gears[next];
     try {
@@ -140,7 +135,8 @@ export class GearController {
     this.#cost.setExpectedCost(to.expectedCostUs);
     const cheaper = next > from.index;
     this.#stats.recordSwitch(cheaper, switchUs);
-    const event: GearSwitchEvent = { from: from.id, to: to.id, fromIndex: from.index, toIndex: next, rateQps, recentRateQps, backlogItems, switchUs };
+    const event: GearSwitchEvent = { atMs: nowMs, from: from.id, to: to.id, fromIndex: from.index, toIndex: next, rateQps, recentRateQps, backlogItems, reason: decision.reason, switchUs };
+    this.#stats.recordSwitchEvent(event, Date.now());
     this.#log.info({ model: this.#stats.name, ...event, expectedAccuracy: to.expectedAccuracy }, cheaper ? 'gear switch: cheaper' : 'gear switch: more accurate');
     this.#onSwitch(event);
   }

@@ -1,52 +1,34 @@
 // Gear-switching policy: pure, given the measured load and backlog, which gear to run next.
-// Swappable behind GearPolicy (style.md: policies as small interfaces).
+// One small piece behind the GearPolicy interface (ts/contracts/gear-policy.ts), which the
+// gear controller and the planner's switching simulator drive alike.
 //
-// The rule (the research code's, improved):
-// - Effective load = max(arrival rate, recent arrival rate, backlog-implied rate), where the
-//   backlog-implied rate is the rate that would clear the items in flight within the SLO.
-//   Queued work therefore counts even when arrivals have just stopped (a burst that outran
-//   the window), and the short recent window catches a ramp ~75 ms before the long one (the
-//   evaluation's bursts overran the top gear before the 200 ms average saw them).
-// - The target gear is the one whose (minQps, maxQps] holds the effective load; loads above
-//   the last gear, or in a gap between gears, take the next cheaper gear.
-// - Cheaper target: switch at once (the research code waited for its 100 ms poll).
-// - More accurate target: switch only once the backlog has drained (at most
-//   drainedBacklogItems in flight) and the lower load has held for holdMs; then go to the gear
-//   of the highest effective load seen during the hold, not of the last sample, so a
-//   fluctuating load does not overshoot and bounce back (the research code upgraded on the
-//   first low sample once the backlog allowed it).
+// The rule (BacklogGearPolicy), per look:
+// - Latency model: an arrival waits for the work ahead of it, then runs its own batches. The
+//   work ahead is the backlog (items in flight; admitted under the running gear, whose
+//   stages they keep, so it drains at the running gear's service rate) plus, over a short
+//   horizon, the arrivals in excess of what the gear sustains. A gear g "would miss" when
+//     backlog / serviceRate(current) + max(0, rate - sustained(g)) * horizon / serviceRate(g)
+//   exceeds budget(g), the SLO minus g's own latency (its queue delays and one batch).
+// - Down: only when the running gear would miss; then to the most accurate cheaper gear that
+//   would not (`would_miss`). When none would (the backlog alone is over budget), switching
+//   cannot speed up the queued items, only what arrives next: the target is the most
+//   accurate gear whose time to drain the backlog is within one horizon (or 10%, whichever
+//   is more) of the fastest gear's (`cannot_meet`); at a low arrival rate that is the running
+//   gear, so a single large request does not throw the gear down (its items count as
+//   backlog, not as arrival rate: see the load monitor).
+// - Up: to the most accurate gear u above the running one whose drain time of the backlog is
+//   within upDrainFraction of the SLO and whose load band holds: rate < (1 - upBand) *
+//   sustained(u), using the higher of the window and recent rates; the condition must hold
+//   for holdMs (one monitor window by default), and the target is the least accurate gear
+//   that qualified at every look of the hold, so a fluctuating load does not overshoot.
+// Loads are items per second, times milliseconds.
+import type { GearDecision, GearPolicy, GearPolicyInput } from '../contracts/gear-policy.js';
+
+export type { GearDecision, GearPolicy, GearPolicyInput } from '../contracts/gear-policy.js';
 
 export interface GearRange {
   minQps: number;
   maxQps: number;
-}
-
-export interface GearPolicyInput {
-  nowMs: number;
-  /** Measured arrival rate, items per second. */
-  rateQps: number;
-  /** Arrival rate over a shorter recent window, items per second (optional). */
-  recentRateQps?: number;
-  /** Items accepted and not yet answered. */
-  backlogItems: number;
-  /** Index of the gear running now (0 = most accurate). */
-  current: number;
-}
-
-export interface GearPolicy {
-  /** Index of the gear to run next (may equal input.current). */
-  decide(input: GearPolicyInput): number;
-  /** Forgets the hold state (after an external gear change). */
-  reset(): void;
-}
-
-export interface HysteresisPolicyOptions {
-  /** How long a lower load must hold before moving to a more accurate gear. Default 500 ms. */
-  holdMs?: number;
-  /** The latency target; the backlog-implied rate is backlog / SLO. */
-  sloMs: number;
-  /** "Drained": at most this many items in flight. Default 0 (set it to ~one batch). */
-  drainedBacklogItems?: number;
 }
 
 /** Index of the gear whose (minQps, maxQps] holds `load`; gaps and overflow go cheaper. */
@@ -55,53 +37,158 @@ export function gearIndexForLoad(gears: readonly GearRange[], load: number): num
   return gears.length - 1;
 }
 
-export class HysteresisGearPolicy implements GearPolicy {
-  readonly holdMs: number;
+/** What the policy knows of one gear. */
+export interface PolicyGear {
+  /** Load the gear holds within the SLO indefinitely, items/s. */
+  sustainedQps: number;
+  /** Items/s its lanes clear when fully busy. */
+  serviceRateQps: number;
+  /** Wait an arrival can afford before its own batches and run: the SLO minus the gear's own latency, ms. */
+  budgetMs: number;
+}
+
+/** The plan's figures of a gear the policy's capacities are derived from. */
+export interface PlanGearFigures {
+  maxQps: number;
+  /** LP-predicted peak lane utilization at maxQps (0 or absent: unknown). */
+  utilization?: number;
+  expectedCostUs: number;
+  stages: readonly { maxBatch: number; maxQueueDelayUs: number }[];
+  /** Optional plan fields (planner-gears); derived from the above when absent. */
+  sustainedQps?: number;
+  serviceRateQps?: number;
+  burstBudgetItems?: number;
+}
+
+/**
+ * Per gear: sustained capacity, service rate and the SLO budget left for waiting.
+ * Plans with the optional fields use them; older plans derive them: sustained = maxQps (the
+ * gear's planned upper load), service rate = maxQps / utilization (the load at which the
+ * busiest lane is saturated), else lanes / expected cost; budget = SLO - (queue delays of
+ * every stage + one first-stage batch of expected cost). A burst budget in items is turned
+ * into time at the service rate.
+ */
+export function policyGears(gears: readonly PlanGearFigures[], sloMs: number, lanes: number): PolicyGear[] {
+  return gears.map((g) => {
+    const sustainedQps = g.sustainedQps ?? g.maxQps;
+    const util = g.utilization ?? 0;
+    const serviceRateQps = g.serviceRateQps ?? (util > 0 ? g.maxQps / util : (lanes * 1e6) / Math.max(g.expectedCostUs, 1e-3));
+    let budgetMs: number;
+    if (g.burstBudgetItems !== undefined) budgetMs = (g.burstBudgetItems / serviceRateQps) * 1000;
+    else {
+      let ownUs = (g.stages[0]?.maxBatch ?? 1) * g.expectedCostUs;
+      for (const s of g.stages) ownUs += s.maxQueueDelayUs;
+      budgetMs = sloMs - ownUs / 1000;
+    }
+    return { sustainedQps, serviceRateQps: Math.max(serviceRateQps, sustainedQps), budgetMs: Math.max(0, budgetMs) };
+  });
+}
+
+/** When no gear meets the SLO: a drain time this much (relative) above the fastest is as good. */
+const kDrainTolerance = 0.1;
+
+export interface BacklogPolicyOptions {
+  /** The latency target, ms. */
+  sloMs: number;
+  /** How far ahead excess arrivals are counted, ms. Default: the SLO. */
+  horizonMs?: number;
+  /** How long the up-switch condition must hold, ms; the server passes its monitor window. Default 200. */
+  holdMs?: number;
+  /** Up only when the backlog drains under the better gear within this fraction of the SLO. Default 0.25. */
+  upDrainFraction?: number;
+  /** Up only when the load is below (1 - upBand) x the better gear's sustained capacity. Default 0.1. */
+  upBand?: number;
+}
+
+export class BacklogGearPolicy implements GearPolicy {
+  readonly gears: readonly PolicyGear[];
   readonly sloMs: number;
-  readonly drainedBacklogItems: number;
-  #gears: readonly GearRange[];
-  /** When the target first dropped below the current gear (NaN: it has not). */
-  #lowerSinceMs = NaN;
-  /** Highest effective load seen since #lowerSinceMs. */
-  #peakLoadSinceLower = 0;
+  readonly horizonMs: number;
+  readonly holdMs: number;
+  readonly upDrainFraction: number;
+  readonly upBand: number;
+  /** When the up condition first held (NaN: it does not hold now). */
+  #upSinceMs = NaN;
+  /** The least accurate gear that qualified at every look since #upSinceMs. */
+  #upTarget = -1;
 
-  constructor(gears: readonly GearRange[], options: HysteresisPolicyOptions) {
+  constructor(gears: readonly PolicyGear[], options: BacklogPolicyOptions) {
     if (gears.length === 0) throw new RangeError('gears must not be empty');
-    const holdMs = options.holdMs ?? 500;
-    if (!(holdMs >= 0) || !Number.isFinite(holdMs)) throw new RangeError(`upSwitchHoldMs must be a non-negative number, got ${String(options.holdMs)}`);
-    if (!(options.sloMs > 0)) throw new RangeError(`sloMs must be positive, got ${String(options.sloMs)}`);
-    this.#gears = gears;
-    this.holdMs = holdMs;
+    const check = (name: string, v: number, ok: boolean) => {
+      if (!ok || !Number.isFinite(v)) throw new RangeError(`${name} must be a finite number${name === 'sloMs' ? ' > 0' : name === 'upDrainFraction' || name === 'upBand' ? ' in [0, 1)' : ' >= 0'}, got ${String(v)}`);
+    };
+    check('sloMs', options.sloMs, options.sloMs > 0);
     this.sloMs = options.sloMs;
-    this.drainedBacklogItems = options.drainedBacklogItems ?? 0;
+    this.horizonMs = options.horizonMs ?? options.sloMs;
+    check('horizonMs', this.horizonMs, this.horizonMs >= 0);
+    // The server's option name: the hold is its --up-switch-hold-ms.
+    this.holdMs = options.holdMs ?? 200;
+    check('upSwitchHoldMs', this.holdMs, this.holdMs >= 0);
+    this.upDrainFraction = options.upDrainFraction ?? 0.25;
+    check('upDrainFraction', this.upDrainFraction, this.upDrainFraction >= 0 && this.upDrainFraction < 1);
+    this.upBand = options.upBand ?? 0.1;
+    check('upBand', this.upBand, this.upBand >= 0 && this.upBand < 1);
+    gears.forEach((g, i) => {
+      if (!(g.sustainedQps > 0 && g.serviceRateQps > 0 && g.budgetMs >= 0)) throw new RangeError(`gears[${i}]: sustainedQps and serviceRateQps must be > 0 and budgetMs >= 0, got ${JSON.stringify(g)}`);
+    });
+    this.gears = gears;
   }
 
-  effectiveLoad(rateQps: number, backlogItems: number, recentRateQps = 0): number {
-    return Math.max(rateQps, recentRateQps, backlogItems / (this.sloMs / 1000));
+  /** Wait (ms) of an arrival at the end of the horizon under gear g: the backlog's drain plus the excess. */
+  waitMs(g: number, backlogMs: number, rateQps: number): number {
+    const gear = this.gears[g];
+    return backlogMs + (Math.max(0, rateQps - gear.sustainedQps) * this.horizonMs) / gear.serviceRateQps;
   }
 
-  decide({ nowMs, rateQps, recentRateQps, backlogItems, current }: GearPolicyInput): number {
-    const load = this.effectiveLoad(rateQps, backlogItems, recentRateQps);
-    const target = gearIndexForLoad(this.#gears, load);
-    if (target >= current) {
-      // Same or cheaper: cheaper takes effect at once; either way the hold restarts.
+  /** Time (ms) to drain the backlog while arrivals run under gear g (Infinity: it never drains). */
+  drainMs(g: number, backlogMs: number, rateQps: number): number {
+    const spare = 1 - rateQps / this.gears[g].serviceRateQps;
+    return spare > 0 ? backlogMs / spare : Infinity;
+  }
+
+  decide({ nowMs, rateQps, recentRateQps, backlogItems, current }: GearPolicyInput): GearDecision {
+    const last = this.gears.length - 1;
+    const cur = Math.min(Math.max(current, 0), last);
+    // The near future: the recent rate when the monitor has one, else the window's.
+    const rate = recentRateQps ?? rateQps;
+    const backlogMs = (backlogItems / this.gears[cur].serviceRateQps) * 1000;
+    if (this.waitMs(cur, backlogMs, rate) > this.gears[cur].budgetMs) {
       this.reset();
-      return target;
+      for (let g = cur + 1; g <= last; g++) if (this.waitMs(g, backlogMs, rate) <= this.gears[g].budgetMs) return { gear: g, reason: 'would_miss' };
+      let fastest = Infinity;
+      for (let g = cur; g <= last; g++) fastest = Math.min(fastest, this.drainMs(g, backlogMs, rate));
+      if (fastest === Infinity) return cur === last ? { gear: cur, reason: 'stay' } : { gear: last, reason: 'cannot_meet' };
+      const tolerableMs = fastest + Math.max(this.horizonMs, kDrainTolerance * fastest);
+      for (let g = cur; g <= last; g++) {
+        if (this.drainMs(g, backlogMs, rate) <= tolerableMs) return g === cur ? { gear: cur, reason: 'stay' } : { gear: g, reason: 'cannot_meet' };
+      }
+      return cur === last ? { gear: cur, reason: 'stay' } : { gear: last, reason: 'cannot_meet' };
     }
-    if (Number.isNaN(this.#lowerSinceMs)) {
-      this.#lowerSinceMs = nowMs;
-      this.#peakLoadSinceLower = load;
-    } else if (load > this.#peakLoadSinceLower) {
-      this.#peakLoadSinceLower = load;
+    const load = Math.max(rateQps, recentRateQps ?? 0);
+    let best = -1;
+    for (let u = 0; u < cur; u++) {
+      const drainMs = (backlogItems / this.gears[u].serviceRateQps) * 1000;
+      if (drainMs <= this.upDrainFraction * this.sloMs && load < (1 - this.upBand) * this.gears[u].sustainedQps) {
+        best = u;
+        break;
+      }
     }
-    if (nowMs - this.#lowerSinceMs < this.holdMs || backlogItems > this.drainedBacklogItems) return current;
-    const next = Math.min(current, gearIndexForLoad(this.#gears, this.#peakLoadSinceLower));
+    if (best < 0) {
+      this.reset();
+      return { gear: cur, reason: 'stay' };
+    }
+    if (Number.isNaN(this.#upSinceMs)) {
+      this.#upSinceMs = nowMs;
+      this.#upTarget = best;
+    } else this.#upTarget = Math.max(this.#upTarget, best);
+    if (nowMs - this.#upSinceMs < this.holdMs) return { gear: cur, reason: 'stay' };
+    const target = this.#upTarget;
     this.reset();
-    return next;
+    return { gear: target, reason: 'drained' };
   }
 
   reset(): void {
-    this.#lowerSinceMs = NaN;
-    this.#peakLoadSinceLower = 0;
+    this.#upSinceMs = NaN;
+    this.#upTarget = -1;
   }
 }

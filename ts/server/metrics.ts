@@ -107,6 +107,18 @@ export function createMetrics(sources: () => MetricsSource[]): ServerMetrics {
       }
     },
   });
+  new Counter({
+    name: 'cascadeserve_gear_switch_events_total',
+    help: 'Gear switches, by the gear left (from, id), the gear taken (to, id) and the policy\'s reason (would_miss, cannot_meet, drained, true_rate)',
+    labelNames: ['model', 'version', 'from', 'to', 'reason'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const s of sources()) {
+        for (const k of s.stats.switchesByKind.values()) this.inc({ model: s.stats.name, version: s.stats.version, from: String(k.from), to: String(k.to), reason: k.reason }, k.count);
+      }
+    },
+  });
   gauge('cascadeserve_gear', 'Id of the gear running now', (_, live) => live.gearId);
   gauge('cascadeserve_arrival_rate_qps', 'Measured arrival rate over the load window, images per second', (_, live) => live.arrivalRateQps);
   gauge('cascadeserve_expected_accuracy', "The current gear's expected accuracy (from the plan)", (_, live) => live.expectedAccuracy);

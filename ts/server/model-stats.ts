@@ -2,8 +2,18 @@
 // request, never per item where per request will do), read by /v2/models/{name}/stats as
 // JSON (Triton's statistics layout plus a "cascade" section) and by /metrics (metrics.ts).
 
+import type { GearSwitchRecord } from '../contracts/gear-policy.js';
+
 export type FailureReason = 'rejected' | 'timeout' | 'backend' | 'invalid' | 'cancelled';
 export const kFailureReasons: readonly FailureReason[] = ['rejected', 'timeout', 'backend', 'invalid', 'cancelled'];
+
+/** Switches kept in the recent-switch log (status route); older ones are dropped. */
+export const kSwitchLogLength = 64;
+
+/** A logged switch: the record plus the wall-clock time (epoch ms) it was made at. */
+export interface LoggedSwitch extends GearSwitchRecord {
+  timeMs: number;
+}
 
 export interface DurationStat {
   count: number;
@@ -59,6 +69,10 @@ export class ModelStats {
   switchUsLast = 0;
   switchUsMax = 0;
   switchUsSum = 0;
+  /** Switches by from gear id, to gear id and reason (key `from/to/reason`). */
+  readonly switchesByKind = new Map<string, { from: number; to: number; reason: GearSwitchRecord['reason']; count: number }>();
+  /** The last kSwitchLogLength switches, oldest first. */
+  readonly switchLog: LoggedSwitch[] = [];
 
   constructor(name: string) {
     this.name = name;
@@ -87,6 +101,17 @@ export class ModelStats {
     this.switchUsLast = us;
     this.switchUsMax = Math.max(this.switchUsMax, us);
     this.switchUsSum += us;
+  }
+
+  /** Counts one switch by from, to and reason, and keeps it in the bounded log. */
+  recordSwitchEvent(r: GearSwitchRecord, timeMs: number): void {
+    const key = `${r.from}/${r.to}/${r.reason}`;
+    const kind = this.switchesByKind.get(key);
+    if (kind) kind.count++;
+    else this.switchesByKind.set(key, { from: r.from, to: r.to, reason: r.reason, count: 1 });
+    const { atMs, from, to, fromIndex, toIndex, rateQps, recentRateQps, backlogItems, reason } = r;
+    this.switchLog.push({ timeMs, atMs, from, to, fromIndex, toIndex, rateQps, recentRateQps, backlogItems, reason });
+    if (this.switchLog.length > kSwitchLogLength) this.switchLog.shift();
   }
 
   get failureCount(): number {

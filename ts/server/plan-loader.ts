@@ -20,6 +20,12 @@ export interface ServingGear {
   expectedAccuracy: number;
   /** The planner's expected compute per query, microseconds (sum over stages). */
   expectedCostUs: number;
+  /** The plan's peak lane utilization at maxQps (0: unknown, e.g. a member model). */
+  utilization?: number;
+  /** The plan's optional capacity figures for the gear policy (ts/server/gear-policy.ts). */
+  sustainedQps?: number;
+  serviceRateQps?: number;
+  burstBudgetItems?: number;
   engine: EngineGear;
 }
 
@@ -99,6 +105,8 @@ export async function loadServingPlan(planPath: string): Promise<ServingPlan> {
     maxQps: g.maxQps,
     expectedAccuracy: g.expectedAccuracy,
     expectedCostUs: g.expectedCostUs,
+    utilization: g.utilization,
+    ...optionalCapacity(g),
     engine: {
       id: g.id,
       stages: g.stages.map((s) => ({
@@ -157,6 +165,16 @@ export async function loadServingPlan(planPath: string): Promise<ServingPlan> {
       };
     },
   };
+}
+
+/** The optional capacity fields of a plan gear, when the plan has them (older plans do not). */
+function optionalCapacity(g: PlanGear): Pick<ServingGear, 'sustainedQps' | 'serviceRateQps' | 'burstBudgetItems'> {
+  const o = g as PlanGear & { sustainedQps?: unknown; serviceRateQps?: unknown; burstBudgetItems?: unknown };
+  const out: Pick<ServingGear, 'sustainedQps' | 'serviceRateQps' | 'burstBudgetItems'> = {};
+  if (typeof o.sustainedQps === 'number' && o.sustainedQps > 0) out.sustainedQps = o.sustainedQps;
+  if (typeof o.serviceRateQps === 'number' && o.serviceRateQps > 0) out.serviceRateQps = o.serviceRateQps;
+  if (typeof o.burstBudgetItems === 'number' && o.burstBudgetItems >= 0) out.burstBudgetItems = o.burstBudgetItems;
+  return out;
 }
 
 /**

@@ -20,7 +20,7 @@ import { warmUp } from '../engine/warm-up.js';
 import { AdmissionController, CostEstimator } from './admission.js';
 import type { InputContract } from './codec.js';
 import { GearController, type GearSwitchEvent, type SwitchLogger } from './gear-controller.js';
-import { HysteresisGearPolicy } from './gear-policy.js';
+import { BacklogGearPolicy, policyGears, type GearPolicy } from './gear-policy.js';
 import { LoadMonitor, type LoadMonitorOptions } from './load-monitor.js';
 import { ModelStats, type LiveFigures } from './model-stats.js';
 import type { ServingGear, ServingPlan } from './plan-loader.js';
@@ -28,8 +28,11 @@ import type { ServingGear, ServingPlan } from './plan-loader.js';
 export interface ServedModelOptions {
   maxImagesPerRequest: number;
   maxInFlightItems: number;
+  /** How long the up-switch condition must hold (the server's default: the monitor window). */
   upSwitchHoldMs: number;
   loadMonitor: LoadMonitorOptions;
+  /** Replaces the cascade's gear policy (the evaluation's oracle); default BacklogGearPolicy. */
+  gearPolicy?: (gears: readonly ServingGear[], context: { sloMs: number; holdMs: number; lanes: number }) => GearPolicy;
   /** How often the controller looks at the load without arrivals and samples engine costs. */
   tickMs: number;
   /** Warm the engine up before it serves (see above). */
@@ -233,16 +236,7 @@ export class ServedModel {
   async #create(): Promise<CascadeEngine> {
     try {
       // The policy checks its options: before the engine, so a bad one leaves no lanes running.
-      const policy =
-        this.kind === 'cascade'
-          ? new HysteresisGearPolicy(this.#gears, {
-              holdMs: this.#options.upSwitchHoldMs,
-              sloMs: this.admission.sloUs / 1000,
-              // Drained: no more than one first-stage batch of the most accurate gear (gear 0)
-              // waiting, whichever gear is running.
-              drainedBacklogItems: this.#gears[0].engine.stages[0].maxBatch,
-            })
-          : null;
+      const policy = this.kind === 'cascade' ? this.#policy() : null;
       const engine = await CascadeEngine.create(this.#engineOptions);
       try {
         if (!this.#closed && this.#options.warmUp) await warmUp(engine, this.#engineOptions, this.#gears.map((g) => g.engine));
@@ -279,6 +273,16 @@ export class ServedModel {
     } finally {
       this.#creating = null;
     }
+  }
+
+  /** The cascade's gear policy: the injected one, else the backlog policy on the plan's figures. */
+  #policy(): GearPolicy {
+    const sloMs = this.admission.sloUs / 1000;
+    const holdMs = this.#options.upSwitchHoldMs;
+    const lanes = this.#engineOptions.lanes?.length ?? 1;
+    if (this.#options.gearPolicy) return this.#options.gearPolicy(this.#gears, { sloMs, holdMs, lanes });
+    const gears = policyGears(this.#gears.map((g) => ({ ...g, stages: g.engine.stages.map((st) => ({ maxBatch: st.maxBatch, maxQueueDelayUs: st.maxQueueDelayUs ?? 0 })) })), sloMs, lanes);
+    return new BacklogGearPolicy(gears, { sloMs, holdMs });
   }
 
   /** Periodic: the policy looks at the load without arrivals; the cost estimate is sampled. */

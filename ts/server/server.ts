@@ -54,7 +54,7 @@ export interface ServerOptions {
   maxInFlightImages?: number;
   /** Status of overload refusals; both carry Retry-After. Default 429. */
   overloadStatus?: 429 | 503;
-  /** How long a lower load must hold before a more accurate gear. Default 500 ms. */
+  /** How long the up-switch condition (drained backlog, load below the band) must hold before a more accurate gear. Default: loadWindowMs. */
   upSwitchHoldMs?: number;
   /** Arrival-rate window and its resolution. Defaults 200 ms and 10 ms. */
   loadWindowMs?: number;
@@ -76,8 +76,10 @@ export interface ServerOptions {
   logger?: FastifyServerOptions['logger'];
   /** Share of requests (0 to 1) written to the log at info as access lines. Default 0. */
   accessLogSample?: number;
-  /** Called after every gear switch (tests, benchmarks). */
+  /** Called after every gear switch (tests, the evaluation): time, from, to, load, backlog, reason. */
   onGearSwitch?: (model: string, e: GearSwitchEvent) => void;
+  /** Replaces the cascade's gear policy (the evaluation's oracle switcher); default: the backlog policy. */
+  gearPolicy?: ServedModelOptions['gearPolicy'];
   /**
    * Time a client has to send a request's headers (node's headersTimeout; 408 after it).
    * Default 10 000 ms.
@@ -210,9 +212,10 @@ export async function createServer(options: ServerOptions): Promise<CascadeServe
   const modelOptions: ServedModelOptions = {
     maxImagesPerRequest: options.maxImagesPerRequest ?? 256,
     maxInFlightItems: options.maxInFlightImages ?? 1024,
-    upSwitchHoldMs: options.upSwitchHoldMs ?? 500,
+    upSwitchHoldMs: options.upSwitchHoldMs ?? options.loadWindowMs ?? 200,
     loadMonitor: { windowMs: options.loadWindowMs ?? 200, bucketMs: options.loadBucketMs ?? 10, ...(options.loadRecentMs !== undefined ? { recentMs: options.loadRecentMs } : {}) },
     tickMs: Math.max(5, options.loadBucketMs ?? 10),
+    ...(options.gearPolicy ? { gearPolicy: options.gearPolicy } : {}),
     warmUp: options.warmUp ?? true,
     log: { info: (obj, msg) => log.info(obj, msg), error: (obj, msg) => log.error(obj, msg) },
     onSwitch: (model, e) => {

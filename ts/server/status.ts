@@ -12,6 +12,21 @@ export interface StatusGear {
   expected_accuracy: number;
 }
 
+/** One switch of the recent-switch log. */
+export interface StatusSwitch {
+  /** Wall clock, epoch ms. */
+  time_ms: number;
+  from: number;
+  to: number;
+  from_index: number;
+  to_index: number;
+  /** The load the decision read: window and recent arrival rates (images/s), backlog (images). */
+  rate_qps: number;
+  recent_rate_qps: number;
+  backlog_items: number;
+  reason: string;
+}
+
 export interface CascadeStatus {
   model: string;
   time_ms: number;
@@ -23,6 +38,8 @@ export interface CascadeStatus {
   requests: { success: number; rejected: number; failed_other: number };
   stage_exits: number[];
   gear_switches: { cheaper: number; more_accurate: number };
+  /** The last switches (at most kSwitchLogLength), oldest first. */
+  recent_switches: StatusSwitch[];
   latency: { le_s: number[]; cumulative: number[] };
   gears: StatusGear[];
 }
@@ -43,6 +60,7 @@ export async function cascadeStatus(ctx: ServerContext): Promise<CascadeStatus> 
     requests: { success: m.stats.successCount, rejected, failed_other: m.stats.failureCount - rejected },
     stage_exits: [...m.stats.stageExits],
     gear_switches: { ...m.stats.gearSwitches },
+    recent_switches: m.stats.switchLog.map((e) => ({ time_ms: e.timeMs, from: e.from, to: e.to, from_index: e.fromIndex, to_index: e.toIndex, rate_qps: e.rateQps, recent_rate_qps: e.recentRateQps, backlog_items: e.backlogItems, reason: e.reason })),
     latency: { le_s: buckets.leSeconds, cumulative: buckets.cumulative },
     gears: gears.map((g) => ({ id: g.id, index: g.index, min_qps: g.minQps, max_qps: g.maxQps, expected_accuracy: g.expectedAccuracy })),
   };

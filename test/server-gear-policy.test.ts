@@ -1,0 +1,137 @@
+// The backlog gear policy's decisions on constructed inputs (ts/server/gear-policy.ts): down
+// only on a burst that would miss the SLO, to the most accurate gear that would not; not on one
+// the budget absorbs; up only after the backlog drains, the load is inside the band and the
+// hold has passed; a single large request counted as backlog, not as arrival rate. Expected
+// gears are worked out by hand from the formulas in the comments.
+import t from 'tap';
+import { BacklogGearPolicy, policyGears, type PolicyGear } from '../ts/server/gear-policy.js';
+import { LoadMonitor } from '../ts/server/load-monitor.js';
+
+// sustained (items/s), service rate (items/s), budget (ms); SLO 10 ms, horizon = SLO.
+const gears: PolicyGear[] = [
+  { sustainedQps: 1000, serviceRateQps: 1250, budgetMs: 6 },
+  { sustainedQps: 2000, serviceRateQps: 2500, budgetMs: 6 },
+  { sustainedQps: 4000, serviceRateQps: 5000, budgetMs: 7 },
+];
+const make = () => new BacklogGearPolicy(gears, { sloMs: 10, holdMs: 200 });
+
+t.test('down: a burst the budget absorbs stays, one that would miss goes to the most accurate gear that would not', async (t) => {
+  const p = make();
+  // wait(0) = backlog 2 / 1250/s = 1.6 ms + (1400 - 1000) * 10 ms / 1250 = 3.2 ms -> 4.8 <= 6
+  t.same(p.decide({ nowMs: 0, rateQps: 900, recentRateQps: 1400, backlogItems: 2, current: 0 }), { gear: 0, reason: 'stay' }, 'above sustained, but within the burst budget');
+  // wait(0) = 3 / 1250 = 2.4 ms + 600 * 10 / 1250 = 4.8 ms -> 7.2 > 6; wait(1) = 2.4 + 0 <= 6
+  t.same(p.decide({ nowMs: 1, rateQps: 900, recentRateQps: 1600, backlogItems: 3, current: 0 }), { gear: 1, reason: 'would_miss' });
+  // wait(0) = 0 + 5000 * 10 / 1250 = 40; wait(1) = 4000 * 10 / 2500 = 16; wait(2) = 2000 * 10 / 5000 = 4 <= 7
+  t.same(p.decide({ nowMs: 2, rateQps: 6000, recentRateQps: 6000, backlogItems: 0, current: 0 }), { gear: 2, reason: 'would_miss' }, 'skips gears that would miss too');
+  // window rate alone (no recent): wait(0) = 2.4 + 500 * 10 / 1250 = 6.4 > 6 -> gear 1
+  t.same(p.decide({ nowMs: 3, rateQps: 1500, backlogItems: 3, current: 0 }), { gear: 1, reason: 'would_miss' }, 'without a recent rate the window rate is read');
+  // above every gear's service rate, nothing drains: the cheapest
+  t.same(p.decide({ nowMs: 4, rateQps: 9000, recentRateQps: 9000, backlogItems: 0, current: 0 }), { gear: 2, reason: 'cannot_meet' });
+  t.same(p.decide({ nowMs: 5, rateQps: 9000, recentRateQps: 9000, backlogItems: 0, current: 2 }), { gear: 2, reason: 'stay' }, 'already on the cheapest');
+});
+
+t.test('down when no gear meets the SLO: the most accurate gear that drains the backlog about as fast as the fastest', async (t) => {
+  const p = make();
+  // backlog 20 items = 16 ms at gear 0 (over every budget). Rate 100/s: drain(0) = 16 / (1 - 0.08)
+  // = 17.4 ms, drain(2) = 16 / 0.98 = 16.3 ms: within one horizon (10 ms) -> stay.
+  t.same(p.decide({ nowMs: 0, rateQps: 100, recentRateQps: 100, backlogItems: 20, current: 0 }), { gear: 0, reason: 'stay' }, 'switching would not drain it sooner');
+  // rate 1100/s: drain(0) = 16 / 0.12 = 133 ms, drain(1) = 16 / 0.56 = 28.6, drain(2) = 16 / 0.78
+  // = 20.5; tolerable = 20.5 + 10 = 30.5 -> gear 1
+  t.same(p.decide({ nowMs: 1, rateQps: 1100, recentRateQps: 1100, backlogItems: 20, current: 0 }), { gear: 1, reason: 'cannot_meet' });
+});
+
+t.test('up: only once the backlog drains, the load is inside the band, and the hold has passed', async (t) => {
+  const p = make();
+  const at = (nowMs: number, rateQps: number, backlogItems: number, current = 2) => p.decide({ nowMs, rateQps, recentRateQps: rateQps, backlogItems, current });
+  // gear 0 qualifies: drain 1 / 1250 = 0.8 ms <= 0.25 * 10; load 850 < 0.9 * 1000
+  t.same(at(1000, 850, 1), { gear: 2, reason: 'stay' }, 'the hold starts');
+  t.same(at(1100, 850, 1), { gear: 2, reason: 'stay' });
+  t.same(at(1199, 850, 1), { gear: 2, reason: 'stay' }, 'held 199 of 200 ms');
+  t.same(at(1200, 850, 1), { gear: 0, reason: 'drained' }, 'held one window');
+
+  // The band: 950/s is below gear 0's sustained 1000 but not below 900: gear 1 (950 < 1800).
+  t.same(at(2000, 950, 0), { gear: 2, reason: 'stay' });
+  t.same(at(2200, 950, 0), { gear: 1, reason: 'drained' }, 'not gear 0: inside its band');
+
+  // The backlog: 5 items drain in 4 ms under gear 0 (> 2.5 ms), in 2 ms under gear 1.
+  t.same(at(3000, 100, 5), { gear: 2, reason: 'stay' });
+  t.same(at(3200, 100, 5), { gear: 1, reason: 'drained' }, 'gear 1: the backlog drains within a quarter of the SLO under it');
+  // 8 items drain in 6.4 ms under gear 0 and 3.2 ms under gear 1: no up-switch however long.
+  for (const ms of [4000, 4200, 4400]) t.same(at(ms, 100, 8), { gear: 2, reason: 'stay' }, `backlog not drained at ${ms} ms`);
+
+  // A look that does not qualify restarts the hold.
+  t.same(at(5000, 100, 0), { gear: 2, reason: 'stay' });
+  t.same(at(5150, 3700, 0), { gear: 2, reason: 'stay' }, '3700/s: no better gear within its band');
+  t.same(at(5210, 100, 0), { gear: 2, reason: 'stay' }, 'a new hold from 5210');
+  t.same(at(5409, 100, 0), { gear: 2, reason: 'stay' });
+  t.same(at(5410, 100, 0), { gear: 0, reason: 'drained' });
+
+  // The target is the least accurate gear that qualified at every look of the hold.
+  t.same(at(6000, 100, 0), { gear: 2, reason: 'stay' });
+  t.same(at(6100, 1500, 0), { gear: 2, reason: 'stay' }, 'only gear 1 qualifies at 1500/s');
+  t.same(at(6200, 100, 0), { gear: 1, reason: 'drained' }, 'gear 1, not gear 0: the load rose during the hold');
+
+  // A down-switch ends a hold.
+  t.same(at(7000, 100, 0, 1), { gear: 1, reason: 'stay' });
+  t.same(p.decide({ nowMs: 7100, rateQps: 6000, recentRateQps: 6000, backlogItems: 0, current: 1 }), { gear: 2, reason: 'would_miss' });
+  t.same(at(7200, 100, 0, 2), { gear: 2, reason: 'stay' }, 'the hold restarts after the down-switch');
+});
+
+t.test('a single large request: its items are backlog (which drains), not arrival rate', async (t) => {
+  const monitor = new LoadMonitor({ windowMs: 200, bucketMs: 10, recentMs: 50, bulkRequestItems: 32 });
+  const p = make();
+  // Quiet traffic: 100 single items per second for a second.
+  for (let ms = 0; ms < 1000; ms += 10) monitor.recordRequest(1, ms);
+  t.equal(monitor.rateQps(995), 100);
+  // One request of 256 items at 1000 ms.
+  monitor.recordRequest(256, 1000);
+  t.equal(monitor.totalItems, 356, 'every item is counted as offered');
+  t.equal(monitor.rateQps(1000), 95, 'a lone large request adds nothing to the rate (19 quiet items left in the window)');
+  const look = { nowMs: 1000, rateQps: monitor.rateQps(1000), recentRateQps: monitor.recentRateQps(1000), backlogItems: 256, current: 0 };
+  // rate 100/s (recent: 4 items over 40 ms); backlog 256 / 1250 = 205 ms over every budget;
+  // drain(0) = 205 / (1 - 0.08) = 223, drain(2) = 205 / 0.98 = 209; tolerable = 209 + 20.9 -> stay
+  t.same(p.decide(look), { gear: 0, reason: 'stay' }, `rate ${look.rateQps}/s, recent ${look.recentRateQps.toFixed(0)}/s: no switch`);
+
+  // Counted as arrivals (the old way: record()), the same request reads as a burst and would switch.
+  const old = new LoadMonitor({ windowMs: 200, bucketMs: 10, recentMs: 50 });
+  for (let ms = 0; ms < 1000; ms += 10) old.record(1, ms);
+  old.record(256, 1000);
+  const rate = old.rateQps(1000);
+  const recent = old.recentRateQps(1000);
+  t.ok(recent > 5000, `recent rate ${recent.toFixed(0)}/s`);
+  t.equal(make().decide({ nowMs: 1000, rateQps: rate, recentRateQps: recent, backlogItems: 256, current: 0 }).gear, 2, 'as arrivals it would throw the gear to the cheapest');
+
+  // A steady stream of large requests is load: one every 100 ms (half the window) counts in full.
+  const stream = new LoadMonitor({ windowMs: 200, bucketMs: 10, recentMs: 50, bulkRequestItems: 32 });
+  for (let ms = 0; ms <= 1000; ms += 100) stream.recordRequest(256, ms);
+  t.equal(stream.rateQps(1005), (256 * 2) / 0.2, 'two 256-item requests in the window: 2560/s');
+  const sparse = new LoadMonitor({ windowMs: 200, bucketMs: 10, recentMs: 50, bulkRequestItems: 32 });
+  sparse.recordRequest(256, 0);
+  sparse.recordRequest(256, 400);
+  t.equal(sparse.rateQps(405), (256 * 0.5) / 0.2, 'one every two windows counts at half');
+  t.equal(sparse.totalItems, 512);
+  t.throws(() => new LoadMonitor({ bulkRequestItems: 0 }), /loadMonitor\.bulkRequestItems must be a number >= 1/);
+});
+
+t.test('policyGears: the plan fields when present, derived figures for older plans', async (t) => {
+  const stages = [{ maxBatch: 4, maxQueueDelayUs: 1000 }, { maxBatch: 4, maxQueueDelayUs: 1000 }];
+  const [old, withFields, noUtil] = policyGears(
+    [
+      { maxQps: 2000, utilization: 0.8, expectedCostUs: 250, stages },
+      { maxQps: 2000, utilization: 0.8, expectedCostUs: 250, stages, sustainedQps: 2600, serviceRateQps: 3000, burstBudgetItems: 15 },
+      { maxQps: 2000, expectedCostUs: 250, stages },
+    ],
+    10,
+    2,
+  );
+  // derived: service = 2000 / 0.8 = 2500/s; budget = 10 - (4 * 250 us + 2 * 1000 us) / 1000 = 7 ms
+  t.same(old, { sustainedQps: 2000, serviceRateQps: 2500, budgetMs: 7 });
+  // fields: budget = 15 items / 3000/s = 5 ms
+  t.same(withFields, { sustainedQps: 2600, serviceRateQps: 3000, budgetMs: 5 });
+  // no utilization: 2 lanes / 250 us = 8000/s
+  t.same(noUtil, { sustainedQps: 2000, serviceRateQps: 8000, budgetMs: 7 });
+  t.throws(() => new BacklogGearPolicy([], { sloMs: 10 }), /gears must not be empty/);
+  t.throws(() => new BacklogGearPolicy(gears, { sloMs: 0 }), /sloMs must be a finite number > 0/);
+  t.throws(() => new BacklogGearPolicy(gears, { sloMs: 10, upBand: 1 }), /upBand must be a finite number in \[0, 1\)/);
+  t.throws(() => new BacklogGearPolicy(gears, { sloMs: 10, holdMs: -1 }), /upSwitchHoldMs must be a finite number >= 0/);
+});

@@ -1,0 +1,64 @@
+// The gear-switching policy's contract (types only): what a policy reads at each look, what it
+// answers, and how a switch is recorded. The server (ts/server/gear-controller.ts) and the
+// planner's switching simulator (planner/switching-simulator.ts) both drive any object of
+// this shape with the same inputs, so a policy is one small replaceable piece, and the
+// evaluation can run an oracle in its place.
+
+/** What a policy reads at each look (every arrival and every controller tick). */
+export interface GearPolicyInput {
+  /** Clock, milliseconds (performance.now() scale in the server, trace time in the simulator). */
+  nowMs: number;
+  /** Arrival rate over the load monitor's window, items per second. */
+  rateQps: number;
+  /** Arrival rate over the monitor's short recent window, items per second (optional). */
+  recentRateQps?: number;
+  /** Items accepted and not yet answered (the engine's in-flight count). */
+  backlogItems: number;
+  /** Index of the gear running now (0 = most accurate). */
+  current: number;
+}
+
+/**
+ * Why a gear was chosen. Down: `would_miss` (the running gear's backlog plus the horizon's
+ * excess arrivals would miss the SLO; the target is the most accurate gear that would not),
+ * `cannot_meet` (no gear would meet it; the target drains the backlog soonest, see the
+ * policy). Up: `drained`. `true_rate`: an oracle's choice from the trace's true rate.
+ * `stay`: no switch.
+ */
+export type GearSwitchReason = 'would_miss' | 'cannot_meet' | 'drained' | 'true_rate' | 'stay';
+
+export interface GearDecision {
+  /** Index of the gear to run next (may equal input.current). */
+  gear: number;
+  reason: GearSwitchReason;
+}
+
+export interface GearPolicy {
+  decide(input: GearPolicyInput): GearDecision;
+  /** Forgets the hold state (after an external gear change). */
+  reset(): void;
+}
+
+/** Counts arrivals and reports rates: the server's LoadMonitor; the simulator is given one. */
+export interface ArrivalMonitor {
+  /** One request of `items` items arriving at nowMs. */
+  recordRequest(items: number, nowMs: number): void;
+  rateQps(nowMs: number): number;
+  recentRateQps(nowMs: number): number;
+}
+
+/** One gear switch as the server's metrics, status route and the evaluation record it. */
+export interface GearSwitchRecord {
+  /** The clock of GearPolicyInput.nowMs at the decision. */
+  atMs: number;
+  /** Gear ids (plan ids) and plan positions. */
+  from: number;
+  to: number;
+  fromIndex: number;
+  toIndex: number;
+  /** The measured load the decision read: window rate, recent rate (items/s), backlog (items). */
+  rateQps: number;
+  recentRateQps: number;
+  backlogItems: number;
+  reason: Exclude<GearSwitchReason, 'stay'>;
+}
