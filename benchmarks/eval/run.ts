@@ -157,7 +157,7 @@ export async function runEval(o: EvalOptions): Promise<{ summaryPath: string; do
     writeReport(summary, { docPath, ...(o.record && !o.quick ? { readmePath: join(root, 'README.md') } : {}) });
   };
 
-  const baseEnv = (sp: Space, view: 'engine' | 'http', start: StartRunner, seeds: number[], planMaxQps: number, ceilingQps: number, cell?: CellResult[]): Env => ({
+  const baseEnv = (sp: Space, view: 'engine' | 'http', start: StartRunner, seeds: number[], planMaxQps: number, ceilingQps: number): Env => ({
     sp,
     view,
     lanes: 1, // 1 lane: the lane thread takes one core, the generator (and server loop) the other
@@ -171,11 +171,13 @@ export async function runEval(o: EvalOptions): Promise<{ summaryPath: string; do
     start,
     log,
     onProgress: () => write(false),
-    ...(cell ? {} : {}),
   });
 
-  // ---- engine view
-  if (only.has('engine') || only.has('fixed')) {
+  // Order: what answers most first, so that an interrupted run has it: the engine view's
+  // headline cell, the fixed-hardware view, the HTTP view's cells, the other engine cells.
+  let engineEnv: Env | null = null;
+  const engine = async (): Promise<Env> => {
+    if (engineEnv) return engineEnv;
     const k = await calibrateEngine(profile, manifestPath, heldout, work, o.quick, log);
     calibration.engine = k;
     const sp = makeSpace(derate(profile, k.k));
@@ -185,24 +187,11 @@ export async function runEval(o: EvalOptions): Promise<{ summaryPath: string; do
       const sys = await startEngineSystem(planPath, heldout, { oracle: so.oracle });
       return { trial: (trace) => sys.replay(trace), close: () => sys.close() };
     };
-    const env = baseEnv(sp, 'engine', start, z.engineSeeds, kEngineMaxPlanQps, kEngineCeilingQps);
-    if (only.has('engine')) {
-      for (const c of z.engineCells) {
-        cells.push(await runCapacityCell({ ...env, onProgress: () => write(false) }, c).catch((e: Error) => {
-          notRun.push(`engine view ${c.trace} drop ${c.drop} p95 ${c.sloMs} ms: failed (${e.message.slice(0, 200)})`);
-          throw e;
-        }));
-        write(false);
-      }
-    } else notRun.push('engine view capacity (not asked for: --only)');
-    if (only.has('fixed')) {
-      fixed.push(await runFixedHardware(env, z.fixed));
-      write(false);
-    } else notRun.push('fixed-hardware view (not asked for: --only)');
-  } else notRun.push('engine view and fixed-hardware view (not asked for: --only)');
-
-  // ---- HTTP view
-  if (only.has('http')) {
+    return (engineEnv = baseEnv(sp, 'engine', start, z.engineSeeds, kEngineMaxPlanQps, kEngineCeilingQps));
+  };
+  let httpEnv: Env | null = null;
+  const http = async (): Promise<Env> => {
+    if (httpEnv) return httpEnv;
     const cal = await calibrate(profile, manifestPath, heldout, manifest.name, work, o.quick, log);
     calibration.http = cal;
     const sp: Space = { ...makeSpace(derate(profile, cal.k)), hostCpu: cal.hostCpu };
@@ -214,19 +203,30 @@ export async function runEval(o: EvalOptions): Promise<{ summaryPath: string; do
         trial: async (trace) => {
           const before = srv.switches.length;
           const record = await replay(trace, { url: srv.url, model: manifest.name, heldout, agent: srv.agent });
-          const switches = srv.switches.slice(before).map((x) => ({ tMs: x.time, from: x.from, to: x.to, rateQps: x.rateQps, backlogItems: x.backlogItems }));
+          const switches = srv.switches.slice(before).map((x) => ({ tMs: x.time, from: x.from, to: x.to, rateQps: x.rateQps, backlogItems: x.backlogItems, ...(x.reason ? { reason: x.reason } : {}) }));
           return { record, switches };
         },
         close: () => srv.stop(),
       };
     };
-    const env = baseEnv(sp, 'http', start, z.httpSeeds, planMaxQps, kHttpCeilingQps);
-    for (const c of z.httpCells) {
-      cells.push(await runCapacityCell(env, c));
-      write(false);
+    return (httpEnv = baseEnv(sp, 'http', start, z.httpSeeds, planMaxQps, kHttpCeilingQps));
+  };
+  const cellName = (view: string, c: CellSpec) => `${view} view, ${c.trace}, best - ${c.drop * 100} point, p95 ${c.sloMs} ms`;
+  const steps: { what: string; part: string; run: () => Promise<void> }[] = [
+    ...z.engineCells.filter((c) => c.headline).map((c) => ({ what: cellName('engine', c), part: 'engine', run: async () => void cells.push(await runCapacityCell(await engine(), c)) })),
+    { what: 'fixed-hardware view (engine)', part: 'fixed', run: async () => void fixed.push(await runFixedHardware(await engine(), z.fixed)) },
+    ...z.httpCells.map((c) => ({ what: cellName('HTTP', c), part: 'http', run: async () => void cells.push(await runCapacityCell(await http(), c)) })),
+    ...z.engineCells.filter((c) => !c.headline).map((c) => ({ what: cellName('engine', c), part: 'engine', run: async () => void cells.push(await runCapacityCell(await engine(), c)) })),
+  ];
+  for (const step of steps) {
+    if (!only.has(step.part)) {
+      notRun.push(`${step.what} (not asked for: --only)`);
+      continue;
     }
-    notRun.push('oracle switcher in the HTTP view (the server has no way to be told the true rate; the engine view runs it)');
-  } else notRun.push('HTTP view (not asked for: --only)');
+    await step.run();
+    write(false);
+  }
+  if (only.has('http')) notRun.push('oracle switcher in the HTTP view (the evaluation runs it in process; the engine view has it)');
   clearInterval(loadTimer);
   sampleLoad();
   write(true);

@@ -193,16 +193,19 @@ export interface GearPlanRequest {
 
 /** A gear plan from the planner; `objectiveUsed` says which objective the planner ran. */
 export async function gearPlan(sp: Space, r: GearPlanRequest, manifestPath: string): Promise<{ plan: Plan; objectiveUsed: string }> {
-  const common = { sloP95Ms: r.sloMs, lanes: r.lanes, threads: 1, sim: kSim, maxQps: r.maxQps * r.lanes, maxStages: r.maxStages, ...(sp.hostCpu ? { hostCpu: sp.hostCpu } : {}) };
-  // The planner on this branch has no load-weighted objective yet: the most accurate gear per
-  // load level stands in for it (recorded as objectiveUsed).
-  const plan = (await computePlan(sp.profile, { ...common, objective: 'accuracy' })).plan;
-  return { plan: { ...plan, manifest: { path: manifestPath, name: plan.manifest.name } }, objectiveUsed: r.objective === 'target' ? 'accuracy (per level; no load-weighted objective in this planner)' : 'accuracy' };
+  const common = { sloP95Ms: r.sloMs, lanes: r.lanes, threads: 1, sim: kSim, maxQps: r.maxQps * r.lanes, maxStages: r.maxStages, objective: 'accuracy' as const, ...(sp.hostCpu ? { hostCpu: sp.hostCpu } : {}) };
+  const target = r.objective === 'target' ? { minAccuracy: r.targetVal, ...(r.histogram ? { loadHistogram: r.histogram.upperQps.map((q, i) => ({ rateQps: q, weight: r.histogram!.weight[i] })).filter((b) => b.weight > 0) } : {}) } : {};
+  const plan = (await computePlan(sp.profile, { ...common, ...target })).plan;
+  const used = plan.accuracyObjective ? `accuracy target ${(plan.accuracyObjective.target * 100).toFixed(2)}% (${plan.accuracyObjective.mode}${plan.accuracyObjective.met ? '' : ', NOT met'})` : 'most accurate gear per load';
+  return { plan: { ...plan, manifest: { path: manifestPath, name: plan.manifest.name } }, objectiveUsed: used };
 }
 
 /** A plan of one gear (a baseline), on the given lanes, from a base plan's header. */
 export function oneGearPlan(base: Plan, g: PlanGear, lanes: number): Plan {
-  return { ...base, gears: [{ ...g, id: 0, minQps: 0, maxQps: 1e9 }], unservable: [], loadGrid: { levels: 1, maxQps: 1e9 }, placement: Object.fromEntries(g.stages.map((s) => [s.model, Array.from({ length: lanes }, (_, i) => i)])) };
+  // not the base plan's static-gear mark or accuracy objective: they describe its gear set
+  const { staticGearId: _s, accuracyObjective: _a, ...rest } = base;
+  const { static: _g, ...gear } = g;
+  return { ...rest, gears: [{ ...gear, id: 0, minQps: 0, maxQps: 1e9 }], unservable: [], loadGrid: { levels: 1, maxQps: 1e9 }, placement: Object.fromEntries(g.stages.map((s) => [s.model, Array.from({ length: lanes }, (_, i) => i)])) };
 }
 
 /** The static cascade: one gear, batching the planner picks at that cascade's own peak load. */
