@@ -19,6 +19,9 @@
 //   (exitStage), and is answered right or wrong as that item is (correct).
 // Latency = answer time - arrival + hostOverheadUs. Deterministic for given inputs.
 import type { ArrivalMonitor, GearPolicy, GearSwitchRecord } from '../ts/contracts/gear-policy.js';
+import type { Plan } from '../ts/contracts/plan-schema.js';
+import { batchTimeUs, timingFor, type Profile } from '../ts/contracts/profile-schema.js';
+import { columnsOf, exitStages } from './cascade-eval.js';
 import { mulberry32 } from './prng.js';
 
 export interface SwitchSimStage {
@@ -264,4 +267,44 @@ export function simulateSwitching(input: SwitchSimInput): SwitchSimResult {
     switches,
     gearItems,
   };
+}
+
+/**
+ * A plan's gears as the switching simulator runs them, from the profile the plan was made
+ * from: each gear's route and answer per validation item (cascade-eval's exact rule), and
+ * per model the batch times of the plan's lane kind (the step-up table) up to the largest
+ * batch any gear gives it. Batch times are divided by nothing: a plan made with host CPU
+ * shares (planner.hostCpu) runs here as if the lanes had whole cores.
+ */
+export function simGearsFromPlan(plan: Plan, profile: Profile): { gears: SwitchSimGear[]; modelTimeUs: number[][] } {
+  const lane = profile.lanes[0];
+  const cols = columnsOf(profile, lane);
+  const index = new Map(profile.models.map((m, i) => [m.name, i]));
+  const idx = (name: string, where: string) => {
+    const i = index.get(name);
+    if (i === undefined) throw new RangeError(`${where}: model "${name}" is not in the profile`);
+    return i;
+  };
+  const largest = new Array<number>(profile.models.length).fill(1);
+  const gears = plan.gears.map((g, gi): SwitchSimGear => {
+    const models = g.stages.map((s, si) => idx(s.model, `gears[${gi}].stages[${si}]`));
+    const spec = { models, thresholds: g.stages.slice(0, -1).map((s) => s.threshold), measure: g.stages[0].measure };
+    const exitStage = exitStages(cols, spec);
+    const correct = new Uint8Array(cols.n);
+    for (let i = 0; i < cols.n; i++) correct[i] = cols.correct[models[exitStage[i]]][i];
+    g.stages.forEach((s, si) => (largest[models[si]] = Math.max(largest[models[si]], s.maxBatch)));
+    return {
+      id: g.id,
+      exitStage,
+      correct,
+      stages: g.stages.map((s, si) => ({ model: models[si], maxBatch: s.maxBatch, maxQueueDelayUs: s.maxQueueDelayUs, laneEligible: s.laneShares.map((x) => x > 1e-6) })),
+    };
+  });
+  const modelTimeUs = profile.models.map((m, mi) => {
+    const timing = timingFor(m, lane);
+    const table = [0];
+    for (let b = 1; b <= largest[mi]; b++) table.push(batchTimeUs(timing, b));
+    return table;
+  });
+  return { gears, modelTimeUs };
 }

@@ -126,8 +126,10 @@ t.test('policyGears: the plan fields when present, derived figures for older pla
   );
   // derived: service = 2000 / 0.8 = 2500/s; budget = 10 - (4 * 250 us + 2 * 1000 us) / 1000 = 7 ms
   t.same(old, { sustainedQps: 2000, serviceRateQps: 2500, budgetMs: 7 });
-  // fields: budget = 15 items / 3000/s = 5 ms
+  // fields: budget = min(7 ms derived, 15 items / 3000/s = 5 ms)
   t.same(withFields, { sustainedQps: 2600, serviceRateQps: 3000, budgetMs: 5 });
+  const [lenient] = policyGears([{ maxQps: 2000, utilization: 0.8, expectedCostUs: 250, stages, sustainedQps: 2600, serviceRateQps: 3000, burstBudgetItems: 60 }], 10, 2);
+  t.equal(lenient.budgetMs, 7, 'a burst budget of 20 ms of drain does not widen the 7 ms an arrival behind it can wait');
   // no utilization: 2 lanes / 250 us = 8000/s
   t.same(noUtil, { sustainedQps: 2000, serviceRateQps: 8000, budgetMs: 7 });
   t.throws(() => new BacklogGearPolicy([], { sloMs: 10 }), /gears must not be empty/);

@@ -167,13 +167,12 @@ export async function loadServingPlan(planPath: string): Promise<ServingPlan> {
   };
 }
 
-/** The optional capacity fields of a plan gear, when the plan has them (older plans do not). */
+/** The optional capacity fields of a plan gear (plans before #14 lack them; 0 = unknown). */
 function optionalCapacity(g: PlanGear): Pick<ServingGear, 'sustainedQps' | 'serviceRateQps' | 'burstBudgetItems'> {
-  const o = g as PlanGear & { sustainedQps?: unknown; serviceRateQps?: unknown; burstBudgetItems?: unknown };
   const out: Pick<ServingGear, 'sustainedQps' | 'serviceRateQps' | 'burstBudgetItems'> = {};
-  if (typeof o.sustainedQps === 'number' && o.sustainedQps > 0) out.sustainedQps = o.sustainedQps;
-  if (typeof o.serviceRateQps === 'number' && o.serviceRateQps > 0) out.serviceRateQps = o.serviceRateQps;
-  if (typeof o.burstBudgetItems === 'number' && o.burstBudgetItems >= 0) out.burstBudgetItems = o.burstBudgetItems;
+  if (g.sustainedQps !== undefined && g.sustainedQps > 0) out.sustainedQps = g.sustainedQps;
+  if (g.serviceRateQps !== undefined && g.serviceRateQps > 0) out.serviceRateQps = g.serviceRateQps;
+  if (g.burstBudgetItems !== undefined) out.burstBudgetItems = g.burstBudgetItems;
   return out;
 }
 
