@@ -1,10 +1,13 @@
 // Engine view: the trace replayed into the engine in the same process, no HTTP. On 2 shared
 // cores the HTTP front end caps every system near the same request rate; here the lanes are
 // the bottleneck, so this view answers "does switching use the lanes better". Each request
-// goes the server's own way minus the protocol: the served model's load monitor and gear
-// controller (onArrival), its admission control, then one engine.submit of one image; the
-// same ServedModel class the server runs (ts/server/served-model.ts), with the server's
-// default options.
+// goes through the served model the server runs (ts/server/served-model.ts, the server's
+// default options): its load monitor and gear controller (onArrival), then one engine.submit
+// of one image with the server's default deadline (the plan's SLO; a late item times out in
+// the engine and counts as a failure). The server's admission control is left out: it is the
+// front end's policy, and it refused every request after an overload here (its cost
+// estimate, inflated across a gear switch to a much cheaper gear, made one image "too large
+// for the deadline" and, with nothing admitted, never recovered).
 //
 // The oracle switcher: the same plan, engine and controller, with the server's policy replaced
 // (ServedModelOptions.gearPolicy) by planner/oracle-policy.ts: at every look, the most
@@ -70,6 +73,8 @@ export async function startEngineSystem(planPath: string, heldout: Dataset, o: {
   const images = heldout.toFloat32();
   const elems = heldout.imageSize;
   const gears = plan.gears;
+  // the deadline the server gives a request without a timeout: the plan's SLO
+  const sloUs = plan.sloMs * 1000;
 
   const replay = async (trace: Trace) => {
     switches.length = 0;
@@ -87,11 +92,9 @@ export async function startEngineSystem(planPath: string, heldout: Dataset, o: {
       res.sendLagMs[i] = actual - (t0 + trace.sendMs[i]);
       const img = trace.image[i];
       served.onArrival(1);
-      const admission = served.admission.admit(1, undefined, engine.inFlight);
-      if (!admission.accepted) return; // refused: a failure (latency stays Infinity)
       const gearId = engine.gear.id;
       pending++;
-      const [p] = engine.submit(images.subarray(img * elems, (img + 1) * elems), { budgetUs: admission.budgetUs });
+      const [p] = engine.submit(images.subarray(img * elems, (img + 1) * elems), { budgetUs: sloUs });
       p.then(
         (r) => {
           if (r.status === 'ok') {
