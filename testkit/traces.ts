@@ -155,14 +155,14 @@ export function rateHistogram(shape: TraceShape, seeds: readonly number[], dayMs
   return { upper: weight.map((_, i) => ((i + 1) * top) / bins), weight };
 }
 
-/** Moving average of a rate curve over `windowBins` bins (centred), same length. */
+/** Moving average of a rate curve over `windowBins` bins (centred; fewer at the ends), same length. */
 export function smoothRate(rate: readonly number[], windowBins: number): number[] {
   const w = Math.max(1, Math.round(windowBins));
   const prefix = [0];
   for (const r of rate) prefix.push(prefix[prefix.length - 1] + r);
   return rate.map((_, i) => {
     const a = Math.max(0, i - Math.floor(w / 2));
-    const b = Math.min(rate.length, a + w);
+    const b = Math.min(rate.length, i - Math.floor(w / 2) + w); // truncated at the ends, not shifted
     return (prefix[b] - prefix[a]) / (b - a);
   });
 }
