@@ -93,6 +93,16 @@ export interface CellResult {
   systems: Partial<Record<CellSystem, SystemResult>>;
 }
 
+/** Runs the functions given to it one at a time, in the order they were given (a FIFO turn). */
+function fifo(): <T>(f: () => Promise<T>) => Promise<T> {
+  let tail: Promise<unknown> = Promise.resolve();
+  return <T>(f: () => Promise<T>) => {
+    const run = tail.then(f);
+    tail = run.catch(() => {});
+    return run;
+  };
+}
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const pct = (x: number) => `${(x * 100).toFixed(2)}%`;
 const f1 = (x: number) => (Number.isFinite(x) ? x.toFixed(1) : 'inf');
@@ -114,7 +124,7 @@ async function runTrial(env: Env, runner: Runner, plan: Plan, c: { trace: TraceS
   return { seed, scale, pass, s, switches: switches.length, ...(switches.length ? { switchLog: switches.slice(0, 100) } : {}) };
 }
 
-export async function runCapacityCell(env: Env, c: CellSpec): Promise<CellResult> {
+export async function runCapacityCell(env: Env, c: CellSpec, onStart?: (r: CellResult) => void): Promise<CellResult> {
   const { sp } = env;
   const target = sp.bestHeld - c.drop;
   // the validation target every choice is held to: best - drop plus the selection margin
@@ -170,49 +180,72 @@ export async function runCapacityCell(env: Env, c: CellSpec): Promise<CellResult
   // ---- reported phase
   const seeds = [...env.reportedSeeds];
   const result: CellResult = { view: env.view, drop: c.drop, target, targetVal, sloMs: c.sloMs, trace: c.trace, dayMs: c.dayMs, headline: !!c.headline, seeds, frozenAt, histogram: cs.histogram, selectionMargin: margin, systems: {} };
-  for (const system of c.systems) {
-    const p = plans[system];
-    if (!p) continue;
-    const t0 = performance.now();
-    const runner = await env.start(name(system), { oracle: system === 'oracle' });
-    const perSeed: SeedCapacity[] = [];
-    try {
-      // warm-up on a tuning seed at a fifth of the prediction (not reported)
-      await runner.trial(makeTrace('constant', Math.max(20, Math.min(p.pred, env.ceilingQps) * 0.2), Math.min(2000, c.dayMs), env.tuningSeeds[0], env.heldoutCount));
-      for (const seed of seeds) {
-        const found = perSeed.map((x) => x.capacity).filter((x): x is number => x !== null);
-        const center = found.length ? median(found) * 1.05 : p.pred > 0 ? p.pred : env.ceilingQps / 10;
-        const r = await searchCapacity(seed, async (scale) => {
-          const t = await runTrial(env, runner, p.plan, { trace: c.trace, dayMs: c.dayMs, sloMs: c.sloMs, target }, seed, scale);
-          env.log(`  [${tag}] ${system} seed ${seed} scale ${scale.toFixed(0)}: p95 ${f1(t.s.p95Ms)} ms, acc ${pct(t.s.accuracy)} (gears ${pct(t.s.gearAccuracy)}), failed ${t.s.failed}/${t.s.requests}, viol ${(t.s.violationRate * 100).toFixed(0)}%/s, lag p95 ${t.s.lagP95Ms.toFixed(1)} ms, switches ${t.switches} -> ${t.pass ? 'pass' : 'fail'}`);
-          return t;
-        }, { centerQps: center, trials: c.trials, maxTrials: c.maxTrials, floorQps: 5, ceilingQps: env.ceilingQps });
-        perSeed.push(r);
-      }
-    } finally {
-      await runner.close();
-    }
-    const caps = perSeed.map((x) => x.capacity);
+  onStart?.(result);
+  // The systems run interleaved: all are started, and per seed their searches advance in turns
+  // (one trial each, round-robin), so that a shared machine's changing load falls on every
+  // system alike instead of on whichever ran at the worst time.
+  const active = c.systems.filter((x) => plans[x]);
+  const runners = new Map<CellSystem, Runner>();
+  const perSeed = new Map<CellSystem, SeedCapacity[]>(active.map((x) => [x, []]));
+  const t0 = performance.now();
+  const turn = fifo();
+  const summarizeSystem = (system: CellSystem): SystemResult => {
+    const p = plans[system]!;
+    const seedsDone = perSeed.get(system)!;
+    const caps = seedsDone.map((x) => x.capacity);
     const got = caps.filter((x): x is number => x !== null);
-    const below = perSeed.filter((x) => x.capacity === null).map((x) => x.belowQps!);
+    const below = seedsDone.filter((x) => x.capacity === null).map((x) => x.belowQps!);
     // a seed with no passing scale counts as 0 in the median (its true capacity is below belowQps)
     const all = caps.map((x) => x ?? 0);
-    result.systems[system] = {
+    return {
       system,
       description: p.description,
       ...(p.objectiveUsed ? { objectiveUsed: p.objectiveUsed } : {}),
       planFile: name(system),
       ...(p.planScaleQps ? { planScaleQps: p.planScaleQps } : {}),
       predictedQps: p.pred,
-      seeds: perSeed,
+      seeds: seedsDone,
       median: got.length ? median(all) : null,
       min: got.length ? Math.min(...all) : null,
       max: got.length ? Math.max(...all) : null,
       ...(below.length ? { belowQps: Math.max(...below) } : {}),
       wallS: (performance.now() - t0) / 1000,
     };
-    env.log(`[${tag}] ${system}: capacity per seed ${perSeed.map((x) => (x.capacity === null ? `<${x.belowQps!.toFixed(0)}` : x.capacity.toFixed(0))).join(', ')} (${((performance.now() - t0) / 1000).toFixed(0)} s)`);
-    env.onProgress?.();
+  };
+  try {
+    for (const system of active) {
+      const runner = await env.start(name(system), { oracle: system === 'oracle' });
+      runners.set(system, runner);
+      // warm-up on a tuning seed at a fifth of the prediction (not reported)
+      await runner.trial(makeTrace('constant', Math.max(20, Math.min(plans[system]!.pred, env.ceilingQps) * 0.2), Math.min(2000, c.dayMs), env.tuningSeeds[0], env.heldoutCount));
+    }
+    for (const seed of seeds) {
+      result.seeds = seeds.slice(0, seeds.indexOf(seed) + 1);
+      await Promise.all(
+        active.map(async (system) => {
+          const p = plans[system]!;
+          const runner = runners.get(system)!;
+          const found = perSeed.get(system)!.map((x) => x.capacity).filter((x): x is number => x !== null);
+          const center = found.length ? median(found) * 1.05 : p.pred > 0 ? p.pred : env.ceilingQps / 10;
+          const r = await searchCapacity(
+            seed,
+            (scale) =>
+              turn(async () => {
+                const t = await runTrial(env, runner, p.plan, { trace: c.trace, dayMs: c.dayMs, sloMs: c.sloMs, target }, seed, scale);
+                env.log(`  [${tag}] ${system} seed ${seed} scale ${scale.toFixed(0)}: p95 ${f1(t.s.p95Ms)} ms, acc ${pct(t.s.accuracy)} (gears ${pct(t.s.gearAccuracy)}), failed ${t.s.failed}/${t.s.requests}, viol ${(t.s.violationRate * 100).toFixed(0)}%/s, lag p95 ${t.s.lagP95Ms.toFixed(1)} ms, switches ${t.switches} -> ${t.pass ? 'pass' : 'fail'}`);
+                return t;
+              }),
+            { centerQps: center, trials: c.trials, maxTrials: c.maxTrials, floorQps: 5, ceilingQps: env.ceilingQps },
+          );
+          perSeed.get(system)!.push(r);
+        }),
+      );
+      for (const system of active) result.systems[system] = summarizeSystem(system);
+      env.log(`[${tag}] after seed ${seed}: ${active.map((x) => `${x} ${perSeed.get(x)!.map((y) => (y.capacity === null ? `<${y.belowQps!.toFixed(0)}` : y.capacity.toFixed(0))).join(',')}`).join('; ')} (${((performance.now() - t0) / 1000).toFixed(0)} s)`);
+      env.onProgress?.();
+    }
+  } finally {
+    for (const r of runners.values()) await r.close();
   }
   return result;
 }
@@ -315,39 +348,48 @@ export async function runFixedHardware(env: Env, f: FixedSpec): Promise<FixedRes
   env.log(`[fixed ${env.view}] frozen ${frozenAt}: scale ${scale.toFixed(0)} QPS (peak ${peakQps.toFixed(0)}); ${Object.entries(plans).map(([k, v]) => `${k}: ${v.description.slice(0, 120)}`).join(' | ')}`);
   const seeds = [...env.reportedSeeds];
   const out: FixedResult = { view: env.view, trace: f.trace, sloMs: f.sloMs, dayMs: f.dayMs, scaleQps: scale, peakQps, seeds, frozenAt, tuningChecks: checks, systems: {} };
-  for (const [system, p] of Object.entries(plans) as [CellSystem, { plan: Plan; description: string }][]) {
-    const runner = await env.start(name(system), { oracle: system === 'oracle' });
-    const trials: FixedSystem['trials'] = [];
-    try {
+  // interleaved as the capacity cells are: every system started, then per seed one trial each
+  const entries = Object.entries(plans) as [CellSystem, { plan: Plan; description: string }][];
+  const runners = new Map<CellSystem, Runner>();
+  const trials = new Map<CellSystem, FixedSystem['trials']>(entries.map(([k]) => [k, []]));
+  try {
+    for (const [system] of entries) {
+      const runner = await env.start(name(system), { oracle: system === 'oracle' });
+      runners.set(system, runner);
       await runner.trial(makeTrace('constant', Math.max(20, scale * 0.2), Math.min(2000, f.dayMs), tuneSeed, env.heldoutCount));
-      for (const seed of seeds) {
-        const t = await runTrial(env, runner, p.plan, { trace: f.trace, dayMs: f.dayMs, sloMs: f.sloMs, target: 0 }, seed, scale);
-        trials.push({ seed, s: t.s, switches: t.switches });
+    }
+    for (const seed of seeds) {
+      for (const [system, p] of entries) {
+        const t = await runTrial(env, runners.get(system)!, p.plan, { trace: f.trace, dayMs: f.dayMs, sloMs: f.sloMs, target: 0 }, seed, scale);
+        trials.get(system)!.push({ seed, s: t.s, switches: t.switches });
         env.log(`  [fixed ${env.view}] ${system} seed ${seed}: acc ${pct(t.s.accuracy)} (gears ${pct(t.s.gearAccuracy)}), p95 ${f1(t.s.p95Ms)} ms, failed ${t.s.failed}/${t.s.requests}, switches ${t.switches}`);
       }
-    } finally {
-      await runner.close();
     }
-    const acc = trials.map((t) => t.s.accuracy);
-    const p95 = trials.map((t) => t.s.p95Ms);
+  } finally {
+    for (const r of runners.values()) await r.close();
+  }
+  for (const [system, p] of entries) {
+    const ts = trials.get(system)!;
+    const acc = ts.map((t) => t.s.accuracy);
+    const p95 = ts.map((t) => t.s.p95Ms);
     out.systems[system] = {
       system,
       description: p.description,
       planFile: name(system),
-      trials,
+      trials: ts,
       accuracy: median(acc),
-      gearAccuracy: median(trials.map((t) => t.s.gearAccuracy)),
+      gearAccuracy: median(ts.map((t) => t.s.gearAccuracy)),
       p95Ms: median(p95),
-      violationRate: median(trials.map((t) => t.s.violationRate)),
-      failed: trials.reduce((a, t) => a + t.s.failed, 0),
-      requests: trials.reduce((a, t) => a + t.s.requests, 0),
+      violationRate: median(ts.map((t) => t.s.violationRate)),
+      failed: ts.reduce((a, t) => a + t.s.failed, 0),
+      requests: ts.reduce((a, t) => a + t.s.requests, 0),
       accuracyMin: Math.min(...acc),
       accuracyMax: Math.max(...acc),
       p95MinMs: Math.min(...p95),
       p95MaxMs: Math.max(...p95),
     };
-    env.onProgress?.();
   }
+  env.onProgress?.();
   return out;
 }
 

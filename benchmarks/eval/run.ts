@@ -44,6 +44,8 @@ export interface EvalOptions {
   profilePath?: string;
   /** Parts to run (default all): 'engine', 'fixed', 'http'. */
   only?: string[];
+  /** No part starts after this time (a part under way finishes); the rest is listed as not run. */
+  stopAfter?: Date;
   log?: (s: string) => void;
 }
 
@@ -213,14 +215,18 @@ export async function runEval(o: EvalOptions): Promise<{ summaryPath: string; do
   };
   const cellName = (view: string, c: CellSpec) => `${view} view, ${c.trace}, best - ${c.drop * 100} point, p95 ${c.sloMs} ms`;
   const steps: { what: string; part: string; run: () => Promise<void> }[] = [
-    ...z.engineCells.filter((c) => c.headline).map((c) => ({ what: cellName('engine', c), part: 'engine', run: async () => void cells.push(await runCapacityCell(await engine(), c)) })),
+    ...z.engineCells.filter((c) => c.headline).map((c) => ({ what: cellName('engine', c), part: 'engine', run: async () => void (await runCapacityCell(await engine(), c, (r) => cells.push(r))) })),
     { what: 'fixed-hardware view (engine)', part: 'fixed', run: async () => void fixed.push(await runFixedHardware(await engine(), z.fixed)) },
-    ...z.httpCells.map((c) => ({ what: cellName('HTTP', c), part: 'http', run: async () => void cells.push(await runCapacityCell(await http(), c)) })),
-    ...z.engineCells.filter((c) => !c.headline).map((c) => ({ what: cellName('engine', c), part: 'engine', run: async () => void cells.push(await runCapacityCell(await engine(), c)) })),
+    ...z.httpCells.map((c) => ({ what: cellName('HTTP', c), part: 'http', run: async () => void (await runCapacityCell(await http(), c, (r) => cells.push(r))) })),
+    ...z.engineCells.filter((c) => !c.headline).map((c) => ({ what: cellName('engine', c), part: 'engine', run: async () => void (await runCapacityCell(await engine(), c, (r) => cells.push(r))) })),
   ];
   for (const step of steps) {
     if (!only.has(step.part)) {
       notRun.push(`${step.what} (not asked for: --only)`);
+      continue;
+    }
+    if (o.stopAfter && Date.now() > o.stopAfter.getTime()) {
+      notRun.push(`${step.what} (not started: the run's time budget, --stop-after ${o.stopAfter.toISOString()}, had passed)`);
       continue;
     }
     await step.run();
@@ -410,5 +416,15 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => process.exit(130)); // exit handlers stop the servers
   const only = arg('--only')?.split(',');
   for (const p of only ?? []) if (!['engine', 'fixed', 'http'].includes(p)) throw new Error(`--only: unknown part '${p}' (engine, fixed, http)`);
-  await runEval({ quick: args.includes('--quick'), record: recordFlag(args), outDir: arg('--out'), profilePath: arg('--profile'), ...(only ? { only } : {}) });
+  // --stop-after HH:MM (UTC, today or, when already past, tomorrow): no part starts after it
+  const stop = arg('--stop-after');
+  let stopAfter: Date | undefined;
+  if (stop !== undefined) {
+    const m = /^(\d{1,2}):(\d{2})$/.exec(stop);
+    if (!m || Number(m[1]) > 23 || Number(m[2]) > 59) throw new Error(`--stop-after: expected HH:MM (UTC), got '${stop}'`);
+    stopAfter = new Date();
+    stopAfter.setUTCHours(Number(m[1]), Number(m[2]), 0, 0);
+    if (stopAfter.getTime() < Date.now() - 12 * 3600_000) stopAfter = new Date(stopAfter.getTime() + 24 * 3600_000);
+  }
+  await runEval({ quick: args.includes('--quick'), record: recordFlag(args), outDir: arg('--out'), profilePath: arg('--profile'), ...(only ? { only } : {}), ...(stopAfter ? { stopAfter } : {}) });
 }
