@@ -114,12 +114,23 @@ function tuningCurves(shape: TraceShape, dayMs: number, seeds: readonly number[]
 
 const gearAccuracies = (plan: Plan) => new Map(plan.gears.map((g) => [g.id, g.heldoutAccuracy ?? g.expectedAccuracy]));
 
-/** Runs one trial: trace at a scale, summary, pass/fail. */
-async function runTrial(env: Env, runner: Runner, plan: Plan, c: { trace: TraceShape; dayMs: number; sloMs: number; target: number }, seed: number, scale: number): Promise<Trial> {
+/**
+ * Runs one trial: trace at a scale, summary, pass/fail. The accuracy target of a trial is the
+ * best single model's accuracy on the trial's own requests (its held-out answers to the very
+ * images they carried) minus the drop: the target's definition applied to the requests
+ * actually sent, so that which images a seed drew (at 2,000 requests, +-0.6 point for any one
+ * model) does not decide the trial; the answers actually given are judged against it.
+ */
+async function runTrial(env: Env, runner: Runner, plan: Plan, c: { trace: TraceShape; dayMs: number; sloMs: number; drop: number }, seed: number, scale: number): Promise<Trial> {
   const trace = makeTrace(c.trace, scale, c.dayMs, seed, env.heldoutCount);
   const { record, switches } = await runner.trial(trace);
   const s = summarize(record, { sloMs: c.sloMs, gearAccuracy: gearAccuracies(plan) });
-  const pass = s.p95Ms <= c.sloMs && s.accuracy >= c.target - 1e-9;
+  const best = env.sp.held.correct[env.sp.bestModel];
+  let right = 0;
+  for (const img of trace.image) right += best[img];
+  s.bestModelAccuracy = trace.image.length ? right / trace.image.length : NaN;
+  s.target = s.bestModelAccuracy - c.drop;
+  const pass = s.p95Ms <= c.sloMs && s.accuracy >= s.target - 1e-9;
   await sleep(500); // the backlog drains and the gear returns to the most accurate one
   return { seed, scale, pass, s, switches: switches.length, ...(switches.length ? { switchLog: switches.slice(0, 100) } : {}) };
 }
@@ -231,8 +242,8 @@ export async function runCapacityCell(env: Env, c: CellSpec, onStart?: (r: CellR
             seed,
             (scale) =>
               turn(async () => {
-                const t = await runTrial(env, runner, p.plan, { trace: c.trace, dayMs: c.dayMs, sloMs: c.sloMs, target }, seed, scale);
-                env.log(`  [${tag}] ${system} seed ${seed} scale ${scale.toFixed(0)}: p95 ${f1(t.s.p95Ms)} ms, acc ${pct(t.s.accuracy)} (gears ${pct(t.s.gearAccuracy)}), failed ${t.s.failed}/${t.s.requests}, viol ${(t.s.violationRate * 100).toFixed(0)}%/s, lag p95 ${t.s.lagP95Ms.toFixed(1)} ms, switches ${t.switches} -> ${t.pass ? 'pass' : 'fail'}`);
+                const t = await runTrial(env, runner, p.plan, { trace: c.trace, dayMs: c.dayMs, sloMs: c.sloMs, drop: c.drop }, seed, scale);
+                env.log(`  [${tag}] ${system} seed ${seed} scale ${scale.toFixed(0)}: p95 ${f1(t.s.p95Ms)} ms, acc ${pct(t.s.accuracy)} vs target ${pct(t.s.target!)} (gears ${pct(t.s.gearAccuracy)}), failed ${t.s.failed}/${t.s.requests}, viol ${(t.s.violationRate * 100).toFixed(0)}%/s, lag p95 ${t.s.lagP95Ms.toFixed(1)} ms, switches ${t.switches} -> ${t.pass ? 'pass' : 'fail'}`);
                 return t;
               }),
             { centerQps: center, trials: c.trials, maxTrials: c.maxTrials, floorQps: 5, ceilingQps: env.ceilingQps },
@@ -305,7 +316,7 @@ export async function runFixedHardware(env: Env, f: FixedSpec): Promise<FixedRes
     writeFileSync(file, JSON.stringify(plan, null, 1) + '\n');
     const runner = await env.start(file, { oracle: false });
     try {
-      const t = await runTrial(env, runner, plan, { trace: f.trace, dayMs: f.dayMs, sloMs: f.sloMs, target: 0 }, tuneSeed, scale);
+      const t = await runTrial(env, runner, plan, { trace: f.trace, dayMs: f.dayMs, sloMs: f.sloMs, drop: 0 }, tuneSeed, scale);
       checks.push({ what, seed: tuneSeed, scale, p95Ms: t.s.p95Ms, accuracy: t.s.accuracy, held: t.s.p95Ms <= f.sloMs });
       env.log(`  [fixed ${env.view}] tuning check ${what} at ${scale.toFixed(0)} (seed ${tuneSeed}): p95 ${f1(t.s.p95Ms)} ms`);
       return t.s.p95Ms <= f.sloMs;
@@ -360,7 +371,7 @@ export async function runFixedHardware(env: Env, f: FixedSpec): Promise<FixedRes
     }
     for (const seed of seeds) {
       for (const [system, p] of entries) {
-        const t = await runTrial(env, runners.get(system)!, p.plan, { trace: f.trace, dayMs: f.dayMs, sloMs: f.sloMs, target: 0 }, seed, scale);
+        const t = await runTrial(env, runners.get(system)!, p.plan, { trace: f.trace, dayMs: f.dayMs, sloMs: f.sloMs, drop: 0 }, seed, scale);
         trials.get(system)!.push({ seed, s: t.s, switches: t.switches });
         env.log(`  [fixed ${env.view}] ${system} seed ${seed}: acc ${pct(t.s.accuracy)} (gears ${pct(t.s.gearAccuracy)}), p95 ${f1(t.s.p95Ms)} ms, failed ${t.s.failed}/${t.s.requests}, switches ${t.switches}`);
       }

@@ -7,7 +7,8 @@
 // - the per-second SLO-violation rate: the fraction of 1 s windows (by scheduled send time)
 //   whose p95 exceeds the SLO, beside the whole-trial p95;
 // - accuracy = the accuracy of the answers actually given, over all requests (a failure is a
-//   wrong answer): the pass criterion; gearAccuracy = the request-weighted held-out accuracy
+//   wrong answer): the pass criterion, against the best single model's accuracy on the same
+//   requests minus the drop (cell.ts runTrial); gearAccuracy = the request-weighted held-out accuracy
 //   of the gears that answered (each gear's accuracy on the whole held-out half), beside it.
 
 export interface RequestRecord {
@@ -48,6 +49,10 @@ export interface TrialSummary {
   lagMaxMs: number;
   /** Requests per gear id (the gear that answered). */
   gearShare: Record<string, number>;
+  /** The best single model's held-out accuracy on this trial's requests (set by the caller). */
+  bestModelAccuracy?: number;
+  /** The trial's accuracy target: bestModelAccuracy - drop (set by the caller). */
+  target?: number;
 }
 
 export function quantileOf(sorted: ArrayLike<number>, q: number): number {

@@ -44,7 +44,7 @@ export function renderTables(s: Summary): string {
   const m = s.meta;
   const md: string[] = [];
   md.push(`Generated ${m.createdAt} by \`npm run eval${m.quick ? ' -- --quick' : ''}\` at commit ${m.commit.slice(0, 10)} on ${m.machine.cpus} CPU(s) (${m.machine.cpuModel}) in ${Math.round(m.wallS / 60)} min; ${m.complete ? 'every part ran' : '**the run did not finish every part: see "Not run"**'}. Machine load (1-minute load average, sampled through the run): median ${m.loadAverage.median.toFixed(1)}, ${m.loadAverage.min.toFixed(1)}-${m.loadAverage.max.toFixed(1)} on ${m.machine.cpus} cores. Every figure below comes from \`benchmarks/results/eval-summary.json\`.${m.quick ? ' **QUICK RUN: tiny trials, figures not meaningful.**' : ''}`, '');
-  md.push(`Seeds (each a paired trace-and-image seed): tuning ${s.seeds.tuning.join(', ')} (plans, load histograms, baseline choices; never reported); reported ${s.seeds.reported.join(', ')}. Targets: held-out accuracy of the best single model (${pct(m.bestHeld)}) minus 0.5 / 1.5 / 3 points, judged on the answers actually given (failures count as wrong).`, '');
+  md.push(`Seeds (each a paired trace-and-image seed): tuning ${s.seeds.tuning.join(', ')} (plans, load histograms, baseline choices; never reported); reported ${s.seeds.reported.join(', ')}. Targets: the best single model's accuracy minus 0.5 / 1.5 / 3 points (${pct(m.bestHeld)} on the whole held-out half; a trial's own target is the best model's accuracy on the images that trial's requests carried, minus the drop), judged on the answers actually given (failures count as wrong).`, '');
 
   // acceptance
   md.push('### Acceptance', '', '| criterion | cell | measured | met |', '| --- | --- | --- | --- |');
@@ -80,13 +80,13 @@ export function renderTables(s: Summary): string {
     md.push('|' + ' --- |'.repeat(kCapacitySystems.length + 8));
     for (const r of rows) md.push(`| ${pct(r.target)}${r.headline ? ' (headline)' : ''} | ${r.sloMs} | ${r.trace} | ${r.dayMs / 1000} | ${r.seeds.join(',')} | ${kCapacitySystems.map((x) => capText(r.capacity[x])).join(' | ')} | ${capText(r.msplusTop)} | ${ratioText(r.capacity.cascadeserve, r.capacity.static).text} | ${ratioText(r.capacity.cascadeserve, bestBaseline(r)).text} |`);
     md.push('');
-    md.push(`At each seed's capacity (medians over seeds): the accuracy of the answers given (the criterion) beside the gear-weighted accuracy, the whole-trial p95 beside the share of 1 s windows whose p95 missed the SLO, and the load generator's own lag (kept out of the latencies).`, '');
-    md.push('| cell | system | accuracy | gear-weighted | p95 (ms) | 1 s windows over SLO | generator lag p95 (ms) | switches per trial | trials | predicted (tuning seeds) |', '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
+    md.push(`At each seed's capacity (medians over seeds): the accuracy of the answers given (the criterion) and the trial's target, beside the gear-weighted accuracy, the whole-trial p95 beside the share of 1 s windows whose p95 missed the SLO, and the load generator's own lag (kept out of the latencies).`, '');
+    md.push('| cell | system | accuracy | its target | gear-weighted | p95 (ms) | 1 s windows over SLO | generator lag p95 (ms) | switches per trial | trials | predicted (tuning seeds) |', '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
     for (const r of rows) {
       for (const [k, d] of Object.entries(r.detail)) {
         if (!d) continue;
         const a = d.atCapacity;
-        md.push(`| ${pct(r.target)} / ${r.sloMs} ms / ${r.trace} | ${label[k]} | ${a ? pct(a.accuracy) : '-'} | ${a ? pct(a.gearAccuracy) : '-'} | ${a ? ms(a.p95Ms) : '-'} | ${a ? `${(a.violationRate * 100).toFixed(1)}%` : '-'} | ${a ? a.lagP95Ms.toFixed(2) : '-'} | ${a ? a.switches.toFixed(0) : '-'} | ${d.trials} | ${q(d.predictedQps)} |`);
+        md.push(`| ${pct(r.target)} / ${r.sloMs} ms / ${r.trace} | ${label[k]} | ${a ? pct(a.accuracy) : '-'} | ${a ? pct(a.target) : '-'} | ${a ? pct(a.gearAccuracy) : '-'} | ${a ? ms(a.p95Ms) : '-'} | ${a ? `${(a.violationRate * 100).toFixed(1)}%` : '-'} | ${a ? a.lagP95Ms.toFixed(2) : '-'} | ${a ? a.switches.toFixed(0) : '-'} | ${d.trials} | ${q(d.predictedQps)} |`);
       }
     }
     md.push('');

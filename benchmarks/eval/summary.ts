@@ -32,7 +32,7 @@ export interface SystemDetail {
   belowQps?: number;
   trials: number;
   /** Medians over seeds of the trial at each seed's capacity. */
-  atCapacity: { accuracy: number; gearAccuracy: number; p95Ms: number; violationRate: number; lagP95Ms: number; switches: number } | null;
+  atCapacity: { accuracy: number; target: number; gearAccuracy: number; p95Ms: number; violationRate: number; lagP95Ms: number; switches: number } | null;
 }
 
 export interface SummaryRow {
@@ -121,7 +121,7 @@ function detailOf(c: CellResult, s: CellSystem): SystemDetail | undefined {
     perSeed: r.seeds.map((x) => x.capacity),
     ...(r.belowQps !== undefined ? { belowQps: r.belowQps } : {}),
     trials: r.seeds.reduce((a, x) => a + x.trials.length, 0),
-    atCapacity: at.length ? { accuracy: med((t) => t.s.accuracy), gearAccuracy: med((t) => t.s.gearAccuracy), p95Ms: med((t) => t.s.p95Ms), violationRate: med((t) => t.s.violationRate), lagP95Ms: med((t) => t.s.lagP95Ms), switches: med((t) => t.switches) } : null,
+    atCapacity: at.length ? { accuracy: med((t) => t.s.accuracy), target: med((t) => t.s.target ?? NaN), gearAccuracy: med((t) => t.s.gearAccuracy), p95Ms: med((t) => t.s.p95Ms), violationRate: med((t) => t.s.violationRate), lagP95Ms: med((t) => t.s.lagP95Ms), switches: med((t) => t.switches) } : null,
   };
 }
 

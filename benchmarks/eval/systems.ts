@@ -44,6 +44,8 @@ export interface Space {
   singles: FrontierPoint[];
   bestVal: number;
   bestHeld: number;
+  /** Index of the best single model on the held-out half (the accuracy targets' reference). */
+  bestModel: number;
   models: ModelTable[];
   /** Host CPU work on the lanes' cores (measured by the eval's calibration), for every plan. */
   hostCpu?: HostCpu;
@@ -64,6 +66,7 @@ export function makeSpace(profile: Profile): Space {
     const t = timingFor(m, profile.lanes[0]);
     return { name: m.name, memoryBytes: m.memoryBytes, batch: t.batchTimesUs.map((r) => r.batch), p50Us: t.batchTimesUs.map((r) => r.p50) };
   });
+  const heldAcc = profile.models.map((_, m) => evalCascade(held, { models: [m], thresholds: [], measure: 'max_prob' }).accuracy);
   return {
     profile,
     val,
@@ -71,7 +74,8 @@ export function makeSpace(profile: Profile): Space {
     frontier,
     singles,
     bestVal: Math.max(...singles.map((s) => s.accuracy)),
-    bestHeld: Math.max(...profile.models.map((_, m) => evalCascade(held, { models: [m], thresholds: [], measure: 'max_prob' }).accuracy)),
+    bestHeld: Math.max(...heldAcc),
+    bestModel: heldAcc.indexOf(Math.max(...heldAcc)),
     models,
   };
 }
