@@ -62,6 +62,8 @@ export interface PlanStats {
   threads: number;
   searchMs: number;
   assignMs: number;
+  /** Part of assignMs: sustained capacity, drain rate and burst budget of every gear. */
+  gearFieldsMs: number;
   totalMs: number;
   candidatesEvaluated: number;
   frontierSize: number;
@@ -257,7 +259,9 @@ export async function computePlan(profile: Profile, options: PlanOptions, onProg
     // held-out accuracy per gear: the profile's answers on the held-out half, when it has them
     const heldout = profile.heldoutLabels ? columnsOf(profile, profile.lanes[0], 'heldout') : undefined;
     const { gears, unservable, sources } = await buildGears(ctx, levels, assigned, exec, profile, heldout);
+    const tFields = performance.now();
     const staticGearId = await annotateGears(ctx, gears, sources, staticIdx);
+    const gearFieldsMs = performance.now() - tFields;
     const accuracyObjective = o.objective === 'accuracy' && o.minAccuracy !== undefined ? targetReport(gears, o.minAccuracy, o.loadHistogram) : undefined;
     const tAssign = performance.now();
     const placement: Record<string, number[]> = {};
@@ -297,7 +301,7 @@ export async function computePlan(profile: Profile, options: PlanOptions, onProg
     const tEnd = performance.now();
     return {
       plan,
-      stats: { threads: o.threads, searchMs: tSearch - t0, assignMs: tAssign - tSearch, totalMs: tEnd - t0, candidatesEvaluated: merged.evaluated, frontierSize: frontier.length },
+      stats: { threads: o.threads, searchMs: tSearch - t0, assignMs: tAssign - tSearch, gearFieldsMs, totalMs: tEnd - t0, candidatesEvaluated: merged.evaluated, frontierSize: frontier.length },
     };
   } finally {
     await exec.close();
@@ -433,11 +437,13 @@ function targetReport(gears: PlanGear[], target: number, histogram?: LoadBin[]):
   if (!histogram) return { target, mode: 'every-gear', met: gears.length > 0 && gears.every((g) => g.expectedAccuracy >= target - 1e-12) };
   const lwa = loadWeightedAccuracy(gears, histogram);
   const scale = capacityScale(gears, histogram, target);
+  const heldout = gears.length > 0 && gears.every((g) => g.heldoutAccuracy !== undefined) ? gears.map((g) => ({ ...g, expectedAccuracy: g.heldoutAccuracy! })) : undefined;
   return {
     target,
     mode: 'load-weighted',
     histogram: histogram.map((b) => ({ rateQps: b.rateQps, weight: b.weight })),
     loadWeightedAccuracy: lwa,
+    ...(heldout ? { loadWeightedHeldoutAccuracy: loadWeightedAccuracy(heldout, histogram) } : {}),
     ...(Number.isFinite(scale) ? { capacityScale: scale } : {}),
     met: lwa >= target - 1e-12,
   };

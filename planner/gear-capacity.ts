@@ -110,8 +110,8 @@ export function burstP95Ms(ctx: PlanContext, cascade: number, cfg: BatchConfig, 
  * Burst budget: the most items that, queued at once on the gear's idle lanes, are answered
  * with their p95 within the SLO (bisection over the count; the p95 grows with the count up to
  * the routing noise of small bursts). Arrivals after them do not delay them (FIFO first stage,
- * oldest deadline first after it), so the policy compares a backlog plus the arrivals still to
- * come in its horizon with this number.
+ * oldest deadline first after it); an arrival behind them waits for all of them (about
+ * count / serviceRateQps), which is not in this number.
  */
 export function burstBudgetItems(ctx: PlanContext, cascade: number, cfg: BatchConfig, laneShares: number[][], atQps: number): number {
   const sloMs = ctx.sloUs / 1000;

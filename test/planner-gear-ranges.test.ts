@@ -12,6 +12,7 @@ import type { GearCascade, PlanContext } from '../planner/messages.js';
 import { validatePlan, type LoadBin, type Plan, type PlanGear } from '../ts/contracts/plan-schema.js';
 import type { Profile } from '../ts/contracts/profile-schema.js';
 import { runPlanCommand } from '../ts/cli/plan-command.js';
+import { planSvg } from '../planner/svg.js';
 import { syntheticProfile } from './planner-fixture.js';
 
 const kSloMs = 50;
@@ -67,17 +68,17 @@ t.test('burst budget and drain rate of a one-stage gear match the closed form', 
 });
 
 /** Each gear's validation accuracy, routing every image through its stages (exit when certainty >= threshold). */
-function gearAccuracy(profile: Profile, g: PlanGear): number {
-  const byName = new Map(profile.models.map((m) => [m.name, m]));
-  const n = profile.labels.length;
+function gearAccuracy(profile: Profile, g: PlanGear, split: 'validation' | 'heldout' = 'validation'): number {
+  const byName = new Map(profile.models.map((m) => [m.name, m[split]!]));
+  const n = split === 'validation' ? profile.labels.length : profile.heldoutLabels!.length;
   let ok = 0;
   for (let i = 0; i < n; i++) {
     for (let s = 0; s < g.stages.length; s++) {
       const st = g.stages[s];
       const m = byName.get(st.model)!;
       const last = s === g.stages.length - 1;
-      if (last || Math.fround(m.validation.certainty[st.measure][i]) >= st.threshold) {
-        ok += m.validation.correct[i];
+      if (last || Math.fround(m.certainty[st.measure][i]) >= st.threshold) {
+        ok += m.correct[i];
         break;
       }
     }
@@ -130,7 +131,10 @@ t.test('static gear, burst fields and the load-weighted accuracy target on a syn
   // a histogram whose peak is above the static cascade's capacity
   const cap = st!.sustainedQps!;
   const hist: LoadBin[] = [{ rateQps: 0, weight: 1 }, { rateQps: cap * 0.2, weight: 4 }, { rateQps: cap * 0.6, weight: 3 }, { rateQps: cap * 1.4, weight: 1 }];
-  const { plan } = await computePlan(profile, { ...base, loadHistogram: hist });
+  // held-out answers: another synthetic draw of the same models (reported, never used to choose)
+  const other = syntheticProfile(600, 8);
+  const withHeldout: Profile = { ...profile, models: profile.models.map((m, k) => ({ ...m, heldout: other.models[k].validation })), heldoutLabels: other.labels };
+  const { plan } = await computePlan(withHeldout, { ...base, loadHistogram: hist });
   validatePlan(plan);
   const ao = plan.accuracyObjective!;
   t.equal(ao.mode, 'load-weighted');
@@ -139,9 +143,14 @@ t.test('static gear, burst fields and the load-weighted accuracy target on a syn
   const w = weighted(plan, accs, hist);
   t.ok(w.served, 'every bin served');
   t.ok(Math.abs(w.acc - ao.loadWeightedAccuracy!) < 1e-9, `load-weighted accuracy ${w.acc.toFixed(4)} as recorded`);
+  const held = weighted(plan, plan.gears.map((g) => gearAccuracy(withHeldout, g, 'heldout')), hist);
+  t.ok(Math.abs(held.acc - ao.loadWeightedHeldoutAccuracy!) < 1e-9, `load-weighted held-out accuracy ${held.acc.toFixed(4)} as recorded`);
   t.ok(w.acc >= target, `load-weighted accuracy ${w.acc.toFixed(4)} meets the target ${target.toFixed(4)}`);
   t.equal(ao.met, true);
   t.ok(plan.gears.some((g) => g.static), 'with a histogram, still a static gear');
+  const svg = planSvg(plan);
+  t.match(svg, /accuracy target [0-9.]+ \(load-weighted\)/, 'the SVG draws the target');
+  t.match(svg, /\(static cascade\)<\/title>/, 'the SVG names the static gear');
   t.ok(plan.gears.some((g, i) => accs[i] < target), 'a gear below the target serves the peak');
   // capacity scale: the histogram times it still meets the target; a little more does not
   const m = ao.capacityScale!;
@@ -181,4 +190,15 @@ t.test('plan --load-histogram: written objective; bad files and flag combination
   t.equal(plan.planner.gearRanges, 'sustained');
   t.match(r.out, /accuracy target .*load-weighted accuracy/);
   t.match(r.out, /\(static\)/);
+  // a target no cascade reaches: an input error naming it
+  r = await run([...common, '--min-accuracy', '0.9999', '--out', join(dir, 'x.json')]);
+  t.equal(r.code, 1);
+  t.match(r.err, /no cascade reaches the accuracy target 0\.9999/);
+  // all the load far above the static cascade's capacity: written, the miss reported
+  const staticCap = plan.gears.find((g) => g.static)!.sustainedQps!;
+  writeFileSync(join(dir, 'high.json'), JSON.stringify([{ rateQps: Math.round(staticCap * 3), weight: 1 }]));
+  r = await run([...common, '--min-accuracy', target, '--load-histogram', join(dir, 'high.json'), '--out', join(dir, 'high-plan.json')]);
+  const high = validatePlan(JSON.parse(readFileSync(join(dir, 'high-plan.json'), 'utf8')));
+  t.equal(high.accuracyObjective?.met, false, `load-weighted ${high.accuracyObjective?.loadWeightedAccuracy} below ${target}`);
+  t.match(r.err, /the accuracy target .* is not met \(load-weighted/);
 });

@@ -1,17 +1,18 @@
 // The backlog gear policy's decisions on constructed inputs (ts/server/gear-policy.ts): down
 // only on a burst that would miss the SLO, to the most accurate gear that would not; not on one
-// the budget absorbs; up only after the backlog drains, the load is inside the band and the
+// the budget (or the gear's spare capacity over the horizon) absorbs; up only after the backlog drains, the load is inside the band and the
 // hold has passed; a single large request counted as backlog, not as arrival rate. Expected
 // gears are worked out by hand from the formulas in the comments.
 import t from 'tap';
 import { BacklogGearPolicy, policyGears, type PolicyGear } from '../ts/server/gear-policy.js';
 import { LoadMonitor } from '../ts/server/load-monitor.js';
 
-// sustained (items/s), service rate (items/s), budget (ms); SLO 10 ms, horizon = SLO.
+// sustained (items/s), service rate (items/s), budget (ms), own latency 0 (the whole backlog
+// is queued work; the Little's-law part has its own test); SLO 10 ms, horizon = SLO, band 3%.
 const gears: PolicyGear[] = [
-  { sustainedQps: 1000, serviceRateQps: 1250, budgetMs: 6 },
-  { sustainedQps: 2000, serviceRateQps: 2500, budgetMs: 6 },
-  { sustainedQps: 4000, serviceRateQps: 5000, budgetMs: 7 },
+  { sustainedQps: 1000, serviceRateQps: 1250, budgetMs: 6, ownLatencyMs: 0 },
+  { sustainedQps: 2000, serviceRateQps: 2500, budgetMs: 6, ownLatencyMs: 0 },
+  { sustainedQps: 4000, serviceRateQps: 5000, budgetMs: 7, ownLatencyMs: 0 },
 ];
 const make = () => new BacklogGearPolicy(gears, { sloMs: 10, holdMs: 200 });
 
@@ -19,11 +20,14 @@ t.test('down: a burst the budget absorbs stays, one that would miss goes to the 
   const p = make();
   // wait(0) = backlog 2 / 1250/s = 1.6 ms + (1400 - 1000) * 10 ms / 1250 = 3.2 ms -> 4.8 <= 6
   t.same(p.decide({ nowMs: 0, rateQps: 900, recentRateQps: 1400, backlogItems: 2, current: 0 }), { gear: 0, reason: 'stay' }, 'above sustained, but within the burst budget');
-  // wait(0) = 3 / 1250 = 2.4 ms + 600 * 10 / 1250 = 4.8 ms -> 7.2 > 6; wait(1) = 2.4 + 0 <= 6
+  // wait(0) = 3 / 1250 = 2.4 ms + 600 * 10 / 1250 = 4.8 ms -> 7.2 > 6; wait(1) = 2.4 - 400 * 10 / 2500 = 0.8 <= 6
   t.same(p.decide({ nowMs: 1, rateQps: 900, recentRateQps: 1600, backlogItems: 3, current: 0 }), { gear: 1, reason: 'would_miss' });
   // wait(0) = 0 + 5000 * 10 / 1250 = 40; wait(1) = 4000 * 10 / 2500 = 16; wait(2) = 2000 * 10 / 5000 = 4 <= 7
   t.same(p.decide({ nowMs: 2, rateQps: 6000, recentRateQps: 6000, backlogItems: 0, current: 0 }), { gear: 2, reason: 'would_miss' }, 'skips gears that would miss too');
   // window rate alone (no recent): wait(0) = 2.4 + 500 * 10 / 1250 = 6.4 > 6 -> gear 1
+  // A backlog over the budget that the gear's spare capacity clears within the horizon:
+  // wait(0) = 8 / 1250 = 6.4 ms + (500 - 1000) * 10 / 1250 = -4 ms -> 2.4 <= 6
+  t.same(p.decide({ nowMs: 2.5, rateQps: 500, recentRateQps: 500, backlogItems: 8, current: 0 }), { gear: 0, reason: 'stay' }, 'the spare capacity drains it within the horizon');
   t.same(p.decide({ nowMs: 3, rateQps: 1500, backlogItems: 3, current: 0 }), { gear: 1, reason: 'would_miss' }, 'without a recent rate the window rate is read');
   // above every gear's service rate, nothing drains: the cheapest
   t.same(p.decide({ nowMs: 4, rateQps: 9000, recentRateQps: 9000, backlogItems: 0, current: 0 }), { gear: 2, reason: 'cannot_meet' });
@@ -32,26 +36,39 @@ t.test('down: a burst the budget absorbs stays, one that would miss goes to the 
 
 t.test('down when no gear meets the SLO: the most accurate gear that drains the backlog about as fast as the fastest', async (t) => {
   const p = make();
-  // backlog 20 items = 16 ms at gear 0 (over every budget). Rate 100/s: drain(0) = 16 / (1 - 0.08)
-  // = 17.4 ms, drain(2) = 16 / 0.98 = 16.3 ms: within one horizon (10 ms) -> stay.
+  // backlog 20 items = 16 ms at gear 0; at 100/s every gear misses: wait = 16 - 7.2, 16 - 7.6,
+  // 16 - 7.8 ms > 6, 6, 7. drain(0) = 16 / (1 - 0.08) = 17.4 ms, drain(2) = 16 / 0.98 = 16.3 ms:
+  // within one horizon (10 ms) -> stay.
   t.same(p.decide({ nowMs: 0, rateQps: 100, recentRateQps: 100, backlogItems: 20, current: 0 }), { gear: 0, reason: 'stay' }, 'switching would not drain it sooner');
-  // rate 1100/s: drain(0) = 16 / 0.12 = 133 ms, drain(1) = 16 / 0.56 = 28.6, drain(2) = 16 / 0.78
-  // = 20.5; tolerable = 20.5 + 10 = 30.5 -> gear 1
+  // rate 1100/s: waits 16.8, 12.4, 10.2 ms all miss; drain(0) = 16 / 0.12 = 133 ms, drain(1) =
+  // 16 / 0.56 = 28.6, drain(2) = 16 / 0.78 = 20.5; tolerable = 20.5 + 10 = 30.5 -> gear 1
   t.same(p.decide({ nowMs: 1, rateQps: 1100, recentRateQps: 1100, backlogItems: 20, current: 0 }), { gear: 1, reason: 'cannot_meet' });
+});
+
+t.test('the items of normal operation are not queued work (Little\'s law)', async (t) => {
+  // Gear 0 with an own latency of 4 ms: at 900/s, 3.6 items are in flight by themselves.
+  const withOwn = gears.map((g) => ({ ...g, ownLatencyMs: 4 }));
+  const p = new BacklogGearPolicy(withOwn, { sloMs: 10, holdMs: 200 });
+  // backlog 10: queued 10 - 3.6 = 6.4 -> 5.12 ms + (900 - 1000) * 10 / 1250 = -0.8 -> 4.3 <= 6
+  t.same(p.decide({ nowMs: 0, rateQps: 900, recentRateQps: 900, backlogItems: 10, current: 0 }), { gear: 0, reason: 'stay' });
+  // counted whole (own latency 0): 8 ms - 0.8 = 7.2 > 6 -> down
+  t.same(make().decide({ nowMs: 0, rateQps: 900, recentRateQps: 900, backlogItems: 10, current: 0 }), { gear: 1, reason: 'would_miss' });
+  t.equal(p.queuedItems(0, 10, 900), 10 - 3.6);
+  t.equal(p.queuedItems(0, 2, 900), 0, 'never below 0');
 });
 
 t.test('up: only once the backlog drains, the load is inside the band, and the hold has passed', async (t) => {
   const p = make();
   const at = (nowMs: number, rateQps: number, backlogItems: number, current = 2) => p.decide({ nowMs, rateQps, recentRateQps: rateQps, backlogItems, current });
-  // gear 0 qualifies: drain 1 / 1250 = 0.8 ms <= 0.25 * 10; load 850 < 0.9 * 1000
+  // gear 0 qualifies: drain 1 / 1250 = 0.8 ms <= 0.25 * 10; load 850 < 0.97 * 1000
   t.same(at(1000, 850, 1), { gear: 2, reason: 'stay' }, 'the hold starts');
   t.same(at(1100, 850, 1), { gear: 2, reason: 'stay' });
   t.same(at(1199, 850, 1), { gear: 2, reason: 'stay' }, 'held 199 of 200 ms');
   t.same(at(1200, 850, 1), { gear: 0, reason: 'drained' }, 'held one window');
 
-  // The band: 950/s is below gear 0's sustained 1000 but not below 900: gear 1 (950 < 1800).
-  t.same(at(2000, 950, 0), { gear: 2, reason: 'stay' });
-  t.same(at(2200, 950, 0), { gear: 1, reason: 'drained' }, 'not gear 0: inside its band');
+  // The band: 980/s is below gear 0's sustained 1000 but not below 970: gear 1 (980 < 1940).
+  t.same(at(2000, 980, 0), { gear: 2, reason: 'stay' });
+  t.same(at(2200, 980, 0), { gear: 1, reason: 'drained' }, 'not gear 0: inside its band');
 
   // The backlog: 5 items drain in 4 ms under gear 0 (> 2.5 ms), in 2 ms under gear 1.
   t.same(at(3000, 100, 5), { gear: 2, reason: 'stay' });
@@ -88,8 +105,9 @@ t.test('a single large request: its items are backlog (which drains), not arriva
   t.equal(monitor.totalItems, 356, 'every item is counted as offered');
   t.equal(monitor.rateQps(1000), 95, 'a lone large request adds nothing to the rate (19 quiet items left in the window)');
   const look = { nowMs: 1000, rateQps: monitor.rateQps(1000), recentRateQps: monitor.recentRateQps(1000), backlogItems: 256, current: 0 };
-  // rate 100/s (recent: 4 items over 40 ms); backlog 256 / 1250 = 205 ms over every budget;
-  // drain(0) = 205 / (1 - 0.08) = 223, drain(2) = 205 / 0.98 = 209; tolerable = 209 + 20.9 -> stay
+  // rate 100/s (recent: 4 items over 40 ms); backlog 256 / 1250 = 205 ms, over every budget
+  // whatever the horizon drains (at most 7.8 ms); drain(0) = 205 / (1 - 0.08) = 223, drain(2) =
+  // 205 / 0.98 = 209; tolerable = 209 + 20.9 -> stay
   t.same(p.decide(look), { gear: 0, reason: 'stay' }, `rate ${look.rateQps}/s, recent ${look.recentRateQps.toFixed(0)}/s: no switch`);
 
   // Counted as arrivals (the old way: record()), the same request reads as a burst and would switch.
@@ -125,13 +143,13 @@ t.test('policyGears: the plan fields when present, derived figures for older pla
     2,
   );
   // derived: service = 2000 / 0.8 = 2500/s; budget = 10 - (4 * 250 us + 2 * 1000 us) / 1000 = 7 ms
-  t.same(old, { sustainedQps: 2000, serviceRateQps: 2500, budgetMs: 7 });
+  t.same(old, { sustainedQps: 2000, serviceRateQps: 2500, budgetMs: 7, ownLatencyMs: 3 });
   // fields: budget = min(7 ms derived, 15 items / 3000/s = 5 ms)
-  t.same(withFields, { sustainedQps: 2600, serviceRateQps: 3000, budgetMs: 5 });
+  t.same(withFields, { sustainedQps: 2600, serviceRateQps: 3000, budgetMs: 5, ownLatencyMs: 3 });
   const [lenient] = policyGears([{ maxQps: 2000, utilization: 0.8, expectedCostUs: 250, stages, sustainedQps: 2600, serviceRateQps: 3000, burstBudgetItems: 60 }], 10, 2);
   t.equal(lenient.budgetMs, 7, 'a burst budget of 20 ms of drain does not widen the 7 ms an arrival behind it can wait');
   // no utilization: 2 lanes / 250 us = 8000/s
-  t.same(noUtil, { sustainedQps: 2000, serviceRateQps: 8000, budgetMs: 7 });
+  t.same(noUtil, { sustainedQps: 2000, serviceRateQps: 8000, budgetMs: 7, ownLatencyMs: 3 });
   t.throws(() => new BacklogGearPolicy([], { sloMs: 10 }), /gears must not be empty/);
   t.throws(() => new BacklogGearPolicy(gears, { sloMs: 0 }), /sloMs must be a finite number > 0/);
   t.throws(() => new BacklogGearPolicy(gears, { sloMs: 10, upBand: 1 }), /upBand must be a finite number in \[0, 1\)/);

@@ -52,7 +52,7 @@ origins call the server (CORS headers, preflights answered); without it, no CORS
     { name: 'port', kind: 'integer', min: 0, max: 65535, default: 8000, help: 'REST port (0: a free one)' },
     { name: 'grpc-port', kind: 'integer', min: 0, max: 65535, default: 8001, help: 'gRPC port (0: gRPC off; a free one when --port is 0 and this flag is not given)' },
     { name: 'overload-status', kind: 'choice', choices: ['429', '503'], default: '429', help: 'HTTP status of a request refused for overload' },
-    { name: 'up-switch-hold-ms', kind: 'number', value: 'MS', min: 0, max: kHourMs, help: 'how long a higher load must last before a cheaper gear is switched in' },
+    { name: 'up-switch-hold-ms', kind: 'number', value: 'MS', min: 0, max: kHourMs, help: 'how long the backlog must stay drained and the load below the band before a more accurate gear (default: --load-window-ms)' },
     { name: 'log-level', kind: 'choice', choices: kLogLevels, default: 'info', help: 'the log stream\'s level (stderr, JSON lines)' },
     { name: 'quiet', kind: 'boolean', help: '--log-level warn and no banner' },
     { name: 'access-log-sample', kind: 'number', value: 'RATE', min: 0, max: 1, default: 0, help: 'share of requests written as access lines at info' },

@@ -27,7 +27,7 @@ export interface PlanGear {
   expectedAccuracy: number;
   heldoutAccuracy?: number;
   expectedCostUs: number;
-  /** Predicted p95 (max over Poisson and bursty simulations at the checked loads). */
+  /** Predicted p95 at the checked loads (Poisson; also bursty under the "utilization-cap" range rule: the max). */
   predictedP95Ms: number;
   /** LP-predicted peak lane utilization at maxQps. */
   utilization: number;
@@ -42,8 +42,8 @@ export interface PlanGear {
   /**
    * Items that can be queued at once on this gear (idle lanes, no other arrivals) and still
    * be answered with their p95 within the SLO (simulated). Arrivals after them do not delay
-   * them (FIFO first stage, oldest-deadline-first later stages), so a backlog of up to this
-   * many items, counting the arrivals still to come in a horizon, meets the SLO.
+   * them (FIFO first stage, oldest-deadline-first later stages); an item arriving behind such
+   * a backlog waits for all of it (about burstBudgetItems / serviceRateQps).
    */
   burstBudgetItems?: number;
   /** True on the gear running the static cascade (the cheapest frontier cascade meeting minAccuracy). */
@@ -67,6 +67,8 @@ export interface AccuracyObjective {
   histogram?: LoadBin[];
   /** Sum over bins of weight x accuracy of the gear serving rateQps (0 where no gear serves it) / total weight. */
   loadWeightedAccuracy?: number;
+  /** The same with the gears' heldoutAccuracy (when every gear has one); reported, never used to choose. */
+  loadWeightedHeldoutAccuracy?: number;
   /** Largest factor the histogram's rates can be multiplied by with the load-weighted accuracy still >= target and every bin served. */
   capacityScale?: number;
   met: boolean;
@@ -228,6 +230,7 @@ function checkAccuracyObjective(c: Checker, a: unknown): void {
     });
   }
   if (a.loadWeightedAccuracy !== undefined) c.num(a.loadWeightedAccuracy, `${p}.loadWeightedAccuracy`, 'unit');
+  if (a.loadWeightedHeldoutAccuracy !== undefined) c.num(a.loadWeightedHeldoutAccuracy, `${p}.loadWeightedHeldoutAccuracy`, 'unit');
   if (a.capacityScale !== undefined) c.num(a.capacityScale, `${p}.capacityScale`, 'nonneg');
   if (typeof a.met !== 'boolean') c.fail(`${p}.met`, `expected a boolean, got ${JSON.stringify(a.met)}`);
 }

@@ -3,11 +3,13 @@
 // gear controller and the planner's switching simulator drive alike.
 //
 // The rule (BacklogGearPolicy), per look:
-// - Latency model: an arrival waits for the work ahead of it, then runs its own batches. The
-//   work ahead is the backlog (items in flight; admitted under the running gear, whose
-//   stages they keep, so it drains at the running gear's service rate) plus, over a short
-//   horizon, the arrivals in excess of what the gear sustains. A gear g "would miss" when
-//     backlog / serviceRate(current) + max(0, rate - sustained(g)) * horizon / serviceRate(g)
+// - Latency model: an arrival waits for the queued work ahead of it, then runs its own
+//   batches. Queued work = the backlog (items in flight) less what normal operation holds
+//   (Little's law: rate x the running gear's own latency); it was admitted under the running
+//   gear and keeps its stages, so it drains at that gear's service rate. Over a short horizon
+//   (one SLO) gear g adds the arrivals above its sustained capacity, or drains that much more
+//   when it has spare capacity. A gear g "would miss" when
+//     queued / serviceRate(current) + (rate - sustained(g)) * horizon / serviceRate(g)
 //   exceeds budget(g), the SLO minus g's own latency (its queue delays and one batch).
 // - Down: only when the running gear would miss; then to the most accurate cheaper gear that
 //   would not (`would_miss`). When none would (the backlog alone is over budget), switching
@@ -16,11 +18,11 @@
 //   is more) of the fastest gear's (`cannot_meet`); at a low arrival rate that is the running
 //   gear, so a single large request does not throw the gear down (its items count as
 //   backlog, not as arrival rate: see the load monitor).
-// - Up: to the most accurate gear u above the running one whose drain time of the backlog is
-//   within upDrainFraction of the SLO and whose load band holds: rate < (1 - upBand) *
-//   sustained(u), on the recent rate; the condition must hold at every look for holdMs (the
-//   server passes its monitor window), and the target is the least accurate gear that
-//   qualified at every look of the hold, so a fluctuating load does not overshoot.
+// - Up: to the most accurate gear u above the running one that drains the queued work within
+//   upDrainFraction of the SLO and whose load band holds, window rate < (1 - upBand) *
+//   sustained(u); at every look for holdMs (the server passes its monitor window); the target
+//   is the least accurate gear that qualified at every look of the hold, so a fluctuating
+//   load does not overshoot.
 // Loads are items per second, times milliseconds.
 import type { GearDecision, GearPolicy, GearPolicyInput } from '../contracts/gear-policy.js';
 
@@ -45,6 +47,8 @@ export interface PolicyGear {
   serviceRateQps: number;
   /** Wait an arrival can afford before its own batches and run: the SLO minus the gear's own latency, ms. */
   budgetMs: number;
+  /** The gear's own latency (queue delays + one first-stage batch), ms: rate x this is the in-flight count of normal operation. */
+  ownLatencyMs: number;
 }
 
 /** The plan's figures of a gear the policy's capacities are derived from. */
@@ -81,7 +85,7 @@ export function policyGears(gears: readonly PlanGearFigures[], sloMs: number, la
     // go first, oldest deadline first). So it can only tighten the derived budget: on the zoo
     // at SLO 10 ms it read 10-19 ms of drain, and the policy then missed the SLO (see docs).
     if (g.burstBudgetItems !== undefined) budgetMs = Math.min(budgetMs, (g.burstBudgetItems / serviceRateQps) * 1000);
-    return { sustainedQps, serviceRateQps: Math.max(serviceRateQps, sustainedQps), budgetMs: Math.max(0, budgetMs) };
+    return { sustainedQps, serviceRateQps: Math.max(serviceRateQps, sustainedQps), budgetMs: Math.max(0, budgetMs), ownLatencyMs: ownUs / 1000 };
   });
 }
 
@@ -97,7 +101,13 @@ export interface BacklogPolicyOptions {
   holdMs?: number;
   /** Up only when the backlog drains under the better gear within this fraction of the SLO. Default 0.25. */
   upDrainFraction?: number;
-  /** Up only when the load is below (1 - upBand) x the better gear's sustained capacity. Default 0.1. */
+  /**
+   * Up only when the load is below (1 - upBand) x the better gear's sustained capacity. Default
+   * 0.03: about the noise of a 200 ms window at thousands of items/s (+-2.7% at 7,000/s); the
+   * down rule keeps its own margin (it needs a predicted miss), and a wider band left a gear
+   * at 92-97% of the better gear's capacity on the cheaper gear for the whole high phase of
+   * the step trace (docs/gear-switching.md).
+   */
   upBand?: number;
 }
 
@@ -127,18 +137,29 @@ export class BacklogGearPolicy implements GearPolicy {
     check('upSwitchHoldMs', this.holdMs, this.holdMs >= 0);
     this.upDrainFraction = options.upDrainFraction ?? 0.25;
     check('upDrainFraction', this.upDrainFraction, this.upDrainFraction >= 0 && this.upDrainFraction < 1);
-    this.upBand = options.upBand ?? 0.1;
+    this.upBand = options.upBand ?? 0.03;
     check('upBand', this.upBand, this.upBand >= 0 && this.upBand < 1);
     gears.forEach((g, i) => {
-      if (!(g.sustainedQps > 0 && g.serviceRateQps > 0 && g.budgetMs >= 0)) throw new RangeError(`gears[${i}]: sustainedQps and serviceRateQps must be > 0 and budgetMs >= 0, got ${JSON.stringify(g)}`);
+      if (!(g.sustainedQps > 0 && g.serviceRateQps > 0 && g.budgetMs >= 0 && g.ownLatencyMs >= 0)) throw new RangeError(`gears[${i}]: sustainedQps and serviceRateQps must be > 0, budgetMs and ownLatencyMs >= 0, got ${JSON.stringify(g)}`);
     });
     this.gears = gears;
+  }
+
+  /**
+   * Items of the backlog that are queued work ahead of an arrival: the in-flight count less
+   * what normal operation holds at this rate (Little's law: rate x the gear's own latency, the
+   * items forming and running their own batches). Counting all of it read a gear running at
+   * 85% of its capacity as about to miss, and blocked up-switches under load as the earlier
+   * "in flight below one batch" rule did.
+   */
+  queuedItems(g: number, backlogItems: number, rateQps: number): number {
+    return Math.max(0, backlogItems - (rateQps * this.gears[g].ownLatencyMs) / 1000);
   }
 
   /** Wait (ms) of an arrival at the end of the horizon under gear g: the backlog's drain plus the excess. */
   waitMs(g: number, backlogMs: number, rateQps: number): number {
     const gear = this.gears[g];
-    return backlogMs + (Math.max(0, rateQps - gear.sustainedQps) * this.horizonMs) / gear.serviceRateQps;
+    return backlogMs + ((rateQps - gear.sustainedQps) * this.horizonMs) / gear.serviceRateQps;
   }
 
   /** Time (ms) to drain the backlog while arrivals run under gear g (Infinity: it never drains). */
@@ -152,7 +173,7 @@ export class BacklogGearPolicy implements GearPolicy {
     const cur = Math.min(Math.max(current, 0), last);
     // The near future: the recent rate when the monitor has one, else the window's.
     const rate = recentRateQps ?? rateQps;
-    const backlogMs = (backlogItems / this.gears[cur].serviceRateQps) * 1000;
+    const backlogMs = (this.queuedItems(cur, backlogItems, rate) / this.gears[cur].serviceRateQps) * 1000;
     if (this.waitMs(cur, backlogMs, rate) > this.gears[cur].budgetMs) {
       this.reset();
       for (let g = cur + 1; g <= last; g++) if (this.waitMs(g, backlogMs, rate) <= this.gears[g].budgetMs) return { gear: g, reason: 'would_miss' };
@@ -165,13 +186,13 @@ export class BacklogGearPolicy implements GearPolicy {
       }
       return cur === last ? { gear: cur, reason: 'stay' } : { gear: last, reason: 'cannot_meet' };
     }
-    // The recent rate at every look of a hold one window long: the load stayed below the band
-    // for a whole window, without the window average's lag from before the hold began (after a
-    // spike the 200 ms average kept a cheap gear ~200 ms longer than the load did).
-    const load = recentRateQps ?? rateQps;
+    // The window's rate: the recent one (50 ms) is too noisy for a band of a few percent, and a
+    // hold asks it to stay below the band at every look.
+    const load = rateQps;
     let best = -1;
+    const queued = this.queuedItems(cur, backlogItems, load);
     for (let u = 0; u < cur; u++) {
-      const drainMs = (backlogItems / this.gears[u].serviceRateQps) * 1000;
+      const drainMs = (queued / this.gears[u].serviceRateQps) * 1000;
       if (drainMs <= this.upDrainFraction * this.sloMs && load < (1 - this.upBand) * this.gears[u].sustainedQps) {
         best = u;
         break;
