@@ -78,7 +78,7 @@ function sizing(quick: boolean): Sizing {
   }
   const other = (drop: number, sloMs: number, trace: 'twitter' | 'azure'): CellSpec => ({ drop, sloMs, trace, dayMs: 6000, trials: 3, maxTrials: 5, systems: [...all] });
   const engineCells: CellSpec[] = [
-    { drop: 0.005, sloMs: 50, trace: 'twitter', dayMs: 30_000, trials: 3, maxTrials: 5, headline: true, systems: [...all] },
+    { drop: 0.005, sloMs: 50, trace: 'twitter', dayMs: 30_000, trials: 2, maxTrials: 4, headline: true, systems: [...all] },
     other(0.005, 50, 'azure'),
     other(0.015, 25, 'twitter'),
     other(0.03, 100, 'twitter'),
@@ -92,7 +92,7 @@ function sizing(quick: boolean): Sizing {
     httpSeeds: kReportedSeeds.slice(0, kHttpSeedCount),
     tuningSeeds: [...kTuningSeeds],
     notes: [
-      `engine view: ${kReportedSeeds.length} reported seeds; the headline cell (best - 0.5 point, p95 50 ms, twitter) replays 30 s days, every other cell 6 s days (a trial = one day); per seed a capacity search of 3 trials when the prediction brackets it (up to 5 when it does not), each trial followed by 0.5 s of rest: about 6 systems x 4 seeds x 3 x 30 s = 36 min for the headline cell and 6 x 4 x 3 x 6 s = 7 min for each other cell`,
+      `engine view: ${kReportedSeeds.length} reported seeds; the headline cell (best - 0.5 point, p95 50 ms, twitter) replays 30 s days, every other cell 6 s days (a trial = one day); per seed a capacity search bracketed by the prediction (or the earlier seeds' median): in the headline cell 2 trials when the bracket holds (pass at 0.91x, fail at 1.1x the centre: the capacity is known to within 1.21x), up to 4 when it does not; in the other cells 3 (one bisection: within 1.1x), up to 5; each trial followed by 0.5 s of rest: about 6 systems x 4 seeds x 2.5 x 30 s = 30 min for the headline cell and 6 x 4 x 3 x 6 s = 7 min for each other cell`,
       `HTTP view: ${kHttpSeedCount} seeds (fewer: each trial also pays a server process and the front end), 6 s days, the headline target and SLO on the twitter and azure traces, no oracle (it needs the true rate inside the server): about 4 x 3 x 3 x 6 s + calibration = 4 min per cell`,
       'fixed hardware: engine view, twitter, p95 50 ms, 10 s days, every reported seed once per system, plus up to 8 tuning-seed trials to fix the scale and the baselines: about 5 min',
       'other targets on the azure trace, and the other targets in the HTTP view, are not in the full run: they would add about 7 min (engine) and 4 min (HTTP) each',
