@@ -44,6 +44,8 @@ export interface EvalOptions {
   profilePath?: string;
   /** Parts to run (default all): 'engine', 'fixed', 'http'. */
   only?: string[];
+  /** Keep the parts stored by an earlier run in the same directory (its trials file) and add to them. */
+  add?: boolean;
   /** No part starts after this time (a part under way finishes); the rest is listed as not run. */
   stopAfter?: Date;
   log?: (s: string) => void;
@@ -129,6 +131,22 @@ export async function runEval(o: EvalOptions): Promise<{ summaryPath: string; do
   const calibration: Record<string, unknown> = {};
   const summaryPath = join(outDir, `${prefix}-summary.json`);
   const trialsPath = join(outDir, `${prefix}-trials.json`);
+  // --add: keep the parts a previous run stored (its trials file) and run only what is asked
+  const kept = new Set<string>();
+  let prevWallS = 0;
+  if (o.add && existsSync(trialsPath)) {
+    const prev = JSON.parse(readFileSync(trialsPath, 'utf8'), (_, v) => (v === 'Infinity' ? Infinity : v)) as { cells: CellResult[]; fixed: FixedResult[]; calibration?: Record<string, unknown>; wallS?: number; loads?: number[] };
+    prevWallS = prev.wallS ?? 0;
+    loads.push(...(prev.loads ?? []));
+    cells.push(...prev.cells);
+    fixed.push(...prev.fixed);
+    // the earlier run's calibration (from its summary when its trials file lacks it), kept apart
+    const prevCal = prev.calibration ?? (existsSync(summaryPath) ? (JSON.parse(readFileSync(summaryPath, 'utf8')) as { meta?: { calibration?: Record<string, unknown> } }).meta?.calibration : undefined) ?? {};
+    for (const [k, v] of Object.entries(prevCal)) calibration[k.endsWith('(earlier run)') ? k : `${k} (earlier run)`] = v;
+    for (const c of prev.cells) kept.add(`${c.view === 'http' ? 'HTTP' : 'engine'} view, ${c.trace}, best - ${c.drop * 100} point, p95 ${c.sloMs} ms`);
+    if (prev.fixed.length) kept.add('fixed-hardware view (engine)');
+    log(`--add: kept ${prev.cells.length} cell(s) and ${prev.fixed.length} fixed-hardware view(s) from ${trialsPath}`);
+  }
   const docPath = o.record && !o.quick ? join(root, 'docs', 'evaluation-results.md') : join(outDir, `${prefix}.md`);
   let commit = 'unknown';
   try {
@@ -146,7 +164,7 @@ export async function runEval(o: EvalOptions): Promise<{ summaryPath: string; do
       commit,
       machine: machine(),
       loadAverage: { min: sorted[0], median: sorted[sorted.length >> 1], max: sorted[sorted.length - 1], samples: sorted.length },
-      wallS: (performance.now() - tStart) / 1000,
+      wallS: prevWallS + (performance.now() - tStart) / 1000,
       bestHeld: sp0?.bestHeld ?? NaN,
       bestVal: sp0?.bestVal ?? NaN,
       sizing: z.notes,
@@ -155,7 +173,7 @@ export async function runEval(o: EvalOptions): Promise<{ summaryPath: string; do
     };
     const summary = buildSummary(cells, fixed, z.tuningSeeds, meta);
     writeFileSync(summaryPath, summaryJson(summary));
-    writeFileSync(trialsPath, summaryJson({ profile: profilePath, cells, fixed }));
+    writeFileSync(trialsPath, summaryJson({ profile: profilePath, cells, fixed, calibration, wallS: meta.wallS, loads }));
     writeReport(summary, { docPath, ...(o.record && !o.quick ? { readmePath: join(root, 'README.md') } : {}) });
   };
 
@@ -221,6 +239,7 @@ export async function runEval(o: EvalOptions): Promise<{ summaryPath: string; do
     ...z.engineCells.filter((c) => !c.headline).map((c) => ({ what: cellName('engine', c), part: 'engine', run: async () => void (await runCapacityCell(await engine(), c, (r) => cells.push(r))) })),
   ];
   for (const step of steps) {
+    if (kept.has(step.what)) continue; // measured by the earlier run (--add)
     if (!only.has(step.part)) {
       notRun.push(`${step.what} (not asked for: --only)`);
       continue;
@@ -426,5 +445,5 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     stopAfter.setUTCHours(Number(m[1]), Number(m[2]), 0, 0);
     if (stopAfter.getTime() < Date.now() - 12 * 3600_000) stopAfter = new Date(stopAfter.getTime() + 24 * 3600_000);
   }
-  await runEval({ quick: args.includes('--quick'), record: recordFlag(args), outDir: arg('--out'), profilePath: arg('--profile'), ...(only ? { only } : {}), ...(stopAfter ? { stopAfter } : {}) });
+  await runEval({ quick: args.includes('--quick'), add: args.includes('--add'), record: recordFlag(args), outDir: arg('--out'), profilePath: arg('--profile'), ...(only ? { only } : {}), ...(stopAfter ? { stopAfter } : {}) });
 }
