@@ -44,6 +44,8 @@ export interface EvalOptions {
   profilePath?: string;
   /** Parts to run (default all): 'engine', 'fixed', 'http'. */
   only?: string[];
+  /** Lines added to the summary's "not run" list (e.g. what an interrupted earlier run left out). */
+  notRun?: string[];
   /** Keep the parts stored by an earlier run in the same directory (its trials file) and add to them. */
   add?: boolean;
   /** No part starts after this time (a part under way finishes); the rest is listed as not run. */
@@ -127,7 +129,7 @@ export async function runEval(o: EvalOptions): Promise<{ summaryPath: string; do
   loadTimer.unref();
   const cells: CellResult[] = [];
   const fixed: FixedResult[] = [];
-  const notRun: string[] = [];
+  const notRun: string[] = [...(o.notRun ?? [])];
   const calibration: Record<string, unknown> = {};
   const summaryPath = join(outDir, `${prefix}-summary.json`);
   const trialsPath = join(outDir, `${prefix}-trials.json`);
@@ -445,5 +447,6 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     stopAfter.setUTCHours(Number(m[1]), Number(m[2]), 0, 0);
     if (stopAfter.getTime() < Date.now() - 12 * 3600_000) stopAfter = new Date(stopAfter.getTime() + 24 * 3600_000);
   }
-  await runEval({ quick: args.includes('--quick'), add: args.includes('--add'), record: recordFlag(args), outDir: arg('--out'), profilePath: arg('--profile'), ...(only ? { only } : {}), ...(stopAfter ? { stopAfter } : {}) });
+  const notRunArgs = args.flatMap((a, i) => (a === '--not-run' && args[i + 1] !== undefined ? [args[i + 1]] : []));
+  await runEval({ quick: args.includes('--quick'), add: args.includes('--add'), notRun: notRunArgs, record: recordFlag(args), outDir: arg('--out'), profilePath: arg('--profile'), ...(only ? { only } : {}), ...(stopAfter ? { stopAfter } : {}) });
 }
