@@ -1,14 +1,20 @@
-// `npm run eval -- --quick` end to end (issue 7): the pipeline runs and writes its JSON, SVG
-// charts and markdown with the expected structure. Checks files and structure, not figures.
-// Also the trace generators: deterministic, mean = scale, twitter peak 4.75x the mean.
+// The evaluation (issue 14): `npm run eval -- --quick` end to end (it runs and writes its
+// summary and markdown with the expected structure: files and structure, not figures), the
+// trace generators, the seed sets (tuning and reported never overlap, in the code and in the
+// committed summary), and the committed README tables being a rendering of the committed
+// summary alone.
 import t from 'tap';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { makeTrace, peakRatio, rateCurve } from '../testkit/traces.js';
+import { kHttpSeedCount, kReportedSeeds, kTuningSeeds, makeTrace, peakRatio, rateCurve, rateHistogram, seedOverlap, smoothRate } from '../testkit/traces.js';
 import { packageRoot } from '../ts/contracts/package-root.js';
+
+const execFileP = promisify(execFile);
+const root = packageRoot();
+const systems = ['cascadeserve', 'static', 'dynamic', 'msplus', 'oracle'];
 
 t.test('traces are deterministic, scaled, with the documented peaks', async (t) => {
   const a = makeTrace('twitter', 200, 10_000, 7, 5000);
@@ -21,10 +27,38 @@ t.test('traces are deterministic, scaled, with the documented peaks', async (t) 
     t.ok(Math.abs(r.reduce((x, y) => x + y, 0) / r.length - 1) < 1e-9, `${shape}: mean 1`);
   }
   for (let i = 1; i < a.sendMs.length; i++) if (a.sendMs[i] < a.sendMs[i - 1]) t.fail('send times ascending');
+  const c = makeTrace('twitter', 200, 10_000, 8, 5000);
+  t.not(c.image[0] === a.image[0] && c.image[1] === a.image[1] && c.image[2] === a.image[2], true, 'another seed draws other images (paired trace-and-image seed)');
 });
 
-const execFileP = promisify(execFile);
-const root = packageRoot();
+t.test('tuning and reported seeds do not overlap', async (t) => {
+  t.same(seedOverlap(kTuningSeeds, kReportedSeeds), [], 'no seed in both lists');
+  t.same(seedOverlap([1, 2, 3], [3, 4]), [3], 'an overlap is found');
+  t.ok(kReportedSeeds.length >= 4 && kHttpSeedCount >= 3 && kHttpSeedCount < kReportedSeeds.length, 'at least 3 reported seeds per view; the engine view has more than the HTTP view');
+  t.ok(kTuningSeeds.length >= 1);
+  const committed = join(root, 'benchmarks', 'results', 'eval-summary.json');
+  if (existsSync(committed)) {
+    const s = JSON.parse(readFileSync(committed, 'utf8'));
+    t.same(seedOverlap(s.seeds.tuning, s.seeds.reported), [], 'the committed summary reports no tuning seed');
+    for (const row of s.rows) t.same(seedOverlap(s.seeds.tuning, row.seeds), [], `row ${row.view} ${row.trace}: reported seeds only`);
+    t.ok(s.rows.every((r: { view: string; seeds: number[] }) => r.seeds.length >= 3), 'every committed row has at least 3 seeds');
+  }
+});
+
+t.test('load histogram and smoothing', async (t) => {
+  const h = rateHistogram('twitter', [1, 2], 6000, 16);
+  t.equal(h.weight.length, 16);
+  t.ok(Math.abs(h.weight.reduce((a, b) => a + b, 0) - 1) < 1e-9, 'time fractions sum to 1');
+  const top = Math.max(...[1, 2].flatMap((s) => rateCurve('twitter', 6000, s)));
+  t.ok(Math.abs(h.upper[15] - top) < 1e-9, 'the last bin ends at the highest rate');
+  // the fraction below half the top, counted directly
+  const rates = [1, 2].flatMap((s) => rateCurve('twitter', 6000, s));
+  const below = rates.filter((r) => Math.floor((r / top) * 16) < 8).length / rates.length;
+  t.ok(Math.abs(h.weight.slice(0, 8).reduce((a, b) => a + b, 0) - below) < 1e-9, 'bins hold the time spent in them');
+  t.same(smoothRate([0, 0, 3, 0, 0], 3), [0, 1, 1, 1, 0], 'centred moving average');
+  t.same(smoothRate([1, 2, 3], 1), [1, 2, 3]);
+});
+
 const zoo = join(root, 'models', 'fmnist');
 t.test('quick evaluation end to end', { skip: existsSync(join(zoo, 'cascade.json')) && existsSync(join(zoo, 'data', 'heldout.bin')) ? false : 'the zoo is missing' }, async (t) => {
   // The evaluation is a benchmark program (tests do not import benchmarks/): run it as
@@ -34,38 +68,58 @@ t.test('quick evaluation end to end', { skip: existsSync(join(zoo, 'cascade.json
   const t0 = Date.now();
   const run = await execFileP(process.execPath, [join(root, 'dist', 'benchmarks', 'eval', 'run.js'), '--quick', '--out', dir], { cwd: root, maxBuffer: 64 << 20 }).catch((e: { code?: number; stderr?: string }) => e);
   t.notOk('code' in run && run.code, `the quick evaluation exits 0${'stderr' in run ? `: ${String(run.stderr).slice(-2000)}` : ''}`);
-  const resultPath = join(dir, 'eval-quick.json');
-  const docPath = join(dir, 'eval-quick.md');
   t.comment(`quick evaluation: ${((Date.now() - t0) / 1000).toFixed(0)} s`);
-  const r = JSON.parse(readFileSync(resultPath, 'utf8'));
-  t.equal(r.schema, 'cascadeserve.eval/1');
-  t.equal(r.quick, true);
-  const systems = ['cascadeserve', 'msplus', 'static', 'dynamic'];
-  t.same([...new Set(r.capacity.map((c: { system: string }) => c.system))].sort(), [...systems].sort(), 'a capacity per system');
-  for (const c of r.capacity) {
-    t.ok(c.trials.length >= 1, `${c.system}: trials ran`);
-    t.ok(c.capacity >= 0);
-    for (const tr of c.trials) t.ok(tr.s.requests > 0 && typeof tr.pass === 'boolean');
+  const summaryPath = join(dir, 'eval-quick-summary.json');
+  const s = JSON.parse(readFileSync(summaryPath, 'utf8'), (_, v) => (v === 'Infinity' ? Infinity : v));
+  // the shape of issue 14 item 6
+  t.ok(Array.isArray(s.seeds.tuning) && Array.isArray(s.seeds.reported), 'seeds: {tuning, reported}');
+  t.same(seedOverlap(s.seeds.tuning, s.seeds.reported), []);
+  t.same([...new Set(s.rows.map((r: { view: string }) => r.view))].sort(), ['engine', 'http'], 'a row per view');
+  for (const r of s.rows) {
+    t.ok(r.target > 0.5 && r.target < 1, 'target: a fraction');
+    t.equal(r.sloMs, 50);
+    t.equal(r.trace, 'twitter');
+    t.same(Object.keys(r.capacity).sort(), [...systems].sort(), 'capacity: every system (null where not run)');
+    for (const sys of systems) {
+      const c = r.capacity[sys];
+      if (r.view === 'http' && sys === 'oracle') t.equal(c, null, 'no oracle in the HTTP view');
+      else {
+        t.ok(c && typeof c.median === 'number' && typeof c.min === 'number' && typeof c.max === 'number', `${r.view} ${sys}: median, min, max`);
+        t.ok(c.min <= c.median && c.median <= c.max);
+        if (c.median === 0) t.ok(c.below > 0, `${r.view} ${sys}: no passing scale is "below X"`);
+        t.ok(r.detail[sys].trials >= 1, `${r.view} ${sys}: trials ran`);
+      }
+    }
   }
-  t.equal(r.fixedScale.length, systems.length, 'fixed-scale point per system');
-  t.ok(r.burst && r.burst.runs.length === systems.length && r.burst.runs[0].bins.length > 3, 'burst time series');
-  t.ok(r.simulatorCheck.length >= 1, 'simulator check against a real run');
-  for (const k of ['zoo', 'bertV100']) {
-    t.ok(r.simulator[k].rows.length >= 1, `simulator ${k} rows`);
-    for (const row of r.simulator[k].rows) t.same(Object.keys(row.lanes).sort(), [...systems].sort());
+  t.equal(s.fixedHardware.length, 1, 'a fixed-hardware view');
+  const f = s.fixedHardware[0];
+  t.equal(f.view, 'engine');
+  t.same(Object.keys(f.systems).sort(), [...systems].sort());
+  for (const sys of systems) {
+    const x = f.systems[sys];
+    t.ok(x.accuracy >= 0 && x.accuracy <= 1 && typeof x.p95Ms === 'number' && Number.isInteger(x.failed) && x.failed <= x.requests, `fixed hardware ${sys}: accuracy, p95Ms, failed`);
   }
-  for (const svg of ['capacity', 'accuracy-latency', 'burst', 'lanes-zoo', 'lanes-bert']) {
-    const text = readFileSync(join(dir, `eval-quick-${svg}.svg`), 'utf8');
-    t.match(text, /^<svg [^>]*xmlns="http:\/\/www.w3.org\/2000\/svg"/, `${svg}.svg is an SVG`);
-    t.match(text, /<\/svg>\n$/);
-  }
-  const md = readFileSync(docPath, 'utf8');
-  t.match(md, /## Evaluation/);
-  t.match(md, /npm run eval/);
-  t.match(md, /\| accuracy target \| p95 SLO \(ms\) \| trace \|/);
-  for (const s of ['plan-50ms-drop5-cascadeserve.json', 'plan-50ms-drop5-static.json']) t.ok(existsSync(join(dir, 'eval-quick-plans', s)), `${s} written`);
-  // the report is a function of the stored JSON alone: re-rendering gives the same markdown
-  rmSync(docPath);
-  await execFileP(process.execPath, [join(root, 'dist', 'benchmarks', 'eval', 'report.js'), resultPath], { cwd: root });
-  t.equal(readFileSync(docPath, 'utf8'), md, 're-rendered from eval.json');
+  t.equal(s.meta.complete, true, 'the run says it finished');
+  t.ok(s.meta.loadAverage.samples >= 2, 'the machine load was sampled');
+  const trials = JSON.parse(readFileSync(join(dir, 'eval-quick-trials.json'), 'utf8'));
+  const all = trials.cells.flatMap((c: { systems: Record<string, { seeds: { trials: { s: { requests: number; lagP95Ms: number; violationRate: number } }[] }[] }> }) => Object.values(c.systems).flatMap((x) => x.seeds.flatMap((y) => y.trials)));
+  t.ok(all.length >= 9 && all.every((x: { s: { requests: number; lagP95Ms: number } }) => x.s.requests > 0 && typeof x.s.lagP95Ms === 'number'), 'every trial records its requests and the generator lag');
+  // the markdown is a function of the summary alone: re-rendering gives the same text
+  const md = readFileSync(join(dir, 'eval-quick.md'), 'utf8');
+  t.match(md, /### Acceptance/);
+  t.match(md, /### Capacity, engine view/);
+  t.match(md, /### Fixed hardware, engine view/);
+  rmSync(join(dir, 'eval-quick.md'));
+  await execFileP(process.execPath, [join(root, 'dist', 'benchmarks', 'eval', 'report.js'), summaryPath], { cwd: root });
+  t.equal(readFileSync(join(dir, 'eval-quick.md'), 'utf8'), md, 're-rendered from the summary');
+});
+
+t.test('the committed README tables are rendered from the committed summary', { skip: existsSync(join(root, 'benchmarks', 'results', 'eval-summary.json')) ? false : 'no committed summary' }, async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'cs-eval-render-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const readme = join(dir, 'README.md');
+  copyFileSync(join(root, 'README.md'), readme);
+  await execFileP(process.execPath, [join(root, 'dist', 'benchmarks', 'eval', 'report.js'), join(root, 'benchmarks', 'results', 'eval-summary.json'), '--doc', join(dir, 'doc.md'), '--readme', readme], { cwd: root });
+  t.equal(readFileSync(readme, 'utf8'), readFileSync(join(root, 'README.md'), 'utf8'), 'README.md unchanged by re-rendering');
+  t.equal(readFileSync(join(dir, 'doc.md'), 'utf8'), readFileSync(join(root, 'docs', 'evaluation-results.md'), 'utf8'), 'docs/evaluation-results.md unchanged by re-rendering');
 });

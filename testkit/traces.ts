@@ -11,6 +11,11 @@
 //   ON at a high rate, OFF at a low one, normalized to mean 1.
 // - step: 1/3 of the trace at 0.5x, 1/3 at 2x, 1/3 at 0.5x (mean 1): one clean burst.
 // - constant: rate 1 throughout (Poisson arrivals; used to check the simulator).
+//
+// Seeds (issue 14): a seed fixes both the rate curve's randomness and the held-out images the
+// requests carry (a paired trace-and-image seed). The evaluation tunes (plans' load histograms,
+// plan scales, baseline choices) on kTuningSeeds only and reports kReportedSeeds only; the
+// two sets must not overlap (checked by test/eval-quick.test.ts and at the start of a run).
 import { mulberry32, expVariate } from '../planner/prng.js';
 
 export type TraceShape = 'twitter' | 'azure' | 'step' | 'constant';
@@ -18,6 +23,18 @@ export const kTraceShapes: TraceShape[] = ['twitter', 'azure', 'step', 'constant
 export const kPeakToMean = 4.75;
 /** Resolution of the rate curves. */
 export const kRateBinMs = 50;
+
+/** Seeds the evaluation tunes on (never reported). */
+export const kTuningSeeds: readonly number[] = [11, 12, 13];
+/** Seeds the evaluation reports (engine view: all; HTTP view: the first kHttpSeedCount). */
+export const kReportedSeeds: readonly number[] = [1, 2, 3, 4];
+export const kHttpSeedCount = 3;
+
+/** Seeds present in both lists (must be none). */
+export function seedOverlap(tuning: readonly number[], reported: readonly number[]): number[] {
+  const t = new Set(tuning);
+  return [...new Set(reported)].filter((s) => t.has(s));
+}
 
 export interface Trace {
   shape: TraceShape;
@@ -122,4 +139,30 @@ export function makeTrace(shape: TraceShape, scale: number, durationMs: number, 
 /** Peak-to-mean ratio of a curve. */
 export function peakRatio(rate: number[]): number {
   return Math.max(...rate) / (rate.reduce((a, b) => a + b, 0) / rate.length);
+}
+
+/**
+ * Histogram of the load a trace shape puts on a server, from the given seeds' rate curves
+ * (multiples of the mean): `bins` equal-width bins from 0 to the highest rate seen, each with
+ * the fraction of time spent in it. Times `scale` it is the load histogram (QPS) the
+ * load-weighted planner objective plans for.
+ */
+export function rateHistogram(shape: TraceShape, seeds: readonly number[], dayMs: number, bins: number): { upper: number[]; weight: number[] } {
+  const rates = seeds.flatMap((s) => rateCurve(shape, dayMs, s));
+  const top = Math.max(...rates);
+  const weight = new Array<number>(bins).fill(0);
+  for (const r of rates) weight[Math.min(bins - 1, Math.floor((r / top) * bins))] += 1 / rates.length;
+  return { upper: weight.map((_, i) => ((i + 1) * top) / bins), weight };
+}
+
+/** Moving average of a rate curve over `windowBins` bins (centred; fewer at the ends), same length. */
+export function smoothRate(rate: readonly number[], windowBins: number): number[] {
+  const w = Math.max(1, Math.round(windowBins));
+  const prefix = [0];
+  for (const r of rate) prefix.push(prefix[prefix.length - 1] + r);
+  return rate.map((_, i) => {
+    const a = Math.max(0, i - Math.floor(w / 2));
+    const b = Math.min(rate.length, i - Math.floor(w / 2) + w); // truncated at the ends, not shifted
+    return (prefix[b] - prefix[a]) / (b - a);
+  });
 }

@@ -1,141 +1,142 @@
-// The evaluation's report, rendered from eval.json alone: the SVG charts and the markdown
-// (docs/evaluation-results.md, which the README copies). `npm run eval` calls it at the end;
-// `node dist/benchmarks/eval/report.js [benchmarks/results/eval.json]` re-renders a stored
-// run, so the wording can change without re-measuring.
-import { readFileSync, writeFileSync } from 'node:fs';
+// The evaluation's tables, rendered from benchmarks/results/eval-summary.json alone: the
+// markdown docs/evaluation-results.md and the generated block of the README's evaluation
+// section (between <!-- eval-tables:begin --> and <!-- eval-tables:end -->). `npm run eval`
+// calls it at the end of each part; `node dist/benchmarks/eval/report.js [SUMMARY]` re-renders
+// a stored summary, so the wording can change without re-measuring.
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { packageRoot } from '../../ts/contracts/package-root.js';
-import { accuracyLatencyChart, burstChart, capacityChart, lanesChart } from './charts.js';
-import type { LaneRow } from './lanes-sim.js';
-import type { TrialSummary } from './replay.js';
-import { kSystemLabel, kSystems, type SystemName } from './systems.js';
-import type { TraceShape } from '../../testkit/traces.js';
+import { kCapacitySystems, parseSummary, type Capacity, type Summary, type SummaryRow } from './summary.js';
 
-export interface CapacityResult {
-  drop: number;
-  target: number;
-  sloMs: number;
-  trace: TraceShape;
-  system: SystemName;
-  capacity: number;
-  trials: { scale: number; pass: boolean; s: TrialSummary }[];
-}
-
-interface SimComparison {
-  target: number;
-  sloMs: number;
-  laneSet: number[];
-  peakToMean: number;
-  static: string;
-  dynamic: string;
-  rows: LaneRow[];
-}
-
-/** The parts of eval.json the report reads. */
-export interface EvalResult {
-  createdAt?: string;
-  quick: boolean;
-  machine: { cpus: number; cpuModel: string };
-  bestHeld: number;
-  calibration: { k: number; frontEndQps: number; hostCpu: { cores: number; usPerRequest: number } };
-  planMaxQps: number;
-  settings: { pairs: { drop: number; sloMs: number }[]; shapes: TraceShape[]; trialMs: number; maxTrials: number; lanes: number };
-  capacity: CapacityResult[];
-  fixedScaleQps: number;
-  fixedScale: { drop: number; sloMs: number; system: SystemName; s: TrialSummary }[];
-  burst: { scale: number; sloMs: number; gearCount: number; runs: { system: SystemName; s: TrialSummary; bins: { tMs: number; requests: number; rateQps: number; p95Ms: number; gear: number }[]; switches: number }[] } | null;
-  simulatorCheck: { lanes: number; gear: string; qps: number; measuredP95Ms: number; simulatedP95Ms: number }[];
-  simulator: { zoo: SimComparison; bertV100: SimComparison };
-  wallS: number;
-}
-
-/** The replayer's cap on a trial's mean QPS (run.ts kMaxScale). */
-export const kMaxScaleQps = 8000;
-
+const label: Record<string, string> = { cascadeserve: 'CascadeServe', static: 'static cascade', dynamic: 'dynamic batching', msplus: 'MS+', oracle: 'oracle switcher', msplusTop: "MS+'s top model fixed" };
 const pct = (x: number) => (Number.isFinite(x) ? `${(x * 100).toFixed(2)}%` : '-');
 const ms = (x: number) => (Number.isFinite(x) ? x.toFixed(1) : 'inf');
-const ratio = (a: number, b: number) => (b > 0 ? `${(a / b).toFixed(2)}x` : a > 0 ? 'inf' : '-');
+const q = (x: number) => x.toFixed(0);
 
-/** Reads eval.json (Infinity was stored as the string "Infinity"). */
-export function readEvalResult(path: string): EvalResult {
-  return JSON.parse(readFileSync(path, 'utf8'), (_, v) => (v === 'Infinity' ? Infinity : v)) as EvalResult;
+export function capText(c: Capacity | null | undefined): string {
+  if (!c) return 'not run';
+  if (c.median === 0 && c.below !== undefined) return `below ${q(c.below)}`;
+  const spread = c.min === c.max ? '' : ` [${q(c.min)}-${q(c.max)}]`;
+  return `${c.atLeast ? '>= ' : ''}${q(c.median)}${spread}${c.below !== undefined ? ` (a seed: below ${q(c.below)})` : ''}`;
 }
 
-/** Capacity per system for one (pair, trace) cell, 0 where none passed. */
-function capacityOf(r: EvalResult, drop: number, sloMs: number, trace: TraceShape, s: SystemName): number {
-  return r.capacity.find((c) => c.drop === drop && c.sloMs === sloMs && c.trace === trace && c.system === s)?.capacity ?? 0;
+/** a / b as a ratio of medians, with the ratio of the extremes (worst: a.min / b.max). */
+function ratioText(a: Capacity | null, b: Capacity | null): { text: string; value: number } {
+  if (!a || !b) return { text: '-', value: NaN };
+  if (b.median <= 0) return { text: a.median > 0 ? `inf (${b.below !== undefined ? `base below ${q(b.below)}` : 'base 0'})` : '-', value: a.median > 0 ? Infinity : NaN };
+  const v = a.median / b.median;
+  const worst = b.max > 0 ? a.min / b.max : NaN;
+  return { text: `${v.toFixed(2)}x (worst pair ${Number.isFinite(worst) ? worst.toFixed(2) : '-'}x)`, value: v };
 }
 
-/** Writes the charts into outDir and the markdown to docPath; returns the capacity rows. */
-export function writeReport(r: EvalResult, o: { outDir: string; docPath: string; resultPath: string }): (string | number)[][] {
-  const root = packageRoot();
-  const systems = kSystems;
-  const labels = kSystemLabel as Record<string, string>;
-  const prefix = r.quick ? 'eval-quick' : 'eval';
-  const { pairs, shapes } = r.settings;
-  const simZoo = r.simulator.zoo;
-  const simBert = r.simulator.bertV100;
+function bestBaseline(r: SummaryRow): Capacity | null {
+  const d = r.capacity.dynamic;
+  const m = r.capacity.msplus;
+  if (!d) return m;
+  if (!m) return d;
+  return m.median > d.median ? m : d;
+}
 
-  const groups = pairs.flatMap((p) => shapes.map((sh) => ({ label: `${pct(r.bestHeld - p.drop)} / ${p.sloMs} ms / ${sh}`, values: Object.fromEntries(systems.map((s) => [s, capacityOf(r, p.drop, p.sloMs, sh, s)])) })));
-  const svgs: Record<string, string> = {
-    capacity: capacityChart('Capacity (largest trace scale, mean QPS) meeting the accuracy target and the p95 SLO', groups, systems, labels, 'capacity (mean QPS of the trace)'),
-    'accuracy-latency': accuracyLatencyChart(`Accuracy and p95 at a fixed scale (twitter trace, mean ${r.fixedScaleQps.toFixed(0)} QPS), one point per SLO plan`, systems.map((s) => ({ system: s, points: r.fixedScale.filter((f) => f.system === s).map((f) => ({ p95Ms: f.s.p95Ms, accuracy: f.s.accuracy, label: `SLO ${f.sloMs} ms` })) })), labels, pairs.map((p) => p.sloMs)),
-    burst: r.burst ? burstChart(`Step burst (0.5x -> 2x -> 0.5x of ${r.burst.scale.toFixed(0)} QPS): p95 per bin and gear over time`, r.burst.runs.filter((x) => x.system === 'cascadeserve' || x.system === 'static' || x.system === 'msplus'), labels, r.burst.sloMs, r.burst.gearCount) : '',
-    'lanes-zoo': lanesChart(`Simulator: lanes needed (zoo profile, twitter trace, target ${pct(simZoo.target)}, p95 ${simZoo.sloMs} ms)`, simZoo.rows, systems, labels),
-    'lanes-bert': lanesChart(`Simulator: V100s needed (BERT profile from published figures, target ${pct(simBert.target)}, p95 ${simBert.sloMs} ms)`, simBert.rows, systems, labels),
-  };
-  for (const [k, v] of Object.entries(svgs)) if (v) writeFileSync(join(o.outDir, `${prefix}-${k}.svg`), v);
+const cellName = (r: SummaryRow) => `${r.view} view, ${pct(r.target)} / p95 ${r.sloMs} ms / ${r.trace}${r.headline ? ' (headline)' : ''}`;
 
-  const rel = (p: string) => (p.startsWith(root) ? p.slice(root.length + 1) : p);
-  const capRows: (string | number)[][] = [];
-  for (const p of pairs) {
-    for (const sh of shapes) {
-      const get = (s: SystemName) => capacityOf(r, p.drop, p.sloMs, sh, s);
-      const cs = get('cascadeserve');
-      capRows.push([pct(r.bestHeld - p.drop), p.sloMs, sh, ...systems.map((s) => get(s).toFixed(0)), ratio(cs, Math.max(get('msplus'), get('dynamic'))), ratio(cs, get('static'))]);
+export function renderTables(s: Summary): string {
+  const m = s.meta;
+  const md: string[] = [];
+  md.push(`Generated ${m.createdAt} by \`npm run eval${m.quick ? ' -- --quick' : ''}\` at commit ${m.commit.slice(0, 10)} on ${m.machine.cpus} CPU(s) (${m.machine.cpuModel}) in ${Math.round(m.wallS / 60)} min; ${m.complete ? 'every part ran' : '**the run did not finish every part: see "Not run"**'}. Machine load (1-minute load average, sampled through the run): median ${m.loadAverage.median.toFixed(1)}, ${m.loadAverage.min.toFixed(1)}-${m.loadAverage.max.toFixed(1)} on ${m.machine.cpus} cores. Every figure below comes from \`benchmarks/results/eval-summary.json\`.${m.quick ? ' **QUICK RUN: tiny trials, figures not meaningful.**' : ''}`, '');
+  md.push(`Seeds (each a paired trace-and-image seed): tuning ${s.seeds.tuning.join(', ')} (plans, load histograms, baseline choices; never reported); reported ${s.seeds.reported.join(', ')}. Targets: the best single model's accuracy minus 0.5 / 1.5 / 3 points (${pct(m.bestHeld)} on the whole held-out half; a trial's own target is the best model's accuracy on the images that trial's requests carried, minus the drop), judged on the answers actually given (failures count as wrong).`, '');
+
+  // acceptance
+  md.push('### Acceptance', '', '| criterion | cell | measured | met |', '| --- | --- | --- | --- |');
+  for (const r of s.rows) {
+    const cs = r.capacity.cascadeserve;
+    const st = ratioText(cs, r.capacity.static);
+    const need = r.headline ? 1.25 : 0.95;
+    md.push(`| CascadeServe >= ${need}x static | ${cellName(r)} | ${st.text} | ${Number.isNaN(st.value) ? 'not measured' : st.value >= need ? 'yes' : '**no**'} |`);
+    const bb = ratioText(cs, bestBaseline(r));
+    md.push(`| CascadeServe >= 2x best of dynamic batching and MS+ | ${cellName(r)} | ${bb.text} | ${Number.isNaN(bb.value) ? 'not measured' : bb.value >= 2 ? 'yes' : '**no**'} |`);
+    if (r.capacity.msplus && r.msplusTop) {
+      const v = r.capacity.msplus.median >= r.msplusTop.median;
+      md.push(`| MS+ never below its top model fixed | ${cellName(r)} | ${capText(r.capacity.msplus)} vs ${capText(r.msplusTop)} | ${v ? 'yes' : '**no**'} |`);
     }
   }
-  const c = r.calibration;
-  const md: string[] = [];
-  md.push('## Evaluation', '');
-  md.push(`Reproduce: \`npm run eval\` (about ${Math.ceil(r.wallS / 60)} min here; \`npm run eval -- --quick\` is the CI smoke test). Generated ${r.createdAt ?? new Date().toISOString()} on ${r.machine.cpus} CPU(s) (${r.machine.cpuModel}); every figure below comes from \`${rel(o.resultPath)}\`.${r.quick ? ' **QUICK RUN: tiny trials, figures not meaningful.**' : ''}`, '');
-  md.push(`Systems (each a plan served by \`cascadeserve serve\` with ${r.settings.lanes} lane; the open-loop replayer runs in another process): ${systems.map((s) => `**${labels[s]}**`).join(', ')}. Targets: held-out accuracy of the best single model (${pct(r.bestHeld)}) minus 0.5 / 1.5 / 3 points. Capacity = the largest mean QPS of the trace (${r.settings.trialMs / 1000} s replay per trial, search over the scale, at most ${r.settings.maxTrials} trials) at which p95 (failures count as infinite) <= SLO and accuracy >= target (the replayer sends at most ${kMaxScaleQps} mean QPS: a capacity of ${kMaxScaleQps} means at least that). Accuracy = the request-weighted held-out accuracy of the gears that answered (each gear's exact accuracy on the whole held-out half; failures count as wrong), which removes the sampling noise of a short trial; the raw accuracy of the actual answers is in the JSON (\`accuracyRaw\`).`, '');
-  md.push(`Planning profile: the measured profile (models timed in rotation) calibrated to the serving stack on this machine (the most expensive and the cheapest model each served alone over HTTP: batch times x ${c.k.toFixed(2)}; the front end and the load generator take ${(r.machine.cpus - c.hostCpu.cores).toFixed(2)} cores at idle plus ${c.hostCpu.usPerRequest.toFixed(0)} us of CPU per request, which the planner subtracts from the lanes' cores at each load), the same for every system; load grid up to ${r.planMaxQps.toFixed(0)} QPS (0.9 x the ${c.frontEndQps.toFixed(0)} answers/s the front end gave closed loop).`, '');
-  md.push('| accuracy target | p95 SLO (ms) | trace | ' + systems.map((s) => labels[s]).join(' | ') + ' | CascadeServe / best of dynamic batching and MS+ | CascadeServe / static cascade (ablation) |');
-  md.push('|' + ' --- |'.repeat(systems.length + 5));
-  for (const row of capRows) md.push(`| ${row.join(' | ')} |`);
-  md.push('', `![capacity](../benchmarks/results/${prefix}-capacity.svg)`, '');
-  md.push(`Fixed scale (twitter trace, mean ${r.fixedScaleQps.toFixed(0)} QPS, where the static cascade's planned capacity just covers the peak): accuracy and p95 per system and SLO plan.`, '');
-  md.push('| p95 SLO (ms) | system | accuracy | p95 (ms) | failed |', '| --- | --- | --- | --- | --- |');
-  for (const f of r.fixedScale) md.push(`| ${f.sloMs} | ${labels[f.system]} | ${pct(f.s.accuracy)} | ${ms(f.s.p95Ms)} | ${f.s.failed}/${f.s.requests} |`);
-  md.push('', `![accuracy-latency](../benchmarks/results/${prefix}-accuracy-latency.svg)`, '');
-  if (r.burst) {
-    const b = r.burst;
-    md.push(`Burst (step trace 0.5x -> 2x -> 0.5x of ${b.scale.toFixed(0)} QPS, SLO ${b.sloMs} ms; the 2x phase is 1.3x the static cascade's planned capacity):`, '', '| system | p95 (ms) | accuracy | failed | gear switches | worst p95 of a 250 ms bin (ms) |', '| --- | --- | --- | --- | --- | --- |');
-    for (const x of b.runs) md.push(`| ${labels[x.system]} | ${ms(x.s.p95Ms)} | ${pct(x.s.accuracy)} | ${x.s.failed}/${x.s.requests} | ${x.switches} | ${ms(Math.max(...x.bins.filter((y) => y.requests > 0).map((y) => y.p95Ms)))} |`);
-    md.push('', `![burst](../benchmarks/results/${prefix}-burst.svg)`, '');
+  for (const f of s.fixedHardware) {
+    const cs = f.systems.cascadeserve;
+    const st = f.systems.static;
+    if (cs && st) {
+      const gain = (cs.accuracy - st.accuracy) * 100;
+      const ok = gain >= 0.3 && cs.p95Ms <= f.sloMs;
+      md.push(`| fixed hardware: CascadeServe >= static + 0.3 point, p95 within the SLO | ${f.view} view, ${f.trace}, p95 ${f.sloMs} ms, mean ${q(f.scaleQps)} QPS | ${gain >= 0 ? '+' : ''}${gain.toFixed(2)} point (${pct(cs.accuracy)} vs ${pct(st.accuracy)}), p95 ${ms(cs.p95Ms)} ms | ${ok ? 'yes' : '**no**'} |`);
+    }
   }
-  md.push('Simulator check (constant Poisson load, one gear): measured vs simulated p95.', '', '| lanes | gear | QPS | measured p95 (ms) | simulated p95 (ms) |', '| --- | --- | --- | --- | --- |');
-  for (const x of r.simulatorCheck) md.push(`| ${x.lanes} | ${x.gear} | ${x.qps.toFixed(0)} | ${ms(x.measuredP95Ms)} | ${ms(x.simulatedP95Ms)} |`);
   md.push('');
-  for (const [name, sim, unit] of [['zoo profile (measured here)', simZoo, 'lanes'], ['V100 BERT profile (published figures, synthetic answers; see benchmarks/eval/gpu-profile.ts)', simBert, 'V100s']] as const) {
-    md.push(`Simulator, ${name}: ${unit} needed for the twitter-shaped trace (peak ${sim.peakToMean.toFixed(2)}x mean), target ${pct(sim.target)}, p95 ${sim.sloMs} ms; static = ${sim.static}, dynamic = ${sim.dynamic}.`, '');
-    md.push('| mean QPS | ' + systems.map((s) => labels[s]).join(' | ') + ' | best baseline / CascadeServe |', '|' + ' --- |'.repeat(systems.length + 2));
-    for (const row of sim.rows) md.push(`| ${row.scale.toFixed(0)} | ${systems.map((s) => row.lanes[s] ?? '>' + sim.laneSet[sim.laneSet.length - 1]).join(' | ')} | ${row.ratio ? row.ratio.toFixed(2) + 'x' : '-'} |`);
+
+  // capacity
+  for (const view of ['engine', 'http'] as const) {
+    const rows = s.rows.filter((r) => r.view === view);
+    if (!rows.length) continue;
+    md.push(`### Capacity, ${view} view (mean QPS of the trace: median over the reported seeds [min-max])`, '');
+    md.push('| target | p95 SLO (ms) | trace | day (s) | seeds | ' + kCapacitySystems.map((x) => label[x]).join(' | ') + ` | ${label.msplusTop} | CascadeServe / static | CascadeServe / best of dynamic and MS+ |`);
+    md.push('|' + ' --- |'.repeat(kCapacitySystems.length + 8));
+    for (const r of rows) md.push(`| ${pct(r.target)}${r.headline ? ' (headline)' : ''} | ${r.sloMs} | ${r.trace} | ${r.dayMs / 1000} | ${r.seeds.join(',')} | ${kCapacitySystems.map((x) => capText(r.capacity[x])).join(' | ')} | ${capText(r.msplusTop)} | ${ratioText(r.capacity.cascadeserve, r.capacity.static).text} | ${ratioText(r.capacity.cascadeserve, bestBaseline(r)).text} |`);
+    md.push('');
+    md.push(`At each seed's capacity (medians over seeds): the accuracy of the answers given (the criterion) and the trial's target, beside the gear-weighted accuracy, the whole-trial p95 beside the share of 1 s windows whose p95 missed the SLO, and the load generator's own lag (kept out of the latencies).`, '');
+    md.push('| cell | system | accuracy | its target | gear-weighted | p95 (ms) | 1 s windows over SLO | generator lag p95 (ms) | switches per trial | trials | predicted (tuning seeds) |', '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
+    for (const r of rows) {
+      for (const [k, d] of Object.entries(r.detail)) {
+        if (!d) continue;
+        const a = d.atCapacity;
+        md.push(`| ${pct(r.target)} / ${r.sloMs} ms / ${r.trace} | ${label[k]} | ${a ? pct(a.accuracy) : '-'} | ${a ? pct(a.target) : '-'} | ${a ? pct(a.gearAccuracy) : '-'} | ${a ? ms(a.p95Ms) : '-'} | ${a ? `${(a.violationRate * 100).toFixed(1)}%` : '-'} | ${a ? a.lagP95Ms.toFixed(2) : '-'} | ${a ? a.switches.toFixed(0) : '-'} | ${d.trials} | ${q(d.predictedQps)} |`);
+      }
+    }
     md.push('');
   }
-  md.push(`![lanes zoo](../benchmarks/results/${prefix}-lanes-zoo.svg) ![lanes bert](../benchmarks/results/${prefix}-lanes-bert.svg)`, '');
-  writeFileSync(o.docPath, md.join('\n') + '\n');
-  return capRows;
+
+  // fixed hardware
+  for (const f of s.fixedHardware) {
+    md.push(`### Fixed hardware, ${f.view} view: ${f.trace} trace at mean ${q(f.scaleQps)} QPS (peak ${q(f.peakQps)}), p95 SLO ${f.sloMs} ms, ${f.dayMs / 1000} s days, seeds ${f.seeds.join(',')}`, '');
+    md.push('| system | accuracy (median [min-max]) | gear-weighted | p95 ms (median [min-max]) | 1 s windows over SLO | failed | what ran |', '| --- | --- | --- | --- | --- | --- | --- |');
+    for (const [k, v] of Object.entries(f.systems)) {
+      if (!v) continue;
+      md.push(`| ${label[k]} | ${pct(v.accuracy)} [${pct(v.accuracyMin)}-${pct(v.accuracyMax)}] | ${pct(v.gearAccuracy)} | ${ms(v.p95Ms)} [${ms(v.p95MinMs)}-${ms(v.p95MaxMs)}] | ${(v.violationRate * 100).toFixed(1)}% | ${v.failed}/${v.requests} | ${v.description.slice(0, 140).replace(/\|/g, '/')} |`);
+    }
+    md.push('', 'Tuning-seed checks behind the scale and the baselines\' choice: ' + f.tuningChecks.map((c) => `${c.what} at ${q(c.scale)} QPS: p95 ${ms(c.p95Ms)} ms (${c.held ? 'held' : 'missed'})`).join('; ') + '.', '');
+  }
+  md.push('### How it was sized', '', ...m.sizing.map((x) => `- ${x}`), '');
+  md.push('### Not run', '', ...(m.notRun.length ? m.notRun.map((x) => `- ${x}`) : ['- nothing: every part of the plan ran.']), '');
+  return md.join('\n');
+}
+
+const kBegin = '<!-- eval-tables:begin -->';
+const kEnd = '<!-- eval-tables:end -->';
+
+/** Writes the markdown to docPath and, when given, into the README's generated block. */
+export function writeReport(s: Summary, o: { docPath: string; readmePath?: string }): string {
+  const text = renderTables(s);
+  writeFileSync(o.docPath, `## Evaluation results\n\n${text}`);
+  if (o.readmePath && existsSync(o.readmePath)) {
+    const readme = readFileSync(o.readmePath, 'utf8');
+    const a = readme.indexOf(kBegin);
+    const b = readme.indexOf(kEnd);
+    if (a >= 0 && b > a) writeFileSync(o.readmePath, readme.slice(0, a + kBegin.length) + '\n' + text.replace(/\]\(\.\.\//g, '](') + '\n' + readme.slice(b));
+  }
+  return text;
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  // node dist/benchmarks/eval/report.js [SUMMARY] [--doc PATH] [--readme PATH]
   const root = packageRoot();
-  const resultPath = process.argv[2] ?? join(root, 'benchmarks', 'results', 'eval.json');
-  const r = readEvalResult(resultPath);
-  const outDir = join(resultPath, '..');
-  const docPath = r.quick ? join(outDir, 'eval-quick.md') : join(root, 'docs', 'evaluation-results.md');
-  writeReport(r, { outDir, docPath, resultPath });
-  process.stdout.write(`rendered ${docPath} and the charts in ${outDir} from ${resultPath}\n`);
+  const args = process.argv.slice(2);
+  const opt = (name: string) => {
+    const i = args.indexOf(name);
+    return i >= 0 ? args.splice(i, 2)[1] : undefined;
+  };
+  const docArg = opt('--doc');
+  const readmeArg = opt('--readme');
+  const path = args[0] ?? join(root, 'benchmarks', 'results', 'eval-summary.json');
+  const s = parseSummary(readFileSync(path, 'utf8'));
+  const docPath = docArg ?? (s.meta.quick ? join(path, '..', 'eval-quick.md') : join(root, 'docs', 'evaluation-results.md'));
+  const readmePath = readmeArg ?? (s.meta.quick ? undefined : join(root, 'README.md'));
+  writeReport(s, { docPath, ...(readmePath ? { readmePath } : {}) });
+  process.stdout.write(`rendered ${docPath}${readmePath ? ` and ${readmePath}` : ''} from ${path}\n`);
 }

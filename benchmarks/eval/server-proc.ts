@@ -19,6 +19,7 @@ export interface SwitchLine {
   rateQps: number;
   backlogItems: number;
   recentRateQps: number;
+  reason?: string;
 }
 
 export interface ServerProc {
@@ -56,7 +57,7 @@ export async function startServer(planPath: string, extraArgs: string[] = []): P
       if (line.includes('gear switch')) {
         try {
           const j = JSON.parse(line) as SwitchLine;
-          switches.push({ time: j.time, from: j.from, to: j.to, toIndex: j.toIndex, rateQps: j.rateQps, backlogItems: j.backlogItems, recentRateQps: j.recentRateQps });
+          switches.push({ time: j.time, from: j.from, to: j.to, toIndex: j.toIndex, rateQps: j.rateQps, backlogItems: j.backlogItems, recentRateQps: j.recentRateQps, ...(j.reason ? { reason: j.reason } : {}) });
         } catch {
           /* not JSON */
         }

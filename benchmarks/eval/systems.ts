@@ -1,12 +1,16 @@
-// The systems compared, each a plan file served by the same server and native engine:
-// - cascadeserve: the gear plan (computePlan, objective accuracy, cascades of up to 3 models);
-// - msplus: model switching, the same planner with single-model cascades only (maxStages 1),
-//   switched by the same load monitor (= the ablation "gears without cascades");
-// - static: one gear = the cheapest cascade meeting the accuracy target, with the batching the
-//   planner picks at that cascade's own peak load, no switching (= "cascades without switching");
-// - dynamic: one gear = the single model that meets the target (the cheapest one that does:
-//   the strongest such baseline; at the headline target only the most accurate model does),
-//   batching the whole queue (Triton-like: maxBatch 32, no queue delay), no switching.
+// The systems compared, each a plan served by the same server code and native engine, all
+// chosen from the same candidates (the frontier of the validation half's cascade search) on
+// the validation half only; the held-out half only measures:
+// - cascadeserve: the gear plan (the planner's load-weighted accuracy-target objective over
+//   the tuning seeds' load histogram, cascades of up to 3 models), switched by the server's
+//   policy;
+// - static: one gear = the cheapest frontier cascade meeting the target, with the batching the
+//   planner picks at that cascade's own peak load, never switching;
+// - dynamic: dynamic batching, one gear = the cheapest single model meeting the target,
+//   batching the whole queue (maxBatch 32, no queue delay);
+// - msplus: model switching among every single model of the frontier, under the same
+//   objective as cascadeserve (the planner with maxStages 1), switched by the same policy;
+// - oracle: cascadeserve's plan, its gear set from the trace's true rate (engine-replay.ts).
 // A plan with one gear never switches: the gear policy maps every load to it.
 import { columnsOf, evalCascade, exitStages, type CascadeSpec, type ValidationColumns } from '../../planner/cascade-eval.js';
 import { chooseBatching } from '../../planner/batching.js';
@@ -16,13 +20,15 @@ import type { Plan, PlanGear } from '../../ts/contracts/plan-schema.js';
 import { timingFor, type Profile } from '../../ts/contracts/profile-schema.js';
 import { prepareSearch, searchFrontier, type FrontierPoint } from '../../planner/search.js';
 
-export type SystemName = 'cascadeserve' | 'msplus' | 'static' | 'dynamic';
-export const kSystems: SystemName[] = ['cascadeserve', 'msplus', 'static', 'dynamic'];
+export type SystemName = 'cascadeserve' | 'static' | 'dynamic' | 'msplus' | 'oracle';
+/** Systems of a capacity cell, in report order. */
+export const kSystems: SystemName[] = ['cascadeserve', 'static', 'dynamic', 'msplus', 'oracle'];
 export const kSystemLabel: Record<SystemName, string> = {
-  cascadeserve: 'CascadeServe (gear plan)',
-  msplus: 'MS+ (model switching)',
+  cascadeserve: 'CascadeServe',
   static: 'static cascade',
-  dynamic: 'dynamic batching (one model)',
+  dynamic: 'dynamic batching',
+  msplus: 'MS+',
+  oracle: 'oracle switcher',
 };
 
 export const kMaxPlanQps = 12000;
@@ -38,6 +44,8 @@ export interface Space {
   singles: FrontierPoint[];
   bestVal: number;
   bestHeld: number;
+  /** Index of the best single model on the held-out half (the accuracy targets' reference). */
+  bestModel: number;
   models: ModelTable[];
   /** Host CPU work on the lanes' cores (measured by the eval's calibration), for every plan. */
   hostCpu?: HostCpu;
@@ -58,6 +66,7 @@ export function makeSpace(profile: Profile): Space {
     const t = timingFor(m, profile.lanes[0]);
     return { name: m.name, memoryBytes: m.memoryBytes, batch: t.batchTimesUs.map((r) => r.batch), p50Us: t.batchTimesUs.map((r) => r.p50) };
   });
+  const heldAcc = profile.models.map((_, m) => evalCascade(held, { models: [m], thresholds: [], measure: 'max_prob' }).accuracy);
   return {
     profile,
     val,
@@ -65,24 +74,32 @@ export function makeSpace(profile: Profile): Space {
     frontier,
     singles,
     bestVal: Math.max(...singles.map((s) => s.accuracy)),
-    bestHeld: Math.max(...profile.models.map((_, m) => evalCascade(held, { models: [m], thresholds: [], measure: 'max_prob' }).accuracy)),
+    bestHeld: Math.max(...heldAcc),
+    bestModel: heldAcc.indexOf(Math.max(...heldAcc)),
     models,
   };
 }
 
+/**
+ * Margin (accuracy, fraction) added to every validation target: a cascade chosen to meet a
+ * target on validation data overstates its accuracy there (its thresholds were fitted to the
+ * very images that score it). The same margin holds the static cascade, dynamic batching and
+ * the gear plans to one rule. 0.2 point: with none, the cheapest validation-chosen cascade
+ * for the headline target (92.86% on validation) answered 92.68% of the held-out half, below
+ * the target; how it was set is stated in docs/evaluation.md.
+ */
+export const kSelectionMargin = 0.002;
+
 export const heldoutAccuracy = (sp: Space, spec: CascadeSpec) => evalCascade(sp.held, spec).accuracy;
 
 /**
- * The cheapest candidate meeting an accuracy target given as a drop from the best single model:
- * chosen on the validation half (accuracy >= bestVal - drop), then confirmed on the held-out
- * half (>= bestHeld - drop; if not, the next more accurate candidate): the baselines get the
- * benefit of the doubt.
+ * The cheapest candidate meeting an accuracy target given as a drop from the best single model,
+ * judged on the validation half only (accuracy >= bestVal - drop + margin, see kSelectionMargin):
+ * the held-out half only measures. None meets it: the most accurate candidate.
  */
-export function cheapestMeeting(sp: Space, pool: FrontierPoint[], drop: number): FrontierPoint {
+export function cheapestMeeting(sp: Space, pool: FrontierPoint[], drop: number, margin = 0): FrontierPoint {
   const sorted = [...pool].sort((a, b) => a.expectedCostUs - b.expectedCostUs);
-  for (const p of sorted) {
-    if (p.accuracy >= sp.bestVal - drop - 1e-12 && heldoutAccuracy(sp, p.spec) >= sp.bestHeld - drop - 1e-12) return p;
-  }
+  for (const p of sorted) if (p.accuracy >= sp.bestVal - drop + margin - 1e-12) return p;
   return [...pool].sort((a, b) => b.accuracy - a.accuracy)[0];
 }
 
@@ -135,13 +152,13 @@ export interface SystemPlan {
   description: string;
 }
 
-function gearOf(sp: Space, p: FrontierPoint, e: { maxBatch: number[]; maxQueueDelayUs: number[]; laneShares: number[][]; p95Ms: number; utilization: number }): PlanGear {
+export function gearOf(sp: Space, p: FrontierPoint, e: { maxBatch: number[]; maxQueueDelayUs: number[]; laneShares: number[][]; p95Ms: number; utilization: number }, maxQps = 1e9): PlanGear {
   const k = p.spec.models.length;
   const ev = evalCascade(sp.val, p.spec);
   return {
     id: 0,
     minQps: 0,
-    maxQps: 1e9,
+    maxQps,
     stages: p.spec.models.map((m, s) => ({
       model: sp.profile.models[m].name,
       threshold: s < k - 1 ? p.spec.thresholds[s] : 0,
@@ -158,36 +175,71 @@ function gearOf(sp: Space, p: FrontierPoint, e: { maxBatch: number[]; maxQueueDe
   };
 }
 
-const describe = (sp: Space, g: PlanGear) => g.stages.map((s) => `${s.model}(b${s.maxBatch})`).join('>') + ` val ${(g.expectedAccuracy * 100).toFixed(2)}% held ${((g.heldoutAccuracy ?? NaN) * 100).toFixed(2)}%`;
+export const describeGear = (g: PlanGear) => g.stages.map((s) => `${s.model}(b${s.maxBatch})`).join('>') + ` val ${(g.expectedAccuracy * 100).toFixed(2)}% held ${((g.heldoutAccuracy ?? NaN) * 100).toFixed(2)}%`;
+export const describePlan = (p: Plan) => p.gears.map((g) => `[${g.minQps.toFixed(0)},${g.maxQps.toFixed(0)}] ${describeGear(g)}`).join('; ');
 
-/** Plans of all four systems for an SLO and an accuracy drop (static and dynamic depend on it). */
-export async function systemPlans(sp: Space, sloMs: number, drop: number, lanes: number, manifestPath: string, maxQpsPerLane = kMaxPlanQps): Promise<Record<SystemName, SystemPlan>> {
-  // The load grid tops at maxQpsPerLane (the eval passes 0.9x the measured front end's
-  // capacity, at most kMaxPlanQps): above it the HTTP front end, not the models, is the
-  // bottleneck; the planner's default (capacity of the cheapest cascade, ~2M QPS for logreg)
-  // would leave the first of its 64 levels far above anything the accurate gears can serve.
-  const common = { sloP95Ms: sloMs, lanes, objective: 'accuracy' as const, threads: 1, sim: kSim, maxQps: maxQpsPerLane * lanes, ...(sp.hostCpu ? { hostCpu: sp.hostCpu } : {}) };
-  const fix = (plan: Plan) => ({ ...plan, manifest: { path: manifestPath, name: plan.manifest.name } });
-  const cs = fix((await computePlan(sp.profile, common)).plan);
-  const ms = fix((await computePlan(sp.profile, { ...common, maxStages: 1 })).plan);
-  const topOf = (p: Plan) => p.gears[p.gears.length - 1]?.maxQps ?? 0;
-  const gearDesc = (p: Plan) => p.gears.map((g) => `[${g.minQps.toFixed(0)},${g.maxQps.toFixed(0)}] ${describe(sp, g)}`).join('; ');
-  // static: cheapest cascade meeting the target, batching for its own peak
-  const sPoint = cheapestMeeting(sp, sp.frontier, drop);
-  const sCtx = contextFor(sp, [sPoint], lanes, sloMs);
-  const sMax = await maxFeasibleQps(sCtx, 0);
-  const sEval = sMax.eval ?? (await chooseBatching(sCtx, 0, 1));
-  const staticGear = gearOf(sp, sPoint, sEval);
-  // dynamic batching: cheapest single model meeting the target, batch the whole queue
-  const dPoint = cheapestMeeting(sp, sp.singles, drop);
-  const dCtx = contextFor(sp, [dPoint], lanes, sloMs);
-  const dMax = await maxFeasibleQps(dCtx, 0);
-  const dynGear = gearOf(sp, dPoint, { maxBatch: [32], maxQueueDelayUs: [0], laneShares: [new Array<number>(lanes).fill(1 / lanes)], p95Ms: dMax.eval?.p95Ms ?? NaN, utilization: dMax.eval?.utilization ?? NaN });
-  const one = (g: PlanGear): Plan => ({ ...cs, gears: [g], unservable: [], loadGrid: { levels: 1, maxQps: g.maxQps }, placement: Object.fromEntries(g.stages.map((s) => [s.model, Array.from({ length: lanes }, (_, i) => i)])) });
-  return {
-    cascadeserve: { system: 'cascadeserve', plan: cs, topQps: topOf(cs), description: gearDesc(cs) },
-    msplus: { system: 'msplus', plan: ms, topQps: topOf(ms), description: gearDesc(ms) },
-    static: { system: 'static', plan: one(staticGear), topQps: sMax.qps, description: describe(sp, staticGear) },
-    dynamic: { system: 'dynamic', plan: one(dynGear), topQps: dMax.qps, description: describe(sp, dynGear) },
-  };
+export interface GearPlanRequest {
+  sloMs: number;
+  lanes: number;
+  /** Top of the load grid (QPS). */
+  maxQps: number;
+  /** 1: single models (MS+); 3: cascades. */
+  maxStages: 1 | 3;
+  /**
+   * 'target': the load-weighted accuracy-target objective over `histogram` (load-weighted
+   * validation accuracy >= targetVal); 'accuracy': the most accurate gear at every load.
+   */
+  objective: 'target' | 'accuracy';
+  targetVal: number;
+  /** Expected load (QPS) distribution: bin upper edges and time fractions (tuning seeds). */
+  histogram?: { upperQps: number[]; weight: number[] };
+}
+
+/** A gear plan from the planner; `objectiveUsed` says which objective the planner ran. */
+export async function gearPlan(sp: Space, r: GearPlanRequest, manifestPath: string): Promise<{ plan: Plan; objectiveUsed: string }> {
+  const common = { sloP95Ms: r.sloMs, lanes: r.lanes, threads: 1, sim: kSim, maxQps: r.maxQps * r.lanes, maxStages: r.maxStages, objective: 'accuracy' as const, ...(sp.hostCpu ? { hostCpu: sp.hostCpu } : {}) };
+  const target = r.objective === 'target' ? { minAccuracy: r.targetVal, ...(r.histogram ? { loadHistogram: r.histogram.upperQps.map((q, i) => ({ rateQps: q, weight: r.histogram!.weight[i] })).filter((b) => b.weight > 0) } : {}) } : {};
+  const plan = (await computePlan(sp.profile, { ...common, ...target })).plan;
+  const used = plan.accuracyObjective ? `accuracy target ${(plan.accuracyObjective.target * 100).toFixed(2)}% (${plan.accuracyObjective.mode}${plan.accuracyObjective.met ? '' : ', NOT met'})` : 'most accurate gear per load';
+  return { plan: { ...plan, manifest: { path: manifestPath, name: plan.manifest.name } }, objectiveUsed: used };
+}
+
+/** A plan of one gear (a baseline), on the given lanes, from a base plan's header. */
+export function oneGearPlan(base: Plan, g: PlanGear, lanes: number): Plan {
+  // not the base plan's static-gear mark or accuracy objective: they describe its gear set
+  const { staticGearId: _s, accuracyObjective: _a, ...rest } = base;
+  const { static: _g, ...gear } = g;
+  return { ...rest, gears: [{ ...gear, id: 0, minQps: 0, maxQps: 1e9 }], unservable: [], loadGrid: { levels: 1, maxQps: 1e9 }, placement: Object.fromEntries(g.stages.map((s) => [s.model, Array.from({ length: lanes }, (_, i) => i)])) };
+}
+
+/** The static cascade: one gear, batching the planner picks at that cascade's own peak load. */
+export async function staticGear(sp: Space, point: FrontierPoint, lanes: number, sloMs: number): Promise<{ gear: PlanGear; topQps: number }> {
+  const ctx = contextFor(sp, [point], lanes, sloMs);
+  const max = await maxFeasibleQps(ctx, 0);
+  const e = max.eval ?? (await chooseBatching(ctx, 0, 1));
+  return { gear: gearOf(sp, point, e), topQps: max.qps };
+}
+
+/** Dynamic batching on one model: batch the whole queue (maxBatch 32, no queue delay). */
+export async function dynamicGear(sp: Space, point: FrontierPoint, lanes: number, sloMs: number): Promise<{ gear: PlanGear; topQps: number }> {
+  const ctx = contextFor(sp, [point], lanes, sloMs);
+  const max = await maxFeasibleQps(ctx, 0);
+  return { gear: gearOf(sp, point, { maxBatch: [32], maxQueueDelayUs: [0], laneShares: [new Array<number>(lanes).fill(1 / lanes)], p95Ms: max.eval?.p95Ms ?? NaN, utilization: max.eval?.utilization ?? NaN }), topQps: max.qps };
+}
+
+/**
+ * The most accurate candidate of `pool` whose planned p95 meets the SLO at `peakQps` (the
+ * planner's batching and simulator; validation data only), with its gear; null when none.
+ */
+export async function mostAccurateHolding(sp: Space, pool: FrontierPoint[], peakQps: number, lanes: number, sloMs: number, skip = 0): Promise<{ point: FrontierPoint; gear: PlanGear } | null> {
+  const byAcc = [...pool].sort((a, b) => b.accuracy - a.accuracy || a.expectedCostUs - b.expectedCostUs);
+  let skipped = 0;
+  for (const p of byAcc) {
+    const ctx = contextFor(sp, [p], lanes, sloMs);
+    const e = await chooseBatching(ctx, 0, peakQps);
+    if (!e.ok) continue;
+    if (skipped++ < skip) continue;
+    return { point: p, gear: gearOf(sp, p, e) };
+  }
+  return null;
 }

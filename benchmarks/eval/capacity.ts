@@ -1,0 +1,65 @@
+// The capacity search for one system and one seed: the largest trace scale (mean QPS) at
+// which the trial passes (p95 <= SLO and the accuracy of the answers given >= target).
+// Bracketed by a prediction (the simulator's, made on the tuning seeds, or the capacity the
+// earlier seeds found): the first trial just below it, the second just above, then geometric
+// bisection; when the prediction is off, the scale moves by x1.5 until the outcome flips. When
+// no scale down to `floorQps` passes, the result is "below" the lowest scale tried.
+import type { SwitchRecord } from './engine-replay.js';
+import type { TrialSummary } from './measure.js';
+
+export interface Trial {
+  seed: number;
+  scale: number;
+  pass: boolean;
+  s: TrialSummary;
+  switches: number;
+  /** The trial's gear switches (time, from, to, measured load, backlog, reason), first 100. */
+  switchLog?: SwitchRecord[];
+}
+
+export interface SeedCapacity {
+  seed: number;
+  /** Largest passing scale (mean QPS); null: none passed. */
+  capacity: number | null;
+  /** When none passed: every scale tried down to this one failed. */
+  belowQps?: number;
+  /** The ceiling passed: the capacity is at least this (the load generator's limit). */
+  atLeast?: boolean;
+  trials: Trial[];
+}
+
+export interface SearchOptions {
+  centerQps: number;
+  /** Trials when the bracket holds (2 = the bracket only; 3 = one bisection). */
+  trials: number;
+  /** Most trials in all (expansion when the prediction is off). */
+  maxTrials: number;
+  floorQps: number;
+  ceilingQps: number;
+  /** Half-width of the bracket around the centre (ratio). Default 1.1. */
+  bracket?: number;
+}
+
+export async function searchCapacity(seed: number, tryScale: (scale: number) => Promise<Trial>, o: SearchOptions): Promise<SeedCapacity> {
+  const b = o.bracket ?? 1.1;
+  const trials: Trial[] = [];
+  let lo = 0; // largest passing
+  let hi = Infinity; // smallest failing
+  const clamp = (x: number) => Math.min(o.ceilingQps, Math.max(o.floorQps, x));
+  let scale = clamp(o.centerQps / b);
+  while (trials.length < o.maxTrials) {
+    const t = await tryScale(scale);
+    trials.push(t);
+    if (t.pass) lo = Math.max(lo, scale);
+    else hi = Math.min(hi, scale);
+    if (lo >= o.ceilingQps) return { seed, capacity: lo, atLeast: true, trials };
+    if (hi <= o.floorQps) break;
+    if (hi === Infinity) scale = clamp(trials.length === 1 ? o.centerQps * b : lo * 1.5);
+    else if (lo === 0) scale = clamp(hi / 1.5);
+    else {
+      if (trials.length >= o.trials || hi / lo < 1.06) break;
+      scale = Math.sqrt(lo * hi);
+    }
+  }
+  return lo > 0 ? { seed, capacity: lo, trials } : { seed, capacity: null, belowQps: hi, trials };
+}

@@ -1,0 +1,129 @@
+// Engine view: the trace replayed into the engine in the same process, no HTTP. On 2 shared
+// cores the HTTP front end caps every system near the same request rate; here the lanes are
+// the bottleneck, so this view answers "does switching use the lanes better". Each request
+// goes through the served model the server runs (ts/server/served-model.ts, the server's
+// default options): its load monitor and gear controller (onArrival), then one engine.submit
+// of one image with the server's default deadline (the plan's SLO; a late item times out in
+// the engine and counts as a failure). The server's admission control is left out: it is the
+// front end's policy, and it refused every request after an overload here (its cost
+// estimate, inflated across a gear switch to a much cheaper gear, made one image "too large
+// for the deadline" and, with nothing admitted, never recovered).
+//
+// The oracle switcher: the same plan, engine and controller, with the server's policy replaced
+// (ServedModelOptions.gearPolicy) by planner/oracle-policy.ts: at every look, the most
+// accurate gear whose sustained capacity holds the TRUE rate of the trace at that moment (rate
+// curve x scale), no measurement, no hysteresis; it separates losses of the plan (the oracle
+// loses too) from losses of the policy.
+//
+// Latency is timed from the actual send (see measure.ts); the generator's lag is recorded.
+import { performance } from 'node:perf_hooks';
+import type { Dataset } from '../../ts/contracts/dataset.js';
+import { loadServingPlan, type ServingGear } from '../../ts/server/plan-loader.js';
+import { ServedModel, type ServedModelOptions } from '../../ts/server/served-model.js';
+import type { GearSwitchEvent } from '../../ts/server/gear-controller.js';
+import { curveRate, OracleGearPolicy } from '../../planner/oracle-policy.js';
+import { kRateBinMs, type Trace } from '../../testkit/traces.js';
+import { emptyRecord, type RequestRecord } from './measure.js';
+import { kEarlyMs } from './replay.js';
+
+export interface SwitchRecord {
+  tMs: number;
+  from: number;
+  to: number;
+  rateQps: number;
+  backlogItems: number;
+  reason?: string;
+}
+
+export interface EngineSystem {
+  /** Gears in plan order (ids, ranges, accuracy). */
+  gears: readonly ServingGear[];
+  replay(trace: Trace): Promise<{ record: RequestRecord; switches: SwitchRecord[] }>;
+  close(): Promise<void>;
+}
+
+/** The server's defaults (ts/server/server.ts), quiet. */
+function modelOptions(onSwitch: (e: GearSwitchEvent) => void): ServedModelOptions {
+  return {
+    maxImagesPerRequest: 256,
+    maxInFlightItems: 1024,
+    upSwitchHoldMs: 200, // the server's default: the load monitor's window
+    loadMonitor: { windowMs: 200, bucketMs: 10 },
+    tickMs: 10,
+    warmUp: true,
+    log: { info: () => {}, error: () => {} },
+    onSwitch: (_model, e) => onSwitch(e),
+  };
+}
+
+/**
+ * Starts a system in process from a plan file: the served cascade with its own policy, or
+ * (oracle) the plan's gears set from the trace's true rate.
+ */
+export async function startEngineSystem(planPath: string, heldout: Dataset, o: { oracle?: boolean } = {}): Promise<EngineSystem> {
+  const switches: SwitchRecord[] = [];
+  let tBase = performance.now();
+  // the oracle's true rate: the running trial's curve (0 between trials: the top gear)
+  let trueRate: (nowMs: number) => number = () => 0;
+  const options = modelOptions((e) => switches.push({ tMs: performance.now() - tBase, from: e.from, to: e.to, rateQps: e.rateQps, backlogItems: e.backlogItems, reason: e.reason }));
+  if (o.oracle) options.gearPolicy = (gears) => new OracleGearPolicy(gears.map((g) => g.sustainedQps ?? g.maxQps), (nowMs) => trueRate(nowMs));
+  const plan = await loadServingPlan(planPath);
+  const served = await ServedModel.cascade(plan, options);
+  const engine = served.engineIfReady!;
+  const images = heldout.toFloat32();
+  const elems = heldout.imageSize;
+  const gears = plan.gears;
+  // the deadline the server gives a request without a timeout: the plan's SLO
+  const sloUs = plan.sloMs * 1000;
+
+  const replay = async (trace: Trace) => {
+    switches.length = 0;
+    const n = trace.sendMs.length;
+    const res = emptyRecord(trace.sendMs);
+    let pending = 0;
+    let sent = 0;
+    let allDone: () => void = () => {};
+    const done = new Promise<void>((r) => (allDone = r));
+    const t0 = performance.now() + 20;
+    tBase = t0;
+    if (o.oracle) trueRate = curveRate(trace.rate, kRateBinMs, trace.scale, t0);
+    const send = (i: number) => {
+      const actual = performance.now();
+      res.sendLagMs[i] = actual - (t0 + trace.sendMs[i]);
+      const img = trace.image[i];
+      served.onArrival(1);
+      const gearId = engine.gear.id;
+      pending++;
+      const [p] = engine.submit(images.subarray(img * elems, (img + 1) * elems), { budgetUs: sloUs });
+      p.then(
+        (r) => {
+          if (r.status === 'ok') {
+            res.latencyMs[i] = performance.now() - actual;
+            res.ok[i] = 1;
+            res.gear[i] = gearId;
+            res.correct[i] = r.predictedClass === heldout.labels[img] ? 1 : 0;
+          }
+        },
+        () => {},
+      ).finally(() => {
+        pending--;
+        if (pending === 0 && sent === n) allDone();
+      });
+    };
+    await new Promise<void>((resolve) => {
+      const tick = () => {
+        const now = performance.now();
+        while (sent < n && t0 + trace.sendMs[sent] <= now + kEarlyMs) send(sent++);
+        if (sent === n) return resolve();
+        setTimeout(tick, Math.max(0, t0 + trace.sendMs[sent] - performance.now() - kEarlyMs));
+      };
+      tick();
+    });
+    if (pending === 0) allDone();
+    await Promise.race([done, new Promise((r) => setTimeout(r, 3000))]);
+    trueRate = () => 0;
+    res.wallMs = performance.now() - t0;
+    return { record: res, switches: [...switches] };
+  };
+  return { gears, replay, close: () => served.close() };
+}

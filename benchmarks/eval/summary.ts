@@ -1,0 +1,164 @@
+// benchmarks/results/eval-summary.json: the machine-readable summary of an evaluation (issue
+// 14 item 6), the only source of the README's evaluation tables (report.ts renders them).
+// The keys the issue names ({seeds: {tuning, reported}, rows: [{target, sloMs, trace, view,
+// capacity: {system: {median, min, max}}}], fixedHardware: [{trace, sloMs, view, systems:
+// {system: {accuracy, p95Ms, failed}}}]}) are always there with those meanings; the rest
+// (per-seed capacities, "below X", gear-weighted accuracy, SLO-violation rates, the generator's
+// lag, what ran and what did not, the machine's load) are additions beside them.
+import type { CellResult, CellSystem, FixedResult } from './cell.js';
+import { median } from './measure.js';
+
+export const kCapacitySystems = ['cascadeserve', 'static', 'dynamic', 'msplus', 'oracle'] as const;
+export type CapacitySystem = (typeof kCapacitySystems)[number];
+
+export interface Capacity {
+  /** Median over the reported seeds of the largest passing scale (mean QPS); a seed where no scale passed counts 0. */
+  median: number;
+  min: number;
+  max: number;
+  /** Present when some seed found no passing scale: every scale tried down to this failed. */
+  below?: number;
+  /** Some seed passed at the generator's ceiling: the capacity is at least that. */
+  atLeast?: boolean;
+}
+
+export interface SystemDetail {
+  description: string;
+  objectiveUsed?: string;
+  predictedQps: number;
+  planScaleQps?: number;
+  /** Capacity per reported seed (null: none passed, see belowQps). */
+  perSeed: (number | null)[];
+  belowQps?: number;
+  trials: number;
+  /** Medians over seeds of the trial at each seed's capacity. */
+  atCapacity: { accuracy: number; target: number; gearAccuracy: number; p95Ms: number; violationRate: number; lagP95Ms: number; switches: number } | null;
+}
+
+export interface SummaryRow {
+  target: number;
+  sloMs: number;
+  trace: string;
+  view: 'http' | 'engine';
+  /** null: the system was not run in this cell (see meta.notRun). */
+  capacity: Record<CapacitySystem, Capacity | null>;
+  /** MS+'s own top gear held fixed (the property: MS+ is never below it). */
+  msplusTop: Capacity | null;
+  headline: boolean;
+  dayMs: number;
+  seeds: number[];
+  frozenAt: string;
+  detail: Partial<Record<CellSystem, SystemDetail>>;
+}
+
+export interface FixedSystemSummary {
+  /** Median over seeds of the accuracy of the answers given (failures wrong). */
+  accuracy: number;
+  p95Ms: number;
+  /** Failed requests summed over the seeds' trials (of `requests`). */
+  failed: number;
+  requests: number;
+  gearAccuracy: number;
+  violationRate: number;
+  accuracyMin: number;
+  accuracyMax: number;
+  p95MinMs: number;
+  p95MaxMs: number;
+  description: string;
+}
+
+export interface SummaryFixed {
+  trace: string;
+  sloMs: number;
+  view: 'http' | 'engine';
+  systems: Partial<Record<CellSystem, FixedSystemSummary>>;
+  scaleQps: number;
+  peakQps: number;
+  dayMs: number;
+  seeds: number[];
+  tuningChecks: FixedResult['tuningChecks'];
+}
+
+export interface SummaryMeta {
+  createdAt: string;
+  quick: boolean;
+  complete: boolean;
+  commit: string;
+  machine: { cpus: number; cpuModel: string };
+  /** 1-minute load average of the machine, sampled during the run. */
+  loadAverage: { min: number; median: number; max: number; samples: number };
+  wallS: number;
+  bestHeld: number;
+  bestVal: number;
+  sizing: string[];
+  notRun: string[];
+  calibration: Record<string, unknown>;
+}
+
+export interface Summary {
+  seeds: { tuning: number[]; reported: number[] };
+  rows: SummaryRow[];
+  fixedHardware: SummaryFixed[];
+  meta: SummaryMeta;
+}
+
+function capacityOf(c: CellResult, s: CellSystem): Capacity | null {
+  const r = c.systems[s];
+  if (!r || r.median === null) return r ? { median: 0, min: 0, max: 0, below: r.belowQps } : null;
+  return { median: r.median, min: r.min!, max: r.max!, ...(r.belowQps !== undefined ? { below: r.belowQps } : {}), ...(r.seeds.some((x) => x.atLeast) ? { atLeast: true } : {}) };
+}
+
+function detailOf(c: CellResult, s: CellSystem): SystemDetail | undefined {
+  const r = c.systems[s];
+  if (!r) return undefined;
+  const at = r.seeds.flatMap((x) => (x.capacity === null ? [] : x.trials.filter((t) => t.scale === x.capacity && t.pass)));
+  const med = (f: (t: (typeof at)[number]) => number) => median(at.map(f));
+  return {
+    description: r.description,
+    ...(r.objectiveUsed ? { objectiveUsed: r.objectiveUsed } : {}),
+    predictedQps: r.predictedQps,
+    ...(r.planScaleQps ? { planScaleQps: r.planScaleQps } : {}),
+    perSeed: r.seeds.map((x) => x.capacity),
+    ...(r.belowQps !== undefined ? { belowQps: r.belowQps } : {}),
+    trials: r.seeds.reduce((a, x) => a + x.trials.length, 0),
+    atCapacity: at.length ? { accuracy: med((t) => t.s.accuracy), target: med((t) => t.s.target ?? NaN), gearAccuracy: med((t) => t.s.gearAccuracy), p95Ms: med((t) => t.s.p95Ms), violationRate: med((t) => t.s.violationRate), lagP95Ms: med((t) => t.s.lagP95Ms), switches: med((t) => t.switches) } : null,
+  };
+}
+
+export function buildSummary(cells: CellResult[], fixed: FixedResult[], tuning: readonly number[], meta: SummaryMeta): Summary {
+  const reported = [...new Set([...cells.flatMap((c) => c.seeds), ...fixed.flatMap((f) => f.seeds)])].sort((a, b) => a - b);
+  return {
+    seeds: { tuning: [...tuning], reported },
+    rows: cells.map((c) => ({
+      target: c.target,
+      sloMs: c.sloMs,
+      trace: c.trace,
+      view: c.view,
+      capacity: Object.fromEntries(kCapacitySystems.map((s) => [s, capacityOf(c, s)])) as Record<CapacitySystem, Capacity | null>,
+      msplusTop: capacityOf(c, 'msplusTop'),
+      headline: c.headline,
+      dayMs: c.dayMs,
+      seeds: c.seeds,
+      frozenAt: c.frozenAt,
+      detail: Object.fromEntries((Object.keys(c.systems) as CellSystem[]).map((s) => [s, detailOf(c, s)])),
+    })),
+    fixedHardware: fixed.map((f) => ({
+      trace: f.trace,
+      sloMs: f.sloMs,
+      view: f.view,
+      systems: Object.fromEntries(
+        Object.entries(f.systems).map(([k, v]) => [k, { accuracy: v.accuracy, p95Ms: v.p95Ms, failed: v.failed, requests: v.requests, gearAccuracy: v.gearAccuracy, violationRate: v.violationRate, accuracyMin: v.accuracyMin, accuracyMax: v.accuracyMax, p95MinMs: v.p95MinMs, p95MaxMs: v.p95MaxMs, description: v.description }]),
+      ),
+      scaleQps: f.scaleQps,
+      peakQps: f.peakQps,
+      dayMs: f.dayMs,
+      seeds: f.seeds,
+      tuningChecks: f.tuningChecks,
+    })),
+    meta,
+  };
+}
+
+/** JSON with Infinity kept as the string "Infinity" (a failed trial's p95). */
+export const summaryJson = (s: unknown) => JSON.stringify(s, (_, v) => (v === Infinity ? 'Infinity' : v), 1) + '\n';
+export const parseSummary = (text: string): Summary => JSON.parse(text, (_, v) => (v === 'Infinity' ? Infinity : v)) as Summary;
