@@ -14,14 +14,12 @@
 // buckets get the mix; the planner and simulator use the buckets (cost by length).
 // Without a dynamic axis there are no buckets and every batch is timed at the data's shape.
 import { statSync } from 'node:fs';
-import { arch, cpus, hostname, platform } from 'node:os';
 import { CascadeEngine, type TensorArray } from '../engine/engine.js';
 import type { EngineModel } from '../engine/config.js';
-import { runtimeInfo } from '../runtime/runtime.js';
 import type { Manifest } from '../contracts/manifest.js';
 import type { LabelledItems } from '../contracts/items.js';
-import { kCertaintyMeasures, kProfileSchema, lengthBucketCounts, mixedBatchTimeUs, validateProfile, type BatchTiming, type LengthBucket, type ModelTiming, type Profile, type ProfileModel, type ValidationResults } from '../contracts/profile-schema.js';
-import { batchSizesUpTo, kMemoryFileFactor, monotone, quantileOf, sha256File, storedCertainty, type ProfileProgress } from './profiler.js';
+import { kCertaintyMeasures, lengthBucketCounts, mixedBatchTimeUs, validateProfile, type BatchTiming, type LengthBucket, type ModelTiming, type Profile, type ProfileModel, type ValidationResults } from '../contracts/profile-schema.js';
+import { batchSizesUpTo, kMemoryFileFactor, profileHeader, monotone, quantileOf, sha256File, storedCertainty, type ProfileProgress } from './profiler.js';
 import { relative } from 'node:path';
 
 export interface ItemsProfilerOptions {
@@ -261,18 +259,8 @@ export async function profileItems(o: ItemsProfilerOptions): Promise<Profile> {
       await engine.close();
     }
   }
-  let version = 'unknown';
-  try {
-    version = runtimeInfo(o.runtimeLibrary).version;
-  } catch {
-    /* keep 'unknown' */
-  }
-  const cpu = cpus();
   const profile = {
-    schema: kProfileSchema,
-    createdAt: new Date().toISOString(),
-    machine: { hostname: hostname(), cpus: cpu.length, cpuModel: cpu[0]?.model ?? 'unknown', platform: platform(), arch: arch() },
-    runtime: { name: 'onnxruntime' as const, version },
+    ...profileHeader(o.runtimeLibrary),
     manifest: { path: o.manifestPath, name: manifest.name },
     lanes: [{ kind: 'cpu' as const, intraOpThreads: threads }],
     models,

@@ -291,18 +291,8 @@ export async function profileModels(o: ProfilerOptions): Promise<Profile> {
       await engine.close();
     }
   }
-  let version = 'unknown';
-  try {
-    version = runtimeInfo(o.runtimeLibrary).version;
-  } catch {
-    /* keep 'unknown' */
-  }
-  const cpu = cpus();
   const profile = {
-    schema: kProfileSchema,
-    createdAt: new Date().toISOString(),
-    machine: { hostname: hostname(), cpus: cpu.length, cpuModel: cpu[0]?.model ?? 'unknown', platform: platform(), arch: arch() },
-    runtime: { name: 'onnxruntime' as const, version },
+    ...profileHeader(o.runtimeLibrary),
     manifest: o.manifest,
     lanes: [{ kind: 'cpu' as const, intraOpThreads: threads }],
     models,
@@ -310,6 +300,23 @@ export async function profileModels(o: ProfilerOptions): Promise<Profile> {
     ...(o.heldout ? { heldoutLabels: Array.from(o.heldout.labels) } : {}),
   };
   return validateProfile(profile);
+}
+
+/** The profile's header: its schema, when and on which machine and runtime it was measured. */
+export function profileHeader(runtimeLibrary?: string): Pick<Profile, 'schema' | 'createdAt' | 'machine' | 'runtime'> {
+  let version = 'unknown';
+  try {
+    version = runtimeInfo(runtimeLibrary).version;
+  } catch {
+    /* keep 'unknown' */
+  }
+  const cpu = cpus();
+  return {
+    schema: kProfileSchema,
+    createdAt: new Date().toISOString(),
+    machine: { hostname: hostname(), cpus: cpu.length, cpuModel: cpu[0]?.model ?? 'unknown', platform: platform(), arch: arch() },
+    runtime: { name: 'onnxruntime', version },
+  };
 }
 
 /** profile.json text: certainties with 9 significant digits (exact float32 round trip), compact arrays. */
