@@ -24,7 +24,7 @@ import type { GearSwitchEvent } from '../../ts/server/gear-controller.js';
 import { curveRate, OracleGearPolicy } from '../../planner/oracle-policy.js';
 import { kRateBinMs, type Trace } from '../../testkit/traces.js';
 import { emptyRecord, type RequestRecord } from './measure.js';
-import { kEarlyMs } from './replay.js';
+import { sendOnSchedule } from './replay.js';
 
 export interface SwitchRecord {
   tMs: number;
@@ -110,14 +110,9 @@ export async function startEngineSystem(planPath: string, heldout: Dataset, o: {
         if (pending === 0 && sent === n) allDone();
       });
     };
-    await new Promise<void>((resolve) => {
-      const tick = () => {
-        const now = performance.now();
-        while (sent < n && t0 + trace.sendMs[sent] <= now + kEarlyMs) send(sent++);
-        if (sent === n) return resolve();
-        setTimeout(tick, Math.max(0, t0 + trace.sendMs[sent] - performance.now() - kEarlyMs));
-      };
-      tick();
+    await sendOnSchedule(trace.sendMs, t0, (i) => {
+      sent = i + 1;
+      send(i);
     });
     if (pending === 0) allDone();
     await Promise.race([done, new Promise((r) => setTimeout(r, 3000))]);

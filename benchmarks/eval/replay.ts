@@ -42,6 +42,24 @@ function binaryRequest(heldout: Dataset): { header: Buffer; headers: Record<stri
 /** A request may leave this much before its scheduled time (timer granularity is ~1 ms). */
 export const kEarlyMs = 0.5;
 
+/**
+ * Calls send(i) for every i at t0 + sendMs[i] (performance.now() milliseconds), in order,
+ * from timers: the load generator of both views. Resolves once the last one is sent.
+ */
+export function sendOnSchedule(sendMs: ArrayLike<number>, t0: number, send: (i: number) => void): Promise<void> {
+  const n = sendMs.length;
+  let next = 0;
+  return new Promise<void>((resolve) => {
+    const tick = () => {
+      const now = performance.now();
+      while (next < n && t0 + sendMs[next] <= now + kEarlyMs) send(next++);
+      if (next === n) return resolve();
+      setTimeout(tick, Math.max(0, t0 + sendMs[next] - performance.now() - kEarlyMs));
+    };
+    tick();
+  });
+}
+
 export async function replay(trace: Trace, o: ReplayOptions): Promise<RequestRecord> {
   const n = trace.sendMs.length;
   if (n > 400_000) throw new RangeError(`trace of ${n} requests: beyond what the replayer sends (scale ${trace.scale})`);
@@ -86,14 +104,9 @@ export async function replay(trace: Trace, o: ReplayOptions): Promise<RequestRec
     req.on('error', done);
     req.end(Buffer.concat([header, o.heldout.image(img)]));
   };
-  await new Promise<void>((resolve) => {
-    const tick = () => {
-      const now = performance.now();
-      while (sent < n && t0 + trace.sendMs[sent] <= now + kEarlyMs) send(sent++);
-      if (sent === n) return resolve();
-      setTimeout(tick, Math.max(0, t0 + trace.sendMs[sent] - performance.now() - kEarlyMs));
-    };
-    tick();
+  await sendOnSchedule(trace.sendMs, t0, (i) => {
+    sent = i + 1;
+    send(i);
   });
   if (pending === 0) allSent();
   await Promise.race([drained, new Promise((r) => setTimeout(r, o.drainMs ?? 3000))]);
