@@ -35,23 +35,59 @@ export const kCompletionMargin = 2;
 /** Fewest completed items in a sample before it updates the cost estimate (noise guard). */
 const kMinItemsPerCostSample = 8;
 
+/** Engine counters at one moment, cumulative since the engine started (CostEstimator.sample). */
+export interface EngineTotals {
+  /** Lane busy time, summed over the lanes, microseconds. */
+  busyUs: number;
+  /** Items answered by a stage's exit. */
+  completed: number;
+  /** Items accepted and not yet answered. */
+  inFlight: number;
+}
+
 /**
  * Estimates the work per item as the current gear's expected cost (from the plan) times a
  * calibration factor measured from the engine: lane busy time per completed item over the
  * expected cost, smoothed. The factor carries over gear switches; the plan's ratios between
  * gears are trusted, its absolute scale is not (other hardware, other batch sizes).
+ *
+ * Two rules keep a wrong factor from locking the server out (it once refused every request
+ * after an overload: the busy time spent on the expensive gear's backlog, divided by a 20x
+ * cheaper gear's planned cost, made one image "too large for the deadline"; with nothing
+ * admitted no item completed and no sample could correct it):
+ * - a sample spans one gear only: at a switch the sample in progress is dropped, and so is
+ *   every sample until the items in flight at the switch (queued, partly run, under the
+ *   previous gear) have left or the engine is empty;
+ * - without evidence the factor returns to the plan's: once the engine has been idle with no
+ *   new sample for staleMs, the factor's logarithm shrinks by e every staleMs. A refusal for
+ *   size leaves the engine idle, so an inflated factor lets requests in again within a few
+ *   staleMs, and what they measure decides; while items are in flight a sample is coming, so
+ *   a busy server keeps its measured factor.
  */
 export class CostEstimator {
   readonly smoothing: number;
   /** The planned per-item cost of the plan's costliest gear, microseconds. */
   readonly costliestGearUs: number;
+  /** Idle time without a sample after which the factor starts returning to 1, milliseconds. */
+  readonly staleMs: number;
   #expectedUs: number;
   #calibration = 1;
+  /** Counters where the sample in progress began; null before the first sample() call. */
+  #base: { busyUs: number; completed: number } | null = null;
+  /** The gear changed since the last sample() call. */
+  #switched = false;
+  /** After a switch: the count of completed items by which the previous gear's have left. */
+  #settleAt: number | null = null;
+  /** When the last evidence came (a sample taken, or items in flight), and the last sample() call. */
+  #evidenceMs = -Infinity;
+  #lastSampleMs = -Infinity;
 
-  constructor(expectedCostUs: number, smoothing = 0.2, costliestGearUs = expectedCostUs) {
+  constructor(expectedCostUs: number, smoothing = 0.2, costliestGearUs = expectedCostUs, staleMs = 200) {
     this.#expectedUs = Math.max(1, expectedCostUs);
     this.smoothing = smoothing;
     this.costliestGearUs = Math.max(1, costliestGearUs, expectedCostUs);
+    if (!(staleMs > 0)) throw new RangeError(`staleMs must be positive, got ${String(staleMs)}`);
+    this.staleMs = staleMs;
   }
 
   /** Per-item work of the gear now running, microseconds. */
@@ -71,16 +107,60 @@ export class CostEstimator {
     return this.#calibration;
   }
 
-  /** The gear changed: its planned per-item cost. */
+  /** The gear changed: its planned per-item cost. The sample in progress is dropped (see above). */
   setExpectedCost(expectedCostUs: number): void {
     this.#expectedUs = Math.max(1, expectedCostUs);
+    this.#switched = true;
   }
 
-  /** Lane busy time and items completed since the last sample. */
+  /** Lane busy time and items completed, all under the running gear: one sample. */
   observe(busyUs: number, completedItems: number): void {
     if (completedItems < kMinItemsPerCostSample || !(busyUs >= 0)) return;
     const ratio = busyUs / completedItems / this.#expectedUs;
     this.#calibration += this.smoothing * (ratio - this.#calibration);
+  }
+
+  /**
+   * The engine's counters at nowMs (milliseconds, any monotonic clock), read periodically: a
+   * sample is taken once kMinItemsPerCostSample items completed since the last one under one
+   * gear. The first call only marks where sampling starts.
+   */
+  sample(t: EngineTotals, nowMs: number): void {
+    const sinceMs = this.#lastSampleMs;
+    this.#lastSampleMs = nowMs;
+    if (t.inFlight > 0) this.#evidenceMs = nowMs;
+    if (this.#base === null) {
+      this.#rebase(t);
+      this.#evidenceMs = nowMs;
+      this.#switched = false;
+      return;
+    }
+    if (this.#switched) {
+      this.#switched = false;
+      this.#settleAt = t.completed + t.inFlight;
+    }
+    if (this.#settleAt !== null) {
+      // Busy time and exits so far may be the previous gear's: dropped.
+      this.#rebase(t);
+      if (t.completed >= this.#settleAt || t.inFlight === 0) this.#settleAt = null;
+      return;
+    }
+    const done = t.completed - this.#base.completed;
+    if (done >= kMinItemsPerCostSample) {
+      this.observe(t.busyUs - this.#base.busyUs, done);
+      this.#rebase(t);
+      this.#evidenceMs = nowMs;
+      return;
+    }
+    if (t.inFlight > 0) return;
+    // Idle with no new sample: past the hold, the factor returns toward 1 (log scale: it is a
+    // ratio, so x8 and x1/8 are as far from the plan).
+    const from = Math.max(sinceMs, this.#evidenceMs + this.staleMs);
+    if (nowMs > from) this.#calibration = Math.exp(Math.log(this.#calibration) * Math.exp(-(nowMs - from) / this.staleMs));
+  }
+
+  #rebase(t: EngineTotals): void {
+    this.#base = { busyUs: t.busyUs, completed: t.completed };
   }
 }
 

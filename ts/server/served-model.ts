@@ -17,7 +17,7 @@ import { CascadeServeError } from '../errors.js';
 import type { EngineOptions } from '../engine/config.js';
 import type { EngineStats } from '../engine/engine.js';
 import { warmUp } from '../engine/warm-up.js';
-import { AdmissionController, CostEstimator } from './admission.js';
+import { AdmissionController, CostEstimator, type EngineTotals } from './admission.js';
 import type { InputContract } from './codec.js';
 import { GearController, type GearSwitchEvent, type SwitchLogger } from './gear-controller.js';
 import { BacklogGearPolicy, policyGears, type GearPolicy } from './gear-policy.js';
@@ -68,9 +68,6 @@ export class ServedModel {
   #timer: NodeJS.Timeout | null = null;
   #closed = false;
   #outputIsLogits: Map<string, boolean>;
-  /** Engine counters at the last cost sample. */
-  #lastBusyUs = 0;
-  #lastCompleted = 0;
   /** Batches the warm-up ran: not executions of requests. */
   #warmUpBatches = 0;
 
@@ -96,7 +93,9 @@ export class ServedModel {
     this.stats = stats ?? new ModelStats(name);
     this.#monitor = new LoadMonitor(options.loadMonitor);
     const lanes = engineOptions.lanes?.length ?? 1;
-    this.admission = new AdmissionController({ sloMs: plan.sloMs, parallelism: lanes, maxInFlightItems: options.maxInFlightItems }, new CostEstimator(gears[0].expectedCostUs, undefined, Math.max(...gears.map((g) => g.expectedCostUs))));
+    // An idle cost estimate returns to the plan's over the load window: the horizon over
+    // which the server judges the load (admission.ts).
+    this.admission = new AdmissionController({ sloMs: plan.sloMs, parallelism: lanes, maxInFlightItems: options.maxInFlightItems }, new CostEstimator(gears[0].expectedCostUs, undefined, Math.max(...gears.map((g) => g.expectedCostUs)), this.#monitor.options.windowMs));
     this.#outputIsLogits = new Map(engineOptions.models.map((m) => [m.name, (m.outputKind ?? 'logits') === 'logits']));
   }
 
@@ -263,11 +262,9 @@ export class ServedModel {
         throw closedError(this.name);
       }
       const warm = engine.stats();
-      for (const q of warm.queues) {
-        this.#warmUpBatches += q.batches;
-        this.#lastCompleted += q.exits;
-      }
-      for (const l of warm.lanes) this.#lastBusyUs += l.busyUs;
+      for (const q of warm.queues) this.#warmUpBatches += q.batches;
+      // The cost estimate's first sample starts after the warm-up: its runs are no request's.
+      this.admission.cost.sample(engineTotals(warm), performance.now());
       this.#engine = engine;
       if (policy) {
         this.#controller = new GearController({
@@ -310,16 +307,17 @@ export class ServedModel {
     } catch {
       return;
     }
-    let busyUs = 0;
-    let completed = 0;
-    for (const l of s.lanes) busyUs += l.busyUs;
-    for (const q of s.queues) completed += q.exits;
-    this.admission.cost.observe(busyUs - this.#lastBusyUs, completed - this.#lastCompleted);
-    if (completed - this.#lastCompleted >= 8) {
-      this.#lastBusyUs = busyUs;
-      this.#lastCompleted = completed;
-    }
+    this.admission.cost.sample(engineTotals(s), performance.now());
   }
+}
+
+/** The engine counters the cost estimate samples: lane busy time, items answered by an exit, items in flight. */
+function engineTotals(s: EngineStats): EngineTotals {
+  let busyUs = 0;
+  let completed = 0;
+  for (const l of s.lanes) busyUs += l.busyUs;
+  for (const q of s.queues) completed += q.exits;
+  return { busyUs, completed, inFlight: s.inFlight };
 }
 
 /** The catalogue's code for "closed" (503 over HTTP, like a closed engine), not a bare Error (500). */
