@@ -273,6 +273,35 @@ t.test('gRPC: typed contents and raw_input_contents', async (t) => {
   t.match(fp16.message, /^inputs\[0\]\.datatype: input 'x' is 'FP16': FP16 has no typed contents field/);
 });
 
+t.test('a value outside an input\'s range is a 400 naming the input, the value and the range', async (t) => {
+  const ranged: TensorContract = { ...tokens, inputs: [{ ...tokens.inputs[0], range: { min: 0, max: 11 } }, tokens.inputs[1]] };
+  const c = contractOf(ranged);
+  const json = (ids: number[]) => ({ inputs: [{ name: 'attention_mask', shape: [1, ids.length], datatype: 'INT64', data: ids.map(() => 1) }, { name: 'input_ids', shape: [1, ids.length], datatype: 'INT64', data: ids }] }) as never;
+  t.same(Array.from(decodeInferRequest(json([0, 5, 11]), undefined, c).tensors!.tensors.input_ids as BigInt64Array), [0n, 5n, 11n], 'both ends of the range decode');
+  for (const [ids, k, v] of [[[1, 12, 3], 1, 12], [[1, 2, 999999], 2, 999999], [[-1, 2, 3], 0, -1]] as const) {
+    const e = refusal(t, () => decodeInferRequest(json([...ids]), undefined, c));
+    t.equal(e.statusCode, 400);
+    t.equal(e.message, `inputs[1].data: element ${k} of input 'input_ids' is ${v}, outside the range the models accept: [0, 11]`, `JSON ${v}`);
+  }
+  const b = binary([
+    { name: 'input_ids', shape: [2, 2], datatype: 'INT64', bytes: int64Bytes([1, 2, 3, 12]) },
+    { name: 'attention_mask', shape: [2, 2], datatype: 'INT64', bytes: int64Bytes([1, 1, 1, 1]) },
+  ]);
+  t.equal(refusal(t, () => decodeInferRequest(b.body, b.tail, c)).message, "inputs[0]: element 3 of input 'input_ids' is 12, outside the range the models accept: [0, 11]", 'binary');
+  const g = refusal(t, () =>
+    decodeGrpcInferRequest({ inputs: [{ name: 'input_ids', datatype: 'INT64', shape: [1, 2], contents: { int64_contents: [11, 4096] } }, { name: 'attention_mask', datatype: 'INT64', shape: [1, 2], contents: { int64_contents: [1, 1] } }] }, c, undefined),
+  );
+  t.equal(g.message, "inputs[0].contents: element 1 of input 'input_ids' is 4096, outside the range the models accept: [0, 11]", 'gRPC typed contents (the .proto\'s field name)');
+  const small = (datatype: TensorDatatype, data: number[], bytes: Buffer) => {
+    const cc = contractOf({ inputs: [{ name: 'ids', datatype, itemShape: [2], padValue: 0, range: { min: 1, max: 7 } }], dynamicAxis: null, maskInput: null });
+    const viaJson = refusal(t, () => decodeInferRequest({ inputs: [{ name: 'ids', shape: [1, 2], datatype, data }] } as never, undefined, cc)).message;
+    const bb = binary([{ name: 'ids', shape: [1, 2], datatype, bytes }]);
+    return [viaJson, refusal(t, () => decodeInferRequest(bb.body, bb.tail, cc)).message];
+  };
+  t.same(small('INT32', [3, 8], Buffer.from(Int32Array.from([3, 8]).buffer)), ["inputs[0].data: element 1 of input 'ids' is 8, outside the range the models accept: [1, 7]", "inputs[0]: element 1 of input 'ids' is 8, outside the range the models accept: [1, 7]"]);
+  t.same(small('UINT8', [0, 2], Buffer.from([0, 2])), ["inputs[0].data: element 0 of input 'ids' is 0, outside the range the models accept: [1, 7]", "inputs[0]: element 0 of input 'ids' is 0, outside the range the models accept: [1, 7]"]);
+});
+
 t.test("serve's banner example decodes", async (t) => {
   const d = decodeInferRequest(JSON.parse(exampleTensorBody(tokens)), undefined, kTokens).tensors!;
   t.equal(d.count, 1);
@@ -280,6 +309,8 @@ t.test("serve's banner example decodes", async (t) => {
   t.same(Array.from(d.lengths!), [4], 'every position of the mask counts');
   const typed = contractOf({ inputs: [{ name: 'f', datatype: 'FP16', itemShape: [-1, 2], padValue: 0 }, { name: 'b', datatype: 'BOOL', itemShape: [-1], padValue: 0 }], dynamicAxis: 0, maskInput: null });
   t.ok(decodeInferRequest(JSON.parse(exampleTensorBody(typed.tensors!)), undefined, typed).tensors, 'FP16 and BOOL inputs');
+  const ranged = contractOf({ ...tokens, inputs: [{ ...tokens.inputs[0], range: { min: 5, max: 9 } }, tokens.inputs[1]] });
+  t.same(Array.from(decodeInferRequest(JSON.parse(exampleTensorBody(ranged.tensors!)), undefined, ranged).tensors!.tensors.input_ids as BigInt64Array), [5n, 5n, 5n, 5n], 'ids within the input\'s range');
 });
 
 t.test('any request: a decoded submission that fits, or a 4xx naming a field', async (t) => {

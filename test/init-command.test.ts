@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { runInitCommand } from '../ts/cli/init-command.js';
+import { detectRanges, type ModelInfo } from '../ts/cli/init-inspect.js';
 import { countOnnxParams, onnxParamsOf } from '../ts/cli/onnx-params.js';
 import { main } from '../ts/cli/main.js';
 import { loadManifest } from '../ts/contracts/manifest.js';
@@ -17,6 +18,15 @@ import { fixture, root as repoRoot } from '../testkit/paths.js';
 
 const kCascade = fixture('token-cascade');
 const kExtra = fixture('token-extra');
+/** A vocabulary constant of a fixture's generator script (`VOCAB = 12` / `VOCAB, DIM, CLASSES = 50, 8, 3`). */
+function vocabOf(script: string): number {
+  const text = readFileSync(join(repoRoot, script), 'utf8');
+  const m = /^VOCAB(?:, \w+)* = (\d+)/m.exec(text);
+  if (!m) throw new Error(`${script}: no VOCAB constant`);
+  return Number(m[1]);
+}
+/** The token fixture's vocabulary, as its trainer defines it (the embedding tables have this many rows). */
+const kVocab = vocabOf('scripts/train-token-cascade.py');
 
 const io = () => {
   const out: string[] = [];
@@ -79,9 +89,9 @@ t.test('init on the token cascade: inputs, mask, kinds, order, split', async (t)
   t.match(p.out.join(''), /split \(seed 1\): 600 validation, 600 held-out items\nnext: cascadeserve profile .*cascade\.json --out .*profile\.json\n$/);
   const raw = JSON.parse(readFileSync(join(dir, 'cascade.json'), 'utf8'));
   t.same(raw.inputs, [
-    { name: 'input_ids', datatype: 'INT64', shape: [-1], padValue: 0 },
+    { name: 'input_ids', datatype: 'INT64', shape: [-1], padValue: 0, range: { min: 0, max: kVocab - 1 } },
     { name: 'attention_mask', datatype: 'INT64', shape: [-1], padValue: 0 },
-  ]);
+  ], 'input_ids: ids within the vocabulary; the mask indexes nothing and has no range');
   t.equal(raw.maskInput, 'attention_mask');
   t.equal(raw.name, basename(dir), 'served name: the folder name');
   t.same(raw.classNames, ['0', '1', '2', '3']);
@@ -133,6 +143,53 @@ t.test('init on the token cascade: inputs, mask, kinds, order, split', async (t)
   t.equal(val.count, 600);
   t.same([...val.indices], [...parts.validation]);
   for (const k of [0, 1, 299, 599]) t.equal(val.lengths![k], maskLength(val.indices[k]), `validation item ${k}: length = sum of its mask`);
+});
+
+t.test('the range of token ids: the vocabulary every model accepts', async (t) => {
+  t.equal(kVocab, 12, 'the trainer\'s vocabulary (tokens 1..11, 0 = padding)');
+  // Independently of the ONNX reader: onnxruntime-node runs each model on id V - 1 and fails
+  // on id V, so V is where the models stop accepting ids. ONNX Gather also takes -V..-1
+  // (counted from the end); init refuses negative ids by choice (tested below).
+  for (const name of ['bag', 'conv', 'gru']) {
+    const s = await ort.InferenceSession.create(join(kCascade, `${name}.onnx`));
+    const run = (id: number) => s.run({ input_ids: new ort.Tensor('int64', BigInt64Array.from([1, id, 2], BigInt), [1, 3]), attention_mask: new ort.Tensor('int64', BigInt64Array.from([1, 1, 1], BigInt), [1, 3]) });
+    await t.resolves(run(kVocab - 1), `${name}: id ${kVocab - 1} runs in onnxruntime-node`);
+    await t.rejects(run(kVocab), `${name}: id ${kVocab} fails in onnxruntime-node`);
+    await t.resolves(run(-1), `${name}: onnxruntime-node takes id -1 (the last row)`);
+    await s.release();
+  }
+  const dir = copy();
+  const p = io();
+  t.equal(await runInitCommand([dir, '--check-items', '8'], p.io), 0, p.err.join(''));
+  t.match(p.out.join(''), new RegExp(`input input_ids: values in \\[0, ${kVocab - 1}\\] \\(bag\\.onnx: Gather '/emb/Gather' on initializer 'emb\\.weight' \\[${kVocab}, 16\\]; conv\\.onnx: .*; gru\\.onnx: Gather '/emb/Gather' on initializer 'emb\\.weight' \\[${kVocab}, 24\\]\\)`), 'the range and the tables that set it');
+  const m = await loadManifest(join(dir, 'cascade.json'));
+  t.same(m.inputs.map((x) => [x.name, x.range]), [['input_ids', { min: 0, max: kVocab - 1 }], ['attention_mask', undefined]], 'the parsed manifest carries the range');
+
+  // Over models: the smallest vocabulary wins (the hand-built fixture's table has 50 rows).
+  const meanpoolVocab = vocabOf('test/fixtures/make_token_fixtures.py');
+  const info = (path: string) => ({ name: basename(path, '.onnx'), path, inputs: [{ name: 'input_ids', datatype: 'INT64', itemShape: [-1] }, { name: 'attention_mask', datatype: 'INT64', itemShape: [-1] }] }) as unknown as ModelInfo;
+  const models = [info(fixture('tokens_meanpool.onnx')), info(join(kCascade, 'bag.onnx'))];
+  const notes: string[] = [];
+  const ranges = detectRanges(models, models[0].inputs, notes);
+  t.same([...ranges].map(([k, r]) => [k, r.range]), [['input_ids', { min: 0, max: Math.min(meanpoolVocab, kVocab) - 1 }]]);
+  t.same(ranges.get('input_ids')!.sources, [`tokens_meanpool.onnx: Gather on initializer 'emb' [${meanpoolVocab}, 8]`, `bag.onnx: Gather '/emb/Gather' on initializer 'emb.weight' [${kVocab}, 16]`]);
+  t.same(notes, []);
+  const unreadable = detectRanges([info(fixture('corrupt.onnx'))], models[0].inputs, notes);
+  t.equal(unreadable.size, 0, 'an unreadable graph bounds nothing');
+  t.match(notes.join('\n'), /corrupt\.onnx: its ONNX graph could not be read/);
+
+  // An id of the data outside the range is an init error naming the file, before any model runs.
+  const ids = readNpy(join(kCascade, 'data', 'input_ids.npy'));
+  const [N, L] = ids.shape;
+  for (const [value, extra] of [[kVocab, ''], [-1, '; negative ids are refused']] as const) {
+    const bad = copy(['bag', 'gru']);
+    const data = (ids.data as BigInt64Array).slice();
+    data[7 * L + 2] = BigInt(value);
+    writeFileSync(join(bad, 'data', 'input_ids.npy'), encodeNpy({ descr: '<i8', shape: [N, L], data }));
+    const err = await failing(t, bad, 1);
+    t.match(err, new RegExp(`data/input_ids\\.npy: item 7 \\(element 2\\) of input "input_ids" is ${value}, outside \\[0, ${kVocab - 1}\\], the values the models accept \\(bag\\.onnx: .*gru\\.onnx: .*\\)${extra}`), `id ${value} in the data`);
+    t.notMatch(err, /running the model/, 'found before the models ran');
+  }
 });
 
 t.test('flags: --name, --seed, --validation-fraction, --output-kind, --class-names, --force', async (t) => {

@@ -76,6 +76,14 @@ t.test('a version 2 manifest parses to inputs, mask, per-model outputs and the n
   t.equal(fixed.maskInput, null);
 });
 
+t.test('an integer input\'s range parses; without one, none', async (t) => {
+  const m = parse(v2({ inputs: [{ name: 'input_ids', datatype: 'INT64', shape: [-1], padValue: 0, range: { min: 0, max: 11 } }, { name: 'attention_mask', datatype: 'INT64', shape: [-1], padValue: 0 }] }));
+  t.same(m.inputs[0].range, { min: 0, max: 11 });
+  t.notOk('range' in m.inputs[1], 'no range: any value of the datatype');
+  const fixed = parse(v2({ inputs: [{ name: 'ids', datatype: 'UINT8', shape: [4], range: { min: 3, max: 255 } }], maskInput: undefined }));
+  t.same(fixed.inputs[0].range, { min: 3, max: 255 }, 'a fixed-shape input is not padded: its pad value need not be in range');
+});
+
 t.test('version 1 (the zoo) still loads, with the same inputs view', async (t) => {
   const m = await loadManifest(defaultManifestPath());
   t.equal(m.version, 1);
@@ -106,6 +114,13 @@ t.test('every invalid field is named, with the file', async (t) => {
     ['duplicate input', { inputs: [{ name: 'a', datatype: 'FP32', shape: [2] }, { name: 'a', datatype: 'FP32', shape: [2] }], maskInput: undefined }, /^inputs\[1\]\.name: duplicate input name "a"/],
     ['pad value', { inputs: [{ name: 'a', datatype: 'INT64', shape: [-1], padValue: 'zero' }], maskInput: undefined }, /^inputs\[0\]\.padValue: expected a number/],
     ['fractional integer pad', { inputs: [{ name: 'a', datatype: 'INT32', shape: [-1], padValue: 0.5 }], maskInput: undefined }, /^inputs\[0\]\.padValue: expected an integer for INT32/],
+    ['range not an object', { inputs: [{ name: 'a', datatype: 'INT64', shape: [-1], range: [0, 11] }], maskInput: undefined }, /^inputs\[0\]\.range: expected an object, got an array/],
+    ['range on a float input', { inputs: [{ name: 'a', datatype: 'FP32', shape: [-1], range: { min: 0, max: 1 } }], maskInput: undefined }, /^inputs\[0\]\.range: input is FP32; a range applies to INT64, INT32, UINT8 inputs only/],
+    ['range min missing', { inputs: [{ name: 'a', datatype: 'INT64', shape: [-1], range: { max: 11 } }], maskInput: undefined }, /^inputs\[0\]\.range\.min: expected an integer in \[-9007199254740991, 9007199254740991\] \(INT64\), got nothing/],
+    ['range max fractional', { inputs: [{ name: 'a', datatype: 'INT32', shape: [-1], range: { min: 0, max: 11.5 } }], maskInput: undefined }, /^inputs\[0\]\.range\.max: expected an integer in \[-2147483648, 2147483647\] \(INT32\), got number 11\.5/],
+    ['range beyond UINT8', { inputs: [{ name: 'a', datatype: 'UINT8', shape: [-1], range: { min: 0, max: 300 } }], maskInput: undefined }, /^inputs\[0\]\.range\.max: expected an integer in \[0, 255\] \(UINT8\), got number 300/],
+    ['range min above max', { inputs: [{ name: 'a', datatype: 'INT64', shape: [-1], range: { min: 12, max: 11 } }], maskInput: undefined }, /^inputs\[0\]\.range: min 12 is above max 11/],
+    ['pad outside range', { inputs: [{ name: 'a', datatype: 'INT64', shape: [-1], padValue: 0, range: { min: 1, max: 11 } }], maskInput: undefined }, /^inputs\[0\]\.padValue: 0 is outside inputs\[0\]\.range \[1, 11\]; the engine pads items with it/],
     ['mask unknown', { maskInput: 'mask' }, /^maskInput: names no input/],
     ['mask float', { inputs: [{ name: 'm', datatype: 'FP32', shape: [-1] }], maskInput: 'm' }, /^maskInput: input "m" is FP32/],
     ['mask fixed', { inputs: [{ name: 'm', datatype: 'INT64', shape: [8] }], maskInput: 'm' }, /^maskInput: input "m" has no dynamic axis/],

@@ -16,13 +16,15 @@ import * as ort from 'onnxruntime-node';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { kLoaderOptions, protoPath } from '../ts/server/grpc/service.js';
-import { fixture } from '../testkit/paths.js';
+import { fixture, root as repoRoot } from '../testkit/paths.js';
 import { kCliPath, startServeProcess } from '../testkit/serve-process.js';
 import { certaintyOf, type Measure } from './helpers/cascade-oracle.js';
 
 const kFixture = fixture('token-cascade');
 const kProbTolerance = 1e-4;
 const kThresholdTolerance = 1e-5;
+/** The fixture's vocabulary, from its trainer (`VOCAB = 12`): ids 0..VOCAB-1 have embedding rows. */
+const kVocab = Number(/^VOCAB = (\d+)/m.exec(readFileSync(join(repoRoot, 'scripts', 'train-token-cascade.py'), 'utf8'))![1]);
 
 /** Runs `cascadeserve ...args`; resolves with its exit code and output. */
 function cli(args: string[]): Promise<{ code: number | null; out: string }> {
@@ -62,7 +64,7 @@ function readNpy(path: string): { shape: number[]; values: number[] } {
 
 interface ManifestJson {
   name: string;
-  inputs: { name: string; datatype: string; shape: number[] }[];
+  inputs: { name: string; datatype: string; shape: number[]; range?: { min: number; max: number } }[];
   maskInput?: string;
   models: { name: string; file: string; output: string; outputKind: 'logits' | 'probabilities' }[];
 }
@@ -306,4 +308,49 @@ t.test('init -> profile -> plan -> serve on the token cascade answers as onnxrun
   });
   t.equal(bad.status, 400);
   t.match((await bad.json()).error, /missing input 'attention_mask'/);
+
+  // A token id past the vocabulary is a 400 naming input_ids, decided before the engine: valid
+  // requests sent at the same time (which the engine could batch with it) are answered.
+  t.same(manifest.inputs[0].range, { min: 0, max: kVocab - 1 }, 'init recorded the vocabulary as the range of input_ids');
+  const outside = (i: number, id: number, binary: boolean) => {
+    const ids = item(i, 'input_ids');
+    ids[Math.floor(ids.length / 2)] = id;
+    const mask = item(i, 'attention_mask');
+    const inputs = [
+      { name: 'input_ids', shape: [1, ids.length], datatype: 'INT64', values: ids },
+      { name: 'attention_mask', shape: [1, ids.length], datatype: 'INT64', values: mask },
+    ];
+    if (!binary) {
+      return fetch(infer, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ inputs: inputs.map(({ values, ...x }) => ({ ...x, data: values })) }) });
+    }
+    const header = Buffer.from(JSON.stringify({ inputs: inputs.map(({ values, ...x }) => ({ ...x, parameters: { binary_data_size: values.length * 8 } })) }));
+    const tail = Buffer.concat(inputs.map((x) => Buffer.from(BigInt64Array.from(x.values, BigInt).buffer)));
+    return fetch(infer, { method: 'POST', headers: { 'Content-Type': 'application/octet-stream', 'Inference-Header-Content-Length': String(header.length) }, body: Buffer.concat([header, tail]) });
+  };
+  const failuresNow = async (): Promise<Record<string, number>> => (await (await fetch(`${server.url}/v2/models/${manifest.name}/stats`)).json()).model_stats[0].cascade.failures;
+  const before = await failuresNow();
+  const mixed = picks.slice(0, 12);
+  const [badJson, badBinary, badLarge, ...valid] = await Promise.all([
+    outside(mixed[0], kVocab, false),
+    outside(mixed[1], kVocab, true),
+    outside(mixed[2], 999999, false),
+    ...mixed.map((i, k) => send(i, k % 2 === 1).then(() => 200, (e: Error) => e.message)),
+  ]);
+  for (const [what, r, v] of [['JSON', badJson, kVocab], ['binary', badBinary, kVocab], ['JSON', badLarge, 999999]] as const) {
+    t.equal(r.status, 400, `${what}: id ${v} is a 400`);
+    t.match((await r.json()).error, new RegExp(`^inputs\\[0\\](\\.data)?: element \\d+ of input 'input_ids' is ${v}, outside the range the models accept: \\[0, ${kVocab - 1}\\]`), `${what}: names input_ids, the id and the range`);
+  }
+  t.same(valid, mixed.map(() => 200), 'the valid requests sent with them are answered 200');
+  const grpcBad = await modelInfer({
+    model_name: manifest.name,
+    inputs: manifest.inputs.map((input) => ({ name: input.name, datatype: 'INT64', shape: [1, 3], contents: { int64_contents: input.name === 'input_ids' ? [1, kVocab, 2] : [1, 1, 1] } })),
+  }).then(
+    () => null,
+    (e: grpc.ServiceError) => e,
+  );
+  t.equal(grpcBad?.code, grpc.status.INVALID_ARGUMENT, 'gRPC: INVALID_ARGUMENT');
+  t.match(grpcBad?.details, new RegExp(`input 'input_ids' is ${kVocab}, outside the range the models accept: \\[0, ${kVocab - 1}\\]`));
+  const after = await failuresNow();
+  t.equal(after.backend, 0, 'no model failed in the engine');
+  t.equal(after.invalid - before.invalid, 4, 'the four out-of-range requests counted as invalid');
 });

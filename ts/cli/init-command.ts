@@ -9,7 +9,7 @@ import { readNpyItems, splitIndices, ItemsError, type LabelledItems } from '../c
 import { NpyError } from '../contracts/npy.js';
 import { runCommand, UsageError, type CliIo, type CommandSpec } from './args.js';
 import { onnxParamsOf } from './onnx-params.js';
-import { checkModel, dataFacts, InitError, inspectModel, unifyInputs, type ModelCheck, type ModelInfo } from './init-inspect.js';
+import { checkDataRanges, checkModel, dataFacts, detectRanges, InitError, inspectModel, unifyInputs, type ModelCheck, type ModelInfo } from './init-inspect.js';
 
 export const kInitCommand: CommandSpec = {
   name: 'init',
@@ -142,6 +142,12 @@ export async function runInitCommand(argv: string[], io: CliIo): Promise<number>
       const facts = dataFacts(inputs, items, hasLengths);
       items.lengths = facts.lengths;
       for (const n of facts.notes) io.stdout.write(`${n}\n`);
+      // Before any model runs on the data: an id out of range would fail in ONNX Runtime.
+      const rangeNotes: string[] = [];
+      const ranges = detectRanges(models, inputs, rangeNotes);
+      for (const n of rangeNotes) io.stdout.write(`${n}\n`);
+      checkDataRanges(items, ranges, spec.inputFiles);
+      for (const [name, r] of ranges) io.stdout.write(`input ${name}: values in [${r.range.min}, ${r.range.max}] (${r.sources.join('; ')})\n`);
 
       const sample = evenSample(items.count, checkItems);
       const checks = new Map<string, ModelCheck>();
@@ -154,7 +160,7 @@ export async function runInitCommand(argv: string[], io: CliIo): Promise<number>
         name,
         version: 2,
         description: `${models.length} model(s) from ${basename(dir)}/, written by cascadeserve init`,
-        inputs: facts.inputs.map((x) => ({ name: x.name, datatype: x.datatype, shape: x.shape, padValue: x.padValue })),
+        inputs: facts.inputs.map((x) => ({ name: x.name, datatype: x.datatype, shape: x.shape, padValue: x.padValue, ...(ranges.has(x.name) ? { range: ranges.get(x.name)!.range } : {}) })),
         ...(facts.maskInput ? { maskInput: facts.maskInput } : {}),
         classNames,
         data: { format: 'npy', dir: 'data', ...(hasLengths ? { lengths: 'lengths.npy' } : {}), split: { seed, validationFraction } },

@@ -1,16 +1,18 @@
 // What `cascadeserve init` learns from a folder's models and data: each model's inputs and
 // output (from the model's own metadata through the project's runtime), whether the inputs of
-// all models agree, whether the labelled data fits them, which input is the mask, the pad
+// all models agree, whether the labelled data fits them (and the range of token ids the models'
+// embedding tables accept, onnx-ranges.ts), which input is the mask, the pad
 // value, each model's output kind and whether padding changes its answer, and a quick timing
 // that orders the models cheapest first. Every problem is an InitError naming the file and
 // the field.
 import { basename } from 'node:path';
-import type { Datatype, ManifestInput, OutputKind } from '../contracts/manifest.js';
+import { INTEGER_LIMITS, type Datatype, type InputRange, type ManifestInput, type OutputKind } from '../contracts/manifest.js';
 import { maskLengths, type ItemData, type ItemTensor, type LabelledItems } from '../contracts/items.js';
 import { shapeSize } from '../contracts/npy.js';
 import { Session, type TensorInput } from '../runtime/session.js';
 import type { ElementTypeName } from '../runtime/element-type.js';
 import { UsageError } from './args.js';
+import { indexBoundsOf } from './onnx-ranges.js';
 
 /** A problem with the folder's files; the message names the file and the field. */
 export class InitError extends Error {
@@ -118,6 +120,66 @@ export function unifyInputs(models: ModelInfo[]): ModelInputInfo[] {
     throw new InitError(`inputs: the dynamic axis is not at the same index in every input (${desc}); it must be`);
   }
   return all;
+}
+
+/** An integer input's range and why: the models whose graphs bound it. */
+export interface DetectedRange {
+  range: InputRange;
+  /** e.g. "bag.onnx: Gather on initializer 'emb.weight' [12, 16]", one per bounding model. */
+  sources: string[];
+}
+
+/**
+ * The values of each integer input that every model taking it accepts: [0, V - 1] for the
+ * smallest V over the models whose graph gathers rows of a [V, ...] initializer by it (see
+ * onnx-ranges.ts); inputs no model bounds are absent. `notes` gets the models whose graph
+ * could not be read.
+ */
+export function detectRanges(models: ModelInfo[], inputs: ModelInputInfo[], notes: string[]): Map<string, DetectedRange> {
+  const out = new Map<string, DetectedRange>();
+  for (const m of models) {
+    const names = m.inputs.filter((x) => INTEGER_LIMITS[x.datatype] !== undefined).map((x) => x.name);
+    if (names.length === 0) continue;
+    const bounds = indexBoundsOf(m.path, names);
+    if (bounds === null) {
+      notes.push(`${basename(m.path)}: its ONNX graph could not be read; the ranges of its integer inputs are not detected`);
+      continue;
+    }
+    for (const [name, b] of bounds) {
+      const source = `${basename(m.path)}: ${b.source}`;
+      if (b.size < 1) throw new InitError(`${source}: input ${JSON.stringify(name)} indexes an axis of size 0; no value of it can run`);
+      const max = Math.min(b.size - 1, INTEGER_LIMITS[inputs.find((x) => x.name === name)!.datatype]!.max);
+      const prev = out.get(name);
+      if (!prev) out.set(name, { range: { min: 0, max }, sources: [source] });
+      else {
+        prev.range.max = Math.min(prev.range.max, max);
+        prev.sources.push(source);
+      }
+    }
+  }
+  return out;
+}
+
+/**
+ * Every value of the data within its input's range (one pass per input); an id out of range is
+ * an InitError naming the file, the item and the models that bound it.
+ */
+export function checkDataRanges(items: LabelledItems, ranges: Map<string, DetectedRange>, files: Record<string, string>): void {
+  for (const t of items.tensors) {
+    const r = ranges.get(t.name);
+    if (!r) continue;
+    const { min, max } = r.range;
+    const per = shapeSize(t.itemShape);
+    for (let k = 0; k < t.data.length; k++) {
+      const v = Number(t.data[k]);
+      if (v >= min && v <= max) continue;
+      const i = Math.floor(k / per);
+      throw new InitError(
+        `${files[t.name]}: item ${i} (element ${k - i * per}) of input ${JSON.stringify(t.name)} is ${t.data[k]}, outside [${min}, ${max}], the values the models accept (${r.sources.join('; ')})` +
+          (v < 0 ? '; negative ids are refused, although ONNX Gather would count them from the end' : ''),
+      );
+    }
+  }
 }
 
 export interface DataFacts {

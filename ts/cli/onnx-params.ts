@@ -10,7 +10,8 @@ const kTensorDataType = 2; // TensorProto.data_type
 // TensorProto.DataType: FLOAT, FLOAT16, DOUBLE, BFLOAT16
 const kFloatTypes = new Set([1, 10, 11, 16]);
 
-class Reader {
+/** A protobuf wire-format reader over buf[start, end) (shared with onnx-ranges.ts). */
+export class Reader {
   pos = 0;
   constructor(readonly buf: Uint8Array, readonly end = buf.length, start = 0) {
     this.pos = start;

@@ -254,12 +254,13 @@ export function exampleRequest(url: string, model: string, input: string, itemSh
   return `  curl -s ${url}/v2/models/${model}/infer -H 'Content-Type: application/json'${header} -d "${body.replace(/"/g, '\\"')}"`;
 }
 
-/** One item of length 4 on the dynamic axis: ones in integer and mask inputs (all positions count), true in BOOL, zeros in floats. */
+/** One item of length 4 on the dynamic axis: ones in integer and mask inputs (all positions count; an input's range's min when 1 is outside it), true in BOOL, zeros in floats. */
 export function exampleTensorBody(c: TensorContract): string {
   const inputs = c.inputs.map((i) => {
     const shape = [1, ...i.itemShape.map((d) => (d < 0 ? 4 : d))];
     const elems = shape.reduce((a, b) => a * b, 1);
-    const value = i.datatype === 'BOOL' ? 'true' : i.datatype === 'FP32' || i.datatype === 'FP16' ? '0' : '1';
+    const one = i.range && (i.range.min > 1 || i.range.max < 1) ? String(i.range.min) : '1';
+    const value = i.datatype === 'BOOL' ? 'true' : i.datatype === 'FP32' || i.datatype === 'FP16' ? '0' : one;
     return `{"name":"${i.name}","shape":[${shape.join(',')}],"datatype":"${i.datatype}","data":[${Array(elems).fill(value).join(',')}]}`;
   });
   return `{"id":"example","inputs":[${inputs.join(',')}]}`;

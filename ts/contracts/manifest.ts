@@ -37,7 +37,24 @@ export interface ManifestInput {
   dynamicAxis: number | null;
   /** Human-readable preprocessing rule, e.g. "pixel/255" (version 1). */
   preprocessing?: string;
+  /**
+   * Integer inputs (version 2, optional): the values every model accepts, min and max
+   * inclusive (token ids: [0, vocabulary - 1]); the server refuses a request outside it.
+   */
+  range?: InputRange;
 }
+
+export interface InputRange {
+  min: number;
+  max: number;
+}
+
+/** The values each integer datatype can hold (INT64: those a JSON number holds exactly). */
+export const INTEGER_LIMITS: Readonly<Partial<Record<Datatype, InputRange>>> = {
+  INT64: { min: -Number.MAX_SAFE_INTEGER, max: Number.MAX_SAFE_INTEGER },
+  INT32: { min: -(2 ** 31), max: 2 ** 31 - 1 },
+  UINT8: { min: 0, max: 255 },
+};
 
 /** Version 1's single input: always has its preprocessing rule. */
 export type ManifestInputV1 = ManifestInput & { preprocessing: string };
@@ -413,6 +430,15 @@ export function parseManifest(text: string, path: string, options: LoadManifestO
         }
       }
       const entry: ManifestInput = { name: iname, datatype, shape, padValue, dynamicAxis };
+      if (io.range !== undefined) {
+        const range = parseRange(io.range, f, datatype);
+        if (range) {
+          entry.range = range;
+          if (dynamicAxis !== null && (padValue < range.min || padValue > range.max)) {
+            fail(`${f}.padValue`, `${padValue} is outside ${f}.range [${range.min}, ${range.max}]; the engine pads items with it`);
+          }
+        }
+      }
       if (io.preprocessing !== undefined) {
         if (typeof io.preprocessing === 'string') entry.preprocessing = io.preprocessing;
         else fail(`${f}.preprocessing`, `expected a string, got ${describe(io.preprocessing)}`);
@@ -420,6 +446,29 @@ export function parseManifest(text: string, path: string, options: LoadManifestO
       out.push(entry);
     });
     return out;
+  }
+
+  function parseRange(v: unknown, f: string, datatype: Datatype): InputRange | null {
+    const limits = INTEGER_LIMITS[datatype];
+    if (!limits) {
+      fail(`${f}.range`, `input is ${datatype}; a range applies to ${Object.keys(INTEGER_LIMITS).join(', ')} inputs only`);
+      return null;
+    }
+    const ro = obj(v, `${f}.range`);
+    if (!ro) return null;
+    const bound = (x: unknown, field: string): number | null => {
+      if (typeof x === 'number' && Number.isInteger(x) && x >= limits.min && x <= limits.max) return x;
+      fail(field, `expected an integer in [${limits.min}, ${limits.max}] (${datatype}), got ${describe(x)}`);
+      return null;
+    };
+    const min = bound(ro.min, `${f}.range.min`);
+    const max = bound(ro.max, `${f}.range.max`);
+    if (min === null || max === null) return null;
+    if (min > max) {
+      fail(`${f}.range`, `min ${min} is above max ${max}`);
+      return null;
+    }
+    return { min, max };
   }
 
   function modelInputs(v: unknown, field: string, all: ManifestInput[]): string[] {

@@ -192,7 +192,7 @@ function optionalCapacity(g: PlanGear): Pick<ServingGear, 'sustainedQps' | 'serv
 /** What requests to a version 2 manifest's cascade carry: every input, the dynamic axis, the mask input. */
 function tensorContract(manifest: Manifest): TensorContract {
   return {
-    inputs: manifest.inputs.map((i) => ({ name: i.name, datatype: i.datatype, itemShape: [...i.shape], padValue: i.padValue })),
+    inputs: manifest.inputs.map((i) => ({ name: i.name, datatype: i.datatype, itemShape: [...i.shape], padValue: i.padValue, ...(i.range ? { range: { ...i.range } } : {}) })),
     dynamicAxis: manifest.inputs.find((i) => i.dynamicAxis !== null)?.dynamicAxis ?? null,
     maskInput: manifest.maskInput,
   };

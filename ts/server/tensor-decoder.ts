@@ -20,6 +20,8 @@ export interface TensorInputSpec {
   /** One item without the batch axis; -1 marks the dynamic axis. */
   itemShape: number[];
   padValue: number;
+  /** Integer inputs: the values (inclusive) every model accepts, e.g. token ids within the vocabulary (manifest inputs[i].range). */
+  range?: { min: number; max: number };
 }
 
 /** What a typed-tensor model accepts, from its manifest. */
@@ -136,6 +138,7 @@ export function decodeTensorInputs(inputs: RequestTensor[], tail: Buffer | undef
       }
       out = allocate(spec.datatype, elems);
       fillFromBytes(tail.subarray(tailAt, tailAt + bytes), spec, out, at);
+      if (spec.range) checkRange(out, spec, spec.range, at);
       tailAt += bytes;
       binaryInputs++;
     } else {
@@ -144,6 +147,7 @@ export function decodeTensorInputs(inputs: RequestTensor[], tail: Buffer | undef
       if (values !== elems) throw badRequest(`${at}.data: input '${spec.name}' needs ${elems} values for its shape, got ${values}`);
       out = allocate(spec.datatype, elems);
       fillFromJson(input.data as unknown[], spec, out, `${at}.data`);
+      if (spec.range) checkRange(out, spec, spec.range, `${at}.data`);
     }
     tensors[spec.name] = out;
   });
@@ -231,6 +235,24 @@ function fillFromBytes(bytes: Buffer, spec: TensorInputSpec, out: TensorData, at
     default:
       return; // every bit pattern is a value of INT64, INT32 and UINT8
   }
+}
+
+/**
+ * Refuses a value outside the input's range, here rather than in the engine: a token id past
+ * the vocabulary makes ONNX Runtime fail the whole batch, other clients' items included.
+ */
+function checkRange(data: TensorData, spec: TensorInputSpec, range: { min: number; max: number }, at: string): void {
+  const bad = (k: number): never => {
+    throw badRequest(`${at}: element ${k} of input '${spec.name}' is ${String(data[k])}, outside the range the models accept: [${range.min}, ${range.max}]`);
+  };
+  if (data instanceof BigInt64Array) {
+    const lo = BigInt(range.min);
+    const hi = BigInt(range.max);
+    for (let k = 0; k < data.length; k++) if (data[k] < lo || data[k] > hi) bad(k);
+    return;
+  }
+  const { min, max } = range;
+  for (let k = 0; k < data.length; k++) if (data[k] < min || data[k] > max) bad(k);
 }
 
 /** The values of JSON `data` (flat or nested as the shape), refusing what is not an array or nests deeper than the shape. */
