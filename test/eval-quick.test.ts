@@ -15,6 +15,8 @@ import { packageRoot } from '../ts/contracts/package-root.js';
 const execFileP = promisify(execFile);
 const root = packageRoot();
 const systems = ['cascadeserve', 'static', 'dynamic', 'msplus', 'oracle'];
+// capacity cells also run the static cascade chosen in hindsight (the strongest static baseline)
+const capacitySystems = [...systems, 'staticBest'];
 
 t.test('traces are deterministic, scaled, with the documented peaks', async (t) => {
   const a = makeTrace('twitter', 200, 10_000, 7, 5000);
@@ -29,6 +31,17 @@ t.test('traces are deterministic, scaled, with the documented peaks', async (t) 
   for (let i = 1; i < a.sendMs.length; i++) if (a.sendMs[i] < a.sendMs[i - 1]) t.fail('send times ascending');
   const c = makeTrace('twitter', 200, 10_000, 8, 5000);
   t.not(c.image[0] === a.image[0] && c.image[1] === a.image[1] && c.image[2] === a.image[2], true, 'another seed draws other images (paired trace-and-image seed)');
+  // images come in passes over the held-out half: each image once per pass
+  const n = 5000;
+  const big = makeTrace('constant', 1200, 10_000, 7, n);
+  t.ok(big.image.length > 2 * n, `enough requests for two passes (${big.image.length})`);
+  for (let p = 0; p < 2; p++) {
+    const seen = new Uint8Array(n);
+    for (let i = p * n; i < (p + 1) * n; i++) seen[big.image[i]]++;
+    t.ok(seen.every((x) => x === 1), `pass ${p}: every held-out image exactly once`);
+  }
+  t.not(Array.from(big.image.slice(0, 20)).join(), Array.from(big.image.slice(n, n + 20)).join(), 'each pass in its own order');
+  t.ok(Array.from(big.image.slice(2 * n)).every((x) => x < n), 'the last, partial pass draws valid indices');
 });
 
 t.test('tuning and reported seeds do not overlap', async (t) => {
@@ -79,8 +92,9 @@ t.test('quick evaluation end to end', { skip: existsSync(join(zoo, 'cascade.json
     t.ok(r.target > 0.5 && r.target < 1, 'target: a fraction');
     t.equal(r.sloMs, 50);
     t.equal(r.trace, 'twitter');
-    t.same(Object.keys(r.capacity).sort(), [...systems].sort(), 'capacity: every system (null where not run)');
-    for (const sys of systems) {
+    t.same(Object.keys(r.capacity).sort(), [...capacitySystems].sort(), 'capacity: every system (null where not run)');
+    t.ok(r.selectionMargin >= 0 && r.selectionMargin < 0.05, `the selection margin is recorded (${r.selectionMargin})`);
+    for (const sys of capacitySystems) {
       const c = r.capacity[sys];
       if (r.view === 'http' && sys === 'oracle') t.equal(c, null, 'no oracle in the HTTP view');
       else {

@@ -9,7 +9,7 @@ import { pathToFileURL } from 'node:url';
 import { packageRoot } from '../../ts/contracts/package-root.js';
 import { kCapacitySystems, parseSummary, type Capacity, type Summary, type SummaryRow } from './summary.js';
 
-const label: Record<string, string> = { cascadeserve: 'CascadeServe', static: 'static cascade', dynamic: 'dynamic batching', msplus: 'MS+', oracle: 'oracle switcher', msplusTop: "MS+'s top model fixed" };
+const label: Record<string, string> = { cascadeserve: 'CascadeServe', static: 'static cascade', staticBest: 'static cascade, best in hindsight', dynamic: 'dynamic batching', msplus: 'MS+', oracle: 'oracle switcher', msplusTop: "MS+'s top model fixed" };
 const pct = (x: number) => (Number.isFinite(x) ? `${(x * 100).toFixed(2)}%` : '-');
 const ms = (x: number) => (Number.isFinite(x) ? x.toFixed(1) : 'inf');
 const q = (x: number) => x.toFixed(0);
@@ -28,6 +28,18 @@ function ratioText(a: Capacity | null, b: Capacity | null): { text: string; valu
   const v = a.median / b.median;
   const worst = b.max > 0 ? a.min / b.max : NaN;
   return { text: `${v.toFixed(2)}x (worst pair ${Number.isFinite(worst) ? worst.toFixed(2) : '-'}x)`, value: v };
+}
+
+/**
+ * The stronger static cascade: the one chosen on validation (the issue's rule) or the one
+ * chosen in hindsight on the held-out half, whichever served more (median over seeds).
+ */
+function strongestStatic(r: SummaryRow): Capacity | null {
+  const a = r.capacity.static;
+  const b = r.capacity.staticBest;
+  if (!a) return b ?? null;
+  if (!b) return a;
+  return b.median > a.median ? b : a;
 }
 
 function bestBaseline(r: SummaryRow): Capacity | null {
@@ -50,9 +62,9 @@ export function renderTables(s: Summary): string {
   md.push('### Acceptance', '', '| criterion | cell | measured | met |', '| --- | --- | --- | --- |');
   for (const r of s.rows) {
     const cs = r.capacity.cascadeserve;
-    const st = ratioText(cs, r.capacity.static);
+    const st = ratioText(cs, strongestStatic(r));
     const need = r.headline ? 1.25 : 0.95;
-    md.push(`| CascadeServe >= ${need}x static | ${cellName(r)} | ${st.text} | ${Number.isNaN(st.value) ? 'not measured' : st.value >= need ? 'yes' : '**no**'} |`);
+    md.push(`| CascadeServe >= ${need}x the stronger static cascade | ${cellName(r)} | ${st.text} | ${Number.isNaN(st.value) ? 'not measured' : st.value >= need ? 'yes' : '**no**'} |`);
     const bb = ratioText(cs, bestBaseline(r));
     md.push(`| CascadeServe >= 2x best of dynamic batching and MS+ | ${cellName(r)} | ${bb.text} | ${Number.isNaN(bb.value) ? 'not measured' : bb.value >= 2 ? 'yes' : '**no**'} |`);
     if (r.capacity.msplus && r.msplusTop) {
@@ -76,9 +88,9 @@ export function renderTables(s: Summary): string {
     const rows = s.rows.filter((r) => r.view === view);
     if (!rows.length) continue;
     md.push(`### Capacity, ${view} view (mean QPS of the trace: median over the reported seeds [min-max])`, '');
-    md.push('| target | p95 SLO (ms) | trace | day (s) | seeds | ' + kCapacitySystems.map((x) => label[x]).join(' | ') + ` | ${label.msplusTop} | CascadeServe / static | CascadeServe / best of dynamic and MS+ |`);
+    md.push('| target | p95 SLO (ms) | trace | day (s) | seeds | ' + kCapacitySystems.map((x) => label[x]).join(' | ') + ` | ${label.msplusTop} | CascadeServe / the stronger static | CascadeServe / best of dynamic and MS+ |`);
     md.push('|' + ' --- |'.repeat(kCapacitySystems.length + 8));
-    for (const r of rows) md.push(`| ${pct(r.target)}${r.headline ? ' (headline)' : ''} | ${r.sloMs} | ${r.trace} | ${r.dayMs / 1000} | ${r.seeds.join(',')} | ${kCapacitySystems.map((x) => capText(r.capacity[x])).join(' | ')} | ${capText(r.msplusTop)} | ${ratioText(r.capacity.cascadeserve, r.capacity.static).text} | ${ratioText(r.capacity.cascadeserve, bestBaseline(r)).text} |`);
+    for (const r of rows) md.push(`| ${pct(r.target)}${r.headline ? ' (headline)' : ''} | ${r.sloMs} | ${r.trace} | ${r.dayMs / 1000} | ${r.seeds.join(',')} | ${kCapacitySystems.map((x) => capText(r.capacity[x])).join(' | ')} | ${capText(r.msplusTop)} | ${ratioText(r.capacity.cascadeserve, strongestStatic(r)).text} | ${ratioText(r.capacity.cascadeserve, bestBaseline(r)).text} |`);
     md.push('');
     md.push(`At each seed's capacity (medians over seeds): the accuracy of the answers given (the criterion) and the trial's target, beside the gear-weighted accuracy, the whole-trial p95 beside the share of 1 s windows whose p95 missed the SLO, and the load generator's own lag (kept out of the latencies).`, '');
     md.push('| cell | system | accuracy | its target | gear-weighted | p95 (ms) | 1 s windows over SLO | generator lag p95 (ms) | switches per trial | trials | predicted (tuning seeds) |', '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');

@@ -34,6 +34,8 @@ import { writeReport } from './report.js';
 import { startServer } from './server-proc.js';
 import { buildSummary, summaryJson, type SummaryMeta } from './summary.js';
 import { kMaxPlanQps, kSim, makeSpace, type Space } from './systems.js';
+import { columnsOf } from '../../planner/cascade-eval.js';
+import { selectionMargin, type SelectionMargin } from '../../planner/selection-margin.js';
 
 export interface EvalOptions {
   quick: boolean;
@@ -65,8 +67,8 @@ interface Sizing {
   notes: string[];
 }
 
-const all = ['cascadeserve', 'static', 'dynamic', 'msplus', 'oracle', 'msplusTop'] as const;
-const httpSystems = ['cascadeserve', 'static', 'dynamic', 'msplus'] as const;
+const all = ['cascadeserve', 'static', 'staticBest', 'dynamic', 'msplus', 'oracle', 'msplusTop'] as const;
+const httpSystems = ['cascadeserve', 'static', 'staticBest', 'dynamic', 'msplus'] as const;
 
 /**
  * What a run measures and how long it takes. Full (about an hour on 2 cores): engine view,
@@ -98,6 +100,7 @@ function sizing(quick: boolean): Sizing {
     notes: [
       `engine view: ${kReportedSeeds.length} reported seeds; the headline cell (best - 0.5 point, p95 50 ms, twitter) replays 30 s days, every other cell 6 s days (a trial = one day); per seed a capacity search bracketed by the prediction (or the earlier seeds' median): in the headline cell 2 trials when the bracket holds (pass at 0.91x, fail at 1.1x the centre: the capacity is known to within 1.21x), up to 4 when it does not; in the other cells 3 (one bisection: within 1.1x), up to 5; each trial followed by 0.5 s of rest: about 6 systems x 4 seeds x 2.5 x 30 s = 30 min for the headline cell and 6 x 4 x 3 x 6 s = 7 min for each other cell`,
       `HTTP view: ${kHttpSeedCount} seeds (fewer: each trial also pays a server process and the front end), 6 s days, the headline target and SLO on the twitter and azure traces, no oracle (it needs the true rate inside the server): about 4 x 3 x 3 x 6 s + calibration = 4 min per cell`,
+      'selection margin: 24 halvings of the validation half per accuracy target (planner/selection-margin.ts), about 1 min per target, before any trial; the static cascade chosen in hindsight (staticBest) runs in every capacity cell as one more system',
       'fixed hardware: engine view, twitter, p95 50 ms, 10 s days, every reported seed once per system, plus up to 8 tuning-seed trials to fix the scale and the baselines: about 5 min',
       'other targets on the azure trace, and the other targets in the HTTP view, are not in the full run: they would add about 7 min (engine) and 4 min (HTTP) each',
     ],
@@ -179,6 +182,19 @@ export async function runEval(o: EvalOptions): Promise<{ summaryPath: string; do
     writeReport(summary, { docPath, ...(o.record && !o.quick ? { readmePath: join(root, 'README.md') } : {}) });
   };
 
+  // The selection margin of each accuracy target, from the validation half alone
+  // (planner/selection-margin.ts): the same for every view and system, computed once per drop.
+  const margins = new Map<number, SelectionMargin>();
+  const marginFor = (drop: number): SelectionMargin => {
+    let m = margins.get(drop);
+    if (!m) {
+      m = selectionMargin(columnsOf(profile), drop, { splits: o.quick ? 2 : 24, seed: 1 });
+      margins.set(drop, m);
+      log(`selection margin for best - ${(drop * 100).toFixed(1)} point: ${(m.margin * 100).toFixed(3)} point (shortfalls over ${m.splits.length} halvings of the validation half: ${m.splits.map((x) => (x.shortfall * 100).toFixed(2)).join(', ')} point; mean / sqrt 2)`);
+    }
+    return m;
+  };
+
   const baseEnv = (sp: Space, view: 'engine' | 'http', start: StartRunner, seeds: number[], planMaxQps: number, ceilingQps: number): Env => ({
     sp,
     view,
@@ -192,6 +208,7 @@ export async function runEval(o: EvalOptions): Promise<{ summaryPath: string; do
     heldoutCount: heldout.count,
     start,
     log,
+    selectionMargin: marginFor,
     onProgress: () => write(false),
   });
 

@@ -8,7 +8,7 @@
 import type { CellResult, CellSystem, FixedResult } from './cell.js';
 import { median } from './measure.js';
 
-export const kCapacitySystems = ['cascadeserve', 'static', 'dynamic', 'msplus', 'oracle'] as const;
+export const kCapacitySystems = ['cascadeserve', 'static', 'staticBest', 'dynamic', 'msplus', 'oracle'] as const;
 export type CapacitySystem = (typeof kCapacitySystems)[number];
 
 export interface Capacity {
@@ -48,6 +48,8 @@ export interface SummaryRow {
   dayMs: number;
   seeds: number[];
   frozenAt: string;
+  /** Margin added to the validation target of every system (fraction; planner/selection-margin.ts). */
+  selectionMargin: number;
   detail: Partial<Record<CellSystem, SystemDetail>>;
 }
 
@@ -140,6 +142,7 @@ export function buildSummary(cells: CellResult[], fixed: FixedResult[], tuning: 
       dayMs: c.dayMs,
       seeds: c.seeds,
       frozenAt: c.frozenAt,
+      selectionMargin: c.selectionMargin,
       detail: Object.fromEntries((Object.keys(c.systems) as CellSystem[]).map((s) => [s, detailOf(c, s)])),
     })),
     fixedHardware: fixed.map((f) => ({
