@@ -2,7 +2,8 @@
 // which the trial passes (p95 <= SLO and the accuracy of the answers given >= target).
 // Bracketed by a prediction (the simulator's, made on the tuning seeds, or the capacity the
 // earlier seeds found): the first trial just below it, the second just above, then geometric
-// bisection; when the prediction is off, the scale moves by x1.5 until the outcome flips. When
+// bisection; when the prediction is off, the scale moves by x1.5 until the outcome flips, then
+// bisects until the capacity is known as closely as a bracket that held (or trials run out). When
 // no scale down to `floorQps` passes, the result is "below" the lowest scale tried.
 import type { SwitchRecord } from './engine-replay.js';
 import type { TrialSummary } from './measure.js';
@@ -30,7 +31,11 @@ export interface SeedCapacity {
 
 export interface SearchOptions {
   centerQps: number;
-  /** Trials when the bracket holds (2 = the bracket only; 3 = one bisection). */
+  /**
+   * Trials when the bracket holds (2 = the bracket only; 3 = one bisection). Past them the
+   * search still bisects while the capacity is known only to within more than the bracket
+   * (hi / lo > bracket^2: the prediction was off and the scale moved by x1.5), up to maxTrials.
+   */
   trials: number;
   /** Most trials in all (expansion when the prediction is off). */
   maxTrials: number;
@@ -57,7 +62,8 @@ export async function searchCapacity(seed: number, tryScale: (scale: number) => 
     if (hi === Infinity) scale = clamp(trials.length === 1 ? o.centerQps * b : lo * 1.5);
     else if (lo === 0) scale = clamp(hi / 1.5);
     else {
-      if (trials.length >= o.trials || hi / lo < 1.06) break;
+      // A x1.5 step left the capacity known to within 1.5x: bisect on to the bracket's precision.
+      if ((trials.length >= o.trials && hi / lo <= b * b * 1.001) || hi / lo < 1.06) break;
       scale = Math.sqrt(lo * hi);
     }
   }
