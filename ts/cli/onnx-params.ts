@@ -3,9 +3,9 @@
 // that no ONNX library is needed. Integer initializers (shapes, indices) are not parameters.
 import { readFileSync } from 'node:fs';
 
-const kModelGraph = 7; // ModelProto.graph
-const kGraphInitializer = 5; // GraphProto.initializer
-const kTensorDims = 1; // TensorProto.dims
+export const kModelGraph = 7; // ModelProto.graph
+export const kGraphInitializer = 5; // GraphProto.initializer
+export const kTensorDims = 1; // TensorProto.dims
 const kTensorDataType = 2; // TensorProto.data_type
 // TensorProto.DataType: FLOAT, FLOAT16, DOUBLE, BFLOAT16
 const kFloatTypes = new Set([1, 10, 11, 16]);

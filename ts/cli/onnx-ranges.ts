@@ -4,11 +4,10 @@
 // well: ONNX counts a negative index from the end, but a negative token id is a client's bug,
 // not a row the client means. Read straight from the protobuf wire format (see onnx-params.ts).
 import { readFileSync } from 'node:fs';
-import { Reader } from './onnx-params.js';
+// Field numbers shared with onnx-params.ts come from there; these are the graph's own.
+import { Reader, kGraphInitializer, kModelGraph, kTensorDims } from './onnx-params.js';
 
-const kModelGraph = 7; // ModelProto.graph
 const kGraphNode = 1; // GraphProto.node
-const kGraphInitializer = 5; // GraphProto.initializer
 const kNodeInput = 1; // NodeProto.input
 const kNodeOutput = 2; // NodeProto.output
 const kNodeName = 3; // NodeProto.name
@@ -17,7 +16,6 @@ const kNodeAttribute = 5; // NodeProto.attribute
 const kNodeDomain = 7; // NodeProto.domain
 const kAttrName = 1; // AttributeProto.name
 const kAttrInt = 3; // AttributeProto.i
-const kTensorDims = 1; // TensorProto.dims
 const kTensorName = 8; // TensorProto.name
 // TensorProto.DataType: UINT8, INT8, UINT16, INT16, INT32, INT64, UINT32, UINT64
 const kIntTypes = new Set([2, 3, 4, 5, 6, 7, 12, 13]);
