@@ -57,23 +57,22 @@ export interface RawSession {
   release(): void;
 }
 
-/** Completed requests as columns, one entry per item (bindings/engine_binding.cc Deliver). */
-export interface RawResultColumns {
-  count: number;
-  tickets: Float64Array;
-  status: Int32Array; // native StatusCode
-  predictedClass: Int32Array;
-  certainty: Float32Array;
-  exitStage: Int32Array;
-  model: Int32Array;
-  queuedUs: Float64Array;
-  computeUs: Float64Array;
-  outputOffset: Int32Array; // count + 1 offsets into outputs
-  outputs: Float32Array;
-  /** 3 per item (index = measure code), NaN for items that did not ask; empty when none of the group asked. */
-  certainties: Float64Array;
-  errors: Record<number, string>; // runtime error message by item index
-}
+/**
+ * Completed items (bindings/engine_binding.cc Deliver): `rows` holds kResultRowFields.width
+ * numbers per item (ts/contracts/enums.ts kResultRowFields: ticket, native StatusCode, ...);
+ * outputOffset (count + 1 offsets into outputs) and outputs are present when an item of the
+ * group has an output row, certainties (3 per item, index = measure code, NaN for items that
+ * did not ask) when one asked for them, errors (runtime error message by item index) when one
+ * failed.
+ */
+export type RawResultsCallback = (
+  count: number,
+  rows: Float64Array,
+  outputOffset: Int32Array | undefined,
+  outputs: Float32Array | undefined,
+  certainties: Float64Array | undefined,
+  errors: Record<number, string> | undefined,
+) => void;
 
 export interface RawEngineStats {
   gearId: number;
@@ -85,16 +84,16 @@ export interface RawEngineStats {
 export interface RawEngine {
   readonly itemElems: number;
   /**
-   * Queues items; returns accepted[i] = 1, or 0 when refused (queue full). budgetsUs: time
+   * Queues items; sets accepted[i] = 1, or 0 when refused (queue full). budgetsUs: time
    * left, Infinity = none. detail[i]: kResultDetail flags (output row, certainties).
    */
-  submit(tickets: Float64Array, inputs: Float32Array, budgetsUs: Float64Array, priorities: Int32Array, detail: Uint8Array): Uint8Array;
+  submit(tickets: Float64Array, inputs: Float32Array, budgetsUs: Float64Array, priorities: Int32Array, detail: Uint8Array, accepted: Uint8Array): void;
   /**
    * Queues items of typed inputs: tensors[k] feeds the engine's input k (config order), every
    * item padded to `length` on the dynamic axis (0 when there is none); lengths[i] is item i's
    * own length (empty when there is no dynamic axis). Other arguments as submit.
    */
-  submitTensors(tickets: Float64Array, tensors: ArrayBufferView[], length: number, lengths: Int32Array, budgetsUs: Float64Array, priorities: Int32Array, detail: Uint8Array): Uint8Array;
+  submitTensors(tickets: Float64Array, tensors: ArrayBufferView[], length: number, lengths: Int32Array, budgetsUs: Float64Array, priorities: Int32Array, detail: Uint8Array, accepted: Uint8Array): void;
   setGear(gear: unknown): void;
   stats(): RawEngineStats;
   pause(): void;
@@ -109,7 +108,7 @@ export interface RawBinding {
   RuntimeHandle: new (libraryPath: string) => RawRuntime;
   createSession(runtime: RawRuntime, path: string, options: RawSessionOptions): Promise<RawSession>;
   compiledApiVersion: number;
-  createEngine(runtime: RawRuntime, config: unknown, gear: unknown, onResults: (cols: RawResultColumns) => void): Promise<RawEngine>;
+  createEngine(runtime: RawRuntime, config: unknown, gear: unknown, onResults: RawResultsCallback): Promise<RawEngine>;
   /** Its static maxBudgetUs: the native guard's budget bound (native/engine/deadline.h). */
   EngineHandle: { readonly maxBudgetUs: number };
   engineNowUs(): number;

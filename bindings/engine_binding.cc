@@ -190,7 +190,13 @@ class CreateEngineWorker : public Napi::AsyncWorker {
 
 }  // namespace
 
-// Converts the pending results into columns and calls onResults(columns) once.
+// Converts the pending results into one row of numbers per item and calls onResults once:
+// onResults(count, rows, outputOffset, outputs, certainties, errors). `rows` holds
+// ResultRowField::kWidth doubles per item (engine_binding.h); the other four are undefined
+// unless an item of the group has an output row, certainties or an error message. One
+// ArrayBuffer for the common case instead of one per column: each is a separate allocation
+// and garbage-collector object, and at one small batch per delivery they cost more than the
+// results themselves.
 void EngineHandle::Deliver(Napi::Env env, Napi::Function callback, PendingResults* p) {
   std::vector<ItemResult> items;
   std::vector<std::string> messages;
@@ -202,62 +208,65 @@ void EngineHandle::Deliver(Napi::Env env, Napi::Function callback, PendingResult
   }
   if (env == nullptr || callback.IsEmpty() || items.empty()) return;
   const size_t n = items.size();
-  Napi::Float64Array tickets = Napi::Float64Array::New(env, n);
-  Napi::Int32Array status = Napi::Int32Array::New(env, n);
-  Napi::Int32Array cls = Napi::Int32Array::New(env, n);
-  Napi::Float32Array certainty = Napi::Float32Array::New(env, n);
-  Napi::Int32Array exit_stage = Napi::Int32Array::New(env, n);
-  Napi::Int32Array model = Napi::Int32Array::New(env, n);
-  Napi::Float64Array queued_us = Napi::Float64Array::New(env, n);
-  Napi::Float64Array compute_us = Napi::Float64Array::New(env, n);
-  Napi::Int32Array output_offset = Napi::Int32Array::New(env, n + 1);
+  constexpr size_t kWidth = static_cast<size_t>(ResultRowField::kWidth);
+  Napi::Float64Array rows = Napi::Float64Array::New(env, n * kWidth);
+  double* row = rows.Data();
   size_t output_floats = 0;
-  for (const auto& r : items) output_floats += r.output.size();
-  Napi::Float32Array outputs = Napi::Float32Array::New(env, output_floats);
-  // Every measure's certainty, kCertaintyMeasureCount per item, only when an item of the
-  // group asked for them (NaN for the others); empty otherwise.
   bool any_certainties = false;
-  for (const auto& r : items) any_certainties = any_certainties || r.has_certainties;
-  const size_t per_item = static_cast<size_t>(kCertaintyMeasureCount);
-  Napi::Float64Array certainties = Napi::Float64Array::New(env, any_certainties ? n * per_item : 0);
-  Napi::Object errors = Napi::Object::New(env);
-  size_t offset = 0;
-  for (size_t i = 0; i < n; ++i) {
+  bool any_errors = false;
+  for (size_t i = 0; i < n; ++i, row += kWidth) {
     const ItemResult& r = items[i];
-    tickets[i] = static_cast<double>(r.ticket);
-    status[i] = static_cast<int32_t>(r.status);
-    cls[i] = r.predicted_class;
-    certainty[i] = r.certainty;
-    exit_stage[i] = r.exit_stage;
-    model[i] = r.model;
-    queued_us[i] = static_cast<double>(r.queued_us);
-    compute_us[i] = static_cast<double>(r.compute_us);
-    output_offset[i] = static_cast<int32_t>(offset);
-    if (!r.output.empty()) {
-      std::memcpy(outputs.Data() + offset, r.output.data(), r.output.size() * sizeof(float));
+    // Every field is exact in a double: tickets are below 2^53, the rest 32-bit or float.
+    row[static_cast<size_t>(ResultRowField::kTicket)] = static_cast<double>(r.ticket);
+    row[static_cast<size_t>(ResultRowField::kStatus)] = static_cast<double>(r.status);
+    row[static_cast<size_t>(ResultRowField::kPredictedClass)] = r.predicted_class;
+    row[static_cast<size_t>(ResultRowField::kCertainty)] = r.certainty;
+    row[static_cast<size_t>(ResultRowField::kExitStage)] = r.exit_stage;
+    row[static_cast<size_t>(ResultRowField::kModel)] = r.model;
+    row[static_cast<size_t>(ResultRowField::kQueuedUs)] = static_cast<double>(r.queued_us);
+    row[static_cast<size_t>(ResultRowField::kComputeUs)] = static_cast<double>(r.compute_us);
+    output_floats += r.output.size();
+    any_certainties = any_certainties || r.has_certainties;
+    any_errors = any_errors || !messages[i].empty();
+  }
+  Napi::Value undefined = env.Undefined();
+  Napi::Value output_offset_value = undefined;
+  Napi::Value outputs_value = undefined;
+  if (output_floats > 0) {
+    Napi::Int32Array output_offset = Napi::Int32Array::New(env, n + 1);
+    Napi::Float32Array outputs = Napi::Float32Array::New(env, output_floats);
+    size_t offset = 0;
+    for (size_t i = 0; i < n; ++i) {
+      const ItemResult& r = items[i];
+      output_offset[i] = static_cast<int32_t>(offset);
+      if (!r.output.empty()) std::memcpy(outputs.Data() + offset, r.output.data(), r.output.size() * sizeof(float));
       offset += r.output.size();
     }
-    if (any_certainties) {
-      for (size_t m = 0; m < per_item; ++m) certainties[i * per_item + m] = r.certainties[m];
-    }
-    if (!messages[i].empty()) errors.Set(static_cast<uint32_t>(i), messages[i]);
+    output_offset[n] = static_cast<int32_t>(offset);
+    output_offset_value = output_offset;
+    outputs_value = outputs;
   }
-  output_offset[n] = static_cast<int32_t>(offset);
-  Napi::Object cols = Napi::Object::New(env);
-  cols.Set("count", Napi::Number::New(env, double(n)));
-  cols.Set("tickets", tickets);
-  cols.Set("status", status);
-  cols.Set("predictedClass", cls);
-  cols.Set("certainty", certainty);
-  cols.Set("exitStage", exit_stage);
-  cols.Set("model", model);
-  cols.Set("queuedUs", queued_us);
-  cols.Set("computeUs", compute_us);
-  cols.Set("outputOffset", output_offset);
-  cols.Set("outputs", outputs);
-  cols.Set("certainties", certainties);
-  cols.Set("errors", errors);
-  callback.Call({cols});
+  // Every measure's certainty, kCertaintyMeasureCount per item, when an item of the group
+  // asked for them (NaN for the others).
+  Napi::Value certainties_value = undefined;
+  if (any_certainties) {
+    const size_t per_item = static_cast<size_t>(kCertaintyMeasureCount);
+    Napi::Float64Array certainties = Napi::Float64Array::New(env, n * per_item);
+    for (size_t i = 0; i < n; ++i) {
+      for (size_t m = 0; m < per_item; ++m) certainties[i * per_item + m] = items[i].certainties[m];
+    }
+    certainties_value = certainties;
+  }
+  Napi::Value errors_value = undefined;
+  if (any_errors) {
+    Napi::Object errors = Napi::Object::New(env);
+    for (size_t i = 0; i < n; ++i) {
+      if (!messages[i].empty()) errors.Set(static_cast<uint32_t>(i), messages[i]);
+    }
+    errors_value = errors;
+  }
+  callback.Call({Napi::Number::New(env, static_cast<double>(n)), rows, output_offset_value, outputs_value,
+                 certainties_value, errors_value});
 }
 
 Napi::Function EngineHandle::Define(Napi::Env env) {
@@ -314,7 +323,9 @@ void EngineHandle::CloseEngine() {
 }
 
 // submit(tickets: Float64Array, inputs: Float32Array, budgetsUs: Float64Array,
-//        priorities: Int32Array, detail: Uint8Array) -> Uint8Array accepted
+//        priorities: Int32Array, detail: Uint8Array, accepted: Uint8Array) -> undefined
+// accepted[i] is set to 1, or 0 when item i was refused (queue full); the caller's array, so
+// that a submit allocates nothing on the JavaScript heap.
 // detail[i]: ResultDetail flags (engine/engine_config.h): 1 = output row, 2 = certainties.
 // budgetsUs[i] is the time left to item i in microseconds (Infinity = no deadline; 0 =
 // already expired); native/engine/deadline.h turns it into an absolute deadline on the
@@ -325,19 +336,22 @@ Napi::Value EngineHandle::Submit(const Napi::CallbackInfo& info) {
   auto is = [&info](size_t i, napi_typedarray_type type) {
     return info[i].IsTypedArray() && info[i].As<Napi::TypedArray>().TypedArrayType() == type;
   };
-  CS_THROW_TYPE_IF(info.Length() < 5 || !is(0, napi_float64_array) || !is(1, napi_float32_array) ||
-                       !is(2, napi_float64_array) || !is(3, napi_int32_array) || !is(4, napi_uint8_array),
+  CS_THROW_TYPE_IF(info.Length() < 6 || !is(0, napi_float64_array) || !is(1, napi_float32_array) ||
+                       !is(2, napi_float64_array) || !is(3, napi_int32_array) || !is(4, napi_uint8_array) ||
+                       !is(5, napi_uint8_array),
                    env,
-                   "submit(tickets, inputs, budgetsUs, priorities, detail): expected Float64Array, Float32Array, "
-                   "Float64Array, Int32Array, Uint8Array");
+                   "submit(tickets, inputs, budgetsUs, priorities, detail, accepted): expected Float64Array, "
+                   "Float32Array, Float64Array, Int32Array, Uint8Array, Uint8Array");
   Napi::Float64Array tickets = info[0].As<Napi::Float64Array>();
   Napi::Float32Array inputs = info[1].As<Napi::Float32Array>();
   Napi::Float64Array budgets = info[2].As<Napi::Float64Array>();
   Napi::Int32Array priorities = info[3].As<Napi::Int32Array>();
   Napi::Uint8Array detail = info[4].As<Napi::Uint8Array>();
+  Napi::Uint8Array accepted = info[5].As<Napi::Uint8Array>();
   const size_t n = tickets.ElementLength();
-  CS_THROW_TYPE_IF(budgets.ElementLength() != n || priorities.ElementLength() != n || detail.ElementLength() != n, env,
-                   "submit: tickets, budgetsUs, priorities and detail must have the same length");
+  CS_THROW_TYPE_IF(budgets.ElementLength() != n || priorities.ElementLength() != n || detail.ElementLength() != n ||
+                       accepted.ElementLength() != n,
+                   env, "submit: tickets, budgetsUs, priorities, detail and accepted must have the same length");
   CS_THROW_TYPE_IF(engine_->item_elems() == 0, env, "submit: the engine takes typed inputs; use submitTensors");
   CS_THROW_TYPE_IF(inputs.ElementLength() != n * static_cast<size_t>(engine_->item_elems()), env,
                    "submit: inputs must hold tickets.length * itemElems floats");
@@ -350,14 +364,14 @@ Napi::Value EngineHandle::Submit(const Napi::CallbackInfo& info) {
   }
   std::vector<int64_t> deadlines(n);
   DeadlinesFromBudgetsUs(budgets.Data(), static_cast<int64_t>(n), Engine::NowUs(), deadlines.data());
-  Napi::Uint8Array accepted = Napi::Uint8Array::New(env, n);
   CS_THROW_IF_ERROR(env, engine_->Submit(static_cast<int64_t>(n), ids.data(), inputs.Data(), deadlines.data(),
                                          priorities.Data(), detail.Data(), accepted.Data()));
-  return accepted;
+  return env.Undefined();
 }
 
 // submitTensors(tickets: Float64Array, tensors: TypedArray[], length: number, lengths: Int32Array,
-//               budgetsUs: Float64Array, priorities: Int32Array, detail: Uint8Array) -> Uint8Array
+//               budgetsUs: Float64Array, priorities: Int32Array, detail: Uint8Array,
+//               accepted: Uint8Array) -> undefined
 // tensors[k] feeds the engine's input k: tickets.length items, each padded to `length` on the
 // dynamic axis (0 without one); lengths[i] is item i's own length (empty without a dynamic
 // axis). The facade has checked every size, type and length (ts/engine/engine.ts); these are
@@ -368,12 +382,13 @@ Napi::Value EngineHandle::SubmitTensors(const Napi::CallbackInfo& info) {
   auto is = [&info](size_t i, napi_typedarray_type type) {
     return info[i].IsTypedArray() && info[i].As<Napi::TypedArray>().TypedArrayType() == type;
   };
-  CS_THROW_TYPE_IF(info.Length() < 7 || !is(0, napi_float64_array) || !info[1].IsArray() || !info[2].IsNumber() ||
+  CS_THROW_TYPE_IF(info.Length() < 8 || !is(0, napi_float64_array) || !info[1].IsArray() || !info[2].IsNumber() ||
                        !is(3, napi_int32_array) || !is(4, napi_float64_array) || !is(5, napi_int32_array) ||
-                       !is(6, napi_uint8_array),
+                       !is(6, napi_uint8_array) || !is(7, napi_uint8_array),
                    env,
-                   "submitTensors(tickets, tensors, length, lengths, budgetsUs, priorities, detail): expected "
-                   "Float64Array, Array, number, Int32Array, Float64Array, Int32Array, Uint8Array");
+                   "submitTensors(tickets, tensors, length, lengths, budgetsUs, priorities, detail, accepted): "
+                   "expected Float64Array, Array, number, Int32Array, Float64Array, Int32Array, Uint8Array, "
+                   "Uint8Array");
   Napi::Float64Array tickets = info[0].As<Napi::Float64Array>();
   Napi::Array tensor_list = info[1].As<Napi::Array>();
   const double length_value = info[2].As<Napi::Number>().DoubleValue();
@@ -381,10 +396,12 @@ Napi::Value EngineHandle::SubmitTensors(const Napi::CallbackInfo& info) {
   Napi::Float64Array budgets = info[4].As<Napi::Float64Array>();
   Napi::Int32Array priorities = info[5].As<Napi::Int32Array>();
   Napi::Uint8Array detail = info[6].As<Napi::Uint8Array>();
+  Napi::Uint8Array accepted = info[7].As<Napi::Uint8Array>();
   const ItemLayout& layout = engine_->layout();
   const size_t n = tickets.ElementLength();
-  CS_THROW_TYPE_IF(budgets.ElementLength() != n || priorities.ElementLength() != n || detail.ElementLength() != n, env,
-                   "submitTensors: tickets, budgetsUs, priorities and detail must have the same length");
+  CS_THROW_TYPE_IF(budgets.ElementLength() != n || priorities.ElementLength() != n || detail.ElementLength() != n ||
+                       accepted.ElementLength() != n,
+                   env, "submitTensors: tickets, budgetsUs, priorities, detail and accepted must have the same length");
   CS_THROW_TYPE_IF(!(length_value >= 0 && length_value <= 2147483647.0) || length_value != static_cast<int32_t>(length_value), env,
                    "submitTensors: length must be an integer from 0 to 2^31 - 1");
   const int32_t length = static_cast<int32_t>(length_value);
@@ -408,12 +425,11 @@ Napi::Value EngineHandle::SubmitTensors(const Napi::CallbackInfo& info) {
   }
   std::vector<int64_t> deadlines(n);
   DeadlinesFromBudgetsUs(budgets.Data(), static_cast<int64_t>(n), Engine::NowUs(), deadlines.data());
-  Napi::Uint8Array accepted = Napi::Uint8Array::New(env, n);
   CS_THROW_IF_ERROR(env, engine_->SubmitTensors(static_cast<int64_t>(n), ids.data(), tensors.data(),
                                                 static_cast<int>(tensors.size()), length,
                                                 layout.dynamic ? lengths.Data() : nullptr, deadlines.data(),
                                                 priorities.Data(), detail.Data(), accepted.Data()));
-  return accepted;
+  return env.Undefined();
 }
 
 Napi::Value EngineHandle::SetGear(const Napi::CallbackInfo& info) {

@@ -2,7 +2,8 @@
 // ONNX Runtime runners. Crossings: one submit() per group of requests (JS -> C++), and one
 // callback per group of completed batches (C++ -> JS): lane threads append their results to
 // a pending list, and the first append after a delivery schedules one thread-safe call that
-// takes the whole list. Results travel as columns (typed arrays), not objects per item.
+// takes the whole list. Results travel as one row of numbers per item in one typed array
+// (ResultRowField), not as objects per item.
 #pragma once
 
 #include <napi.h>
@@ -14,6 +15,21 @@
 #include "engine/engine.h"
 
 namespace cascadeserve::bindings {
+
+// Position of each field in a delivered item's row of doubles (Deliver), and the row's width.
+// Exported with the enum tables (enum_table.cc) and checked against kResultRowFields in
+// ts/contracts/enums.ts at load.
+enum class ResultRowField : int {
+  kTicket = 0,
+  kStatus = 1,          // StatusCode
+  kPredictedClass = 2,  // -1 unless ok
+  kCertainty = 3,
+  kExitStage = 4,
+  kModel = 5,  // model index, -1 when none
+  kQueuedUs = 6,
+  kComputeUs = 7,
+  kWidth = 8,
+};
 
 // Results waiting for the JavaScript thread. Shared by the lanes (producers) and the
 // thread-safe function's callback (consumer); guarded by `mu`.

@@ -5,6 +5,7 @@
 #include "enum_table.h"
 
 #include "common/status.h"
+#include "engine_binding.h"
 #include "engine/certainty.h"
 #include "engine/input_layout.h"
 #include "ort/tensor.h"
@@ -40,6 +41,16 @@ static_assert(static_cast<int>(ElementType::kInt32) == 6, "kDatatypeCodes.INT32"
 static_assert(static_cast<int>(ElementType::kInt64) == 7, "kDatatypeCodes.INT64");
 static_assert(static_cast<int>(ElementType::kBool) == 9, "kDatatypeCodes.BOOL");
 static_assert(static_cast<int>(ElementType::kFloat16) == 10, "kDatatypeCodes.FP16");
+
+static_assert(static_cast<int>(ResultRowField::kTicket) == 0, "kResultRowFields.ticket");
+static_assert(static_cast<int>(ResultRowField::kStatus) == 1, "kResultRowFields.status");
+static_assert(static_cast<int>(ResultRowField::kPredictedClass) == 2, "kResultRowFields.predictedClass");
+static_assert(static_cast<int>(ResultRowField::kCertainty) == 3, "kResultRowFields.certainty");
+static_assert(static_cast<int>(ResultRowField::kExitStage) == 4, "kResultRowFields.exitStage");
+static_assert(static_cast<int>(ResultRowField::kModel) == 5, "kResultRowFields.model");
+static_assert(static_cast<int>(ResultRowField::kQueuedUs) == 6, "kResultRowFields.queuedUs");
+static_assert(static_cast<int>(ResultRowField::kComputeUs) == 7, "kResultRowFields.computeUs");
+static_assert(static_cast<int>(ResultRowField::kWidth) == 8, "kResultRowFields.width");
 
 struct Entry {
   const char* name;
@@ -80,11 +91,23 @@ Napi::Object EnumTables(Napi::Env env) {
       {"INT32", static_cast<int>(ElementType::kInt32)},  {"INT64", static_cast<int>(ElementType::kInt64)},
       {"BOOL", static_cast<int>(ElementType::kBool)},    {"FP16", static_cast<int>(ElementType::kFloat16)},
   };
+  const Entry result_row[] = {
+      {"ticket", static_cast<int>(ResultRowField::kTicket)},
+      {"status", static_cast<int>(ResultRowField::kStatus)},
+      {"predictedClass", static_cast<int>(ResultRowField::kPredictedClass)},
+      {"certainty", static_cast<int>(ResultRowField::kCertainty)},
+      {"exitStage", static_cast<int>(ResultRowField::kExitStage)},
+      {"model", static_cast<int>(ResultRowField::kModel)},
+      {"queuedUs", static_cast<int>(ResultRowField::kQueuedUs)},
+      {"computeUs", static_cast<int>(ResultRowField::kComputeUs)},
+      {"width", static_cast<int>(ResultRowField::kWidth)},
+  };
   Napi::Object tables = Napi::Object::New(env);
   tables.Set("statusCodes", Table(env, status));
   tables.Set("certaintyMeasures", Table(env, measures));
   tables.Set("outputKinds", Table(env, kinds));
   tables.Set("elementTypes", Table(env, element_types));
+  tables.Set("resultRowFields", Table(env, result_row));
   return tables;
 }
 

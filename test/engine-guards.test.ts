@@ -5,7 +5,7 @@
 // engine returns checked against the independent oracle (test/helpers/cascade-oracle.ts).
 import t from 'tap';
 import fc from 'fast-check';
-import { loadBinding, type RawEngine, type RawResultColumns } from '../bindings/binding.js';
+import { loadBinding, type RawEngine } from '../bindings/binding.js';
 import { CascadeEngine, type EngineOptions } from '../ts/index.js';
 import { fillEngineConfig, fillGear, kMaxBudgetUs, type EngineGear } from '../ts/engine/config.js';
 import { fromNative } from '../ts/errors.js';
@@ -70,7 +70,7 @@ t.test('priorities beyond int32 are refused, not wrapped', async (t) => {
 
 async function rawEngine(config: EngineOptions): Promise<RawEngine> {
   const filled = fillEngineConfig(config);
-  return loadBinding().binding.createEngine(openRuntime(), filled, fillGear(config.gear, filled), (_cols: RawResultColumns) => {});
+  return loadBinding().binding.createEngine(openRuntime(), filled, fillGear(config.gear, filled), () => {});
 }
 
 t.test('a closed engine answers with ERR_CS_CLOSED, which HTTP maps to 503', async (t) => {
@@ -85,7 +85,7 @@ t.test('a closed engine answers with ERR_CS_CLOSED, which HTTP maps to 503', asy
   }
   t.match(caught, { code: 'ERR_CS_CLOSED', message: 'engine is closed' }, 'the addon codes it');
   t.throws(() => raw.stats(), { code: 'ERR_CS_CLOSED' });
-  t.throws(() => raw.submit(new Float64Array(1), items(1), new Float64Array(1), new Int32Array(1).fill(1), new Uint8Array(1)), { code: 'ERR_CS_CLOSED' });
+  t.throws(() => raw.submit(new Float64Array(1), items(1), new Float64Array(1), new Int32Array(1).fill(1), new Uint8Array(1), new Uint8Array(1)), { code: 'ERR_CS_CLOSED' });
   const http = toHttpError(fromNative(caught));
   t.equal(http.statusCode, 503);
 });
@@ -94,10 +94,12 @@ t.test('submit guards the typed array kinds and the tickets', async (t) => {
   const raw = await rawEngine(options());
   t.teardown(() => raw.close());
   // An Int32Array of budgets would be read as doubles past its end.
-  t.throws(() => raw.submit(new Float64Array(1), items(1), new Int32Array(1) as unknown as Float64Array, new Int32Array(1).fill(1), new Uint8Array(1)), { name: 'TypeError', message: /expected Float64Array, Float32Array, Float64Array, Int32Array, Uint8Array/ });
+  t.throws(() => raw.submit(new Float64Array(1), items(1), new Int32Array(1) as unknown as Float64Array, new Int32Array(1).fill(1), new Uint8Array(1), new Uint8Array(1)), { name: 'TypeError', message: /expected Float64Array, Float32Array, Float64Array, Int32Array, Uint8Array, Uint8Array/ });
+  // accepted is written item by item: a shorter array would be written past its end.
+  t.throws(() => raw.submit(new Float64Array(2), items(2), new Float64Array(2), new Int32Array(2).fill(1), new Uint8Array(2), new Uint8Array(1)), { name: 'TypeError', message: 'submit: tickets, budgetsUs, priorities, detail and accepted must have the same length' });
   // Tickets become uint64: NaN or a negative one would be an out-of-range conversion.
   for (const ticket of [NaN, -1, 2 ** 64]) {
-    t.throws(() => raw.submit(new Float64Array([ticket]), items(1), new Float64Array(1), new Int32Array(1).fill(1), new Uint8Array(1)), { name: 'TypeError', message: 'submit: tickets must be integers from 0 to 2^53' }, `ticket ${ticket}`);
+    t.throws(() => raw.submit(new Float64Array([ticket]), items(1), new Float64Array(1), new Int32Array(1).fill(1), new Uint8Array(1), new Uint8Array(1)), { name: 'TypeError', message: 'submit: tickets must be integers from 0 to 2^53' }, `ticket ${ticket}`);
   }
 });
 

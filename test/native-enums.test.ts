@@ -11,10 +11,10 @@ import { kNativeEnumTables } from '../ts/contracts/enums.js';
 import { root } from '../testkit/paths.js';
 
 /** `enum class Name : int { kFooBar = 3, ... }` from a header, as { foo_bar: 3 }. */
-function headerEnum(file: string, name: string): Record<string, number> {
-  const text = readFileSync(join(root, 'native', file), 'utf8');
+function headerEnum(file: string, name: string, dir = 'native'): Record<string, number> {
+  const text = readFileSync(join(root, dir, file), 'utf8');
   const body = new RegExp(`enum class ${name} : int \\{([^}]*)\\}`).exec(text)?.[1];
-  if (!body) throw new Error(`no enum ${name} in native/${file}`);
+  if (!body) throw new Error(`no enum ${name} in ${dir}/${file}`);
   const out: Record<string, number> = {};
   for (const m of body.matchAll(/\bk([A-Za-z0-9]+)\s*=\s*(\d+)/g)) out[m[1].replace(/([a-z0-9])([A-Z])/g, '$1_$2').toLowerCase()] = Number(m[2]);
   return out;
@@ -31,6 +31,10 @@ t.test('the contracts tables equal the C++ enums', async (t) => {
   const byDatatype = (e: Record<string, number>) => ({ FP32: e.float32, UINT8: e.uint8, INT32: e.int32, INT64: e.int64, BOOL: e.bool, FP16: e.float16 });
   t.same(kNativeEnumTables.elementTypes, byDatatype(engine));
   t.same(kNativeEnumTables.elementTypes, byDatatype(onnx));
+  // The delivered result rows' layout (bindings/engine_binding.h), camelCase in TypeScript.
+  const row = headerEnum('engine_binding.h', 'ResultRowField', 'bindings');
+  const camel = Object.fromEntries(Object.entries(row).map(([k, v]) => [k.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase()), v]));
+  t.same(kNativeEnumTables.resultRowFields, camel);
 });
 
 t.test('a mismatch is named entry by entry', async (t) => {
@@ -45,7 +49,7 @@ t.test('a mismatch is named entry by entry', async (t) => {
     'enums.outputKinds.softmax: the addon has 2, the contracts have no such entry',
   ]);
   t.same(enumMismatches(undefined), ['it exports no enum tables (`enums`); it predates them']);
-  t.same(enumMismatches({ statusCodes: kNativeEnumTables.statusCodes, outputKinds: kNativeEnumTables.outputKinds, elementTypes: kNativeEnumTables.elementTypes }), ['enums.certaintyMeasures: missing']);
+  t.same(enumMismatches({ statusCodes: kNativeEnumTables.statusCodes, outputKinds: kNativeEnumTables.outputKinds, elementTypes: kNativeEnumTables.elementTypes, resultRowFields: kNativeEnumTables.resultRowFields }), ['enums.certaintyMeasures: missing']);
 });
 
 t.test('an addon whose enums differ is refused at load with the entry named', async (t) => {

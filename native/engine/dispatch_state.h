@@ -71,6 +71,8 @@ struct DispatchState {
   // inputs are typed and shared by construction (CompileGear's check).
   int64_t model_input_elems = 0;
   ItemLayout layout;  // how items hold their inputs (engine/input_layout.h)
+  // Recycles items' input buffers (engine/item_buffer_pool.h); thread-safe on its own.
+  std::shared_ptr<ItemBufferPool> input_buffers;
   CompletionFn on_complete;
   std::vector<std::vector<int>> lanes_hosting;  // per model: placement, for notifications
 

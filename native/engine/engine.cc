@@ -6,6 +6,13 @@
 #include <utility>
 
 namespace cascadeserve {
+namespace {
+
+// Input buffers the engine keeps for reuse (engine/item_buffer_pool.h): 4,096 images of
+// 28x28 floats, or far more token sequences; what completes beyond it is freed.
+constexpr size_t kInputBufferCacheBytes = size_t{16} << 20;
+
+}  // namespace
 
 Status Engine::Create(EngineConfig config, GearConfig initial, RunnerFactory factory,
                       CompletionFn on_complete, std::unique_ptr<Engine>* out) {
@@ -57,6 +64,7 @@ Status Engine::Create(EngineConfig config, GearConfig initial, RunnerFactory fac
   DispatchState& s = engine->state_;
   s.model_input_elems = model_input_elems;
   s.layout = std::move(layout);
+  s.input_buffers = std::make_shared<ItemBufferPool>(kInputBufferCacheBytes);
   s.on_complete = std::move(on_complete);
   s.lanes_hosting = config.placement;
   for (int m = 0; m < model_count; ++m) {
@@ -148,7 +156,7 @@ Status Engine::SubmitTensors(int64_t n, const uint64_t* tickets, const void* con
     // One copy per item: each input's own positions only, back to back (input_layout.h).
     const int32_t length = layout.dynamic ? lengths[i] : 0;
     request->length = length;
-    request->input.reset(new uint8_t[layout.ItemBytes(length)]);
+    request->input = state_.input_buffers->Take(layout.ItemBytes(length));
     uint8_t* dst = request->input.get();
     for (size_t k = 0; k < layout.inputs.size(); ++k) {
       const InputLayout& input = layout.inputs[k];

@@ -11,6 +11,8 @@
 #include <memory>
 #include <vector>
 
+#include "engine/item_buffer_pool.h"
+
 namespace cascadeserve {
 
 struct Gear;  // engine/gear.h
@@ -27,8 +29,9 @@ struct Request {
   // The item's own copy of its inputs, back to back, each at the item's own length
   // (engine/input_layout.h: input k at ItemLayout::InputOffset(k, length)), made once at
   // Submit and read in place by every stage's batch gather: nothing goes back to JS between
-  // stages. Default-initialized storage: Submit writes every byte, nothing is zeroed first.
-  std::unique_ptr<uint8_t[]> input;
+  // stages. Uninitialized storage from the engine's ItemBufferPool: Submit writes every byte
+  // it later reads, nothing is zeroed first.
+  ItemBuffer input;
   // Its length on the dynamic axis (1..); 0 when the inputs have none.
   int32_t length = 0;
   // Absolute deadline on the steady clock (Engine::NowUs), microseconds; 0 = none.

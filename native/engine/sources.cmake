@@ -11,6 +11,7 @@ set(CASCADESERVE_ENGINE_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/engine.cc
   ${CMAKE_CURRENT_LIST_DIR}/gear.cc
   ${CMAKE_CURRENT_LIST_DIR}/input_layout.cc
+  ${CMAKE_CURRENT_LIST_DIR}/item_buffer_pool.cc
   ${CMAKE_CURRENT_LIST_DIR}/lane.cc
   ${CMAKE_CURRENT_LIST_DIR}/stage_queue.cc
 )

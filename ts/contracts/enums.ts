@@ -32,11 +32,16 @@ export type Datatype = keyof typeof kDatatypeCodes;
 /** The datatypes in the order of the manifest's documentation. */
 export const kDatatypes = ['FP32', 'FP16', 'INT64', 'INT32', 'UINT8', 'BOOL'] as const satisfies readonly Datatype[];
 
+// Where each field of a completed item sits in its row of doubles (bindings/engine_binding.h
+// ResultRowField), and the row's width.
+export const kResultRowFields = { ticket: 0, status: 1, predictedClass: 2, certainty: 3, exitStage: 4, model: 5, queuedUs: 6, computeUs: 7, width: 8 } as const;
+
 /** Every table the addon must agree with, by the name it exports it under. */
 export const kNativeEnumTables = {
   statusCodes: kStatusCodes,
   certaintyMeasures: kCertaintyMeasureCodes,
   outputKinds: kOutputKindCodes,
   elementTypes: kDatatypeCodes,
+  resultRowFields: kResultRowFields,
 } as const satisfies Record<string, Record<string, number>>;
 export type NativeEnumTableName = keyof typeof kNativeEnumTables;

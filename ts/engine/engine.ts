@@ -1,8 +1,8 @@
 // CascadeEngine: the typed facade over the native cascade engine (native/engine). One
 // crossing into C++ per submit() call (however many items) and one back per group of
-// completed batches; each item's promise is settled from those columns.
-import { kStatusCodes } from '../contracts/enums.js';
-import { loadBinding, type RawEngine, type RawEngineStats, type RawResultColumns } from '../../bindings/binding.js';
+// completed batches; each item's promise is settled from its row of the delivered numbers.
+import { kResultRowFields, kStatusCodes } from '../contracts/enums.js';
+import { loadBinding, type RawEngine, type RawResultsCallback, type RawEngineStats } from '../../bindings/binding.js';
 import { CascadeServeError, fromNative, invalidArgument, withoutSourceLocations } from '../errors.js';
 import { openRuntime } from '../runtime/runtime.js';
 import { fillEngineConfig, fillGear, itemElemsAt, kMaxBudgetUs, kMaxInt32, kMeasureCodes, kResultDetail, type CertaintyMeasure, type Datatype, type EngineGear, type EngineOptions, type RawEngineConfig, type RawEngineInput } from './config.js';
@@ -105,10 +105,47 @@ type Settle = (r: ItemResult) => void;
 const isCount = (x: unknown): x is number => Number.isInteger(x) && (x as number) >= 1 && (x as number) <= kMaxInt32;
 const describe = (a: unknown) => (ArrayBuffer.isView(a) ? a.constructor.name : a === null ? 'null' : typeof a);
 
+/**
+ * The per-call argument arrays of submit(), reused from call to call: the native call reads
+ * them before it returns, and fresh typed arrays per call were a measurable share of the
+ * per-item cost (each is an allocation and a garbage-collector object).
+ */
+class SubmitScratch {
+  tickets = new Float64Array(0);
+  budgets = new Float64Array(0);
+  priorities = new Int32Array(0);
+  detail = new Uint8Array(0);
+  accepted = new Uint8Array(0);
+  #capacity = 0;
+  #tickets = new Float64Array(0);
+  #budgets = new Float64Array(0);
+  #priorities = new Int32Array(0);
+  #bytes = new Uint8Array(0);
+
+  /** Views of exactly n entries (the native side takes the item count from their lengths). */
+  take(n: number): this {
+    if (n === this.tickets.length) return this;
+    if (n > this.#capacity) {
+      this.#capacity = Math.max(n, 2 * this.#capacity, 64);
+      this.#tickets = new Float64Array(this.#capacity);
+      this.#budgets = new Float64Array(this.#capacity);
+      this.#priorities = new Int32Array(this.#capacity);
+      this.#bytes = new Uint8Array(2 * this.#capacity);
+    }
+    this.tickets = this.#tickets.subarray(0, n);
+    this.budgets = this.#budgets.subarray(0, n);
+    this.priorities = this.#priorities.subarray(0, n);
+    this.detail = this.#bytes.subarray(0, n);
+    this.accepted = this.#bytes.subarray(this.#capacity, this.#capacity + n);
+    return this;
+  }
+}
+
 export class CascadeEngine {
   #raw: RawEngine | null;
   #config: RawEngineConfig;
   #pending = new Map<number, Settle>();
+  #scratch = new SubmitScratch();
   #nextTicket = 1;
   #closed = false;
   #gear: EngineGear;
@@ -125,8 +162,8 @@ export class CascadeEngine {
     const runtime = openRuntime(options.runtimeLibrary);
     const { binding } = loadBinding();
     let engine: CascadeEngine | undefined;
-    const onResults = (cols: RawResultColumns) => {
-      if (engine) engine.#settle(cols);
+    const onResults: RawResultsCallback = (count, rows, outputOffset, outputs, certainties, errors) => {
+      if (engine) engine.#settle(count, rows, outputOffset, outputs, certainties, errors);
     };
     try {
       const raw = await binding.createEngine(runtime, config, gear, onResults);
@@ -176,7 +213,7 @@ export class CascadeEngine {
     if (inputs.length === 0 || inputs.length % per !== 0) {
       throw invalidArgument('inputs', `must hold a positive multiple of ${per} floats (one item), got ${inputs.length}`);
     }
-    return this.#enqueue(raw, inputs.length / per, options, (tickets, budgets, priorities, detail) => raw.submit(tickets, inputs, budgets, priorities, detail));
+    return this.#enqueue(raw, inputs.length / per, options, (tickets, budgets, priorities, detail, accepted) => raw.submit(tickets, inputs, budgets, priorities, detail, accepted));
   }
 
   /**
@@ -187,7 +224,7 @@ export class CascadeEngine {
   submitTensors(items: TensorItems, options: SubmitOptions = {}): Promise<ItemResult>[] {
     const raw = this.#open();
     const { count, arrays, length, lengths } = this.#checkTensors(items);
-    return this.#enqueue(raw, count, options, (tickets, budgets, priorities, detail) => raw.submitTensors(tickets, arrays, length, lengths, budgets, priorities, detail));
+    return this.#enqueue(raw, count, options, (tickets, budgets, priorities, detail, accepted) => raw.submitTensors(tickets, arrays, length, lengths, budgets, priorities, detail, accepted));
   }
 
   #open(): RawEngine {
@@ -252,31 +289,34 @@ export class CascadeEngine {
   }
 
   /** Tickets, budgets, priorities and detail for n items, one crossing (`send`), and the items' promises. */
-  #enqueue(raw: RawEngine, n: number, options: SubmitOptions, send: (tickets: Float64Array, budgets: Float64Array, priorities: Int32Array, detail: Uint8Array) => Uint8Array): Promise<ItemResult>[] {
-    const tickets = new Float64Array(n);
-    for (let i = 0; i < n; i++) tickets[i] = this.#nextTicket++;
-    let budgets: Float64Array;
+  #enqueue(raw: RawEngine, n: number, options: SubmitOptions, send: (tickets: Float64Array, budgets: Float64Array, priorities: Int32Array, detail: Uint8Array, accepted: Uint8Array) => void): Promise<ItemResult>[] {
+    // Validated before the scratch arrays are touched, so a refused call changes nothing.
+    let own: Float64Array | null = null;
+    let budget = Infinity;
     if (options.budgetUs instanceof Float64Array) {
       if (options.budgetUs.length !== n) throw invalidArgument('options.budgetUs', `must have one entry per item (${n})`);
-      budgets = options.budgetUs;
+      own = options.budgetUs;
       for (let i = 0; i < n; i++) {
-        const problem = budgetProblem(budgets[i]);
+        const problem = budgetProblem(own[i]);
         if (problem) throw invalidArgument(`options.budgetUs[${i}]`, problem);
       }
     } else {
-      const b = options.budgetUs ?? Infinity;
-      const problem = budgetProblem(b);
+      budget = options.budgetUs ?? Infinity;
+      const problem = budgetProblem(budget);
       if (problem) throw invalidArgument('options.budgetUs', problem);
-      budgets = new Float64Array(n).fill(b);
     }
     const priority = options.priority ?? 1;
     // Bounded so that the Int32Array below holds it as given (2^32 + 1 would wrap to 1).
     if (!Number.isInteger(priority) || priority < 1 || priority > kMaxInt32) throw invalidArgument('options.priority', `must be an integer from 1 to ${kMaxInt32}, got ${String(priority)}`);
-    const priorities = new Int32Array(n).fill(priority);
-    const detail = new Uint8Array(n).fill((options.wantOutput ? kResultDetail.output : 0) | (options.wantCertainties ? kResultDetail.certainties : 0));
-    let accepted: Uint8Array;
+    const x = this.#scratch.take(n);
+    const tickets = x.tickets;
+    for (let i = 0; i < n; i++) tickets[i] = this.#nextTicket++;
+    const budgets = own ?? x.budgets.fill(budget);
+    const priorities = x.priorities.fill(priority);
+    const detail = x.detail.fill((options.wantOutput ? kResultDetail.output : 0) | (options.wantCertainties ? kResultDetail.certainties : 0));
+    const accepted = x.accepted;
     try {
-      accepted = send(tickets, budgets, priorities, detail);
+      send(tickets, budgets, priorities, detail, accepted);
     } catch (err) {
       throw fromNative(err);
     }
@@ -338,32 +378,35 @@ export class CascadeEngine {
 
   #onDrained: (() => void) | null = null;
 
-  #settle(cols: RawResultColumns) {
+  #settle(count: number, rows: Float64Array, outputOffset: Int32Array | undefined, outputs: Float32Array | undefined, certainties: Float64Array | undefined, errors: Record<number, string> | undefined) {
     const names = this.#config.models;
-    for (let i = 0; i < cols.count; i++) {
-      const settle = this.#pending.get(cols.tickets[i]);
+    const F = kResultRowFields;
+    for (let i = 0, at = 0; i < count; i++, at += F.width) {
+      const ticket = rows[at + F.ticket];
+      const settle = this.#pending.get(ticket);
       if (!settle) continue; // cannot happen: the engine completes each ticket once
-      this.#pending.delete(cols.tickets[i]);
-      const status = kStatusNames[cols.status[i]] ?? 'error';
-      const m = cols.model[i];
+      this.#pending.delete(ticket);
+      const m = rows[at + F.model];
       const r: ItemResult = {
-        status,
-        predictedClass: cols.predictedClass[i],
-        certainty: cols.certainty[i],
-        exitStage: cols.exitStage[i],
+        status: kStatusNames[rows[at + F.status]] ?? 'error',
+        predictedClass: rows[at + F.predictedClass],
+        certainty: rows[at + F.certainty],
+        exitStage: rows[at + F.exitStage],
         model: m >= 0 ? names[m].name : names[0].name,
-        queuedUs: cols.queuedUs[i],
-        computeUs: cols.computeUs[i],
+        queuedUs: rows[at + F.queuedUs],
+        computeUs: rows[at + F.computeUs],
       };
-      const a = cols.outputOffset[i];
-      const b = cols.outputOffset[i + 1];
-      if (b > a) r.output = cols.outputs.subarray(a, b);
-      if (cols.certainties.length > 0 && !Number.isNaN(cols.certainties[i * kMeasureNames.length])) {
-        const at = i * kMeasureNames.length;
-        r.certainties = { max_prob: 0, margin: 0, entropy: 0 };
-        for (const mu of kMeasureNames) r.certainties[mu] = cols.certainties[at + kMeasureCodes[mu]];
+      if (outputOffset !== undefined && outputs !== undefined) {
+        const a = outputOffset[i];
+        const b = outputOffset[i + 1];
+        if (b > a) r.output = outputs.subarray(a, b);
       }
-      const message = cols.errors[i];
+      if (certainties !== undefined && !Number.isNaN(certainties[i * kMeasureNames.length])) {
+        const c = i * kMeasureNames.length;
+        r.certainties = { max_prob: 0, margin: 0, entropy: 0 };
+        for (const mu of kMeasureNames) r.certainties[mu] = certainties[c + kMeasureCodes[mu]];
+      }
+      const message = errors?.[i];
       if (message !== undefined) r.error = withoutSourceLocations(message);
       settle(r);
     }
