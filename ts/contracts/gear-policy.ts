@@ -16,16 +16,24 @@ export interface GearPolicyInput {
   backlogItems: number;
   /** Index of the gear running now (0 = most accurate). */
   current: number;
+  /**
+   * Items per second over the monitor's window that failed for load: refused at admission
+   * for it, or past their deadline (the server's; absent in the simulator, which refuses
+   * nothing). Only items whose deadline was the plan's SLO or longer count, so a client's own
+   * tight `timeout` does not move the gear.
+   */
+  failedRateQps?: number;
 }
 
 /**
  * Why a gear was chosen. Down: `would_miss` (the running gear's backlog plus the horizon's
  * excess arrivals would miss the SLO; the target is the most accurate gear that would not),
  * `cannot_meet` (no gear would meet it; the target drains the backlog soonest, see the
- * policy). Up: `drained`. `true_rate`: an oracle's choice from the trace's true rate.
- * `stay`: no switch.
+ * policy), `failing` (items are failing for load on the running gear: it holds less here
+ * than the plan says). Up: `drained`. `true_rate`: an oracle's choice from the trace's true
+ * rate. `stay`: no switch.
  */
-export type GearSwitchReason = 'would_miss' | 'cannot_meet' | 'drained' | 'true_rate' | 'stay';
+export type GearSwitchReason = 'would_miss' | 'cannot_meet' | 'failing' | 'drained' | 'true_rate' | 'stay';
 
 export interface GearDecision {
   /** Index of the gear to run next (may equal input.current). */
@@ -60,5 +68,7 @@ export interface GearSwitchRecord {
   rateQps: number;
   recentRateQps: number;
   backlogItems: number;
+  /** Items failing for load per second the decision read (GearPolicyInput.failedRateQps); absent where none is measured. */
+  failedRateQps?: number;
   reason: Exclude<GearSwitchReason, 'stay'>;
 }

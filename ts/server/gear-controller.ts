@@ -33,6 +33,7 @@ export class GearController {
   readonly gears: readonly ServingGear[];
   #engine: CascadeEngine;
   #monitor: LoadMonitor;
+  #failures: LoadMonitor | null;
   #policy: GearPolicy;
   #cost: CostEstimator;
   #stats: ModelStats;
@@ -51,6 +52,8 @@ export class GearController {
     gears: readonly ServingGear[];
     engine: CascadeEngine;
     monitor: LoadMonitor;
+    /** Items failing for load (ServedModel.recordLoadFailures), read as GearPolicyInput.failedRateQps. */
+    failures?: LoadMonitor;
     policy: GearPolicy;
     cost: CostEstimator;
     stats: ModelStats;
@@ -62,6 +65,7 @@ export class GearController {
     this.gears = args.gears;
     this.#engine = args.engine;
     this.#monitor = args.monitor;
+    this.#failures = args.failures ?? null;
     this.#policy = args.policy;
     this.#cost = args.cost;
     this.#stats = args.stats;
@@ -111,7 +115,8 @@ export class GearController {
     const rateQps = this.#monitor.rateQps(nowMs);
     const recentRateQps = this.#monitor.recentRateQps(nowMs);
     const backlogItems = this.#engine.inFlight;
-    const decision = this.#policy.decide({ nowMs, rateQps, recentRateQps, backlogItems, current: this.#current });
+    const failedRateQps = this.#failures?.rateQps(nowMs);
+    const decision = this.#policy.decide({ nowMs, rateQps, recentRateQps, backlogItems, current: this.#current, ...(failedRateQps !== undefined ? { failedRateQps } : {}) });
     const next = decision.gear;
     if (next === this.#current || decision.reason === 'stay' || this.#refused.has(next)) return;
     const from = this.gears[this.#current];
@@ -135,7 +140,7 @@ export class GearController {
     this.#cost.setExpectedCost(to.expectedCostUs);
     const cheaper = next > from.index;
     this.#stats.recordSwitch(cheaper, switchUs);
-    const event: GearSwitchEvent = { atMs: nowMs, from: from.id, to: to.id, fromIndex: from.index, toIndex: next, rateQps, recentRateQps, backlogItems, reason: decision.reason, switchUs };
+    const event: GearSwitchEvent = { atMs: nowMs, from: from.id, to: to.id, fromIndex: from.index, toIndex: next, rateQps, recentRateQps, backlogItems, ...(failedRateQps !== undefined ? { failedRateQps } : {}), reason: decision.reason, switchUs };
     this.#stats.recordSwitchEvent(event, Date.now());
     this.#log.info({ model: this.#stats.name, ...event, expectedAccuracy: to.expectedAccuracy }, cheaper ? 'gear switch: cheaper' : 'gear switch: more accurate');
     this.#onSwitch(event);

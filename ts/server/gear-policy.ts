@@ -20,9 +20,17 @@
 //   backlog, not as arrival rate: see the load monitor).
 // - Up: to the most accurate gear u above the running one that drains the queued work within
 //   upDrainFraction of the SLO and whose load band holds, window rate < (1 - upBand) *
-//   sustained(u); at every look for holdMs (the server passes its monitor window); the target
-//   is the least accurate gear that qualified at every look of the hold, so a fluctuating
-//   load does not overshoot.
+//   sustained(u) (or the load u was seen failing at, below); at every look for holdMs (the
+//   server passes its monitor window); the target is the least accurate gear that qualified
+//   at every look of the hold, so a fluctuating load does not overshoot.
+// - Failing (the server's measured evidence, before the rules above): while items fail for
+//   load (refused at admission, or past their deadline) the running gear holds less here than
+//   the plan says: the front end's share of a small host, a slower machine. Admission keeps
+//   the backlog short by refusing, so the backlog rule never sees it (the evaluation's HTTP
+//   view: failures at a third of the plan's capacity, no switch). The policy then steps one
+//   gear cheaper (`failing`), at most once per hold, and remembers the load the gear failed
+//   at: an up-switch to it needs the load below that, a bound that relaxes back to the
+//   plan's (it doubles every observedCapMemoryMs).
 // Loads are items per second, times milliseconds.
 import type { GearDecision, GearPolicy, GearPolicyInput } from '../contracts/gear-policy.js';
 
@@ -109,6 +117,8 @@ export interface BacklogPolicyOptions {
    * below the accuracy target for all of it (docs/gear-switching.md).
    */
   upBand?: number;
+  /** How fast a gear's observed failing load stops bounding up-switches: the bound doubles every this many ms. Default 10,000. */
+  observedCapMemoryMs?: number;
 }
 
 export class BacklogGearPolicy implements GearPolicy {
@@ -122,6 +132,12 @@ export class BacklogGearPolicy implements GearPolicy {
   #upSinceMs = NaN;
   /** The least accurate gear that qualified at every look since #upSinceMs. */
   #upTarget = -1;
+  readonly observedCapMemoryMs: number;
+  /** Per gear: the load it failed at (items/s) and when; NaN: none observed. */
+  #failedAtQps: Float64Array;
+  #failedAtMs: Float64Array;
+  /** When the last `failing` switch was made. */
+  #failingSwitchMs = -Infinity;
 
   constructor(gears: readonly PolicyGear[], options: BacklogPolicyOptions) {
     if (gears.length === 0) throw new RangeError('gears must not be empty');
@@ -139,6 +155,10 @@ export class BacklogGearPolicy implements GearPolicy {
     check('upDrainFraction', this.upDrainFraction, this.upDrainFraction >= 0 && this.upDrainFraction < 1);
     this.upBand = options.upBand ?? 0.03;
     check('upBand', this.upBand, this.upBand >= 0 && this.upBand < 1);
+    this.observedCapMemoryMs = options.observedCapMemoryMs ?? 10_000;
+    check('observedCapMemoryMs', this.observedCapMemoryMs, this.observedCapMemoryMs > 0);
+    this.#failedAtQps = new Float64Array(gears.length).fill(NaN);
+    this.#failedAtMs = new Float64Array(gears.length).fill(NaN);
     gears.forEach((g, i) => {
       if (!(g.sustainedQps > 0 && g.serviceRateQps > 0 && g.budgetMs >= 0 && g.ownLatencyMs >= 0)) throw new RangeError(`gears[${i}]: sustainedQps and serviceRateQps must be > 0, budgetMs and ownLatencyMs >= 0, got ${JSON.stringify(g)}`);
     });
@@ -168,9 +188,35 @@ export class BacklogGearPolicy implements GearPolicy {
     return spare > 0 ? backlogMs / spare : Infinity;
   }
 
-  decide({ nowMs, rateQps, recentRateQps, backlogItems, current }: GearPolicyInput): GearDecision {
+  /**
+   * Load the policy lets gear g take when going up, items/s: its sustained capacity, or less
+   * where the server saw it fail at a load (that load, relaxing back: x2 per observedCapMemoryMs).
+   */
+  upCapacityQps(g: number, nowMs: number): number {
+    const sustained = this.gears[g].sustainedQps;
+    const failedAt = this.#failedAtQps[g];
+    if (Number.isNaN(failedAt)) return sustained;
+    const relaxed = failedAt * 2 ** (Math.max(0, nowMs - this.#failedAtMs[g]) / this.observedCapMemoryMs);
+    if (relaxed >= sustained) {
+      this.#failedAtQps[g] = NaN;
+      return sustained;
+    }
+    return relaxed;
+  }
+
+  decide({ nowMs, rateQps, recentRateQps, backlogItems, current, failedRateQps }: GearPolicyInput): GearDecision {
     const last = this.gears.length - 1;
     const cur = Math.min(Math.max(current, 0), last);
+    // Failures counted over the last hold were (mostly) under the gear that runs now: one step
+    // per hold, so a cheaper gear gets its window to show whether it holds.
+    if (failedRateQps !== undefined && failedRateQps > 0 && cur < last && nowMs - this.#failingSwitchMs >= this.holdMs) {
+      this.reset();
+      this.#failingSwitchMs = nowMs;
+      // What the gear held: the offered load less what failed, and never above the load.
+      this.#failedAtQps[cur] = Math.max(0, Math.min(rateQps, rateQps - failedRateQps));
+      this.#failedAtMs[cur] = nowMs;
+      return { gear: cur + 1, reason: 'failing' };
+    }
     // The near future: the recent rate when the monitor has one, else the window's.
     const rate = recentRateQps ?? rateQps;
     const backlogMs = (this.queuedItems(cur, backlogItems, rate) / this.gears[cur].serviceRateQps) * 1000;
@@ -191,9 +237,11 @@ export class BacklogGearPolicy implements GearPolicy {
     const load = rateQps;
     let best = -1;
     const queued = this.queuedItems(cur, backlogItems, load);
-    for (let u = 0; u < cur; u++) {
+    // Not while items still fail: the load is more than the running gear holds.
+    const failing = failedRateQps !== undefined && failedRateQps > 0;
+    for (let u = 0; u < (failing ? 0 : cur); u++) {
       const drainMs = (queued / this.gears[u].serviceRateQps) * 1000;
-      if (drainMs <= this.upDrainFraction * this.sloMs && load < (1 - this.upBand) * this.gears[u].sustainedQps) {
+      if (drainMs <= this.upDrainFraction * this.sloMs && load < (1 - this.upBand) * this.upCapacityQps(u, nowMs)) {
         best = u;
         break;
       }

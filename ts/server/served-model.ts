@@ -65,6 +65,8 @@ export class ServedModel {
   #creating: Promise<CascadeEngine> | null = null;
   #controller: GearController | null = null;
   #monitor: LoadMonitor;
+  /** Items that failed for load, over the same window (recordLoadFailures; the gear policy reads it). */
+  #failures: LoadMonitor;
   #timer: NodeJS.Timeout | null = null;
   #closed = false;
   #outputIsLogits: Map<string, boolean>;
@@ -92,6 +94,7 @@ export class ServedModel {
     // A reloaded model keeps its predecessor's statistics: the figures stay cumulative.
     this.stats = stats ?? new ModelStats(name);
     this.#monitor = new LoadMonitor(options.loadMonitor);
+    this.#failures = new LoadMonitor(options.loadMonitor);
     const lanes = engineOptions.lanes?.length ?? 1;
     // An idle cost estimate returns to the plan's over the load window: the horizon over
     // which the server judges the load (admission.ts).
@@ -169,6 +172,15 @@ export class ServedModel {
   onArrival(items: number): void {
     if (this.#controller) this.#controller.onArrival(items);
     else this.#monitor.record(items, performance.now());
+  }
+
+  /**
+   * Items of one request that failed for load: refused at admission for it (not for their
+   * size), or past their deadline. The caller counts only requests whose deadline was the
+   * plan's SLO or longer: a client's own tight timeout is not load.
+   */
+  recordLoadFailures(items: number): void {
+    if (items > 0) this.#failures.record(items, performance.now());
   }
 
   metadata(): { name: string; versions: string[]; platform: string; inputs: TensorMetadata[]; outputs: TensorMetadata[] } {
@@ -271,6 +283,7 @@ export class ServedModel {
           gears: this.#gears,
           engine,
           monitor: this.#monitor,
+          failures: this.#failures,
           policy,
           cost: this.admission.cost,
           stats: this.stats,

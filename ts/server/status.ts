@@ -24,6 +24,8 @@ export interface StatusSwitch {
   rate_qps: number;
   recent_rate_qps: number;
   backlog_items: number;
+  /** Items failing for load per second the decision read. */
+  failed_rate_qps: number;
   reason: string;
 }
 
@@ -60,7 +62,7 @@ export async function cascadeStatus(ctx: ServerContext): Promise<CascadeStatus> 
     requests: { success: m.stats.successCount, rejected, failed_other: m.stats.failureCount - rejected },
     stage_exits: [...m.stats.stageExits],
     gear_switches: { ...m.stats.gearSwitches },
-    recent_switches: m.stats.switchLog.map((e) => ({ time_ms: e.timeMs, from: e.from, to: e.to, from_index: e.fromIndex, to_index: e.toIndex, rate_qps: e.rateQps, recent_rate_qps: e.recentRateQps, backlog_items: e.backlogItems, reason: e.reason })),
+    recent_switches: m.stats.switchLog.map((e) => ({ time_ms: e.timeMs, from: e.from, to: e.to, from_index: e.fromIndex, to_index: e.toIndex, rate_qps: e.rateQps, recent_rate_qps: e.recentRateQps, backlog_items: e.backlogItems, failed_rate_qps: e.failedRateQps ?? 0, reason: e.reason })),
     latency: { le_s: buckets.leSeconds, cumulative: buckets.cumulative },
     gears: gears.map((g) => ({ id: g.id, index: g.index, min_qps: g.minQps, max_qps: g.maxQps, expected_accuracy: g.expectedAccuracy })),
   };
