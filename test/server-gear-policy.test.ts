@@ -156,26 +156,29 @@ t.test('policyGears: the plan fields when present, derived figures for older pla
   t.throws(() => new BacklogGearPolicy(gears, { sloMs: 10, holdMs: -1 }), /upSwitchHoldMs must be a finite number >= 0/);
 });
 
-t.test('failing: items failing for load step the gear down once per hold and bound the way back up', async (t) => {
+t.test('failing: items failing for load take the gear that holds the load at the measured host scale, once per hold, and scale the way back up', async (t) => {
   const p = make();
   // 800/s is well inside gear 0's planned 1000/s and the backlog is empty: the backlog rule
-  // stays, but items fail (the host holds less than planned): one step down.
+  // stays, but items fail (the host holds less than planned).
   t.same(p.decide({ nowMs: 0, rateQps: 800, recentRateQps: 800, backlogItems: 0, current: 0 }), { gear: 0, reason: 'stay' }, 'no failures: the plan says gear 0 holds it');
+  // held 760 of a planned 1000: scale 0.76; gear 1 holds 2000 x 0.76 = 1520 >= 800
   t.same(p.decide({ nowMs: 1, rateQps: 800, recentRateQps: 800, backlogItems: 0, current: 0, failedRateQps: 40 }), { gear: 1, reason: 'failing' });
+  t.equal(p.hostScale(1), 0.76);
   // Failures of the last window were mostly gear 0's: no second step within the hold (200 ms).
   t.same(p.decide({ nowMs: 100, rateQps: 800, recentRateQps: 800, backlogItems: 0, current: 1, failedRateQps: 40 }), { gear: 1, reason: 'stay' }, 'within the hold');
-  t.same(p.decide({ nowMs: 201, rateQps: 800, recentRateQps: 800, backlogItems: 0, current: 1, failedRateQps: 10 }), { gear: 2, reason: 'failing' }, 'still failing after a hold: the next step');
-  // Gear 1 held 800 - 10 = 790/s; gear 0 held 760/s. With no failures, up to gear 1 needs the
-  // load below (1 - 0.03) x 790 x 2^(elapsed / 10 s) (its sustained 2000 otherwise).
+  // Still failing after a hold: gear 1 held 790 of 2000, scale 0.395; gear 2 is the last.
+  t.same(p.decide({ nowMs: 201, rateQps: 800, recentRateQps: 800, backlogItems: 0, current: 1, failedRateQps: 10 }), { gear: 2, reason: 'failing' }, 'the next step after a hold');
   t.equal(p.upCapacityQps(1, 201), 790);
-  t.equal(p.upCapacityQps(0, 1), 760);
-  t.equal(p.upCapacityQps(0, 10_001), 1000, 'relaxed back to the sustained capacity (1520 > 1000)');
-  t.equal(p.upCapacityQps(1, 10_201), 1580, 'x2 after 10 s');
+  t.equal(p.upCapacityQps(0, 201), 395);
+  t.equal(p.upCapacityQps(0, 10_201), 790, 'x2 after 10 s');
+  t.equal(p.upCapacityQps(0, 30_201), 1000, 'back to the plan\'s once relaxed past it');
+  // A large shortfall skips gears: held 500 of 1000 (scale 0.5), gear 1 holds 1000 < 1500.
+  t.same(make().decide({ nowMs: 0, rateQps: 1500, backlogItems: 0, current: 0, failedRateQps: 1000 }), { gear: 2, reason: 'failing' });
   const q = make();
   q.decide({ nowMs: 0, rateQps: 800, backlogItems: 0, current: 0, failedRateQps: 40 });
-  // load 770 >= 0.97 x 760 = 737: gear 0 is not taken back, although the plan would
-  for (let now = 300; now <= 600; now += 50) t.same(q.decide({ nowMs: now, rateQps: 770, recentRateQps: 770, backlogItems: 0, current: 1 }), { gear: 1, reason: 'stay' }, `t=${now}: above the load gear 0 failed at`);
-  // load 700 < 737: up once the hold (200 ms) has passed, at t = 900
+  // load 770 >= 0.97 x 760 x 2^(t / 10 s): gear 0 is not taken back, although the plan would
+  for (let now = 300; now <= 600; now += 50) t.same(q.decide({ nowMs: now, rateQps: 770, recentRateQps: 770, backlogItems: 0, current: 1 }), { gear: 1, reason: 'stay' }, `t=${now}: above what gear 0 holds here`);
+  // load 700: up once the hold (200 ms) has passed, at t = 900
   const ups: [number, unknown][] = [];
   for (let now = 700; now <= 900; now += 50) ups.push([now, q.decide({ nowMs: now, rateQps: 700, recentRateQps: 700, backlogItems: 0, current: 1 })]);
   t.same(ups, [[700, { gear: 1, reason: 'stay' }], [750, { gear: 1, reason: 'stay' }], [800, { gear: 1, reason: 'stay' }], [850, { gear: 1, reason: 'stay' }], [900, { gear: 0, reason: 'drained' }]]);

@@ -20,17 +20,18 @@
 //   backlog, not as arrival rate: see the load monitor).
 // - Up: to the most accurate gear u above the running one that drains the queued work within
 //   upDrainFraction of the SLO and whose load band holds, window rate < (1 - upBand) *
-//   sustained(u) (or the load u was seen failing at, below); at every look for holdMs (the
+//   sustained(u) (at the host scale measured by failures, below); at every look for holdMs (the
 //   server passes its monitor window); the target is the least accurate gear that qualified
 //   at every look of the hold, so a fluctuating load does not overshoot.
 // - Failing (the server's measured evidence, before the rules above): while items fail for
 //   load (refused at admission, or past their deadline) the running gear holds less here than
 //   the plan says: the front end's share of a small host, a slower machine. Admission keeps
 //   the backlog short by refusing, so the backlog rule never sees it (the evaluation's HTTP
-//   view: failures at a third of the plan's capacity, no switch). The policy then steps one
-//   gear cheaper (`failing`), at most once per hold, and remembers the load the gear failed
-//   at: an up-switch to it needs the load below that, a bound that relaxes back to the
-//   plan's (it doubles every observedCapMemoryMs).
+//   view: failures at a third of the plan's capacity, no switch). What the gear held (the
+//   load less what failed) over its planned sustained capacity is this host's scale; the
+//   policy takes the most accurate cheaper gear whose capacity at that scale holds the load
+//   (`failing`), at most once per hold, and up-switches read every capacity at that scale,
+//   which relaxes back to the plan's (it doubles every observedCapMemoryMs).
 // Loads are items per second, times milliseconds.
 import type { GearDecision, GearPolicy, GearPolicyInput } from '../contracts/gear-policy.js';
 
@@ -117,7 +118,7 @@ export interface BacklogPolicyOptions {
    * below the accuracy target for all of it (docs/gear-switching.md).
    */
   upBand?: number;
-  /** How fast a gear's observed failing load stops bounding up-switches: the bound doubles every this many ms. Default 10,000. */
+  /** How fast the host scale measured at a `failing` switch returns to the plan's (1): it doubles every this many ms. Default 10,000. */
   observedCapMemoryMs?: number;
 }
 
@@ -133,9 +134,9 @@ export class BacklogGearPolicy implements GearPolicy {
   /** The least accurate gear that qualified at every look since #upSinceMs. */
   #upTarget = -1;
   readonly observedCapMemoryMs: number;
-  /** Per gear: the load it failed at (items/s) and when; NaN: none observed. */
-  #failedAtQps: Float64Array;
-  #failedAtMs: Float64Array;
+  /** Capacity here over the plan's, measured at the last `failing` switch (1: no evidence), and when. */
+  #hostScale = 1;
+  #hostScaleAtMs = -Infinity;
   /** When the last `failing` switch was made. */
   #failingSwitchMs = -Infinity;
 
@@ -157,8 +158,7 @@ export class BacklogGearPolicy implements GearPolicy {
     check('upBand', this.upBand, this.upBand >= 0 && this.upBand < 1);
     this.observedCapMemoryMs = options.observedCapMemoryMs ?? 10_000;
     check('observedCapMemoryMs', this.observedCapMemoryMs, this.observedCapMemoryMs > 0);
-    this.#failedAtQps = new Float64Array(gears.length).fill(NaN);
-    this.#failedAtMs = new Float64Array(gears.length).fill(NaN);
+
     gears.forEach((g, i) => {
       if (!(g.sustainedQps > 0 && g.serviceRateQps > 0 && g.budgetMs >= 0 && g.ownLatencyMs >= 0)) throw new RangeError(`gears[${i}]: sustainedQps and serviceRateQps must be > 0, budgetMs and ownLatencyMs >= 0, got ${JSON.stringify(g)}`);
     });
@@ -188,20 +188,15 @@ export class BacklogGearPolicy implements GearPolicy {
     return spare > 0 ? backlogMs / spare : Infinity;
   }
 
-  /**
-   * Load the policy lets gear g take when going up, items/s: its sustained capacity, or less
-   * where the server saw it fail at a load (that load, relaxing back: x2 per observedCapMemoryMs).
-   */
+  /** This host's capacity over the plan's (<= 1), as last measured by failures, relaxed back towards 1 since. */
+  hostScale(nowMs: number): number {
+    if (this.#hostScale >= 1) return 1;
+    return Math.min(1, this.#hostScale * 2 ** (Math.max(0, nowMs - this.#hostScaleAtMs) / this.observedCapMemoryMs));
+  }
+
+  /** Load gear g holds here, items/s: its sustained capacity at the host scale. */
   upCapacityQps(g: number, nowMs: number): number {
-    const sustained = this.gears[g].sustainedQps;
-    const failedAt = this.#failedAtQps[g];
-    if (Number.isNaN(failedAt)) return sustained;
-    const relaxed = failedAt * 2 ** (Math.max(0, nowMs - this.#failedAtMs[g]) / this.observedCapMemoryMs);
-    if (relaxed >= sustained) {
-      this.#failedAtQps[g] = NaN;
-      return sustained;
-    }
-    return relaxed;
+    return this.gears[g].sustainedQps * this.hostScale(nowMs);
   }
 
   decide({ nowMs, rateQps, recentRateQps, backlogItems, current, failedRateQps }: GearPolicyInput): GearDecision {
@@ -212,10 +207,18 @@ export class BacklogGearPolicy implements GearPolicy {
     if (failedRateQps !== undefined && failedRateQps > 0 && cur < last && nowMs - this.#failingSwitchMs >= this.holdMs) {
       this.reset();
       this.#failingSwitchMs = nowMs;
-      // What the gear held: the offered load less what failed, and never above the load.
-      this.#failedAtQps[cur] = Math.max(0, Math.min(rateQps, rateQps - failedRateQps));
-      this.#failedAtMs[cur] = nowMs;
-      return { gear: cur + 1, reason: 'failing' };
+      // What the gear held (never above the load) over what the plan says it holds.
+      const held = Math.max(0, Math.min(rateQps, rateQps - failedRateQps));
+      this.#hostScale = Math.min(this.hostScale(nowMs), held / this.gears[cur].sustainedQps);
+      this.#hostScaleAtMs = nowMs;
+      let target = last;
+      for (let g = cur + 1; g < last; g++) {
+        if (this.upCapacityQps(g, nowMs) >= rateQps) {
+          target = g;
+          break;
+        }
+      }
+      return { gear: target, reason: 'failing' };
     }
     // The near future: the recent rate when the monitor has one, else the window's.
     const rate = recentRateQps ?? rateQps;
