@@ -9,12 +9,15 @@ import { LoadMonitor } from '../ts/server/load-monitor.js';
 
 // sustained (items/s), service rate (items/s), budget (ms), own latency 0 (the whole backlog
 // is queued work; the Little's-law part has its own test); SLO 10 ms, horizon = SLO, band 3%.
+// make(): the overload horizon set to the SLO as well, and a recent window of 1 s (at about
+// 1,000/s its noise is 3%, so the recent rates below are read as given); the defaults (4 SLOs,
+// 10 ms) have their own tests.
 const gears: PolicyGear[] = [
   { sustainedQps: 1000, serviceRateQps: 1250, budgetMs: 6, ownLatencyMs: 0 },
   { sustainedQps: 2000, serviceRateQps: 2500, budgetMs: 6, ownLatencyMs: 0 },
   { sustainedQps: 4000, serviceRateQps: 5000, budgetMs: 7, ownLatencyMs: 0 },
 ];
-const make = () => new BacklogGearPolicy(gears, { sloMs: 10, holdMs: 200 });
+const make = () => new BacklogGearPolicy(gears, { sloMs: 10, holdMs: 200, overloadHorizonMs: 10, recentMs: 1000 });
 
 t.test('down: a burst the budget absorbs stays, one that would miss goes to the most accurate gear that would not', async (t) => {
   const p = make();
@@ -43,6 +46,37 @@ t.test('down when no gear meets the SLO: the most accurate gear that drains the 
   // rate 1100/s: waits 16.8, 12.4, 10.2 ms all miss; drain(0) = 16 / 0.12 = 133 ms, drain(1) =
   // 16 / 0.56 = 28.6, drain(2) = 16 / 0.78 = 20.5; tolerable = 20.5 + 10 = 30.5 -> gear 1
   t.same(p.decide({ nowMs: 1, rateQps: 1100, recentRateQps: 1100, backlogItems: 20, current: 0 }), { gear: 1, reason: 'cannot_meet' });
+});
+
+t.test('overload horizon (default 4 SLOs): arrivals above a gear\'s capacity count further ahead than its spare capacity', async (t) => {
+  const p = new BacklogGearPolicy(gears, { sloMs: 10, holdMs: 200, recentMs: 1000 });
+  t.equal(p.overloadHorizonMs, 40);
+  // 1100/s on gear 0, backlog 2: over one SLO wait = 1.6 + 100 * 10 / 1250 = 2.4 ms (stays, as
+  // make() does); over 40 ms: 1.6 + 100 * 40 / 1250 = 4.8 <= 6, still within the budget ...
+  t.same(make().decide({ nowMs: 0, rateQps: 1100, recentRateQps: 1100, backlogItems: 2, current: 0 }), { gear: 0, reason: 'stay' });
+  t.same(p.decide({ nowMs: 0, rateQps: 1100, recentRateQps: 1100, backlogItems: 2, current: 0 }), { gear: 0, reason: 'stay' });
+  // ... 1200/s: 1.6 + 200 * 40 / 1250 = 8 > 6 -> down, where one SLO (1.6 + 1.6 = 3.2) stayed;
+  // gear 1 holds 1200/s: 1.6 - 800 * 10 / 2500 < 6
+  t.same(make().decide({ nowMs: 1, rateQps: 1200, recentRateQps: 1200, backlogItems: 2, current: 0 }), { gear: 0, reason: 'stay' });
+  t.same(p.decide({ nowMs: 1, rateQps: 1200, recentRateQps: 1200, backlogItems: 2, current: 0 }), { gear: 1, reason: 'would_miss' });
+  // spare capacity drains over one SLO only: 8 items = 6.4 ms at 500/s -> 6.4 - 4 = 2.4 <= 6
+  t.same(p.decide({ nowMs: 2, rateQps: 500, recentRateQps: 500, backlogItems: 8, current: 0 }), { gear: 0, reason: 'stay' });
+  // the target holds the rate: at 2100/s with 6 items queued (4.8 ms), gear 1 would not miss
+  // within its budget (4.8 + 100 * 10 / 2500 = 5.2 <= 6, one-SLO horizons) but is over its
+  // capacity; gear 2 holds it
+  t.same(make().decide({ nowMs: 3, rateQps: 2100, recentRateQps: 2100, backlogItems: 6, current: 0 }), { gear: 2, reason: 'would_miss' });
+  t.throws(() => new BacklogGearPolicy(gears, { sloMs: 10, overloadHorizonMs: -1 }), /overloadHorizonMs must be a finite number >= 0/);
+});
+
+t.test('the recent rate is read only beyond its Poisson noise', async (t) => {
+  const p = new BacklogGearPolicy(gears, { sloMs: 10 });
+  t.equal(p.recentMs, 10);
+  // window 5000/s: a 10 ms count of 50 +- 7.1 items; 5 sigma = 3536/s
+  t.equal(p.nearRate(5000, 8000), 5000, '+3000/s is noise over 10 ms');
+  t.equal(p.nearRate(5000, 9000), 9000, '+4000/s is a ramp');
+  t.equal(p.nearRate(5000, 1000), 1000, 'and so is a drop');
+  t.equal(p.nearRate(5000), 5000, 'no recent rate: the window\'s');
+  t.throws(() => new BacklogGearPolicy(gears, { sloMs: 10, recentMs: 0 }), /recentMs must be a finite number > 0/);
 });
 
 t.test('the items of normal operation are not queued work (Little\'s law)', async (t) => {

@@ -28,7 +28,7 @@ import { root } from '../testkit/paths.js';
 
 /** A policy that never switches (a gear held fixed). */
 const hold: GearPolicy = { decide: ({ current }) => ({ gear: current, reason: 'stay' }), reset: () => {} };
-const monitor = () => new LoadMonitor({ windowMs: 200, bucketMs: 10, recentMs: 50 });
+const monitor = () => new LoadMonitor({ windowMs: 200, bucketMs: 5, recentMs: 10 });
 
 t.test('switching simulator, one gear: the same latencies as simulator.ts', async (t) => {
   // Two stages on one lane, routes from a 4-item validation set; simulate() draws each
@@ -95,7 +95,7 @@ t.test('switching simulator: items keep the gear they were admitted under; switc
 
 const profile = validateProfile(JSON.parse(readFileSync(join(root, 'models', 'fmnist', 'profile.json'), 'utf8')));
 const bestModelAccuracy = Math.max(...profile.models.map((m) => m.validation.correct.reduce((a, b) => a + b, 0) / m.validation.count));
-const monitorOptions = { windowMs: 200, bucketMs: 10, recentMs: 50 };
+const monitorOptions = { windowMs: 200, bucketMs: 5, recentMs: 10 };
 
 type Shape = 'twitter' | 'step' | 'spike';
 const kDurationMs = 12_000;
@@ -207,7 +207,7 @@ function capacity(pc: PlanCase, sys: System, c: number[], seed: number, target: 
 }
 
 // As served-model.ts builds it: the plan's figures, its SLO, hold = the monitor window.
-const planSystem = (pc: PlanCase): System => ({ gears: pc.gears, policy: () => new BacklogGearPolicy(pc.capacities, { sloMs: pc.plan.slo.p95Ms, holdMs: monitorOptions.windowMs }) });
+const planSystem = (pc: PlanCase): System => ({ gears: pc.gears, policy: () => new BacklogGearPolicy(pc.capacities, { sloMs: pc.plan.slo.p95Ms, holdMs: monitorOptions.windowMs, recentMs: monitorOptions.recentMs }) });
 const oracleSystem = (pc: PlanCase): System => ({ gears: pc.gears, policy: (c, scale) => new OracleGearPolicy(pc.capacities.map((g) => g.sustainedQps), curveRate(c, kRateBinMs, scale)) });
 const fixedSystem = (pc: PlanCase, g: number): System => ({ gears: [pc.gears[g]], policy: () => hold });
 

@@ -48,7 +48,7 @@ function modelOptions(onSwitch: (e: GearSwitchEvent) => void): ServedModelOption
     maxImagesPerRequest: 256,
     maxInFlightItems: 1024,
     upSwitchHoldMs: 200, // the server's default: the load monitor's window
-    loadMonitor: { windowMs: 200, bucketMs: 10 },
+    loadMonitor: { windowMs: 200, bucketMs: 5, recentMs: 10 },
     tickMs: 10,
     warmUp: true,
     log: { info: () => {}, error: () => {} },

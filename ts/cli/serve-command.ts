@@ -23,7 +23,7 @@ SIGHUP reload plans without dropping a request; a plan that fails to load leaves
 one serving.
 
 The gear policy reads the arrival rate over --load-window-ms 200 and a recent window of
---load-recent-ms 50 (at most the window); longer windows smooth a jittery load.
+--load-recent-ms 10 (at most the window); longer windows smooth a jittery load.
 
 --auth-token (or the environment variable CASCADESERVE_AUTH_TOKEN, which keeps it out of
 the process list) requires 'Authorization: Bearer <token>' on every route except
@@ -68,7 +68,7 @@ origins call the server (CORS headers, preflights answered); without it, no CORS
     { name: 'keep-alive-timeout-ms', kind: 'integer', value: 'MS', min: 1, max: kHourMs, default: 72_000, help: 'idle time before a kept-alive connection is closed' },
     { name: 'connection-timeout-ms', kind: 'integer', value: 'MS', min: 0, max: kHourMs, default: 0, help: 'socket inactivity timeout (0: none)' },
     { name: 'load-window-ms', kind: 'integer', value: 'MS', min: 1, max: 60_000, default: 200, help: 'the load monitor\'s window for the arrival rate' },
-    { name: 'load-recent-ms', kind: 'integer', value: 'MS', min: 1, max: 60_000, default: 50, help: 'the load monitor\'s recent window (at most --load-window-ms)' },
+    { name: 'load-recent-ms', kind: 'integer', value: 'MS', min: 1, max: 60_000, default: 10, help: 'the load monitor\'s recent window (at most --load-window-ms)' },
     { name: 'max-event-loop-lag-ms', kind: 'integer', value: 'MS', min: 0, max: 60_000, default: 0, help: 'refuse infer requests before reading their bodies while the event loop is more than this behind (0: off)' },
   ],
   exitCodes: '0 shut down cleanly; 1 start-up or shutdown failure; 2 usage error (also a model file the plan was not made for).',

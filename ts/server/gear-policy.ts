@@ -7,13 +7,19 @@
 //   batches. Queued work = the backlog (items in flight) less what normal operation holds
 //   (Little's law: rate x the running gear's own latency); it was admitted under the running
 //   gear and keeps its stages, so it drains at that gear's service rate. Over a short horizon
-//   (one SLO) gear g adds the arrivals above its sustained capacity, or drains that much more
-//   when it has spare capacity. A gear g "would miss" when
-//     queued / serviceRate(current) + (rate - sustained(g)) * horizon / serviceRate(g)
-//   exceeds budget(g), the SLO minus g's own latency (its queue delays and one batch).
+//   (one SLO) gear g drains the queue by its spare capacity; arrivals above its sustained
+//   capacity add to it over a longer overload horizon (4 SLOs): an overload lasts as long as
+//   the burst does, and queued work keeps its gear's stages, so a switch made later cannot
+//   speed it up (over one SLO, the gear left only once the queue had spent the budget, and
+//   every arrival of a burst waited at the SLO's edge). A gear g "would miss" when
+//     queued / serviceRate(current) + (rate - sustained(g)) * H / serviceRate(g)
+//   (H: the overload horizon when rate > sustained(g), else the horizon) exceeds budget(g),
+//   the SLO minus g's own latency (its queue delays and one batch). The rate is the recent
+//   one when it differs from the window's beyond its Poisson noise, else the window's.
 // - Down: only when the running gear would miss; then to the most accurate cheaper gear that
-//   would not (`would_miss`). When none would (the backlog alone is over budget), switching
-//   cannot speed up the queued items, only what arrives next: the target is the most
+//   would not and whose sustained capacity holds the rate; failing that, the most accurate
+//   that would not miss (`would_miss`). When none would (the backlog alone is over budget),
+//   switching cannot speed up the queued items, only what arrives next: the target is the most
 //   accurate gear whose time to drain the backlog is within one horizon (or 10%, whichever
 //   is more) of the fastest gear's (`cannot_meet`); at a low arrival rate that is the running
 //   gear, so a single large request does not throw the gear down (its items count as
@@ -120,6 +126,14 @@ export interface BacklogPolicyOptions {
   upBand?: number;
   /** How fast the host scale measured at a `failing` switch returns to the plan's (1): it doubles every this many ms. Default 10,000. */
   observedCapMemoryMs?: number;
+  /**
+   * How far ahead arrivals above a gear's sustained capacity are counted, ms. Default 4 x the
+   * SLO: with one SLO the policy left a gear only once its queue had spent the budget, and at a
+   * 100 ms SLO served 0.4x the load of the cheapest gear held fixed (docs/gear-switching.md).
+   */
+  overloadHorizonMs?: number;
+  /** Length of the monitor's recent window, ms (the server passes its own). Default 10. */
+  recentMs?: number;
 }
 
 export class BacklogGearPolicy implements GearPolicy {
@@ -129,6 +143,8 @@ export class BacklogGearPolicy implements GearPolicy {
   readonly holdMs: number;
   readonly upDrainFraction: number;
   readonly upBand: number;
+  readonly overloadHorizonMs: number;
+  readonly recentMs: number;
   /** When the up condition first held (NaN: it does not hold now). */
   #upSinceMs = NaN;
   /** The least accurate gear that qualified at every look since #upSinceMs. */
@@ -143,7 +159,7 @@ export class BacklogGearPolicy implements GearPolicy {
   constructor(gears: readonly PolicyGear[], options: BacklogPolicyOptions) {
     if (gears.length === 0) throw new RangeError('gears must not be empty');
     const check = (name: string, v: number, ok: boolean) => {
-      if (!ok || !Number.isFinite(v)) throw new RangeError(`${name} must be a finite number${name === 'sloMs' ? ' > 0' : name === 'upDrainFraction' || name === 'upBand' ? ' in [0, 1)' : ' >= 0'}, got ${String(v)}`);
+      if (!ok || !Number.isFinite(v)) throw new RangeError(`${name} must be a finite number${name === 'sloMs' ? ' > 0' : name === 'upDrainFraction' || name === 'upBand' ? ' in [0, 1)' : name === 'recentMs' ? ' > 0' : ' >= 0'}, got ${String(v)}`);
     };
     check('sloMs', options.sloMs, options.sloMs > 0);
     this.sloMs = options.sloMs;
@@ -158,7 +174,10 @@ export class BacklogGearPolicy implements GearPolicy {
     check('upBand', this.upBand, this.upBand >= 0 && this.upBand < 1);
     this.observedCapMemoryMs = options.observedCapMemoryMs ?? 10_000;
     check('observedCapMemoryMs', this.observedCapMemoryMs, this.observedCapMemoryMs > 0);
-
+    this.overloadHorizonMs = options.overloadHorizonMs ?? 4 * options.sloMs;
+    check('overloadHorizonMs', this.overloadHorizonMs, this.overloadHorizonMs >= 0);
+    this.recentMs = options.recentMs ?? 10;
+    check('recentMs', this.recentMs, this.recentMs > 0);
     gears.forEach((g, i) => {
       if (!(g.sustainedQps > 0 && g.serviceRateQps > 0 && g.budgetMs >= 0 && g.ownLatencyMs >= 0)) throw new RangeError(`gears[${i}]: sustainedQps and serviceRateQps must be > 0, budgetMs and ownLatencyMs >= 0, got ${JSON.stringify(g)}`);
     });
@@ -176,10 +195,15 @@ export class BacklogGearPolicy implements GearPolicy {
     return Math.max(0, backlogItems - (rateQps * this.gears[g].ownLatencyMs) / 1000);
   }
 
-  /** Wait (ms) of an arrival at the end of the horizon under gear g: the backlog's drain plus the excess. */
+  /** Wait (ms) of an arrival under gear g: the backlog's drain plus the excess over the (overload) horizon. */
   waitMs(g: number, backlogMs: number, rateQps: number): number {
     const gear = this.gears[g];
-    return backlogMs + ((rateQps - gear.sustainedQps) * this.horizonMs) / gear.serviceRateQps;
+    const horizonMs = rateQps > gear.sustainedQps ? this.overloadHorizonMs : this.horizonMs;
+    return backlogMs + ((rateQps - gear.sustainedQps) * horizonMs) / gear.serviceRateQps;
+  }
+
+  wouldMiss(g: number, backlogMs: number, rateQps: number): boolean {
+    return this.waitMs(g, backlogMs, rateQps) > this.gears[g].budgetMs;
   }
 
   /** Time (ms) to drain the backlog while arrivals run under gear g (Infinity: it never drains). */
@@ -197,6 +221,19 @@ export class BacklogGearPolicy implements GearPolicy {
   /** Load gear g holds here, items/s: its sustained capacity at the host scale. */
   upCapacityQps(g: number, nowMs: number): number {
     return this.gears[g].sustainedQps * this.hostScale(nowMs);
+  }
+
+  /**
+   * The rate of the near future: the recent rate when it differs from the window's by more than
+   * its own Poisson noise (5 sigma of a count over recentMs at the window's rate: a ramp or a
+   * spike), else the window's. A short recent window sees a spike within milliseconds, but
+   * read as it is, its noise (+-14% at 5,000/s over 10 ms; 3 sigma is passed several times a
+   * second when every arrival looks) switched gears down on nothing.
+   */
+  nearRate(rateQps: number, recentRateQps?: number): number {
+    if (recentRateQps === undefined) return rateQps;
+    const sigmaQps = Math.sqrt(Math.max(rateQps, 1) * (this.recentMs / 1000)) / (this.recentMs / 1000);
+    return Math.abs(recentRateQps - rateQps) > 5 * sigmaQps ? recentRateQps : rateQps;
   }
 
   decide({ nowMs, rateQps, recentRateQps, backlogItems, current, failedRateQps }: GearPolicyInput): GearDecision {
@@ -220,12 +257,12 @@ export class BacklogGearPolicy implements GearPolicy {
       }
       return { gear: target, reason: 'failing' };
     }
-    // The near future: the recent rate when the monitor has one, else the window's.
-    const rate = recentRateQps ?? rateQps;
+    const rate = this.nearRate(rateQps, recentRateQps);
     const backlogMs = (this.queuedItems(cur, backlogItems, rate) / this.gears[cur].serviceRateQps) * 1000;
-    if (this.waitMs(cur, backlogMs, rate) > this.gears[cur].budgetMs) {
+    if (this.wouldMiss(cur, backlogMs, rate)) {
       this.reset();
-      for (let g = cur + 1; g <= last; g++) if (this.waitMs(g, backlogMs, rate) <= this.gears[g].budgetMs) return { gear: g, reason: 'would_miss' };
+      for (let g = cur + 1; g <= last; g++) if (rate <= this.gears[g].sustainedQps && !this.wouldMiss(g, backlogMs, rate)) return { gear: g, reason: 'would_miss' };
+      for (let g = cur + 1; g <= last; g++) if (!this.wouldMiss(g, backlogMs, rate)) return { gear: g, reason: 'would_miss' };
       let fastest = Infinity;
       for (let g = cur; g <= last; g++) fastest = Math.min(fastest, this.drainMs(g, backlogMs, rate));
       if (fastest === Infinity) return cur === last ? { gear: cur, reason: 'stay' } : { gear: last, reason: 'cannot_meet' };

@@ -1,8 +1,9 @@
-// Arrival-rate monitor: items counted into fixed time buckets (default 10 ms) over a sliding
+// Arrival-rate monitor: items counted into fixed time buckets (default 5 ms) over a sliding
 // window (default 200 ms). The rate is the window's count over its length, so a burst shows
 // within one bucket instead of after the research code's 100 ms poll. A second, short recent
-// window (default 50 ms) sees a ramp sooner than the long one, whose average lags the ramp by
-// half its length; the gear policy uses it to switch down early. Pure bookkeeping with
+// window (default 10 ms) sees a ramp sooner than the long one, whose average lags the ramp by
+// half its length; the gear policy uses it to switch down early (a 50 ms one read a 6x spike
+// at a third of its rate after 10 ms, and the gear stepped down through every gear between). Pure bookkeeping with
 // an injectable clock and no timers: the gear controller decides when to look.
 //
 // Large requests (recordRequest): a request of more than bulkRequestItems items is not a
@@ -16,11 +17,11 @@
 import type { ArrivalMonitor } from '../contracts/gear-policy.js';
 
 export interface LoadMonitorOptions {
-  /** Bucket width, milliseconds (resolution of the window's edge). Default 10. */
+  /** Bucket width, milliseconds (resolution of the window's edge). Default 5. */
   bucketMs?: number;
   /** Window length, milliseconds; a multiple of bucketMs. Default 200. */
   windowMs?: number;
-  /** Length of the recent window, milliseconds; bucketMs to windowMs. Default 50 (within those bounds). */
+  /** Length of the recent window, milliseconds; bucketMs to windowMs. Default 10, at least 2 buckets (within those bounds). */
   recentMs?: number;
   /** Requests of more items than this count in the rate as described above. Default 32. */
   bulkRequestItems?: number;
@@ -34,12 +35,12 @@ export interface FilledLoadMonitorOptions {
 }
 
 export function fillLoadMonitorOptions(o: LoadMonitorOptions = {}): FilledLoadMonitorOptions {
-  const bucketMs = o.bucketMs ?? 10;
+  const bucketMs = o.bucketMs ?? 5;
   const windowMs = o.windowMs ?? 200;
   if (!(bucketMs > 0) || !Number.isFinite(bucketMs)) throw new RangeError(`loadMonitor.bucketMs must be a positive number, got ${String(o.bucketMs)}`);
   if (!(windowMs >= bucketMs) || !Number.isFinite(windowMs)) throw new RangeError(`loadMonitor.windowMs must be a number >= bucketMs (${bucketMs}), got ${String(o.windowMs)}`);
   const window = Math.round(windowMs / bucketMs) * bucketMs;
-  const recentMs = o.recentMs ?? Math.min(window, Math.max(50, 2 * bucketMs));
+  const recentMs = o.recentMs ?? Math.min(window, Math.max(10, 2 * bucketMs));
   if (!(recentMs >= bucketMs && recentMs <= window) || !Number.isFinite(recentMs)) throw new RangeError(`loadMonitor.recentMs must be a number from bucketMs (${bucketMs}) to windowMs (${window}), got ${String(o.recentMs)}`);
   const bulkRequestItems = o.bulkRequestItems ?? 32;
   if (!(bulkRequestItems >= 1) || !Number.isFinite(bulkRequestItems)) throw new RangeError(`loadMonitor.bulkRequestItems must be a number >= 1, got ${String(o.bulkRequestItems)}`);

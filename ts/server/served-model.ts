@@ -306,7 +306,8 @@ export class ServedModel {
     const lanes = this.#engineOptions.lanes?.length ?? 1;
     if (this.#options.gearPolicy) return this.#options.gearPolicy(this.#gears, { sloMs, holdMs, lanes });
     const gears = policyGears(this.#gears.map((g) => ({ ...g, stages: g.engine.stages.map((st) => ({ maxBatch: st.maxBatch, maxQueueDelayUs: st.maxQueueDelayUs ?? 0 })) })), sloMs, lanes);
-    return new BacklogGearPolicy(gears, { sloMs, holdMs });
+    // the monitor's recent window: the policy tells a ramp from that window's noise
+    return new BacklogGearPolicy(gears, { sloMs, holdMs, recentMs: this.#monitor.options.recentMs });
   }
 
   /** Periodic: the policy looks at the load without arrivals; the cost estimate is sampled. */

@@ -56,10 +56,10 @@ export interface ServerOptions {
   overloadStatus?: 429 | 503;
   /** How long the up-switch condition (drained backlog, load below the band) must hold before a more accurate gear. Default: loadWindowMs. */
   upSwitchHoldMs?: number;
-  /** Arrival-rate window and its resolution. Defaults 200 ms and 10 ms. */
+  /** Arrival-rate window and its resolution. Defaults 200 ms and 5 ms. */
   loadWindowMs?: number;
   loadBucketMs?: number;
-  /** Recent window that catches a ramp early (gear policy). Default 50 ms. */
+  /** Recent window that catches a ramp early (gear policy). Default 10 ms (at least two buckets). */
   loadRecentMs?: number;
   /** Serve each manifest model alone as `<cascade>.<model>`. Default true. */
   serveMembers?: boolean;
@@ -213,8 +213,8 @@ export async function createServer(options: ServerOptions): Promise<CascadeServe
     maxImagesPerRequest: options.maxImagesPerRequest ?? 256,
     maxInFlightItems: options.maxInFlightImages ?? 1024,
     upSwitchHoldMs: options.upSwitchHoldMs ?? options.loadWindowMs ?? 200,
-    loadMonitor: { windowMs: options.loadWindowMs ?? 200, bucketMs: options.loadBucketMs ?? 10, ...(options.loadRecentMs !== undefined ? { recentMs: options.loadRecentMs } : {}) },
-    tickMs: Math.max(5, options.loadBucketMs ?? 10),
+    loadMonitor: { windowMs: options.loadWindowMs ?? 200, bucketMs: options.loadBucketMs ?? 5, ...(options.loadRecentMs !== undefined ? { recentMs: options.loadRecentMs } : {}) },
+    tickMs: Math.max(5, options.loadBucketMs ?? 5),
     ...(options.gearPolicy ? { gearPolicy: options.gearPolicy } : {}),
     warmUp: options.warmUp ?? true,
     log: { info: (obj, msg) => log.info(obj, msg), error: (obj, msg) => log.error(obj, msg) },
