@@ -76,6 +76,11 @@ t.test('the recent rate is read only beyond its Poisson noise', async (t) => {
   t.equal(p.nearRate(5000, 9000), 9000, '+4000/s is a ramp');
   t.equal(p.nearRate(5000, 1000), 1000, 'and so is a drop');
   t.equal(p.nearRate(5000), 5000, 'no recent rate: the window\'s');
+  // At 10/s one arrival fills the 10 ms window (100/s, or 200/s half a bucket in): noise of at
+  // least one item (5 x 1 item / 10 ms = 500/s) keeps it from reading as a burst.
+  t.equal(p.nearRate(10, 200), 10, 'one arrival at a low rate is not a burst');
+  t.equal(p.nearRate(10, 400), 10, 'nor two');
+  t.equal(p.nearRate(10, 600), 600, 'three within half a bucket are');
   t.throws(() => new BacklogGearPolicy(gears, { sloMs: 10, recentMs: 0 }), /recentMs must be a finite number > 0/);
 });
 

@@ -228,11 +228,14 @@ export class BacklogGearPolicy implements GearPolicy {
    * its own Poisson noise (5 sigma of a count over recentMs at the window's rate: a ramp or a
    * spike), else the window's. A short recent window sees a spike within milliseconds, but
    * read as it is, its noise (+-14% at 5,000/s over 10 ms; 3 sigma is passed several times a
-   * second when every arrival looks) switched gears down on nothing.
+   * second when every arrival looks) switched gears down on nothing. The noise is taken as at
+   * least one item: at a low rate a single arrival fills the recent window (one image at 10/s
+   * read as 100-200/s and, over the overload horizon, threw a fixture server off its top gear).
    */
   nearRate(rateQps: number, recentRateQps?: number): number {
     if (recentRateQps === undefined) return rateQps;
-    const sigmaQps = Math.sqrt(Math.max(rateQps, 1) * (this.recentMs / 1000)) / (this.recentMs / 1000);
+    const windowS = this.recentMs / 1000;
+    const sigmaQps = Math.sqrt(Math.max(rateQps * windowS, 1)) / windowS;
     return Math.abs(recentRateQps - rateQps) > 5 * sigmaQps ? recentRateQps : rateQps;
   }
 
