@@ -275,7 +275,7 @@ export class BacklogGearPolicy implements GearPolicy {
       }
       return cur === last ? { gear: cur, reason: 'stay' } : { gear: last, reason: 'cannot_meet' };
     }
-    // The window's rate: the recent one (50 ms) is too noisy for a band of a few percent, and a
+    // The window's rate: the recent one (10 ms) is too noisy for a band of a few percent, and a
     // hold asks it to stay below the band at every look.
     const load = rateQps;
     let best = -1;
