@@ -21,8 +21,8 @@ import { validateProfile, type Profile } from '../ts/contracts/profile-schema.js
 import { BacklogGearPolicy, policyGears } from '../ts/server/gear-policy.js';
 import { LoadMonitor } from '../ts/server/load-monitor.js';
 import { simGearsFromPlan, simulateSwitching } from '../planner/switching-simulator.js';
-import { expVariate, mulberry32 } from '../planner/prng.js';
-import { kRateBinMs, makeTrace, peakRatio, rateCurve } from '../testkit/traces.js';
+import { makeTrace, peakRatio, rateCurve } from '../testkit/traces.js';
+import { bracketedCapacity, itemSequence, poissonArrivalsUs, scaleBatchTimes, spikeCurve } from '../testkit/switching-sim.js';
 import { root } from '../testkit/paths.js';
 
 // As the server builds them (ts/server/server.ts defaults): monitor, hold = its window.
@@ -30,27 +30,6 @@ const monitorOptions = { windowMs: 200, bucketMs: 5, recentMs: 10 };
 const hold: GearPolicy = { decide: ({ current }) => ({ gear: current, reason: 'stay' }), reset: () => {} };
 const baseProfile = validateProfile(JSON.parse(readFileSync(join(root, 'models', 'fmnist', 'profile.json'), 'utf8')));
 const fixture = (name: string): Plan => validatePlan(JSON.parse(readFileSync(join(root, 'test', 'fixtures', name), 'utf8')));
-
-function derate(p: Profile, k: number): Profile {
-  return { ...p, models: p.models.map((m) => ({ ...m, timings: m.timings.map((x) => ({ ...x, batchTimesUs: x.batchTimesUs.map((r) => ({ ...r, p50: r.p50 * k, p95: r.p95 * k })) })) })) };
-}
-
-/** Arrival times (µs) of a rate curve at a scale: Poisson through the integrated rate, as the property test draws them. */
-function arrivalsOf(curve: readonly number[], scale: number, seed: number): Float64Array {
-  const rnd = mulberry32(seed ^ 0x5eed);
-  const out: number[] = [];
-  let u = expVariate(rnd, 1);
-  let acc = 0;
-  for (let b = 0; b < curve.length; b++) {
-    const inBin = (curve[b] * kRateBinMs * scale) / 1000;
-    while (u <= acc + inBin) {
-      out.push((b + (u - acc) / inBin) * kRateBinMs * 1000);
-      u += expVariate(rnd, 1);
-    }
-    acc += inBin;
-  }
-  return Float64Array.from(out);
-}
 
 interface Case {
   plan: Plan;
@@ -60,17 +39,6 @@ interface Case {
   target: number;
   /** Peak / mean of the rate curve: a fixed gear's search starts at its sustained capacity over it. */
   peak: number;
-}
-
-/** Validation items: a seeded permutation, repeated (a fixed gear answers at its expected accuracy). */
-function items(count: number, n: number, seed: number): Uint32Array {
-  const rnd = mulberry32(seed ^ 0x1a6e);
-  const perm = Uint32Array.from({ length: n }, (_, i) => i);
-  for (let i = n - 1; i > 0; i--) {
-    const j = Math.floor(rnd() * (i + 1));
-    [perm[i], perm[j]] = [perm[j], perm[i]];
-  }
-  return Uint32Array.from({ length: count }, (_, i) => perm[i % n]);
 }
 
 function capacities(c: Case): { fixed: number[]; policy: number } {
@@ -83,32 +51,14 @@ function capacities(c: Case): { fixed: number[]; policy: number } {
       gears: g === 'policy' ? gears : [gears[g]],
       lanes: c.plan.lanes.length,
       arrivalTimesUs: times,
-      items: items(times.length, gears[0].exitStage.length, c.seed),
+      items: itemSequence(times.length, gears[0].exitStage.length, c.seed),
       sloUs: c.plan.slo.p95Ms * 1000,
       policy: g === 'policy' ? new BacklogGearPolicy(figures, { sloMs: c.plan.slo.p95Ms, holdMs: monitorOptions.windowMs, recentMs: monitorOptions.recentMs }) : hold,
       monitor: new LoadMonitor(monitorOptions),
     });
     return r.p95Ms <= c.plan.slo.p95Ms && r.accuracy >= c.target - 0.0003;
   };
-  const search = (g: number | 'policy', guess: number) => {
-    let lo = 0;
-    let hi = Infinity;
-    let s = guess;
-    if (passes(g, s)) {
-      lo = s;
-      while (hi === Infinity && s < 1e6) (passes(g, (s *= 1.5)) ? (lo = s) : (hi = s));
-    } else {
-      hi = s;
-      while (lo === 0 && s > 20) (passes(g, (s /= 1.5)) ? (lo = s) : (hi = s));
-      if (lo === 0) return 0;
-    }
-    while (hi / lo > 1.02) {
-      const mid = Math.sqrt(lo * hi);
-      if (passes(g, mid)) lo = mid;
-      else hi = mid;
-    }
-    return lo;
-  };
+  const search = (g: number | 'policy', guess: number) => bracketedCapacity((scale) => passes(g, scale), guess).qps;
   const eligible = c.plan.gears.map((g, i) => (g.expectedAccuracy >= c.target ? i : -1)).filter((i) => i >= 0);
   // Short traces answer a fixed gear's accuracy a few tenths of a point off at low scales (the
   // last partial round of the item permutation), so each search starts where the gear is busy.
@@ -127,17 +77,13 @@ function check(t: Test, name: string, c: Case) {
 t.test('100 ms SLO, twitter: the policy leaves a gear before its queue spends the budget', async (t) => {
   const plan = fixture('plan-eval-twitter-100ms.json');
   const seed = 11; // a tuning seed of the evaluation (never a reported one)
-  check(t, 'eval plan, twitter seed 11', { plan, profile: derate(baseProfile, 0.6108379123910403), times: (s) => Float64Array.from(makeTrace('twitter', s, 6000, seed, 1000).sendMs, (x) => x * 1000), seed, target: plan.accuracyObjective!.target, peak: peakRatio(rateCurve('twitter', 6000, seed)) });
+  check(t, 'eval plan, twitter seed 11', { plan, profile: scaleBatchTimes(baseProfile, 0.6108379123910403), times: (s) => Float64Array.from(makeTrace('twitter', s, 6000, seed, 1000).sendMs, (x) => x * 1000), seed, target: plan.accuracyObjective!.target, peak: peakRatio(rateCurve('twitter', 6000, seed)) });
 });
 
 t.test('SLO 10 ms, a 6x spike: the policy reads it within milliseconds', async (t) => {
   const plan = fixture('plan-zoo-regenerated.json');
   const seed = 303;
   // the property test's spike: 6x for 400 ms at 30-70% of a 12 s trace, mean 1
-  const n = Math.round(12_000 / kRateBinMs);
-  const at = Math.floor(n * (0.3 + 0.4 * mulberry32(seed)()));
-  const raw = Array.from({ length: n }, (_, i) => (i >= at && i < at + 400 / kRateBinMs ? 6 : 1));
-  const mean = raw.reduce((a, b) => a + b, 0) / n;
-  const curve = raw.map((v) => v / mean);
-  check(t, 'regenerated zoo plan, spike seed 303', { plan, profile: baseProfile, times: (s) => arrivalsOf(curve, s, seed), seed, target: Math.min(...plan.gears.map((g) => g.expectedAccuracy)) - 0.005, peak: Math.max(...curve) });
+  const curve = spikeCurve(12_000, seed);
+  check(t, 'regenerated zoo plan, spike seed 303', { plan, profile: baseProfile, times: (s) => poissonArrivalsUs(curve, s, seed), seed, target: Math.min(...plan.gears.map((g) => g.expectedAccuracy)) - 0.005, peak: Math.max(...curve) });
 });

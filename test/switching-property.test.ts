@@ -22,9 +22,10 @@ import { computePlan } from '../planner/compute-plan.js';
 import { simulate } from '../planner/simulator.js';
 import { simGearsFromPlan, simulateSwitching, type SwitchSimGear } from '../planner/switching-simulator.js';
 import { curveRate, OracleGearPolicy } from '../planner/oracle-policy.js';
-import { expVariate, mulberry32 } from '../planner/prng.js';
 import { kRateBinMs, rateCurve } from '../testkit/traces.js';
+import { expVariate, mulberry32 } from '../planner/prng.js';
 import { root } from '../testkit/paths.js';
+import { bracketedCapacity, itemSequence, poissonArrivalsUs, spikeCurve } from '../testkit/switching-sim.js';
 
 /** A policy that never switches (a gear held fixed). */
 const hold: GearPolicy = { decide: ({ current }) => ({ gear: current, reason: 'stay' }), reset: () => {} };
@@ -100,34 +101,9 @@ const monitorOptions = { windowMs: 200, bucketMs: 5, recentMs: 10 };
 type Shape = 'twitter' | 'step' | 'spike';
 const kDurationMs = 12_000;
 
-/** Rate curve (mean 1, one value per kRateBinMs): testkit's twitter and step; spike = 6x for 400 ms. */
+/** Rate curve (mean 1, one value per kRateBinMs): testkit's twitter and step, and the spike. */
 function curve(shape: Shape, seed: number): number[] {
-  if (shape !== 'spike') return rateCurve(shape, kDurationMs, seed);
-  const n = Math.round(kDurationMs / kRateBinMs);
-  const rnd = mulberry32(seed);
-  const r = new Array<number>(n).fill(1);
-  const at = Math.floor(n * (0.3 + 0.4 * rnd()));
-  for (let i = at; i < at + 400 / kRateBinMs; i++) r[i] = 6;
-  const mean = r.reduce((a, b) => a + b, 0) / n;
-  return r.map((v) => v / mean);
-}
-
-/** Poisson arrivals (µs) under rate scale x curve: a unit-rate process through the integrated rate. */
-function arrivals(c: number[], scale: number, seed: number): Float64Array {
-  const rnd = mulberry32(seed ^ 0x5eed);
-  const out: number[] = [];
-  let u = expVariate(rnd, 1);
-  let acc = 0;
-  const binUs = kRateBinMs * 1000;
-  for (let b = 0; b < c.length; b++) {
-    const inBin = (c[b] * kRateBinMs * scale) / 1000;
-    while (u <= acc + inBin) {
-      out.push(b * binUs + ((u - acc) / inBin) * binUs);
-      u += expVariate(rnd, 1);
-    }
-    acc += inBin;
-  }
-  return Float64Array.from(out);
+  return shape === 'spike' ? spikeCurve(kDurationMs, seed) : rateCurve(shape, kDurationMs, seed);
 }
 
 interface PlanCase {
@@ -145,23 +121,8 @@ function planCase(name: string, plan: Plan): PlanCase {
 
 type System = { gears: SwitchSimGear[]; policy: (c: number[], scale: number) => GearPolicy };
 
-/**
- * Validation item of each arrival: a seeded permutation of the validation set, repeated, so
- * that a gear held fixed answers with its expected accuracy up to the last partial round
- * (random draws moved it by +-0.3 point, as much as a target's margin).
- */
-function itemSequence(count: number, validationN: number, seed: number): Uint32Array {
-  const rnd = mulberry32(seed ^ 0x1a6e);
-  const perm = Uint32Array.from({ length: validationN }, (_, i) => i);
-  for (let i = validationN - 1; i > 0; i--) {
-    const j = Math.floor(rnd() * (i + 1));
-    [perm[i], perm[j]] = [perm[j], perm[i]];
-  }
-  return Uint32Array.from({ length: count }, (_, i) => perm[i % validationN]);
-}
-
 function runAt(pc: PlanCase, sys: System, c: number[], scale: number, seed: number) {
-  const times = arrivals(c, scale, seed);
+  const times = poissonArrivalsUs(c, scale, seed);
   const items = itemSequence(times.length, pc.gears[0].exitStage.length, seed);
   return simulateSwitching({ modelTimeUs: pc.modelTimeUs, gears: sys.gears, lanes: pc.plan.lanes.length, arrivalTimesUs: times, items, sloUs: pc.plan.slo.p95Ms * 1000, policy: sys.policy(c, scale), monitor: new LoadMonitor(monitorOptions) });
 }
@@ -173,37 +134,12 @@ function runAt(pc: PlanCase, sys: System, c: number[], scale: number, seed: numb
  */
 const kAccuracySlack = 0.0003;
 
-/** Highest passing scale: bracket by factors of 1.5 from `guess`, then bisect to 2%. */
+/** Highest passing scale (testkit's bracketed search). */
 function capacity(pc: PlanCase, sys: System, c: number[], seed: number, target: number, guess: number): { qps: number; below?: number } {
-  const passes = (scale: number) => {
+  return bracketedCapacity((scale) => {
     const r = runAt(pc, sys, c, scale, seed);
     return r.p95Ms <= pc.plan.slo.p95Ms && r.accuracy >= target - kAccuracySlack;
-  };
-  let lo = 0;
-  let hi = Infinity;
-  let s = guess;
-  if (passes(s)) {
-    lo = s;
-    while (hi === Infinity && s < 1e6) {
-      s *= 1.5;
-      if (passes(s)) lo = s;
-      else hi = s;
-    }
-  } else {
-    hi = s;
-    while (lo === 0 && s > 20) {
-      s /= 1.5;
-      if (passes(s)) lo = s;
-      else hi = s;
-    }
-    if (lo === 0) return { qps: 0, below: s };
-  }
-  while (hi / lo > 1.02) {
-    const mid = Math.sqrt(lo * hi);
-    if (passes(mid)) lo = mid;
-    else hi = mid;
-  }
-  return { qps: lo };
+  }, guess);
 }
 
 // As served-model.ts builds it: the plan's figures, its SLO, hold = the monitor window.

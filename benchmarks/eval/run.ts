@@ -27,6 +27,7 @@ import { CascadeEngine } from '../../ts/engine/engine.js';
 import { loadServingPlan } from '../../ts/server/plan-loader.js';
 import { machine, recordFlag, resultsDir } from '../stats.js';
 import { kHttpSeedCount, kReportedSeeds, kTuningSeeds, makeTrace, seedOverlap } from '../../testkit/traces.js';
+import { scaleBatchTimes } from '../../testkit/switching-sim.js';
 import { runCapacityCell, runFixedHardware, type CellResult, type CellSpec, type Env, type FixedResult, type FixedSpec, type StartRunner } from './cell.js';
 import { startEngineSystem } from './engine-replay.js';
 import { replay, saturate } from './replay.js';
@@ -219,7 +220,7 @@ export async function runEval(o: EvalOptions): Promise<{ summaryPath: string; do
     if (engineEnv) return engineEnv;
     const k = await calibrateEngine(profile, manifestPath, heldout, work, o.quick, log);
     calibration.engine = k;
-    const sp = makeSpace(derate(profile, k.k));
+    const sp = makeSpace(scaleBatchTimes(profile, k.k));
     sp0 = sp;
     log(`engine view: best single model held-out ${(sp.bestHeld * 100).toFixed(2)}%, validation ${(sp.bestVal * 100).toFixed(2)}%; frontier ${sp.frontier.length} cascades; batch times x ${k.k.toFixed(2)}`);
     const start: StartRunner = async (planPath, so) => {
@@ -233,7 +234,7 @@ export async function runEval(o: EvalOptions): Promise<{ summaryPath: string; do
     if (httpEnv) return httpEnv;
     const cal = await calibrate(profile, manifestPath, heldout, manifest.name, work, o.quick, log);
     calibration.http = cal;
-    const sp: Space = { ...makeSpace(derate(profile, cal.k)), hostCpu: cal.hostCpu };
+    const sp: Space = { ...makeSpace(scaleBatchTimes(profile, cal.k)), hostCpu: cal.hostCpu };
     sp0 ??= sp;
     const planMaxQps = Math.min(kMaxPlanQps, 0.9 * cal.frontEndQps);
     const start: StartRunner = async (planPath) => {
@@ -353,11 +354,6 @@ async function obtainProfile(o: EvalOptions, manifestPath: string, log: (s: stri
   log(`measuring the profile: node ${args.join(' ')}`);
   execFileSync(process.execPath, args, { stdio: ['ignore', 'ignore', 'inherit'] });
   return { profile: validateProfile(JSON.parse(readFileSync(out, 'utf8'))), path: out, measuredNow: true };
-}
-
-/** Batch times t'(b) = k * t(b): the lane's slowdown in the serving stack. */
-export function derate(p: Profile, k: number): Profile {
-  return { ...p, models: p.models.map((m) => ({ ...m, timings: m.timings.map((t) => ({ ...t, batchTimesUs: t.batchTimesUs.map((r) => ({ ...r, p50: r.p50 * k, p95: r.p95 * k })) })) })) };
 }
 
 /**
