@@ -1,6 +1,7 @@
 // Items failing for load reach the gear policy (GearPolicyInput.failedRateQps): a request
-// refused at admission because too much is in flight counts, one with its own timeout shorter
-// than the plan's SLO does not (a client's tight deadline is not load). The policy is a spy
+// refused at admission because too much is in flight counts, and so does one answered past its
+// deadline; one with its own timeout shorter than the plan's SLO does not (a client's tight
+// deadline is not load). The policy is a spy
 // that never switches; the refusals come from a small in-flight bound while the engine is
 // paused, not from timing.
 import t from 'tap';
@@ -39,3 +40,21 @@ for (const [label, extra, counted] of [
     t.ok(seen.every((x) => x.failedRateQps !== undefined), 'the server always passes the failure rate');
   });
 }
+
+t.test('items past their deadline (the plan\'s SLO) count too', async (t) => {
+  const seen: GearPolicyInput[] = [];
+  const spy = () => ({ decide: (input: GearPolicyInput) => (seen.push(input), { gear: input.current, reason: 'stay' as const }), reset: () => {} });
+  const { server, url, stop } = await startFixtureServer({ accurateMaxQps: 100, sloMs: 100 }, { gearPolicy: spy, maxInFlightImages: 64 });
+  t.teardown(stop);
+  const infer = `${url}/v2/models/fixture/infer`;
+  // Held in the queue past the 100 ms deadline: every item of the 4 requests times out.
+  server.engine.pause();
+  const all = Array.from({ length: 4 }, (_, i) => postJson(infer, jsonRequest(items(2, i + 1))).then((a) => a.status));
+  for (let polls = 0; server.engine.inFlight < 8 && polls < 2000; polls++) await sleep(5);
+  t.equal(server.engine.inFlight, 8, 'all 4 requests admitted');
+  await sleep(150); // the deadline passes while the engine holds them
+  server.engine.resume();
+  t.same(await Promise.all(all), [504, 504, 504, 504], 'answered 504: past the deadline');
+  await postJson(infer, jsonRequest(items(1, 9))); // one more look of the policy
+  t.ok(Math.max(...seen.map((x) => x.failedRateQps ?? 0)) > 0, 'the policy saw items failing for load');
+});

@@ -66,14 +66,14 @@ export async function runInference<T>(ctx: ServerContext, model: ServedModel, ca
   let results: ItemResult[];
   let gearId: number;
   let budgetUs: number;
+  // Failures for load tell the gear policy that the running gear holds less than planned
+  // (gear-policy.ts); a request with its own shorter timeout does not count.
+  const ownDeadline = decoded.timeoutUs !== undefined && decoded.timeoutUs < model.admission.sloUs;
   try {
     const engine = model.engineIfReady ?? (await model.engine());
     // Offered load counts whether or not the request is admitted: the gear follows demand.
     model.onArrival(decoded.items);
     const admission = model.admission.admit(decoded.items, decoded.timeoutUs, engine.inFlight);
-    // Failures for load tell the gear policy that the running gear holds less than planned
-    // (gear-policy.ts); a request with its own shorter timeout does not count.
-    const ownDeadline = decoded.timeoutUs !== undefined && decoded.timeoutUs < model.admission.sloUs;
     if (!admission.accepted) {
       // Too large for its deadline: 413, without Retry-After (the same request never fits).
       if (admission.kind === 'too_large_for_deadline') throw fail('rejected', new HttpError('too_large', admission.reason));
@@ -88,11 +88,6 @@ export async function runInference<T>(ctx: ServerContext, model: ServedModel, ca
     const wantOutput = decoded.outputs.some((o) => o.name === 'probabilities');
     const options = { budgetUs, priority: decoded.priority, wantOutput };
     results = await Promise.all(decoded.tensors ? engine.submitTensors(decoded.tensors, options) : engine.submit(decoded.inputs, options));
-    if (!ownDeadline) {
-      let failed = 0;
-      for (const r of results) if (r.status === 'timeout' || r.status === 'overloaded') failed++;
-      model.recordLoadFailures(failed);
-    }
   } finally {
     model.pendingRequests--;
   }
@@ -101,6 +96,11 @@ export async function runInference<T>(ctx: ServerContext, model: ServedModel, ca
 
   const failure = firstFailure(results);
   if (failure) {
+    if (!ownDeadline) {
+      let failed = 0;
+      for (const r of results) if (r.status === 'timeout' || r.status === 'overloaded') failed++;
+      model.recordLoadFailures(failed);
+    }
     const { index, result } = failure;
     switch (result.status) {
       case 'error':
