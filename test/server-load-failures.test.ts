@@ -1,9 +1,8 @@
 // Items failing for load reach the gear policy (GearPolicyInput.failedRateQps): a request
 // refused at admission because too much is in flight counts, and so does one answered past its
 // deadline; one with its own timeout shorter than the plan's SLO does not (a client's tight
-// deadline is not load). The policy is a spy
-// that never switches; the refusals come from a small in-flight bound while the engine is
-// paused, not from timing.
+// deadline is not load). The policy is a spy that never switches; the failures come from a
+// small in-flight bound, or a deadline passing, while the engine is paused.
 import t from 'tap';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { GearPolicyInput } from '../ts/contracts/gear-policy.js';
