@@ -44,4 +44,24 @@ t.test('the #14 fields are checked when present', async (t) => {
   const p5 = clone(plan) as any;
   p5.accuracyObjective = { target: 1.5, mode: 'sometimes', met: 'yes' };
   t.throws(() => validatePlan(p5), /accuracyObjective\.target[\s\S]*accuracyObjective\.mode[\s\S]*accuracyObjective\.met/);
+  const p6 = clone(plan) as any;
+  p6.policy = { overloadHorizonMs: -1, chosenBy: 3 };
+  t.throws(() => validatePlan(p6), /policy\.overloadHorizonMs[\s\S]*policy\.chosenBy/);
+  const p7 = clone(plan) as any;
+  p7.policy = { overloadHorizonMs: 200, chosenBy: 'switching simulator' };
+  t.doesNotThrow(() => validatePlan(p7), 'a plan carrying its policy parameters');
+});
+
+t.test('the static cascade holds its own capacity even above the load grid\'s top', async (t) => {
+  // Its capacity is searched beyond --max-qps: below it, the load above the top went to the
+  // static cascade batched for the top, and the plan held less than the static cascade alone.
+  const profile = syntheticProfile(500);
+  const free = (await computePlan(profile, { sloP95Ms: 50, lanes: 1, loadLevels: 6, minAccuracy: 0.8 })).plan;
+  const staticOf = (p: typeof free) => p.gears.find((g) => g.id === p.staticGearId)!;
+  const capQps = staticOf(free).maxQps;
+  const capped = (await computePlan(profile, { sloP95Ms: 50, lanes: 1, loadLevels: 6, minAccuracy: 0.8, maxQps: capQps / 4 })).plan;
+  const g = staticOf(capped);
+  t.ok(Math.abs(g.minQps / (capQps / 4) - 1) < 0.01, `it starts where the grid of --max-qps ${(capQps / 4).toFixed(0)} ends (got ${g.minQps.toFixed(0)})`);
+  t.ok(Math.abs(g.maxQps / capQps - 1) < 0.02, `the static gear's range tops at its capacity ${capQps.toFixed(0)} (got ${g.maxQps.toFixed(0)}), above the grid's top`);
+  t.equal(capped.gears[capped.gears.length - 1].id, g.id, 'it is the last gear: the load above the grid goes to it');
 });

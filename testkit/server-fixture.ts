@@ -18,6 +18,8 @@ export interface FixturePlanOptions {
   accurateMaxQps?: number;
   sloMs?: number;
   lanes?: number;
+  /** The plan's gear-policy parameters (plan.policy). */
+  policy?: Plan['policy'];
 }
 
 /** The sha256 a plan records for a model file. */
@@ -70,6 +72,7 @@ export function writeFixturePlan(o: FixturePlanOptions = {}): { planPath: string
     gears,
     unservable: [],
     planner: { thresholdsPerStage: 20, maxStages: 2, candidatesEvaluated: 1, frontierSize: 1, gearCandidates: 1, batchTimeRule: 'step-up', simulation: { requests: 0, seed: 1, burstAmplitude: 1.5, burstPhaseMs: 50 } },
+    ...(o.policy ? { policy: o.policy } : {}),
   };
   validatePlan(plan); // the fixture must stay a valid plan
   const planPath = join(dir, 'plan.json');

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { Plan } from '../../ts/contracts/plan-schema.js';
 import { makeTrace, rateCurve, rateHistogram, smoothRate, kRateBinMs, type Trace, type TraceShape } from '../../testkit/traces.js';
+import { chooseOverloadHorizon } from './horizon.js';
 import { searchCapacity, type SeedCapacity, type Trial } from './capacity.js';
 import type { SwitchRecord } from './engine-replay.js';
 import { median, summarize, type RequestRecord, type TrialSummary } from './measure.js';
@@ -71,6 +72,8 @@ export interface SystemResult {
   planScaleQps?: number;
   /** The simulator's capacity prediction on the tuning seeds (mean QPS). */
   predictedQps: number;
+  /** A switched plan's overload horizon (plan.policy), chosen on the tuning seeds (horizon.ts). */
+  policy?: { overloadHorizonMs: number; chosenBy: string };
   seeds: SeedCapacity[];
   median: number | null;
   min: number | null;
@@ -202,6 +205,15 @@ export async function runCapacityCell(env: Env, c: CellSpec, onStart?: (r: CellR
     const topSt = await staticGear(sp, sp.singles.find((p) => sp.profile.models[p.spec.models[0]].name === top.stages[0].model)!, env.lanes, c.sloMs);
     plans.msplusTop = { plan: oneGearPlan(ms.plan, { ...top }, env.lanes), pred: one(topSt.topQps, top.expectedAccuracy).pred, description: `MS+'s top gear held fixed: ${describeGear(top)}` };
   }
+  // The switched plans' overload horizon, chosen in the simulator on the tuning seeds (horizon.ts).
+  for (const system of ['cascadeserve', 'msplus'] as const) {
+    const p = plans[system];
+    if (!p) continue;
+    const h = chooseOverloadHorizon(p.plan, { profile: sp.profile, trace: c.trace, dayMs: c.dayMs, tuningSeeds: env.tuningSeeds, targetVal, guessQps: p.pred, heldoutCount: env.heldoutCount });
+    p.plan = { ...p.plan, policy: { overloadHorizonMs: h.overloadHorizonMs, chosenBy: h.chosenBy } };
+    env.log(`[${tag}] ${system}: overload horizon ${h.overloadHorizonMs} ms (${h.chosenBy})`);
+  }
+  if (plans.oracle) plans.oracle = { ...plans.oracle, plan: plans.cascadeserve.plan };
   for (const [k, v] of Object.entries(plans)) writeFileSync(name(k), JSON.stringify(v.plan, null, 1) + '\n');
   const frozenAt = new Date().toISOString();
   env.log(`[${tag}] frozen ${frozenAt}: ${Object.entries(plans).map(([k, v]) => `${k} pred ${v.pred.toFixed(0)} QPS: ${v.description.slice(0, 160)}`).join(' | ')}`);
@@ -233,6 +245,7 @@ export async function runCapacityCell(env: Env, c: CellSpec, onStart?: (r: CellR
       planFile: name(system),
       ...(p.planScaleQps ? { planScaleQps: p.planScaleQps } : {}),
       predictedQps: p.pred,
+      ...(p.plan.policy?.overloadHorizonMs !== undefined ? { policy: { overloadHorizonMs: p.plan.policy.overloadHorizonMs, chosenBy: p.plan.policy.chosenBy ?? '' } } : {}),
       seeds: seedsDone,
       median: got.length ? median(all) : null,
       min: got.length ? Math.min(...all) : null,

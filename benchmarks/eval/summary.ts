@@ -27,6 +27,8 @@ export interface SystemDetail {
   objectiveUsed?: string;
   predictedQps: number;
   planScaleQps?: number;
+  /** A switched plan's overload horizon, chosen on the tuning seeds (benchmarks/eval/horizon.ts), ms. */
+  overloadHorizonMs?: number;
   /** Capacity per reported seed (null: none passed, see belowQps). */
   perSeed: (number | null)[];
   belowQps?: number;
@@ -120,6 +122,7 @@ function detailOf(c: CellResult, s: CellSystem): SystemDetail | undefined {
     ...(r.objectiveUsed ? { objectiveUsed: r.objectiveUsed } : {}),
     predictedQps: r.predictedQps,
     ...(r.planScaleQps ? { planScaleQps: r.planScaleQps } : {}),
+    ...(r.policy ? { overloadHorizonMs: r.policy.overloadHorizonMs } : {}),
     perSeed: r.seeds.map((x) => x.capacity),
     ...(r.belowQps !== undefined ? { belowQps: r.belowQps } : {}),
     trials: r.seeds.reduce((a, x) => a + x.trials.length, 0),

@@ -54,6 +54,7 @@ origins call the server (CORS headers, preflights answered); without it, no CORS
     { name: 'grpc-port', kind: 'integer', min: 0, max: 65535, default: 8001, help: 'gRPC port (0: gRPC off; a free one when --port is 0 and this flag is not given)' },
     { name: 'overload-status', kind: 'choice', choices: ['429', '503'], default: '429', help: 'HTTP status of a request refused for overload' },
     { name: 'up-switch-hold-ms', kind: 'number', value: 'MS', min: 0, max: kHourMs, help: 'how long the backlog must stay drained and the load below the band before a more accurate gear (default: --load-window-ms)' },
+    { name: 'overload-horizon-ms', kind: 'number', value: 'MS', min: 0, max: kHourMs, help: 'how far ahead arrivals above a gear\'s capacity count towards a down-switch (default: the plan\'s policy.overloadHorizonMs, else 4 x the SLO)' },
     { name: 'log-level', kind: 'choice', choices: kLogLevels, default: 'info', help: 'the log stream\'s level (stderr, JSON lines)' },
     { name: 'quiet', kind: 'boolean', help: '--log-level warn and no banner' },
     { name: 'access-log-sample', kind: 'number', value: 'RATE', min: 0, max: 1, default: 0, help: 'share of requests written as access lines at info' },
@@ -111,6 +112,7 @@ export async function runServeCommand(argv: string[], io: CliIo): Promise<number
       grpcPort: grpcFlag === undefined ? (port === 0 ? 'any' : 8001) : grpcFlag,
       overloadStatus: Number(values['overload-status'] ?? '429') as 429 | 503,
       hold: values['up-switch-hold-ms'] as number | undefined,
+      overloadHorizonMs: values['overload-horizon-ms'] as number | undefined,
       limits,
       authToken,
       tokenFromFlag,
@@ -131,6 +133,7 @@ interface ServeSettings {
   grpcPort: number | 'any';
   overloadStatus: 429 | 503;
   hold: number | undefined;
+  overloadHorizonMs: number | undefined;
   limits: Record<string, number>;
   authToken: string | undefined;
   tokenFromFlag: boolean;
@@ -157,6 +160,7 @@ async function serve(s: ServeSettings, io: CliIo): Promise<number> {
       ...(s.grpcPort === 'any' ? { grpcPort: 0 } : s.grpcPort > 0 ? { grpcPort: s.grpcPort } : {}),
       overloadStatus: s.overloadStatus,
       upSwitchHoldMs: s.hold,
+      ...(s.overloadHorizonMs !== undefined ? { overloadHorizonMs: s.overloadHorizonMs } : {}),
       ...s.limits,
       authToken: s.authToken,
       allowModelMismatch: s.allowModelMismatch,

@@ -74,6 +74,14 @@ export interface AccuracyObjective {
   met: boolean;
 }
 
+/** Gear-policy parameters a plan carries (ts/server/gear-policy.ts); the server's options override them. */
+export interface PlanPolicy {
+  /** How far ahead arrivals above a gear's sustained capacity are counted, ms (the policy's default: 4 x the SLO). */
+  overloadHorizonMs?: number;
+  /** How the parameters were chosen, in words (for example the simulator runs and seeds that chose them). */
+  chosenBy?: string;
+}
+
 export interface Plan {
   schema: typeof kPlanSchema;
   createdAt: string;
@@ -86,6 +94,8 @@ export interface Plan {
   staticGearId?: number;
   /** Optional (#14): present when planned with an accuracy target under objective "accuracy". */
   accuracyObjective?: AccuracyObjective;
+  /** Optional: parameters of the server's gear policy chosen offline for this plan (absent: the policy's defaults). */
+  policy?: PlanPolicy;
   utilizationCap: number;
   lanes: { kind: 'cpu'; intraOpThreads: number }[];
   placement: Record<string, number[]>;
@@ -212,6 +222,10 @@ export function validatePlan(raw: unknown): Plan {
     else if (g.static !== true) c.fail('staticGearId', `gear ${String(raw.staticGearId)} is not marked static: true`);
   }
   if (raw.accuracyObjective !== undefined) checkAccuracyObjective(c, raw.accuracyObjective);
+  if (raw.policy !== undefined && c.obj(raw.policy, 'policy')) {
+    if (raw.policy.overloadHorizonMs !== undefined) c.num(raw.policy.overloadHorizonMs, 'policy.overloadHorizonMs', 'nonneg');
+    if (raw.policy.chosenBy !== undefined) c.str(raw.policy.chosenBy, 'policy.chosenBy');
+  }
   c.obj(raw.planner, 'planner');
   if (c.errors.length > 0) throw new PlanValidationError(c.errors);
   return raw as unknown as Plan;

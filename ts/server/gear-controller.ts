@@ -89,6 +89,11 @@ export class GearController {
     return { belowTop: belowTopMs / 1000, cheapest: cheapestMs / 1000 };
   }
 
+  /** The policy that decides the switches (status reports its parameters). */
+  get policy(): GearPolicy {
+    return this.#policy;
+  }
+
   get current(): ServingGear {
     return this.gears[this.#current];
   }

@@ -30,6 +30,8 @@ export interface ServedModelOptions {
   maxInFlightItems: number;
   /** How long the up-switch condition must hold (the server's default: the monitor window). */
   upSwitchHoldMs: number;
+  /** The gear policy's overload horizon, ms (the server's option); default the plan's policy.overloadHorizonMs, else the policy's own (4 x the SLO). */
+  overloadHorizonMs?: number;
   loadMonitor: LoadMonitorOptions;
   /** Replaces the cascade's gear policy (the evaluation's oracle); default BacklogGearPolicy. */
   gearPolicy?: (gears: readonly ServingGear[], context: { sloMs: number; holdMs: number; lanes: number }) => GearPolicy;
@@ -307,7 +309,8 @@ export class ServedModel {
     if (this.#options.gearPolicy) return this.#options.gearPolicy(this.#gears, { sloMs, holdMs, lanes });
     const gears = policyGears(this.#gears.map((g) => ({ ...g, stages: g.engine.stages.map((st) => ({ maxBatch: st.maxBatch, maxQueueDelayUs: st.maxQueueDelayUs ?? 0 })) })), sloMs, lanes);
     // the monitor's recent window: the policy tells a ramp from that window's noise
-    return new BacklogGearPolicy(gears, { sloMs, holdMs, recentMs: this.#monitor.options.recentMs });
+    const overloadHorizonMs = this.#options.overloadHorizonMs ?? this.plan.plan.policy?.overloadHorizonMs;
+    return new BacklogGearPolicy(gears, { sloMs, holdMs, recentMs: this.#monitor.options.recentMs, ...(overloadHorizonMs !== undefined ? { overloadHorizonMs } : {}) });
   }
 
   /** Periodic: the policy looks at the load without arrivals; the cost estimate is sampled. */

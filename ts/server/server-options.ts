@@ -18,6 +18,7 @@ export function validateServerOptions(o: ServerOptions): void {
   check('maxImagesPerRequest', o.maxImagesPerRequest, isPositiveInteger, 'a positive integer');
   check('maxInFlightImages', o.maxInFlightImages, isPositiveInteger, 'a positive integer');
   check('upSwitchHoldMs', o.upSwitchHoldMs, isFiniteNonNegative, 'a finite number >= 0 (milliseconds)');
+  check('overloadHorizonMs', o.overloadHorizonMs, isFiniteNonNegative, 'a finite number >= 0 (milliseconds)');
   check('maxEventLoopLagMs', o.maxEventLoopLagMs, isFiniteNonNegative, 'a finite number >= 0 (milliseconds)');
   // The load monitor's own rules, with the option names the caller used.
   try {

@@ -56,6 +56,8 @@ export interface ServerOptions {
   overloadStatus?: 429 | 503;
   /** How long the up-switch condition (drained backlog, load below the band) must hold before a more accurate gear. Default: loadWindowMs. */
   upSwitchHoldMs?: number;
+  /** How far ahead the gear policy counts arrivals above a gear's capacity, ms. Default: the plan's policy.overloadHorizonMs, else 4 x the SLO. */
+  overloadHorizonMs?: number;
   /** Arrival-rate window and its resolution. Defaults 200 ms and 5 ms. */
   loadWindowMs?: number;
   loadBucketMs?: number;
@@ -213,6 +215,7 @@ export async function createServer(options: ServerOptions): Promise<CascadeServe
     maxImagesPerRequest: options.maxImagesPerRequest ?? 256,
     maxInFlightItems: options.maxInFlightImages ?? 1024,
     upSwitchHoldMs: options.upSwitchHoldMs ?? options.loadWindowMs ?? 200,
+    ...(options.overloadHorizonMs !== undefined ? { overloadHorizonMs: options.overloadHorizonMs } : {}),
     loadMonitor: { windowMs: options.loadWindowMs ?? 200, bucketMs: options.loadBucketMs ?? 5, ...(options.loadRecentMs !== undefined ? { recentMs: options.loadRecentMs } : {}) },
     tickMs: Math.max(5, options.loadBucketMs ?? 5),
     ...(options.gearPolicy ? { gearPolicy: options.gearPolicy } : {}),

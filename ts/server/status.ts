@@ -2,6 +2,7 @@
 // the /dashboard page every second. Counters are cumulative since start: the page turns
 // consecutive samples into rates, and the histogram's cumulative bucket counts into a p95
 // over its own recent window, so one poll cannot be skewed by another client's.
+import { BacklogGearPolicy } from './gear-policy.js';
 import type { ServerContext } from './context.js';
 
 export interface StatusGear {
@@ -42,6 +43,8 @@ export interface CascadeStatus {
   gear_switches: { cheaper: number; more_accurate: number };
   /** The last switches (at most kSwitchLogLength), oldest first. */
   recent_switches: StatusSwitch[];
+  /** The backlog policy's overload horizon in use (plan or --overload-horizon-ms), ms; null under another policy. */
+  overload_horizon_ms: number | null;
   latency: { le_s: number[]; cumulative: number[] };
   gears: StatusGear[];
 }
@@ -50,6 +53,7 @@ export async function cascadeStatus(ctx: ServerContext): Promise<CascadeStatus> 
   const m = ctx.cascade;
   const live = m.live();
   const gears = m.gearController?.gears ?? [];
+  const policy = m.gearController?.policy;
   const buckets = await ctx.metrics.requestDurationBuckets(m.name);
   const rejected = m.stats.failures.rejected;
   return {
@@ -63,6 +67,7 @@ export async function cascadeStatus(ctx: ServerContext): Promise<CascadeStatus> 
     stage_exits: [...m.stats.stageExits],
     gear_switches: { ...m.stats.gearSwitches },
     recent_switches: m.stats.switchLog.map((e) => ({ time_ms: e.timeMs, from: e.from, to: e.to, from_index: e.fromIndex, to_index: e.toIndex, rate_qps: e.rateQps, recent_rate_qps: e.recentRateQps, backlog_items: e.backlogItems, failed_rate_qps: e.failedRateQps ?? 0, reason: e.reason })),
+    overload_horizon_ms: policy instanceof BacklogGearPolicy ? policy.overloadHorizonMs : null,
     latency: { le_s: buckets.leSeconds, cumulative: buckets.cumulative },
     gears: gears.map((g) => ({ id: g.id, index: g.index, min_qps: g.minQps, max_qps: g.maxQps, expected_accuracy: g.expectedAccuracy })),
   };
