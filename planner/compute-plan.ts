@@ -226,7 +226,7 @@ export async function computePlan(profile: Profile, options: PlanOptions & PlanL
         // The static cascade's own capacity becomes a load level, pinned to it: the grid alone
         // may put no level between the capacities of its neighbours. Searched beyond the grid's
         // top: a top below that capacity (--max-qps) left the load above it to the cascade batched
-        // for the top, and the plan held a third of what the static cascade alone holds (the
+        // for the top, and the plan held about a quarter of what the static cascade alone holds (the
         // evaluation's 100 ms cell in the simulator: 20,000 against 73,000 items/s).
         const cap = await cascadeCapacity(ctx, staticIdx, levels[0] / 16, Math.max(top, allLanes));
         if (cap) {

@@ -19,14 +19,11 @@ import type { GearPolicy } from '../ts/contracts/gear-policy.js';
 import { validatePlan, type Plan } from '../ts/contracts/plan-schema.js';
 import { validateProfile, type Profile } from '../ts/contracts/profile-schema.js';
 import { BacklogGearPolicy, policyGears } from '../ts/server/gear-policy.js';
-import { LoadMonitor } from '../ts/server/load-monitor.js';
-import { simGearsFromPlan, simulateSwitching } from '../planner/switching-simulator.js';
+import { simGearsFromPlan } from '../planner/switching-simulator.js';
 import { makeTrace, peakRatio, rateCurve } from '../testkit/traces.js';
-import { bracketedCapacity, itemSequence, poissonArrivalsUs, scaleBatchTimes, spikeCurve } from '../testkit/switching-sim.js';
+import { bracketedCapacity, kServerMonitor, poissonArrivalsUs, scaleBatchTimes, simulatedRunPasses, spikeCurve } from '../testkit/switching-sim.js';
 import { root } from '../testkit/paths.js';
 
-// As the server builds them (ts/server/server.ts defaults): monitor, hold = its window.
-const monitorOptions = { windowMs: 200, bucketMs: 5, recentMs: 10 };
 const hold: GearPolicy = { decide: ({ current }) => ({ gear: current, reason: 'stay' }), reset: () => {} };
 const baseProfile = validateProfile(JSON.parse(readFileSync(join(root, 'models', 'fmnist', 'profile.json'), 'utf8')));
 const fixture = (name: string): Plan => validatePlan(JSON.parse(readFileSync(join(root, 'test', 'fixtures', name), 'utf8')));
@@ -44,20 +41,17 @@ interface Case {
 function capacities(c: Case): { fixed: number[]; policy: number } {
   const { gears, modelTimeUs } = simGearsFromPlan(c.plan, c.profile);
   const figures = policyGears(c.plan.gears, c.plan.slo.p95Ms, c.plan.lanes.length);
-  const passes = (g: number | 'policy', scale: number) => {
-    const times = c.times(scale);
-    const r = simulateSwitching({
+  const passes = (g: number | 'policy', scale: number) =>
+    simulatedRunPasses({
       modelTimeUs,
       gears: g === 'policy' ? gears : [gears[g]],
       lanes: c.plan.lanes.length,
-      arrivalTimesUs: times,
-      items: itemSequence(times.length, gears[0].exitStage.length, c.seed),
-      sloUs: c.plan.slo.p95Ms * 1000,
-      policy: g === 'policy' ? new BacklogGearPolicy(figures, { sloMs: c.plan.slo.p95Ms, holdMs: monitorOptions.windowMs, recentMs: monitorOptions.recentMs }) : hold,
-      monitor: new LoadMonitor(monitorOptions),
+      timesUs: c.times(scale),
+      seed: c.seed,
+      sloMs: c.plan.slo.p95Ms,
+      target: c.target,
+      policy: g === 'policy' ? new BacklogGearPolicy(figures, { sloMs: c.plan.slo.p95Ms, holdMs: kServerMonitor.windowMs, recentMs: kServerMonitor.recentMs }) : hold,
     });
-    return r.p95Ms <= c.plan.slo.p95Ms && r.accuracy >= c.target - 0.0003;
-  };
   const search = (g: number | 'policy', guess: number) => bracketedCapacity((scale) => passes(g, scale), guess).qps;
   const eligible = c.plan.gears.map((g, i) => (g.expectedAccuracy >= c.target ? i : -1)).filter((i) => i >= 0);
   // Short traces answer a fixed gear's accuracy a few tenths of a point off at low scales (the

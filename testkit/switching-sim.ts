@@ -1,10 +1,14 @@
 // Inputs and the capacity search for switching-simulator checks, shared by
 // test/switching-property.test.ts, test/gear-policy-regressions.test.ts and the evaluation
-// (batch-time scaling): arrivals drawn from a rate curve, the items they carry, the property
-// test's spike curve, a profile's batch times scaled by a calibration, and the bracketed
-// search for the highest passing scale.
+// (batch-time scaling, the overload horizon's choice): arrivals drawn from a rate curve, the
+// items they carry, the property test's spike curve, a profile's batch times scaled by a
+// calibration, one simulated run judged on the SLO and the target, and the bracketed search
+// for the highest passing scale.
+import type { GearPolicy } from '../ts/contracts/gear-policy.js';
 import type { Profile } from '../ts/contracts/profile-schema.js';
+import { LoadMonitor } from '../ts/server/load-monitor.js';
 import { expVariate, mulberry32 } from '../planner/prng.js';
+import { simulateSwitching, type SwitchSimGear } from '../planner/switching-simulator.js';
 import { kRateBinMs } from './traces.js';
 
 /** Poisson arrival times (µs) under rate scale x curve (one value per kRateBinMs): a unit-rate process through the integrated rate. */
@@ -84,4 +88,25 @@ export function bracketedCapacity(passes: (scale: number) => boolean, guess: num
     else hi = mid;
   }
   return { qps: lo };
+}
+
+/** The server's load monitor defaults (ts/server/server.ts); the policy's hold is its window. */
+export const kServerMonitor = { windowMs: 200, bucketMs: 5, recentMs: 10 };
+
+/**
+ * One simulated run of `gears` under `policy`, fed by a monitor with the server's defaults:
+ * whether its p95 meets the SLO and its answered accuracy the target (to 0.0003).
+ */
+export function simulatedRunPasses(o: { modelTimeUs: number[][]; gears: SwitchSimGear[]; lanes: number; timesUs: Float64Array; seed: number; sloMs: number; target: number; policy: GearPolicy }): boolean {
+  const r = simulateSwitching({
+    modelTimeUs: o.modelTimeUs,
+    gears: o.gears,
+    lanes: o.lanes,
+    arrivalTimesUs: o.timesUs,
+    items: itemSequence(o.timesUs.length, o.gears[0].exitStage.length, o.seed),
+    sloUs: o.sloMs * 1000,
+    policy: o.policy,
+    monitor: new LoadMonitor(kServerMonitor),
+  });
+  return r.p95Ms <= o.sloMs && r.accuracy >= o.target - 0.0003;
 }

@@ -13,20 +13,18 @@
 // p95 meets the SLO and whose answered accuracy meets the validation target (bracketed search).
 // The choice: the candidate with the highest median capacity over the tuning seeds; ties go
 // to the policy's default (4 SLOs), then to the longer horizon.
-import { simGearsFromPlan, simulateSwitching } from '../../planner/switching-simulator.js';
+import { simGearsFromPlan } from '../../planner/switching-simulator.js';
 import type { Plan } from '../../ts/contracts/plan-schema.js';
 import type { Profile } from '../../ts/contracts/profile-schema.js';
 import { BacklogGearPolicy, policyGears } from '../../ts/server/gear-policy.js';
-import { LoadMonitor } from '../../ts/server/load-monitor.js';
-import { bracketedCapacity, itemSequence } from '../../testkit/switching-sim.js';
+import { bracketedCapacity, kServerMonitor, simulatedRunPasses } from '../../testkit/switching-sim.js';
 import { makeTrace, type TraceShape } from '../../testkit/traces.js';
+import { median } from './measure.js';
 
 /** Candidate horizons, in SLOs. */
 export const kHorizonSlos = [1, 2, 4] as const;
 /** The policy's own default, in SLOs (ts/server/gear-policy.ts). */
 const kDefaultSlos = 4;
-// As the server builds them (ts/server/server.ts defaults): monitor, hold = its window.
-const kMonitor = { windowMs: 200, bucketMs: 5, recentMs: 10 };
 
 export interface HorizonChoice {
   overloadHorizonMs: number;
@@ -48,32 +46,23 @@ export interface HorizonTuning {
   heldoutCount: number;
 }
 
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
-
 /** Simulated capacity of `plan` under the server's policy with the given overload horizon, per tuning seed. */
 export function simulatedCapacities(plan: Plan, o: HorizonTuning, overloadHorizonMs: number): number[] {
   const { gears, modelTimeUs } = simGearsFromPlan(plan, o.profile);
   const figures = policyGears(plan.gears, plan.slo.p95Ms, plan.lanes.length);
   const sloMs = plan.slo.p95Ms;
   return o.tuningSeeds.map((seed) => {
-    const passes = (scale: number) => {
-      const times = Float64Array.from(makeTrace(o.trace, scale, o.dayMs, seed, o.heldoutCount).sendMs, (x) => x * 1000);
-      const r = simulateSwitching({
+    const passes = (scale: number) =>
+      simulatedRunPasses({
         modelTimeUs,
         gears,
         lanes: plan.lanes.length,
-        arrivalTimesUs: times,
-        items: itemSequence(times.length, gears[0].exitStage.length, seed),
-        sloUs: sloMs * 1000,
-        policy: new BacklogGearPolicy(figures, { sloMs, holdMs: kMonitor.windowMs, recentMs: kMonitor.recentMs, overloadHorizonMs }),
-        monitor: new LoadMonitor(kMonitor),
+        timesUs: Float64Array.from(makeTrace(o.trace, scale, o.dayMs, seed, o.heldoutCount).sendMs, (x) => x * 1000),
+        seed,
+        sloMs,
+        target: o.targetVal,
+        policy: new BacklogGearPolicy(figures, { sloMs, holdMs: kServerMonitor.windowMs, recentMs: kServerMonitor.recentMs, overloadHorizonMs }),
       });
-      return r.p95Ms <= sloMs && r.accuracy >= o.targetVal - 0.0003;
-    };
     return bracketedCapacity(passes, Math.max(20, o.guessQps)).qps;
   });
 }
