@@ -61,10 +61,12 @@ t.test('overload horizon (default 4 SLOs): arrivals above a gear\'s capacity cou
   t.same(p.decide({ nowMs: 1, rateQps: 1200, recentRateQps: 1200, backlogItems: 2, current: 0 }), { gear: 1, reason: 'would_miss' });
   // spare capacity drains over one SLO only: 8 items = 6.4 ms at 500/s -> 6.4 - 4 = 2.4 <= 6
   t.same(p.decide({ nowMs: 2, rateQps: 500, recentRateQps: 500, backlogItems: 8, current: 0 }), { gear: 0, reason: 'stay' });
-  // the target holds the rate: at 2100/s with 6 items queued (4.8 ms), gear 1 would not miss
-  // within its budget (4.8 + 100 * 10 / 2500 = 5.2 <= 6, one-SLO horizons) but is over its
-  // capacity; gear 2 holds it
-  t.same(make().decide({ nowMs: 3, rateQps: 2100, recentRateQps: 2100, backlogItems: 6, current: 0 }), { gear: 2, reason: 'would_miss' });
+  // the target is the most accurate gear that would not miss, even above its capacity: at
+  // 2100/s with 6 items queued (4.8 ms), gear 1 waits 4.8 + 100 * 10 / 2500 = 5.2 <= 6 ms
+  // (one-SLO horizons): its queue absorbs the excess within the SLO, so not gear 2
+  t.same(make().decide({ nowMs: 3, rateQps: 2100, recentRateQps: 2100, backlogItems: 6, current: 0 }), { gear: 1, reason: 'would_miss' });
+  // at 2300/s gear 1 waits 4.8 + 300 * 10 / 2500 = 6 ms: still within; at 2400/s 6.4 > 6 -> gear 2
+  t.same(make().decide({ nowMs: 4, rateQps: 2400, recentRateQps: 2400, backlogItems: 6, current: 0 }), { gear: 2, reason: 'would_miss' });
   t.throws(() => new BacklogGearPolicy(gears, { sloMs: 10, overloadHorizonMs: -1 }), /overloadHorizonMs must be a finite number >= 0/);
 });
 

@@ -1,4 +1,4 @@
-// `npm run eval [-- --quick] [-- --record] [-- --out DIR] [-- --only engine,fixed,http]`: the
+// `npm run eval [-- --quick] [-- --record] [-- --out DIR] [-- --only engine,fixed,http] [-- --trace twitter,azure]`: the
 // evaluation of issue 14 (method in docs/evaluation.md). Three parts, in this order:
 // 1. engine view (the headline): each trace replayed into the engine in this process, no HTTP
 //    (engine-replay.ts): capacity per system, cell and reported seed (cell.ts);
@@ -47,6 +47,8 @@ export interface EvalOptions {
   profilePath?: string;
   /** Parts to run (default all): 'engine', 'fixed', 'http'. */
   only?: string[];
+  /** Traces whose cells run (default all): a re-run of one cell after a change that concerns it. */
+  traces?: string[];
   /** Lines added to the summary's "not run" list (e.g. what an interrupted earlier run left out). */
   notRun?: string[];
   /** Keep the parts stored by an earlier run in the same directory (its trials file) and add to them. */
@@ -252,16 +254,20 @@ export async function runEval(o: EvalOptions): Promise<{ summaryPath: string; do
     return (httpEnv = baseEnv(sp, 'http', start, z.httpSeeds, planMaxQps, kHttpCeilingQps));
   };
   const cellName = (view: string, c: CellSpec) => `${view} view, ${c.trace}, best - ${c.drop * 100} point, p95 ${c.sloMs} ms`;
-  const steps: { what: string; part: string; run: () => Promise<void> }[] = [
-    ...z.engineCells.filter((c) => c.headline).map((c) => ({ what: cellName('engine', c), part: 'engine', run: async () => void (await runCapacityCell(await engine(), c, (r) => cells.push(r))) })),
-    { what: 'fixed-hardware view (engine)', part: 'fixed', run: async () => void fixed.push(await runFixedHardware(await engine(), z.fixed)) },
-    ...z.httpCells.map((c) => ({ what: cellName('HTTP', c), part: 'http', run: async () => void (await runCapacityCell(await http(), c, (r) => cells.push(r))) })),
-    ...z.engineCells.filter((c) => !c.headline).map((c) => ({ what: cellName('engine', c), part: 'engine', run: async () => void (await runCapacityCell(await engine(), c, (r) => cells.push(r))) })),
+  const steps: { what: string; part: string; trace: string; run: () => Promise<void> }[] = [
+    ...z.engineCells.filter((c) => c.headline).map((c) => ({ what: cellName('engine', c), part: 'engine', trace: c.trace, run: async () => void (await runCapacityCell(await engine(), c, (r) => cells.push(r))) })),
+    { what: 'fixed-hardware view (engine)', part: 'fixed', trace: z.fixed.trace, run: async () => void fixed.push(await runFixedHardware(await engine(), z.fixed)) },
+    ...z.httpCells.map((c) => ({ what: cellName('HTTP', c), part: 'http', trace: c.trace, run: async () => void (await runCapacityCell(await http(), c, (r) => cells.push(r))) })),
+    ...z.engineCells.filter((c) => !c.headline).map((c) => ({ what: cellName('engine', c), part: 'engine', trace: c.trace, run: async () => void (await runCapacityCell(await engine(), c, (r) => cells.push(r))) })),
   ];
   for (const step of steps) {
     if (kept.has(step.what)) continue; // measured by the earlier run (--add)
     if (!only.has(step.part)) {
       notRun.push(`${step.what} (not asked for: --only)`);
+      continue;
+    }
+    if (o.traces && !o.traces.includes(step.trace)) {
+      notRun.push(`${step.what} (not asked for: --trace)`);
       continue;
     }
     if (o.stopAfter && Date.now() > o.stopAfter.getTime()) {
@@ -460,6 +466,8 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     stopAfter.setUTCHours(Number(m[1]), Number(m[2]), 0, 0);
     if (stopAfter.getTime() < Date.now() - 12 * 3600_000) stopAfter = new Date(stopAfter.getTime() + 24 * 3600_000);
   }
+  const traces = arg('--trace')?.split(',');
+  for (const tr of traces ?? []) if (!['twitter', 'azure'].includes(tr)) throw new Error(`--trace: unknown trace '${tr}' (twitter, azure)`);
   const notRunArgs = args.flatMap((a, i) => (a === '--not-run' && args[i + 1] !== undefined ? [args[i + 1]] : []));
-  await runEval({ quick: args.includes('--quick'), add: args.includes('--add'), notRun: notRunArgs, record: recordFlag(args), outDir: arg('--out'), profilePath: arg('--profile'), ...(only ? { only } : {}), ...(stopAfter ? { stopAfter } : {}) });
+  await runEval({ quick: args.includes('--quick'), add: args.includes('--add'), notRun: notRunArgs, record: recordFlag(args), outDir: arg('--out'), profilePath: arg('--profile'), ...(only ? { only } : {}), ...(traces ? { traces } : {}), ...(stopAfter ? { stopAfter } : {}) });
 }

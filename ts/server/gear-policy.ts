@@ -17,8 +17,9 @@
 //   the SLO minus g's own latency (its queue delays and one batch). The rate is the recent
 //   one when it differs from the window's beyond its Poisson noise, else the window's.
 // - Down: only when the running gear would miss; then to the most accurate cheaper gear that
-//   would not and whose sustained capacity holds the rate; failing that, the most accurate
-//   that would not miss (`would_miss`). When none would (the backlog alone is over budget),
+//   would not (`would_miss`). Asking it also to hold the burst's rate indefinitely took a gear
+//   below the accuracy target for every short burst a more accurate gear's queue absorbs
+//   within the SLO (the azure trace's 100-300 ms bursts: docs/gear-switching.md). When none would (the backlog alone is over budget),
 //   switching cannot speed up the queued items, only what arrives next: the target is the most
 //   accurate gear whose time to drain the backlog is within one horizon (or 10%, whichever
 //   is more) of the fastest gear's (`cannot_meet`); at a low arrival rate that is the running
@@ -264,7 +265,6 @@ export class BacklogGearPolicy implements GearPolicy {
     const backlogMs = (this.queuedItems(cur, backlogItems, rate) / this.gears[cur].serviceRateQps) * 1000;
     if (this.wouldMiss(cur, backlogMs, rate)) {
       this.reset();
-      for (let g = cur + 1; g <= last; g++) if (rate <= this.gears[g].sustainedQps && !this.wouldMiss(g, backlogMs, rate)) return { gear: g, reason: 'would_miss' };
       for (let g = cur + 1; g <= last; g++) if (!this.wouldMiss(g, backlogMs, rate)) return { gear: g, reason: 'would_miss' };
       let fastest = Infinity;
       for (let g = cur; g <= last; g++) fastest = Math.min(fastest, this.drainMs(g, backlogMs, rate));
