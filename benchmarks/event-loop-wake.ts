@@ -23,6 +23,7 @@ export interface WakeRow {
   samples: number;
   p50Us: number;
   p90Us: number;
+  p99Us: number;
 }
 
 export async function eventLoopWakeUs(idleUs: readonly number[], samples: number): Promise<WakeRow[]> {
@@ -42,7 +43,7 @@ export async function eventLoopWakeUs(idleUs: readonly number[], samples: number
           worker.postMessage(idle);
         });
       }
-      rows.push({ idleUs: idle, samples, p50Us: median(lat), p90Us: quantile(lat, 0.9) });
+      rows.push({ idleUs: idle, samples, p50Us: median(lat), p90Us: quantile(lat, 0.9), p99Us: quantile(lat, 0.99) });
     }
     return rows;
   } finally {

@@ -93,7 +93,7 @@ export async function runSessionBench(opts: { quick?: boolean; record?: boolean 
   const text = [
     table(['model', 'batch', 'C API us', 'Session us', 'ort-node us', 'ours ovh us', 'ort-node ovh us', 'ovh ratio', 'speed-up', 'ours loop busy us', 'ort-node loop busy us'], rows),
     `speed-up = ort-node us / Session us (>= 1: Session is faster); loop busy = event-loop active time per call; load average ${loadavg().map((x) => x.toFixed(2)).join(' ')}`,
-    `event-loop wake-up after another thread's message, by idle time: ${wake.map((w) => `idle ${w.idleUs} us -> p50 ${w.p50Us.toFixed(1)} us, p90 ${w.p90Us.toFixed(1)} us`).join('; ')}`,
+    `event-loop wake-up after another thread's message, by idle time: ${wake.map((w) => `idle ${w.idleUs} us -> p50 ${w.p50Us.toFixed(1)} us, p90 ${w.p90Us.toFixed(1)} us, p99 ${w.p99Us.toFixed(1)} us`).join('; ')}`,
   ].join('\n');
   const path = writeResult('session', { description: 'per-call time of Session.run vs onnxruntime-node InferenceSession.run vs the bare C API Run, single intra-op thread, medians over repetitions; loop busy = event-loop active time per call; eventLoopWake: the JavaScript thread\'s wake-up latency for a message from another thread by how long it was idle (benchmarks/event-loop-wake.ts)', loadAverage: loadavg(), results, eventLoopWake: wake }, opts.record ?? false);
   return { text, path, results };

@@ -1,5 +1,6 @@
 #include "session_binding.h"
 
+#include <atomic>
 #include <chrono>
 #include <cstring>
 #include <string>
@@ -7,6 +8,7 @@
 
 #include "addon.h"
 #include "errors.h"
+#include "common/cpu_share.h"
 
 namespace cascadeserve::bindings {
 
@@ -34,6 +36,8 @@ class OffThreadRun {
 
   RunArgs args;
   Napi::ObjectReference owner;  // the SessionHandle, kept alive while its thread runs this
+  bool on_caller_cpu = false;   // ran on the caller's CPU (set by the run thread before delivery)
+  double cpu_fraction = -1;     // then, if timed: the share of that CPU the run got (ThreadCpuShare)
 
  protected:
   Napi::Promise::Deferred deferred_;
@@ -43,6 +47,10 @@ class OffThreadRun {
 };
 
 namespace {
+
+// Off-thread runs of every session in flight in this process (all environments): started and
+// not yet delivered.
+std::atomic<int> runs_in_flight{0};
 
 Napi::Array TensorInfoArray(Napi::Env env, const std::vector<TensorInfo>& infos) {
   Napi::Array arr = Napi::Array::New(env, infos.size());
@@ -240,7 +248,10 @@ class RunJob : public OffThreadRun {
 // one session at once still run in parallel, as ONNX Runtime allows).
 class PoolRunWorker : public Napi::AsyncWorker {
  public:
-  PoolRunWorker(Napi::Env env, std::unique_ptr<OffThreadRun> run) : Napi::AsyncWorker(env), run_(std::move(run)) {}
+  PoolRunWorker(Napi::Env env, std::unique_ptr<OffThreadRun> run) : Napi::AsyncWorker(env), run_(std::move(run)) {
+    runs_in_flight.fetch_add(1, std::memory_order_relaxed);
+  }
+  ~PoolRunWorker() override { runs_in_flight.fetch_sub(1, std::memory_order_relaxed); }
   void Execute() override { run_->Execute(); }
   void OnOK() override { run_->Settle(Env()); }
 
@@ -310,6 +321,8 @@ Napi::Function SessionHandle::Define(Napi::Env env) {
                       InstanceMethod<&SessionHandle::RunInto>("runInto"),
                       InstanceMethod<&SessionHandle::RunSyncInto>("runSyncInto"),
                       InstanceMethod<&SessionHandle::TimeRawRuns>("timeRawRuns"),
+                      InstanceMethod<&SessionHandle::ShareCallerCpu>("shareCallerCpu"),
+                      InstanceMethod<&SessionHandle::LastRunOnCallerCpu>("lastRunOnCallerCpu"),
                       InstanceMethod<&SessionHandle::Release>("release")});
 }
 
@@ -352,13 +365,41 @@ void SessionHandle::Dispatch(Napi::Env env, std::unique_ptr<OffThreadRun> run) {
   run->owner = Napi::Persistent(Value());
   settle_.Ref(env);  // a pending run keeps the process alive, as a queued libuv work item does
   run_thread_busy_ = true;
+  // The caller's CPU only while no other run of any session is in flight, so that two runs
+  // never queue on one CPU beside an idle one.
+  const bool alone = runs_in_flight.fetch_add(1, std::memory_order_relaxed) == 0;
+  const int caller_cpu = share_caller_cpu_ && alone && CpuShareAvailable() && share_backoff_.ShouldShare() ? CallingCpu() : -1;
   OffThreadRun* raw = run.release();
   SettleFn settle = settle_;
-  run_thread_->Post([raw, settle]() mutable {
-    raw->Execute();
-    // Fails only while the environment shuts down; the run is then abandoned.
-    if (settle.NonBlockingCall(raw) != napi_ok) raw->Abandon();
-  });
+  // One shared run in kCpuShareSampleEvery is timed for CpuShareBackoff: reading a thread's CPU
+  // time is a system call (about 1.7 us here, twice per run).
+  const bool timed = caller_cpu >= 0 && (shared_runs_++ % kCpuShareSampleEvery) == 0;
+  run_thread_->Post([raw, caller_cpu, timed] {
+                      raw->on_caller_cpu = caller_cpu >= 0;
+                      if (!timed) return raw->Execute();
+                      const ThreadCpuShare share;
+                      raw->Execute();
+                      raw->cpu_fraction = share.Fraction();
+                    },
+                    [raw, settle]() mutable {
+                      runs_in_flight.fetch_sub(1, std::memory_order_relaxed);
+                      // Fails only while the environment shuts down; the run is then abandoned.
+                      if (settle.NonBlockingCall(raw) != napi_ok) raw->Abandon();
+                    },
+                    caller_cpu);
+}
+
+// shareCallerCpu(on): whether runs on the session's thread may run on the calling thread's
+// CPU (native/common/cpu_share.h: while no other run is in flight, unless CpuShareBackoff says
+// the caller's CPU was busy); returns whether this platform and process allow it.
+Napi::Value SessionHandle::ShareCallerCpu(const Napi::CallbackInfo& info) {
+  share_caller_cpu_ = info.Length() > 0 && info[0].ToBoolean().Value();
+  return Napi::Boolean::New(info.Env(), CpuShareAvailable());
+}
+
+// lastRunOnCallerCpu() -> whether the latest run settled from the session's thread ran there.
+Napi::Value SessionHandle::LastRunOnCallerCpu(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), last_run_on_caller_cpu_);
 }
 
 void SessionHandle::SettleOnJsThread(Napi::Env env, Napi::Function, SessionHandle* handle, OffThreadRun* run) {
@@ -368,6 +409,8 @@ void SessionHandle::SettleOnJsThread(Napi::Env env, Napi::Function, SessionHandl
     return;
   }
   handle->run_thread_busy_ = false;
+  handle->last_run_on_caller_cpu_ = owned->on_caller_cpu;
+  if (owned->cpu_fraction >= 0) handle->share_backoff_.Observe(owned->cpu_fraction);
   handle->settle_.Unref(env);
   owned->Settle(env);
 }

@@ -9,6 +9,7 @@
 
 #include "ort/ort_runtime.h"
 #include "ort/ort_session.h"
+#include "common/cpu_share.h"
 #include "ort/run_thread.h"
 
 namespace cascadeserve::bindings {
@@ -44,6 +45,8 @@ class SessionHandle : public Napi::ObjectWrap<SessionHandle> {
   Napi::Value RunInto(const Napi::CallbackInfo& info);
   Napi::Value RunSyncInto(const Napi::CallbackInfo& info);
   Napi::Value TimeRawRuns(const Napi::CallbackInfo& info);
+  Napi::Value ShareCallerCpu(const Napi::CallbackInfo& info);
+  Napi::Value LastRunOnCallerCpu(const Napi::CallbackInfo& info);
   Napi::Value Release(const Napi::CallbackInfo& info);
   // Starts `run` off the JavaScript thread: on run_thread_ when it has no run of this session
   // (the common case: a caller that awaits each run), else on libuv's thread pool.
@@ -56,6 +59,11 @@ class SessionHandle : public Napi::ObjectWrap<SessionHandle> {
   SettleFn settle_;                        // run_thread_'s way back; referenced only while it runs
   std::shared_ptr<bool> settle_alive_;     // false once N-API has finalized settle_
   bool run_thread_busy_ = false;           // JS thread only: a run posted to run_thread_ is not settled yet
+  bool share_caller_cpu_ = false;          // JS thread only: set by shareCallerCpu
+  bool last_run_on_caller_cpu_ = false;    // JS thread only
+  CpuShareBackoff share_backoff_;          // JS thread only: asked in Dispatch, told in SettleOnJsThread
+  uint64_t shared_runs_ = 0;               // JS thread only: runs posted to share the caller's CPU
+  static constexpr uint64_t kCpuShareSampleEvery = 4;
 };
 
 // createSession(runtime, path, options) -> Promise<SessionHandle>

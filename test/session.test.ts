@@ -220,3 +220,58 @@ t.test("off-thread runs: the session's own thread, the thread pool while it is t
   t.ok((last.y.data as Float32Array).every((v, j) => Math.abs(v - lastRef[j]) <= 1e-4), 'the run in flight at release answers');
   await t.rejects(s.run({ x: { data: x, dims: [2, 16] } }), { code: 'ERR_CS_CLOSED' });
 });
+
+t.test("runs that may share the caller's CPU answer as the reference, serial and concurrent; the option is validated", async (t) => {
+  // Root on Linux may always leave SCHED_IDLE again (native/common/cpu_share.h); elsewhere
+  // sharing may be unavailable, and only the answers are checked.
+  const mayShare = process.platform === 'linux' && process.getuid?.() === 0;
+  const rows = 20_000; // a run of milliseconds: the event loop sits idle through it
+  for (const shareCallerCpu of [true, false]) {
+    const s = await Session.create(fixture('mlp_small.onnx'), { execution: 'thread', shareCallerCpu });
+    let bad = 0;
+    let answered = 0;
+    const sharedAfter: boolean[] = [];
+    // Serial runs (the case that shares the CPU), then bursts (several runs in flight: the
+    // case that must not), then serial again.
+    for (const burst of [1, 1, 1, 1, 6, 1, 1, 12, 1, 1]) {
+      const xs = Array.from({ length: burst }, (_, i) => randomInput(rows, answered * 31 + i));
+      const outs = await Promise.all(xs.map((x) => s.run({ x: { data: x, dims: [rows, 16] } })));
+      outs.forEach((o, i) => {
+        const ref = mlpReference(xs[i], rows);
+        answered++;
+        if ((o.y.data as Float32Array).some((v, j) => Math.abs(v - ref[j]) > 1e-4)) bad++;
+      });
+      sharedAfter.push(s.lastRunOnCallerCpu);
+    }
+    t.equal(answered, 26);
+    t.equal(bad, 0, `shareCallerCpu ${shareCallerCpu}: every answer matches the reference`);
+    if (!shareCallerCpu) t.notOk(sharedAfter.some(Boolean), 'never shares when told not to');
+    else if (mayShare) t.ok(sharedAfter.slice(0, 4).some(Boolean), `serial runs share (${sharedAfter}; a run that finds the CPU busy stops it for a while)`);
+    s.release();
+  }
+  await t.rejects(Session.create(fixture('mlp_small.onnx'), { shareCallerCpu: 'yes' as never }), { message: 'options.shareCallerCpu must be a boolean, got yes' });
+});
+
+t.test('outputs whose shape the model leaves open: learned from a run, and refused when the values change it', async (t) => {
+  // NonZero: y[1, K], K = the number of non-zero inputs. Inputs of one shape with the same K
+  // reuse the learned output shape; a different K makes ONNX Runtime refuse the learned one,
+  // and the run is answered the ordinary way.
+  const nonZero = (x: number[]) => x.flatMap((v, i) => (v !== 0 ? [i] : []));
+  for (const execution of ['thread', 'inline'] as const) {
+    const s = await Session.create(fixture('nonzero.onnx'), { execution });
+    t.same(s.outputs[0].shape, [1, -1]);
+    let bad = 0;
+    const inputs = [[1, 0, 2, 0], [0, 3, 0, 4], [5, 0, 0, 6], [1, 1, 1, 0], [0, 0, 0, 3], [2, 0, 2, 0], [7, 7, 7, 7]];
+    for (const x of inputs) {
+      const out = await s.run({ x: { data: Float32Array.from(x), dims: [4] } });
+      const want = nonZero(x);
+      const got = Array.from(out.y.data as BigInt64Array, Number);
+      if (out.y.type !== 'int64' || out.y.dims[0] !== 1 || out.y.dims[1] !== want.length || got.join() !== want.join()) {
+        bad++;
+        t.comment(`${execution}: ${x} -> dims ${out.y.dims} ${got}, want ${want}`);
+      }
+    }
+    t.equal(bad, 0, `${execution}: every answer equals NonZero computed here`);
+    s.release();
+  }
+});

@@ -8,7 +8,7 @@
 // every plan file is written and frozen. Then the reported phase: per system, per reported
 // seed, a capacity search bracketed by the prediction (capacity.ts).
 import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, isAbsolute, join, relative } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { Plan } from '../../ts/contracts/plan-schema.js';
 import { makeTrace, rateCurve, rateHistogram, smoothRate, kRateBinMs, type Trace, type TraceShape } from '../../testkit/traces.js';
@@ -19,6 +19,14 @@ import { median, summarize, type RequestRecord, type TrialSummary } from './meas
 import { predictCapacity } from './predict.js';
 import type { SelectionMargin } from '../../planner/selection-margin.js';
 import { cheapestHeldMeeting, cheapestMeeting, describeGear, describePlan, dynamicGear, gearPlan, mostAccurateHolding, oneGearPlan, staticGear, type Space } from './systems.js';
+
+// A plan file names its manifest relative to the plan's own directory (as `cascadeserve plan`
+// writes it), so the committed plans load from any checkout.
+function writePlanFile(file: string, plan: Plan): void {
+  const path = plan.manifest.path;
+  const portable = isAbsolute(path) ? { ...plan, manifest: { ...plan.manifest, path: relative(dirname(file), path) } } : plan;
+  writeFileSync(file, JSON.stringify(portable, null, 1) + '\n');
+}
 
 export type View = 'engine' | 'http';
 export type CellSystem = 'cascadeserve' | 'static' | 'staticBest' | 'dynamic' | 'msplus' | 'oracle' | 'msplusTop';
@@ -214,7 +222,7 @@ export async function runCapacityCell(env: Env, c: CellSpec, onStart?: (r: CellR
     env.log(`[${tag}] ${system}: overload horizon ${h.overloadHorizonMs} ms (${h.chosenBy})`);
   }
   if (plans.oracle) plans.oracle = { ...plans.oracle, plan: plans.cascadeserve.plan };
-  for (const [k, v] of Object.entries(plans)) writeFileSync(name(k), JSON.stringify(v.plan, null, 1) + '\n');
+  for (const [k, v] of Object.entries(plans)) writePlanFile(name(k), v.plan);
   const frozenAt = new Date().toISOString();
   env.log(`[${tag}] frozen ${frozenAt}: ${Object.entries(plans).map(([k, v]) => `${k} pred ${v.pred.toFixed(0)} QPS: ${v.description.slice(0, 160)}`).join(' | ')}`);
 
@@ -344,7 +352,7 @@ export async function runFixedHardware(env: Env, f: FixedSpec): Promise<FixedRes
   const checks: FixedResult['tuningChecks'] = [];
   const tuneSeed = env.tuningSeeds[0];
   const heldAt = async (what: string, plan: Plan, file: string, scale: number): Promise<boolean> => {
-    writeFileSync(file, JSON.stringify(plan, null, 1) + '\n');
+    writePlanFile(file, plan);
     const runner = await env.start(file, { oracle: false });
     try {
       const t = await runTrial(env, runner, plan, { trace: f.trace, dayMs: f.dayMs, sloMs: f.sloMs, drop: 0 }, tuneSeed, scale);
@@ -385,7 +393,7 @@ export async function runFixedHardware(env: Env, f: FixedSpec): Promise<FixedRes
     msplus: { plan: msPlan, description: describePlan(msPlan) },
     oracle: { plan: csPlan, description: describePlan(csPlan) },
   };
-  for (const [k, v] of Object.entries(plans)) writeFileSync(name(k), JSON.stringify(v.plan, null, 1) + '\n');
+  for (const [k, v] of Object.entries(plans)) writePlanFile(name(k), v.plan);
   const frozenAt = new Date().toISOString();
   env.log(`[fixed ${env.view}] frozen ${frozenAt}: scale ${scale.toFixed(0)} QPS (peak ${peakQps.toFixed(0)}); ${Object.entries(plans).map(([k, v]) => `${k}: ${v.description.slice(0, 120)}`).join(' | ')}`);
   const seeds = [...env.reportedSeeds];

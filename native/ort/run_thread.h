@@ -4,6 +4,10 @@
 // caller that waits for each answer before it asks again: after each job the thread spins for
 // kIdleSpinUs before it parks, and a run posted in that window starts at once. It also keeps a
 // model's runs on one thread (its caches and ONNX Runtime's per-thread buffers stay warm).
+// A job posted with the caller's CPU runs there and delivers from the idle class
+// (native/common/cpu_share.h): the caller, asleep until the answer, is woken on a CPU that has
+// not halted. Threading: Post from any thread; the jobs, the spin and the placement belong to
+// the run thread.
 #pragma once
 
 #include <atomic>
@@ -14,6 +18,8 @@
 #include <functional>
 #include <mutex>
 #include <thread>
+
+#include "common/cpu_share.h"
 
 namespace cascadeserve {
 
@@ -43,26 +49,40 @@ class RunThread {
   RunThread(const RunThread&) = delete;
   RunThread& operator=(const RunThread&) = delete;
 
-  void Post(Job job) {
+  // Runs `work`, then `deliver` (which wakes whoever waits for the work). With caller_cpu >= 0
+  // (only where CpuShareAvailable()), `work` runs pinned to that CPU and `deliver` from
+  // SCHED_IDLE; with -1, anywhere, as the thread started.
+  void Post(Job work, Job deliver = nullptr, int caller_cpu = -1) {
     {
       std::lock_guard<std::mutex> lock(mu_);
-      jobs_.push_back(std::move(job));
+      jobs_.push_back(Posted{std::move(work), std::move(deliver), caller_cpu});
       queued_.fetch_add(1, std::memory_order_release);
     }
     wake_.notify_one();
   }
 
  private:
+  struct Posted {
+    Job work;
+    Job deliver;
+    int caller_cpu;
+  };
+
   void Loop() {
+    ThreadPlacement placement;
     std::unique_lock<std::mutex> lock(mu_);
     for (;;) {
       if (!jobs_.empty()) {
-        Job job = std::move(jobs_.front());
+        Posted job = std::move(jobs_.front());
         jobs_.pop_front();
         queued_.fetch_sub(1, std::memory_order_relaxed);
         lock.unlock();
-        job();
-        job = nullptr;  // its captures are destroyed before the spin, outside the lock
+        placement.SetIdleClass(false);
+        placement.PinTo(job.caller_cpu);
+        job.work();
+        if (job.caller_cpu >= 0) placement.SetIdleClass(true);
+        if (job.deliver) job.deliver();
+        job = Posted{};  // its captures are destroyed before the spin, outside the lock
         SpinForNextJob();
         lock.lock();
         continue;
@@ -84,7 +104,7 @@ class RunThread {
 
   std::mutex mu_;
   std::condition_variable wake_;
-  std::deque<Job> jobs_;              // guarded by mu_
+  std::deque<Posted> jobs_;           // guarded by mu_
   bool closing_ = false;              // guarded by mu_
   std::atomic<int64_t> queued_{0};    // jobs_.size(), readable without mu_ while spinning
   std::thread thread_;                // last: starts after the fields above exist

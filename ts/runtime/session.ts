@@ -31,6 +31,14 @@ export interface SessionOptions {
   execution?: 'auto' | 'thread' | 'inline';
   /** Threshold of 'auto', in microseconds. Default 30. */
   inlineBelowUs?: number;
+  /**
+   * Whether a run on the session's own thread may execute on the calling thread's CPU, which
+   * the caller sleeps through while it awaits the answer: the answer then wakes it on a CPU that
+   * has not halted (native/common/cpu_share.h). Only while no other run of any session is in
+   * flight, not for a while after a run that found that CPU busy, on Linux, and where a thread
+   * may leave SCHED_IDLE again. Default true.
+   */
+  shareCallerCpu?: boolean;
 }
 
 export interface TensorMetadata {
@@ -84,10 +92,15 @@ function checkOptions(options: SessionOptions) {
   if (typeof inlineBelowUs !== 'number' || !(inlineBelowUs >= 0)) {
     throw invalidArgument('options.inlineBelowUs', `must be a non-negative number, got ${String(o.inlineBelowUs)}`);
   }
+  const shareCallerCpu = o.shareCallerCpu ?? true;
+  if (typeof shareCallerCpu !== 'boolean') {
+    throw invalidArgument('options.shareCallerCpu', `must be a boolean, got ${String(o.shareCallerCpu)}`);
+  }
   return {
     raw: { intraOpThreads: threads, graphOptimizationLevel: kLevels[level], executionProvider: ep, deviceId },
     execution,
     inlineBelowUs,
+    shareCallerCpu,
   };
 }
 
@@ -106,10 +119,11 @@ export class Session {
   #usPerByte = 0;
   #measuredRuns = 0;
 
-  private constructor(raw: RawSession, path: string, execution: 'auto' | 'thread' | 'inline', inlineBelowUs: number) {
+  private constructor(raw: RawSession, path: string, filled: ReturnType<typeof checkOptions>) {
     this.#raw = raw;
-    this.#execution = execution;
-    this.#inlineBelowUs = inlineBelowUs;
+    this.#execution = filled.execution;
+    this.#inlineBelowUs = filled.inlineBelowUs;
+    raw.shareCallerCpu(filled.shareCallerCpu);
     this.path = path;
     const meta = (list: { name: string; type: number; shape: number[] }[]) =>
       Object.freeze(list.map((t) => Object.freeze({ name: t.name, type: elementTypeName(t.type), shape: t.shape })));
@@ -128,10 +142,15 @@ export class Session {
     const runtime = openRuntime(options.runtimeLibrary);
     const { binding } = loadBinding();
     try {
-      return new Session(await binding.createSession(runtime, path, filled.raw), path, filled.execution, filled.inlineBelowUs);
+      return new Session(await binding.createSession(runtime, path, filled.raw), path, filled);
     } catch (err) {
       throw fromNative(err);
     }
+  }
+
+  /** Whether the latest off-thread run that finished on the session's own thread ran on the caller's CPU (option `shareCallerCpu`). */
+  get lastRunOnCallerCpu(): boolean {
+    return this.#raw?.lastRunOnCallerCpu() ?? false;
   }
 
   /** Runs the model. Returns the outputs named in `outputNames`, or all of them. */
@@ -175,6 +194,13 @@ export class Session {
         outs = r.outputs;
       }
     } catch (err) {
+      if (cached?.learned && isShapeMismatch(err)) {
+        // The output shapes seen for these input shapes did not hold: this model's output shapes
+        // depend on input values. ONNX Runtime allocates its outputs from now on.
+        this.#learnOutputShapes = false;
+        this.#last = null;
+        return this.run(feeds);
+      }
       throw fromNative(err);
     }
     if (planned) return planned.result;
@@ -186,7 +212,32 @@ export class Session {
       if (type === 'undefined' || type === 'string') throw new CascadeServeError('ERR_CS_RUNTIME', `output ${name} has unsupported type ${type}`);
       result[name] = { type, dims: outs![i * 3 + 1] as number[], data: arrayForType(type, outs![i * 3 + 2] as ArrayBuffer) };
     }
+    if (outputNames === undefined && this.#learnOutputShapes) this.#rememberOutputShapes(feeds, columns, outs!);
     return result;
+  }
+
+  // Outputs whose shapes the model leaves open (a dynamic dimension besides the batch): the
+  // shapes of this run's outputs are taken as those of the next run with the same input
+  // shapes, which then writes into arrays allocated here (runInto) and skips ONNX Runtime's
+  // allocation, the copy and the conversion of the feeds. A model whose output shapes depend
+  // on input values fails such a run with a shape mismatch; run() then runs it again the
+  // ordinary way and stops learning (isShapeMismatch).
+  #rememberOutputShapes(feeds: Record<string, TensorInput>, columns: RawRunColumns, outs: RawOutputs) {
+    const n = outs.length / 3;
+    const types = new Int32Array(n);
+    const ranks = new Int32Array(n);
+    const flat: number[] = [];
+    for (let i = 0; i < n; i++) {
+      const type = elementTypeName(outs[i * 3] as number);
+      if (type === 'undefined' || type === 'string') return;
+      types[i] = outs[i * 3] as number;
+      const dims = outs[i * 3 + 1] as number[];
+      ranks[i] = dims.length;
+      flat.push(...dims);
+    }
+    const wanted = columns[5].length > 0 ? columns[5] : Int32Array.from(this.outputs, (_, i) => i);
+    const explicit: RawRunColumns = [columns[0], columns[1], columns[2], columns[3], columns[4], wanted];
+    this.#remember(feeds, explicit, [types, ranks, new Float64Array(flat), []], true);
   }
 
   // Feeds as the columns the addon reads; validation here names the feed.
@@ -321,9 +372,11 @@ export class Session {
     outTypes: ElementTypeName[];
     outDims: number[][];
     outCounts: number[];
+    learned: boolean; // output shapes taken from a run, not from the model (#rememberOutputShapes)
   } | null = null;
+  #learnOutputShapes = true;
 
-  #remember(feeds: Record<string, TensorInput>, columns: RawRunColumns, out: RawOutputColumns) {
+  #remember(feeds: Record<string, TensorInput>, columns: RawRunColumns, out: RawOutputColumns, learned = false) {
     const names = Object.keys(feeds);
     if (names.some((n) => feeds[n].type !== undefined)) return;
     const outDims: number[][] = [];
@@ -342,10 +395,11 @@ export class Session {
       outTypes: Array.from(columns[5], (i) => this.outputs[i].type as ElementTypeName),
       outDims,
       outCounts: outDims.map((d) => d.reduce((a, b) => a * b, 1)),
+      learned,
     };
   }
 
-  #reuse(feeds: Record<string, TensorInput>): { columns: RawRunColumns; planned: { columns: RawOutputColumns; result: Record<string, Tensor> } } | null {
+  #reuse(feeds: Record<string, TensorInput>): { columns: RawRunColumns; planned: { columns: RawOutputColumns; result: Record<string, Tensor> }; learned: boolean } | null {
     const last = this.#last;
     if (!last || feeds === null || typeof feeds !== 'object') return null;
     const names = last.names;
@@ -377,7 +431,7 @@ export class Session {
       result[last.outNames[i]] = { type, dims: [...last.outDims[i]], data };
     }
     const o = last.out;
-    return { columns: [c[0], c[1], c[2], c[3], datas, c[5]], planned: { columns: [o[0], o[1], o[2], outDatas], result } };
+    return { columns: [c[0], c[1], c[2], c[3], datas, c[5]], planned: { columns: [o[0], o[1], o[2], outDatas], result }, learned: last.learned };
   }
 
   #runsInline(bytes: number): boolean {
@@ -396,4 +450,12 @@ export class Session {
     this.#raw?.release();
     this.#raw = null;
   }
+}
+
+// ONNX Runtime's refusal of a caller-allocated output whose shape differs from the computed
+// one (1.17 and later; the older wording second).
+const kShapeMismatch = /computed output shape for this run|Shape mismatch attempting to re-use buffer/;
+
+function isShapeMismatch(err: unknown): boolean {
+  return err instanceof Error && kShapeMismatch.test(err.message);
 }
