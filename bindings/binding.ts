@@ -54,8 +54,8 @@ export interface RawSession {
   runSyncInto(...columns: [...RawRunColumns, ...RawOutputColumns]): void;
   /** Microseconds per call of the bare C API Run in a native loop (benchmarks). */
   timeRawRuns(...args: [...RawRunColumns, number]): number;
-  /** Whether later off-thread runs may run on the calling thread's CPU; returns whether this platform and process allow it (native/common/cpu_share.h). */
-  shareCallerCpu(on: boolean): boolean;
+  /** Whether later off-thread runs may run on the calling thread's CPU, where the platform allows it (native/common/cpu_share.h). */
+  shareCallerCpu(on: boolean): void;
   /** Whether the latest run settled from the session's own thread ran on the caller's CPU. */
   lastRunOnCallerCpu(): boolean;
   release(): void;

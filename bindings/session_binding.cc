@@ -36,7 +36,7 @@ class OffThreadRun {
 
   RunArgs args;
   Napi::ObjectReference owner;  // the SessionHandle, kept alive while its thread runs this
-  bool on_caller_cpu = false;   // ran on the caller's CPU (set by the run thread before delivery)
+  bool on_caller_cpu = false;   // posted to run on the caller's CPU (set in Dispatch)
   double cpu_fraction = -1;     // then, if timed: the share of that CPU the run got (ThreadCpuShare)
 
  protected:
@@ -369,13 +369,13 @@ void SessionHandle::Dispatch(Napi::Env env, std::unique_ptr<OffThreadRun> run) {
   // never queue on one CPU beside an idle one.
   const bool alone = runs_in_flight.fetch_add(1, std::memory_order_relaxed) == 0;
   const int caller_cpu = share_caller_cpu_ && alone && CpuShareAvailable() && share_backoff_.ShouldShare() ? CallingCpu() : -1;
+  run->on_caller_cpu = caller_cpu >= 0;
   OffThreadRun* raw = run.release();
   SettleFn settle = settle_;
   // One shared run in kCpuShareSampleEvery is timed for CpuShareBackoff: reading a thread's CPU
-  // time is a system call (about 1.7 us here, twice per run).
+  // time is a system call, twice per run.
   const bool timed = caller_cpu >= 0 && (shared_runs_++ % kCpuShareSampleEvery) == 0;
-  run_thread_->Post([raw, caller_cpu, timed] {
-                      raw->on_caller_cpu = caller_cpu >= 0;
+  run_thread_->Post([raw, timed] {
                       if (!timed) return raw->Execute();
                       const ThreadCpuShare share;
                       raw->Execute();
@@ -391,10 +391,10 @@ void SessionHandle::Dispatch(Napi::Env env, std::unique_ptr<OffThreadRun> run) {
 
 // shareCallerCpu(on): whether runs on the session's thread may run on the calling thread's
 // CPU (native/common/cpu_share.h: while no other run is in flight, unless CpuShareBackoff says
-// the caller's CPU was busy); returns whether this platform and process allow it.
+// the caller's CPU was busy, and where CpuShareAvailable()).
 Napi::Value SessionHandle::ShareCallerCpu(const Napi::CallbackInfo& info) {
   share_caller_cpu_ = info.Length() > 0 && info[0].ToBoolean().Value();
-  return Napi::Boolean::New(info.Env(), CpuShareAvailable());
+  return info.Env().Undefined();
 }
 
 // lastRunOnCallerCpu() -> whether the latest run settled from the session's thread ran there.

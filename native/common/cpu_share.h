@@ -149,9 +149,6 @@ class ThreadPlacement {
     idle_class_ = idle;
   }
 
-  int pinned_cpu() const { return pinned_cpu_; }
-  bool idle_class() const { return idle_class_; }
-
  private:
 #if defined(__linux__)
   cpu_set_t initial_;
