@@ -13,6 +13,7 @@ import { validatePlan, type LoadBin, type Plan, type PlanGear } from '../ts/cont
 import type { Profile } from '../ts/contracts/profile-schema.js';
 import { runPlanCommand } from '../ts/cli/plan-command.js';
 import { planSvg } from '../planner/svg.js';
+import { capacityScale, loadWeightedAccuracy } from '../planner/accuracy-target.js';
 import { syntheticProfile } from './planner-fixture.js';
 
 const kSloMs = 50;
@@ -87,19 +88,52 @@ function gearAccuracy(profile: Profile, g: PlanGear, split: 'validation' | 'held
 }
 
 /** Load-weighted accuracy from the gears' ranges (minQps, maxQps] (0 goes to the first gear); unserved bins count 0. */
+/**
+ * Accuracy per request, counted request by request: each bin's weight is time, so it yields
+ * weight x rate requests (at least one bin's rate > 0 here), each answered by the gear whose
+ * range holds its rate.
+ */
 function weighted(plan: Plan, accs: number[], hist: LoadBin[], scale = 1): { acc: number; served: boolean } {
-  let [w, s, served] = [0, 0, true];
+  let [requests, right, served] = [0, 0, true];
   for (const b of hist) {
     const q = b.rateQps * scale;
     const i = plan.gears.findIndex((g, k) => (q > g.minQps || (k === 0 && q === 0)) && q <= g.maxQps);
     if (i < 0) served = false;
-    w += b.weight;
-    s += b.weight * (i < 0 ? 0 : accs[i]);
+    const n = b.weight * q; // requests in the bin's time at its (scaled) rate
+    requests += n;
+    right += n * (i < 0 ? 0 : accs[i]);
   }
-  return { acc: s / w, served };
+  return { acc: right / requests, served };
 }
 
 const bestSingle = (p: Profile) => Math.max(...p.models.map((m) => m.validation.correct.reduce((a, b) => a + b, 0) / m.validation.count));
+
+t.test('load-weighted accuracy is per request: a bin of weight w (time) at rate r holds w x r requests', async (t) => {
+  // 9 s at 50 qps on a gear of 95%, then 1 s at 500 qps on one of 85%
+  const gears = [
+    { minQps: 0, maxQps: 100, expectedAccuracy: 0.95 },
+    { minQps: 100, maxQps: 1000, expectedAccuracy: 0.85 },
+  ];
+  const perSecond = [...new Array<number>(9).fill(50), 500];
+  // the reference: every request of the trace, one by one
+  let right = 0;
+  let requests = 0;
+  for (const q of perSecond) {
+    for (let i = 0; i < q; i++) {
+      right += q <= 100 ? 0.95 : 0.85;
+      requests++;
+    }
+  }
+  const hist: LoadBin[] = [{ rateQps: 50, weight: 9 }, { rateQps: 500, weight: 1 }];
+  const acc = loadWeightedAccuracy(gears, hist);
+  t.ok(Math.abs(acc - right / requests) < 1e-12, `${acc.toFixed(4)} = the trace's ${(right / requests).toFixed(4)} per request (by time it would read 0.9400)`);
+  // the same histogram as one bin per second
+  t.ok(Math.abs(loadWeightedAccuracy(gears, perSecond.map((q) => ({ rateQps: q, weight: 1 }))) - acc) < 1e-12, 'one bin per second: the same');
+  // target 90%: missed per request (89.7%) as soon as the peak leaves the first gear (x0.2)
+  t.ok(Math.abs(capacityScale(gears, hist, 0.9) - 0.2) < 1e-12, `capacity scale ${capacityScale(gears, hist, 0.9)} = 100 / 500`);
+  // idle histogram: no request to weight by, bins count equally
+  t.equal(loadWeightedAccuracy(gears, [{ rateQps: 0, weight: 1 }]), 0.95);
+});
 
 t.test('static gear, burst fields and the load-weighted accuracy target on a synthetic profile', async (t) => {
   const profile = syntheticProfile(800);
@@ -130,7 +164,7 @@ t.test('static gear, burst fields and the load-weighted accuracy target on a syn
 
   // a histogram whose peak is above the static cascade's capacity
   const cap = st!.sustainedQps!;
-  const hist: LoadBin[] = [{ rateQps: 0, weight: 1 }, { rateQps: cap * 0.2, weight: 4 }, { rateQps: cap * 0.6, weight: 3 }, { rateQps: cap * 1.4, weight: 1 }];
+  const hist: LoadBin[] = [{ rateQps: 0, weight: 1 }, { rateQps: cap * 0.2, weight: 8 }, { rateQps: cap * 0.6, weight: 3 }, { rateQps: cap * 1.4, weight: 0.25 }];
   // held-out answers: another synthetic draw of the same models (reported, never used to choose)
   const other = syntheticProfile(600, 8);
   const withHeldout: Profile = { ...profile, models: profile.models.map((m, k) => ({ ...m, heldout: other.models[k].validation })), heldoutLabels: other.labels };

@@ -32,7 +32,7 @@ export const kPlanCommand: CommandSpec = {
     { name: 'lanes', kind: 'integer', min: 1, max: 64, help: 'CPU lanes of the server', required: true },
     { name: 'objective', kind: 'choice', choices: ['accuracy', 'cost'], default: 'accuracy', help: 'most accurate gear per load, or fewest lanes for --min-accuracy' },
     { name: 'min-accuracy', kind: 'number', value: 'A', min: 0, max: 1, help: 'accuracy target on the validation set: a floor per gear (objective cost; objective accuracy without --load-histogram), load-weighted with --load-histogram; its cheapest cascade is the static gear' },
-    { name: 'load-histogram', kind: 'input-file', help: 'expected loads for --min-accuracy (objective accuracy): [{"rateQps", "weight"}], {"histogram": [...]} or {"qps": [...]} (per-second trace)' },
+    { name: 'load-histogram', kind: 'input-file', help: 'expected loads for --min-accuracy (objective accuracy): [{"rateQps", "weight"}] (weight: the share of time at that rate; the target is met per request), {"histogram": [...]} or {"qps": [...]} (per-second trace)' },
     { name: 'gear-ranges', kind: 'choice', choices: ['sustained', 'utilization-cap'], default: 'sustained', help: 'a gear serves up to its sustained capacity (Poisson p95 within the SLO, utilization <= 0.95) or, as before #14, up to utilization 0.8 with a bursty p95 check' },
     { name: 'workload', kind: 'input-file', help: 'loads to serve: {"qps": [...]} or {"histogram": [{"qps", "weight"}]}' },
     { name: 'max-qps', kind: 'number', value: 'Q', min: kDefaultLoadLevels * kMinLevelQps, max: kMaxQps, help: `top of the grid of ${kDefaultLoadLevels} load levels, the lowest at Q/${kDefaultLoadLevels} (default: capacity of the cheapest cascade on all lanes)` },

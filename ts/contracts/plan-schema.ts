@@ -65,7 +65,7 @@ export interface AccuracyObjective {
    */
   mode: 'load-weighted' | 'every-gear';
   histogram?: LoadBin[];
-  /** Sum over bins of weight x accuracy of the gear serving rateQps (0 where no gear serves it) / total weight. */
+  /** Accuracy per request: sum over bins of weight x rateQps x accuracy of the gear serving rateQps (0 where no gear serves it) / sum of weight x rateQps (a bin's weight is its share of time). */
   loadWeightedAccuracy?: number;
   /** The same with the gears' heldoutAccuracy (when every gear has one); reported, never used to choose. */
   loadWeightedHeldoutAccuracy?: number;
