@@ -57,7 +57,14 @@ t.test('a trace: per level, within the HPA bounds, and the mean accuracy', async
     ],
   );
   t.equal(r.meanAccuracy, 0.9);
-  t.equal(r.meanAccuracyAtMin, 0.25 * 0.9 + 0.5 * 0.85 + 0.25 * 0.8);
+  // per request, counted request by request over the trace's seconds (not per second: 0.85)
+  const gearAcc = [0.9, 0.85, 0.8];
+  let [right, n] = [0, 0];
+  for (const qps of [50, 500, 1000, 500]) {
+    const atMin = r.levels.find((l) => l.qps === qps)!.atMinGearId!;
+    for (let i = 0; i < qps; i++) [right, n] = [right + gearAcc[atMin - 1], n + 1];
+  }
+  t.ok(Math.abs(r.meanAccuracyAtMin - right / n) < 1e-12, `at minReplicas ${r.meanAccuracyAtMin.toFixed(4)} = ${(right / n).toFixed(4)} per request`);
   t.throws(() => planReplicas(plan, [{ qps: 10, weight: 1 }], { lanesPerReplica: 0 }), /--lanes must be an integer >= 1/);
   t.throws(() => planReplicas(plan, [{ qps: 10, weight: 1 }], { target: 1.5 }), /--target must be a number in \(0, 1\]/);
 });

@@ -54,7 +54,7 @@ export interface ReplicasReport {
   minReplicas: number;
   maxReplicas: number;
   levels: LoadLevelReport[];
-  /** Expected accuracy averaged over the trace's seconds, with the HPA's counts and at minReplicas. */
+  /** Expected accuracy per request over the workload (a level weighs share x qps), with the HPA's counts and at minReplicas. */
   meanAccuracy: number;
   meanAccuracyAtMin: number;
 }
@@ -140,7 +140,10 @@ export function planReplicas(plan: Plan, workload: { qps: number; weight: number
     const atMin = gearAt(qps, minReplicas);
     return { qps, share: weight / total, minReplicas: serveAll(qps), topGearReplicas: onTop(qps), hpaReplicas: hpa, gearId: at.id, expectedAccuracy: at.acc, atMinGearId: atMin.id, atMinAccuracy: atMin.acc };
   });
-  const mean = (pick: (l: LoadLevelReport) => number | null) => levels.reduce((s, l) => s + l.share * (pick(l) ?? 0), 0);
+  // per request: a level's share is time, so it carries share x qps of the requests (an
+  // unservable level's count as wrong); an idle workload has none, its levels count by time
+  const requests = levels.reduce((s, l) => s + l.share * l.qps, 0);
+  const mean = (pick: (l: LoadLevelReport) => number | null) => (requests > 0 ? levels.reduce((s, l) => s + l.share * l.qps * (pick(l) ?? 0), 0) / requests : levels.reduce((s, l) => s + l.share * (pick(l) ?? 0), 0));
   return {
     lanesPerReplica: lanes,
     planLanes,
@@ -177,7 +180,7 @@ export function formatReplicasReport(r: ReplicasReport, maxRows = 20): string {
     );
   }
   if (rows.length < r.levels.length) lines.push(`(${rows.length} of ${r.levels.length} load levels shown, by quantile; --json has all)`);
-  lines.push('', `expected accuracy over the workload: ${pct(r.meanAccuracy)} with the HPA's replicas, ${pct(r.meanAccuracyAtMin)} at minReplicas`);
+  lines.push('', `expected accuracy per request over the workload: ${pct(r.meanAccuracy)} with the HPA's replicas, ${pct(r.meanAccuracyAtMin)} at minReplicas`);
   return lines.join('\n') + '\n';
 }
 
