@@ -4,7 +4,7 @@
 // committed summary), and the committed README tables being a rendering of the committed
 // summary alone.
 import t from 'tap';
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execFile } from 'node:child_process';
@@ -126,6 +126,14 @@ t.test('quick evaluation end to end', { skip: existsSync(join(zoo, 'cascade.json
   rmSync(join(dir, 'eval-quick.md'));
   await execFileP(process.execPath, [join(root, 'dist', 'benchmarks', 'eval', 'report.js'), summaryPath], { cwd: root });
   t.equal(readFileSync(join(dir, 'eval-quick.md'), 'utf8'), md, 're-rendered from the summary');
+  t.notMatch(md, /Measured at another commit/, 'one run, one commit: nothing said');
+  t.ok(s.rows.every((r: { commit?: string }) => r.commit === undefined), 'no row names its own commit');
+  // a cell kept from an earlier run (--add) names the commit it was measured at
+  const mixed = { ...s, rows: s.rows.map((r: object, i: number) => (i === 0 ? { ...r, commit: 'feedfacecafe0123' } : r)) };
+  const mixedPath = join(dir, 'mixed-summary.json');
+  writeFileSync(mixedPath, JSON.stringify(mixed, (_, v) => (v === Infinity ? 'Infinity' : v)));
+  await execFileP(process.execPath, [join(root, 'dist', 'benchmarks', 'eval', 'report.js'), mixedPath, '--doc', join(dir, 'mixed.md')], { cwd: root });
+  t.match(readFileSync(join(dir, 'mixed.md'), 'utf8'), new RegExp(`\\*\\*Measured at another commit\\*\\* \\(kept from an earlier run by \`--add\`\\): ${s.rows[0].view} view, [^;]* at feedfacec`), 'the kept cell and its commit are named');
 });
 
 t.test('the committed README tables are rendered from the committed summary', { skip: existsSync(join(root, 'benchmarks', 'results', 'eval-summary.json')) ? false : 'no committed summary' }, async (t) => {

@@ -102,6 +102,8 @@ export interface CellResult {
   headline: boolean;
   seeds: number[];
   frozenAt: string;
+  /** The commit the cell was measured at (run.ts sets it; a cell kept by --add keeps its own). */
+  commit?: string;
   histogram: { upperQps: number[]; weight: number[] } | null;
   /** Margin added to every validation target (planner/selection-margin.ts), fraction. */
   selectionMargin: number;
@@ -340,6 +342,8 @@ export interface FixedResult {
   peakQps: number;
   seeds: number[];
   frozenAt: string;
+  /** The commit the view was measured at (as CellResult.commit). */
+  commit?: string;
   tuningChecks: { what: string; seed: number; scale: number; p95Ms: number; accuracy: number; held: boolean }[];
   systems: Partial<Record<CellSystem, FixedSystem>>;
 }

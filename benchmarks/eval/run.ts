@@ -149,8 +149,10 @@ export async function runEval(o: EvalOptions): Promise<{ summaryPath: string; do
     const prev = JSON.parse(readFileSync(trialsPath, 'utf8'), (_, v) => (v === 'Infinity' ? Infinity : v)) as { cells: CellResult[]; fixed: FixedResult[]; calibration?: Record<string, unknown>; wallS?: number; loads?: number[] };
     prevWallS = prev.wallS ?? 0;
     loads.push(...(prev.loads ?? []));
-    cells.push(...prev.cells);
-    fixed.push(...prev.fixed);
+    // each kept part keeps the commit it was measured at (the earlier summary's, if it lacks one)
+    const prevCommit = existsSync(summaryPath) ? (JSON.parse(readFileSync(summaryPath, 'utf8')) as { meta?: { commit?: string } }).meta?.commit : undefined;
+    cells.push(...prev.cells.map((c) => ({ ...c, ...(c.commit ?? prevCommit ? { commit: c.commit ?? prevCommit } : {}) })));
+    fixed.push(...prev.fixed.map((f) => ({ ...f, ...(f.commit ?? prevCommit ? { commit: f.commit ?? prevCommit } : {}) })));
     // the earlier run's calibration (from its summary when its trials file lacks it), kept apart
     const prevCal = prev.calibration ?? (existsSync(summaryPath) ? (JSON.parse(readFileSync(summaryPath, 'utf8')) as { meta?: { calibration?: Record<string, unknown> } }).meta?.calibration : undefined) ?? {};
     for (const [k, v] of Object.entries(prevCal)) calibration[k.endsWith('(earlier run)') ? k : `${k} (earlier run)`] = v;
@@ -258,10 +260,10 @@ export async function runEval(o: EvalOptions): Promise<{ summaryPath: string; do
   };
   const cellName = (view: string, c: CellSpec) => `${view} view, ${c.trace}, best - ${c.drop * 100} point, p95 ${c.sloMs} ms`;
   const steps: { what: string; part: string; trace: string; sloMs: number; run: () => Promise<void> }[] = [
-    ...z.engineCells.filter((c) => c.headline).map((c) => ({ what: cellName('engine', c), part: 'engine', trace: c.trace, sloMs: c.sloMs, run: async () => void (await runCapacityCell(await engine(), c, (r) => cells.push(r))) })),
-    { what: 'fixed-hardware view (engine)', part: 'fixed', trace: z.fixed.trace, sloMs: z.fixed.sloMs, run: async () => void fixed.push(await runFixedHardware(await engine(), z.fixed)) },
-    ...z.httpCells.map((c) => ({ what: cellName('HTTP', c), part: 'http', trace: c.trace, sloMs: c.sloMs, run: async () => void (await runCapacityCell(await http(), c, (r) => cells.push(r))) })),
-    ...z.engineCells.filter((c) => !c.headline).map((c) => ({ what: cellName('engine', c), part: 'engine', trace: c.trace, sloMs: c.sloMs, run: async () => void (await runCapacityCell(await engine(), c, (r) => cells.push(r))) })),
+    ...z.engineCells.filter((c) => c.headline).map((c) => ({ what: cellName('engine', c), part: 'engine', trace: c.trace, sloMs: c.sloMs, run: async () => void (await runCapacityCell(await engine(), c, (r) => cells.push(Object.assign(r, { commit })))) })),
+    { what: 'fixed-hardware view (engine)', part: 'fixed', trace: z.fixed.trace, sloMs: z.fixed.sloMs, run: async () => void fixed.push({ ...(await runFixedHardware(await engine(), z.fixed)), commit }) },
+    ...z.httpCells.map((c) => ({ what: cellName('HTTP', c), part: 'http', trace: c.trace, sloMs: c.sloMs, run: async () => void (await runCapacityCell(await http(), c, (r) => cells.push(Object.assign(r, { commit })))) })),
+    ...z.engineCells.filter((c) => !c.headline).map((c) => ({ what: cellName('engine', c), part: 'engine', trace: c.trace, sloMs: c.sloMs, run: async () => void (await runCapacityCell(await engine(), c, (r) => cells.push(Object.assign(r, { commit })))) })),
   ];
   for (const step of steps) {
     if (kept.has(step.what)) continue; // measured by the earlier run (--add)

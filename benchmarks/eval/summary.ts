@@ -50,6 +50,8 @@ export interface SummaryRow {
   dayMs: number;
   seeds: number[];
   frozenAt: string;
+  /** The commit this cell was measured at, when it differs from meta.commit (kept from an earlier run by --add). */
+  commit?: string;
   /** Margin added to the validation target of every system (fraction; planner/selection-margin.ts). */
   selectionMargin: number;
   detail: Partial<Record<CellSystem, SystemDetail>>;
@@ -81,6 +83,8 @@ export interface SummaryFixed {
   dayMs: number;
   seeds: number[];
   tuningChecks: FixedResult['tuningChecks'];
+  /** As SummaryRow.commit. */
+  commit?: string;
 }
 
 export interface SummaryMeta {
@@ -145,6 +149,7 @@ export function buildSummary(cells: CellResult[], fixed: FixedResult[], tuning: 
       dayMs: c.dayMs,
       seeds: c.seeds,
       frozenAt: c.frozenAt,
+      ...(c.commit && c.commit !== meta.commit ? { commit: c.commit } : {}),
       selectionMargin: c.selectionMargin,
       detail: Object.fromEntries((Object.keys(c.systems) as CellSystem[]).map((s) => [s, detailOf(c, s)])),
     })),
@@ -160,6 +165,7 @@ export function buildSummary(cells: CellResult[], fixed: FixedResult[], tuning: 
       dayMs: f.dayMs,
       seeds: f.seeds,
       tuningChecks: f.tuningChecks,
+      ...(f.commit && f.commit !== meta.commit ? { commit: f.commit } : {}),
     })),
     meta,
   };
