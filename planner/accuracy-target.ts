@@ -30,8 +30,8 @@ export function gearAt<G extends GearRange>(gears: G[], qps: number): G | undefi
  * weight x rate requests, each answered by the gear serving that rate (0 where none does).
  * Weighting by time alone counted an hour at the peak like an hour at night, though it carries
  * many times the requests: in the evaluation's recorded azure plan the loads served below the
- * target are 18% of the time and 49% of the requests, and the plan, 0.19 point above the
- * target by time, was 0.21 point below it per request.
+ * target are 18% of the time and about half of the requests, and the plan, 0.19 point above
+ * the target by time, was 0.21 point below it per request.
  * Equal weights for all bins when every rate is 0 (idle: no request to weight by).
  */
 export function loadWeightedAccuracy(gears: GearRange[], histogram: LoadBin[], scale = 1): number {

@@ -87,11 +87,11 @@ function gearAccuracy(profile: Profile, g: PlanGear, split: 'validation' | 'held
   return ok / n;
 }
 
-/** Load-weighted accuracy from the gears' ranges (minQps, maxQps] (0 goes to the first gear); unserved bins count 0. */
 /**
- * Accuracy per request, counted request by request: each bin's weight is time, so it yields
- * weight x rate requests (at least one bin's rate > 0 here), each answered by the gear whose
- * range holds its rate.
+ * Load-weighted accuracy from the gears' ranges (minQps, maxQps] (0 goes to the first gear),
+ * per request: each bin's weight is time, so it yields weight x rate requests (at least one
+ * bin's rate > 0 here), each answered by the gear whose range holds its rate; unserved bins
+ * count 0.
  */
 function weighted(plan: Plan, accs: number[], hist: LoadBin[], scale = 1): { acc: number; served: boolean } {
   let [requests, right, served] = [0, 0, true];

@@ -149,12 +149,16 @@ export async function runEval(o: EvalOptions): Promise<{ summaryPath: string; do
     const prev = JSON.parse(readFileSync(trialsPath, 'utf8'), (_, v) => (v === 'Infinity' ? Infinity : v)) as { cells: CellResult[]; fixed: FixedResult[]; calibration?: Record<string, unknown>; wallS?: number; loads?: number[] };
     prevWallS = prev.wallS ?? 0;
     loads.push(...(prev.loads ?? []));
+    const prevMeta = existsSync(summaryPath) ? (JSON.parse(readFileSync(summaryPath, 'utf8')) as { meta?: { commit?: string; calibration?: Record<string, unknown> } }).meta : undefined;
     // each kept part keeps the commit it was measured at (the earlier summary's, if it lacks one)
-    const prevCommit = existsSync(summaryPath) ? (JSON.parse(readFileSync(summaryPath, 'utf8')) as { meta?: { commit?: string } }).meta?.commit : undefined;
-    cells.push(...prev.cells.map((c) => ({ ...c, ...(c.commit ?? prevCommit ? { commit: c.commit ?? prevCommit } : {}) })));
-    fixed.push(...prev.fixed.map((f) => ({ ...f, ...(f.commit ?? prevCommit ? { commit: f.commit ?? prevCommit } : {}) })));
+    const withCommit = <T extends { commit?: string }>(x: T): T => {
+      const at = x.commit ?? prevMeta?.commit;
+      return at ? { ...x, commit: at } : x;
+    };
+    cells.push(...prev.cells.map(withCommit));
+    fixed.push(...prev.fixed.map(withCommit));
     // the earlier run's calibration (from its summary when its trials file lacks it), kept apart
-    const prevCal = prev.calibration ?? (existsSync(summaryPath) ? (JSON.parse(readFileSync(summaryPath, 'utf8')) as { meta?: { calibration?: Record<string, unknown> } }).meta?.calibration : undefined) ?? {};
+    const prevCal = prev.calibration ?? prevMeta?.calibration ?? {};
     for (const [k, v] of Object.entries(prevCal)) calibration[k.endsWith('(earlier run)') ? k : `${k} (earlier run)`] = v;
     for (const c of prev.cells) kept.add(`${c.view === 'http' ? 'HTTP' : 'engine'} view, ${c.trace}, best - ${c.drop * 100} point, p95 ${c.sloMs} ms`);
     if (prev.fixed.length) kept.add('fixed-hardware view (engine)');
@@ -259,11 +263,13 @@ export async function runEval(o: EvalOptions): Promise<{ summaryPath: string; do
     return (httpEnv = baseEnv(sp, 'http', start, z.httpSeeds, planMaxQps, kHttpCeilingQps));
   };
   const cellName = (view: string, c: CellSpec) => `${view} view, ${c.trace}, best - ${c.drop * 100} point, p95 ${c.sloMs} ms`;
+  // every part measured by this run records this run's commit (--add keeps the others')
+  const measured = (r: CellResult) => void cells.push(Object.assign(r, { commit }));
   const steps: { what: string; part: string; trace: string; sloMs: number; run: () => Promise<void> }[] = [
-    ...z.engineCells.filter((c) => c.headline).map((c) => ({ what: cellName('engine', c), part: 'engine', trace: c.trace, sloMs: c.sloMs, run: async () => void (await runCapacityCell(await engine(), c, (r) => cells.push(Object.assign(r, { commit })))) })),
+    ...z.engineCells.filter((c) => c.headline).map((c) => ({ what: cellName('engine', c), part: 'engine', trace: c.trace, sloMs: c.sloMs, run: async () => void (await runCapacityCell(await engine(), c, measured)) })),
     { what: 'fixed-hardware view (engine)', part: 'fixed', trace: z.fixed.trace, sloMs: z.fixed.sloMs, run: async () => void fixed.push({ ...(await runFixedHardware(await engine(), z.fixed)), commit }) },
-    ...z.httpCells.map((c) => ({ what: cellName('HTTP', c), part: 'http', trace: c.trace, sloMs: c.sloMs, run: async () => void (await runCapacityCell(await http(), c, (r) => cells.push(Object.assign(r, { commit })))) })),
-    ...z.engineCells.filter((c) => !c.headline).map((c) => ({ what: cellName('engine', c), part: 'engine', trace: c.trace, sloMs: c.sloMs, run: async () => void (await runCapacityCell(await engine(), c, (r) => cells.push(Object.assign(r, { commit })))) })),
+    ...z.httpCells.map((c) => ({ what: cellName('HTTP', c), part: 'http', trace: c.trace, sloMs: c.sloMs, run: async () => void (await runCapacityCell(await http(), c, measured)) })),
+    ...z.engineCells.filter((c) => !c.headline).map((c) => ({ what: cellName('engine', c), part: 'engine', trace: c.trace, sloMs: c.sloMs, run: async () => void (await runCapacityCell(await engine(), c, measured)) })),
   ];
   for (const step of steps) {
     if (kept.has(step.what)) continue; // measured by the earlier run (--add)
