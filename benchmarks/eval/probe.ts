@@ -1,10 +1,13 @@
-// `node dist/benchmarks/eval/probe.js --plan PLAN [--scales 4200,4700] [--seeds 11,12,13]
-// [--trace azure] [--day-ms 6000] [--drop 0.005]`: replays a trace into the engine from one
-// frozen plan file (engine-replay.ts, the evaluation's engine view), once per seed and scale,
-// and prints what decides a trial: the answered accuracy against the trial's target (best
-// single model on the same images minus the drop), the gear-weighted accuracy, p95, failed
-// items and the share of requests per gear. For looking into one cell between recorded runs,
-// on tuning seeds; its outcomes are single trials, not capacities.
+// `node dist/benchmarks/eval/probe.js --plan PLAN[,PLAN...] [--view engine|http] [--scales
+// 4200,4700] [--seeds 11,12,13] [--trace azure] [--day-ms 6000] [--drop 0.005] [--no-pause]`:
+// replays a trace into the systems of frozen plan files (the evaluation's engine view,
+// engine-replay.ts, or its HTTP view, a `cascadeserve serve` child per plan), once per seed,
+// scale and plan, plans in turn as a cell runs them, and prints what decides a trial: the
+// answered accuracy against the trial's target (best single model on the same images minus
+// the drop), the gear-weighted accuracy, p95, failed items and the share of requests per gear.
+// In the HTTP view a server is stopped (SIGSTOP) outside its own trials, as in the evaluation;
+// --no-pause leaves them all running. For looking into one cell between recorded runs, on
+// tuning seeds; its outcomes are single trials, not capacities.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadDataset } from '../../ts/contracts/dataset.js';
@@ -14,6 +17,8 @@ import { validateProfile } from '../../ts/contracts/profile-schema.js';
 import { validatePlan } from '../../ts/contracts/plan-schema.js';
 import { makeTrace, type TraceShape } from '../../testkit/traces.js';
 import { startEngineSystem } from './engine-replay.js';
+import { replay } from './replay.js';
+import { startServer } from './server-proc.js';
 import { summarize } from './measure.js';
 import { makeSpace } from './systems.js';
 
@@ -33,6 +38,9 @@ if (!planPath) throw new Error('--plan: the plan file to replay into (e.g. bench
 const trace = arg('--trace', 'azure') as TraceShape;
 if (!['twitter', 'azure', 'step', 'constant'].includes(trace)) throw new Error(`--trace: unknown trace '${trace}' (twitter, azure, step, constant)`);
 const [dayMs] = numbers('--day-ms', '6000');
+const view = arg('--view', 'engine');
+const pauseIdle = !args.includes('--no-pause');
+if (view !== 'engine' && view !== 'http') throw new Error(`--view: unknown view '${view}' (engine, http)`);
 const drop = Number(arg('--drop', '0.005'));
 if (!(drop >= 0 && drop < 1)) throw new Error(`--drop: expected a fraction in [0, 1), got '${arg('--drop')}'`);
 
@@ -40,34 +48,66 @@ const root = packageRoot();
 const manifest = await loadManifest(join(root, 'models', 'fmnist', 'cascade.json'));
 const heldout = loadDataset(manifest.data.heldout);
 const sp = makeSpace(validateProfile(JSON.parse(readFileSync(join(root, 'models', 'fmnist', 'profile.json'), 'utf8'))));
-const plan = validatePlan(JSON.parse(readFileSync(planPath, 'utf8')));
-const gearAccuracy = new Map(plan.gears.map((g) => [g.id, g.heldoutAccuracy ?? g.expectedAccuracy]));
-const sloMs = plan.slo.p95Ms;
+// Several plans (comma-separated) run side by side as the evaluation runs a cell's systems:
+// every system started first, then each (seed, scale) tried on each in turn.
+const planPaths = planPath.split(',');
+const systems = planPaths.map((path) => {
+  const plan = validatePlan(JSON.parse(readFileSync(path, 'utf8')));
+  return { path, name: path.replace(/^.*\//, '').replace(/\.json$/, ''), plan, gearAccuracy: new Map(plan.gears.map((g) => [g.id, g.heldoutAccuracy ?? g.expectedAccuracy])), sloMs: plan.slo.p95Ms, passed: 0, n: 0 };
+});
 const pct = (x: number) => `${(x * 100).toFixed(2)}%`;
 
-const sys = await startEngineSystem(planPath, heldout);
+// The HTTP view as the evaluation runs it: `cascadeserve serve` as a child process, this
+// process the open-loop generator (server-proc.ts, replay.ts).
+async function startSystem(path: string) {
+  if (view === 'engine') return startEngineSystem(path, heldout);
+  const srv = await startServer(path);
+  if (pauseIdle) srv.pause();
+  return {
+    replay: async (t: ReturnType<typeof makeTrace>) => {
+      const before = srv.switches.length;
+      if (pauseIdle) srv.resume();
+      try {
+        const record = await replay(t, { url: srv.url, model: manifest.name, heldout, agent: srv.agent });
+        return { record, switches: srv.switches.slice(before) };
+      } finally {
+        if (pauseIdle) {
+          // running while it settles, as in the evaluation (run.ts)
+          await new Promise((r) => setTimeout(r, 500));
+          srv.pause();
+        }
+      }
+    },
+    close: () => srv.stop(),
+  };
+}
+const running: Awaited<ReturnType<typeof startSystem>>[] = [];
 try {
-  // warm-up, as the evaluation's: a tuning seed at a low constant rate
-  await sys.replay(makeTrace('constant', 500, 2000, 11, heldout.count));
-  let passed = 0;
-  let n = 0;
+  for (const x of systems) {
+    const sys = await startSystem(x.path);
+    running.push(sys);
+    // warm-up, as the evaluation's: a tuning seed at a low constant rate
+    await sys.replay(makeTrace('constant', 500, 2000, 11, heldout.count));
+  }
   for (const seed of numbers('--seeds', '11,12,13')) {
     for (const scale of numbers('--scales', '4200,4700')) {
       const t = makeTrace(trace, scale, dayMs, seed, heldout.count);
-      const { record, switches } = await sys.replay(t);
-      const s = summarize(record, { sloMs, gearAccuracy });
       let right = 0;
       for (const img of t.image) right += sp.held.correct[sp.bestModel][img];
       const target = right / t.image.length - drop;
-      const pass = s.accuracy >= target - 1e-9 && s.p95Ms <= sloMs;
-      passed += pass ? 1 : 0;
-      n++;
-      const share = Object.entries(s.gearShare).map(([g, k]) => `${g}:${((100 * k) / s.requests).toFixed(0)}%`).join(' ');
-      console.log(`seed ${seed} scale ${scale}: accuracy ${pct(s.accuracy)} (gears ${pct(s.gearAccuracy)}) vs target ${pct(target)}, p95 ${s.p95Ms.toFixed(1)} ms, failed ${s.failed}/${s.requests}, switches ${switches.length} -> ${pass ? 'pass' : 'fail'}; requests per gear ${share}`);
-      await new Promise((r) => setTimeout(r, 500));
+      for (const [i, x] of systems.entries()) {
+        const { record, switches } = await running[i].replay(t);
+        const s = summarize(record, { sloMs: x.sloMs, gearAccuracy: x.gearAccuracy });
+        const pass = s.accuracy >= target - 1e-9 && s.p95Ms <= x.sloMs;
+        x.passed += pass ? 1 : 0;
+        x.n++;
+        const share = Object.entries(s.gearShare).map(([g, k]) => `${g}:${((100 * k) / s.requests).toFixed(0)}%`).join(' ');
+        console.log(`${systems.length > 1 ? `${x.name} ` : ''}seed ${seed} scale ${scale}: accuracy ${pct(s.accuracy)} (gears ${pct(s.gearAccuracy)}) vs target ${pct(target)}, p95 ${s.p95Ms.toFixed(1)} ms (generator lag p95 ${s.lagP95Ms.toFixed(1)} ms), failed ${s.failed}/${s.requests}, switches ${switches.length} -> ${pass ? 'pass' : 'fail'}; requests per gear ${share}`);
+        await new Promise((r) => setTimeout(r, 500));
+      }
     }
   }
-  console.log(`${passed} of ${n} trials passed`);
+  for (const x of systems) console.log(`${x.name}: ${x.passed} of ${x.n} trials passed`);
 } finally {
-  await sys.close();
+  for (const sys of running) await sys.close();
 }

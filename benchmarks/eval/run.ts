@@ -250,10 +250,22 @@ export async function runEval(o: EvalOptions): Promise<{ summaryPath: string; do
     const planMaxQps = Math.min(kMaxPlanQps, 0.9 * cal.frontEndQps);
     const start: StartRunner = async (planPath) => {
       const srv = await startServer(planPath);
+      // Stopped outside its own trials: a cell starts every system's server at once, and the
+      // idle ones' timers and threads (a tick every 5 ms each) preempted the one under trial on
+      // 2 cores (docs/evaluation.md).
+      srv.pause();
       return {
         trial: async (trace) => {
           const before = srv.switches.length;
-          const record = await replay(trace, { url: srv.url, model: manifest.name, heldout, agent: srv.agent });
+          srv.resume();
+          let record;
+          try {
+            record = await replay(trace, { url: srv.url, model: manifest.name, heldout, agent: srv.agent });
+          } finally {
+            // running while it settles: the backlog drains and the gear returns to the top one
+            await new Promise((r) => setTimeout(r, 500));
+            srv.pause();
+          }
           const switches = srv.switches.slice(before).map((x) => ({ tMs: x.time, from: x.from, to: x.to, rateQps: x.rateQps, backlogItems: x.backlogItems, ...(x.reason ? { reason: x.reason } : {}) }));
           return { record, switches };
         },

@@ -28,6 +28,12 @@ export interface ServerProc {
   switches: SwitchLine[];
   /** Keep-alive pool for every request to this server. */
   agent: http.Agent;
+  /**
+   * Stops the process (SIGSTOP) until resume(): between its trials a server takes no CPU time
+   * from the system under trial (its timers and threads would wake and preempt it).
+   */
+  pause(): void;
+  resume(): void;
   stop(): Promise<void>;
 }
 
@@ -83,9 +89,12 @@ export async function startServer(planPath: string, extraArgs: string[] = []): P
     child,
     switches,
     agent,
+    pause: () => void (child.exitCode === null && child.kill('SIGSTOP')),
+    resume: () => void (child.exitCode === null && child.kill('SIGCONT')),
     stop: () =>
       new Promise<void>((resolve) => {
         agent.destroy();
+        if (child.exitCode === null) child.kill('SIGCONT'); // a stopped process would not see SIGTERM until continued
         if (child.exitCode !== null) return resolve();
         const kill = setTimeout(() => child.kill('SIGKILL'), 10_000);
         child.once('exit', () => {
