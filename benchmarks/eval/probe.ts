@@ -18,7 +18,7 @@ import { validatePlan } from '../../ts/contracts/plan-schema.js';
 import { makeTrace, type TraceShape } from '../../testkit/traces.js';
 import { startEngineSystem } from './engine-replay.js';
 import { replay } from './replay.js';
-import { startServer } from './server-proc.js';
+import { startServer, trialOnPausedServer } from './server-proc.js';
 import { summarize } from './measure.js';
 import { makeSpace } from './systems.js';
 
@@ -53,7 +53,7 @@ const sp = makeSpace(validateProfile(JSON.parse(readFileSync(join(root, 'models'
 const planPaths = planPath.split(',');
 const systems = planPaths.map((path) => {
   const plan = validatePlan(JSON.parse(readFileSync(path, 'utf8')));
-  return { path, name: path.replace(/^.*\//, '').replace(/\.json$/, ''), plan, gearAccuracy: new Map(plan.gears.map((g) => [g.id, g.heldoutAccuracy ?? g.expectedAccuracy])), sloMs: plan.slo.p95Ms, passed: 0, n: 0 };
+  return { path, name: path.replace(/^.*\//, '').replace(/\.json$/, ''), gearAccuracy: new Map(plan.gears.map((g) => [g.id, g.heldoutAccuracy ?? g.expectedAccuracy])), sloMs: plan.slo.p95Ms, passed: 0, n: 0 };
 });
 const pct = (x: number) => `${(x * 100).toFixed(2)}%`;
 
@@ -65,18 +65,13 @@ async function startSystem(path: string) {
   if (pauseIdle) srv.pause();
   return {
     replay: async (t: ReturnType<typeof makeTrace>) => {
-      const before = srv.switches.length;
-      if (pauseIdle) srv.resume();
-      try {
-        const record = await replay(t, { url: srv.url, model: manifest.name, heldout, agent: srv.agent });
-        return { record, switches: srv.switches.slice(before) };
-      } finally {
-        if (pauseIdle) {
-          // running while it settles, as in the evaluation (run.ts)
-          await new Promise((r) => setTimeout(r, 500));
-          srv.pause();
-        }
+      const run = () => replay(t, { url: srv.url, model: manifest.name, heldout, agent: srv.agent });
+      if (!pauseIdle) {
+        const before = srv.switches.length;
+        return { record: await run(), switches: srv.switches.slice(before) };
       }
+      const { result: record, switches } = await trialOnPausedServer(srv, run);
+      return { record, switches };
     },
     close: () => srv.stop(),
   };

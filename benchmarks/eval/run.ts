@@ -32,7 +32,7 @@ import { runCapacityCell, runFixedHardware, type CellResult, type CellSpec, type
 import { startEngineSystem } from './engine-replay.js';
 import { replay, saturate } from './replay.js';
 import { writeReport } from './report.js';
-import { startServer } from './server-proc.js';
+import { startServer, trialOnPausedServer } from './server-proc.js';
 import { buildSummary, summaryJson, type SummaryMeta } from './summary.js';
 import { kMaxPlanQps, kSim, makeSpace, type Space } from './systems.js';
 import { columnsOf } from '../../planner/cascade-eval.js';
@@ -256,17 +256,8 @@ export async function runEval(o: EvalOptions): Promise<{ summaryPath: string; do
       srv.pause();
       return {
         trial: async (trace) => {
-          const before = srv.switches.length;
-          srv.resume();
-          let record;
-          try {
-            record = await replay(trace, { url: srv.url, model: manifest.name, heldout, agent: srv.agent });
-          } finally {
-            // running while it settles: the backlog drains and the gear returns to the top one
-            await new Promise((r) => setTimeout(r, 500));
-            srv.pause();
-          }
-          const switches = srv.switches.slice(before).map((x) => ({ tMs: x.time, from: x.from, to: x.to, rateQps: x.rateQps, backlogItems: x.backlogItems, ...(x.reason ? { reason: x.reason } : {}) }));
+          const { result: record, switches: lines } = await trialOnPausedServer(srv, () => replay(trace, { url: srv.url, model: manifest.name, heldout, agent: srv.agent }));
+          const switches = lines.map((x) => ({ tMs: x.time, from: x.from, to: x.to, rateQps: x.rateQps, backlogItems: x.backlogItems, ...(x.reason ? { reason: x.reason } : {}) }));
           return { record, switches };
         },
         close: () => srv.stop(),

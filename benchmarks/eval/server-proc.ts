@@ -37,6 +37,24 @@ export interface ServerProc {
   stop(): Promise<void>;
 }
 
+/**
+ * One trial on a server that is stopped outside its trials: resumed, `run`, then kept running
+ * for kSettleMs (its backlog drains and its gear returns to the top one) and stopped again.
+ * The switches are those made during `run`, not the settle's return.
+ */
+export async function trialOnPausedServer<T>(srv: ServerProc, run: () => Promise<T>): Promise<{ result: T; switches: SwitchLine[] }> {
+  const before = srv.switches.length;
+  srv.resume();
+  try {
+    const result = await run();
+    return { result, switches: srv.switches.slice(before) };
+  } finally {
+    await new Promise((r) => setTimeout(r, kSettleMs));
+    srv.pause();
+  }
+}
+const kSettleMs = 500;
+
 const live = new Set<ChildProcess>();
 process.on('exit', () => {
   for (const c of live) c.kill('SIGKILL');
