@@ -63,7 +63,9 @@ export function renderTables(s: Summary): string {
 
   // acceptance
   md.push('### Acceptance', '', '| criterion | cell | measured | met |', '| --- | --- | --- | --- |');
-  for (const r of s.rows) {
+  // the headline first, then the engine view, then HTTP, whatever order --add left the rows in
+  const rank = (r: Summary['rows'][number]) => (r.headline ? 0 : r.view === 'engine' ? 1 : 2);
+  for (const r of [...s.rows].sort((a, b) => rank(a) - rank(b))) {
     const cs = r.capacity.cascadeserve;
     const st = ratioText(cs, strongestStatic(r));
     const need = r.headline ? 1.25 : 0.95;
