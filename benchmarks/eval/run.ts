@@ -108,7 +108,7 @@ function sizing(quick: boolean): Sizing {
       `HTTP view: ${kHttpSeedCount} seeds (fewer: each trial also pays a server process and the front end), 6 s days, the headline target and SLO on the twitter and azure traces, no oracle (it needs the true rate inside the server): about 5 x 3 x 3.5 x 6.5 s = 6 min of trials per cell, 7-8.5 min measured with each system's server start, warm-up and the 0.5 s settle after each trial, and the calibration once`,
       'selection margin: 24 halvings of the validation half per accuracy target (planner/selection-margin.ts), about 1 min per target, before any trial; the static cascade chosen in hindsight (staticBest) runs in every capacity cell as one more system',
       'fixed hardware: engine view, twitter, p95 50 ms, 10 s days, every reported seed once per system, plus up to 8 tuning-seed trials to fix the scale and the baselines: about 5 min',
-      'other targets on the azure trace, and the other targets in the HTTP view, are not in the full run: they would add about 11 min (engine) and 6 min (HTTP) each',
+      'other targets on the azure trace, and the other targets in the HTTP view, are not in the full run: they would add about 11 min (engine) and 8 min (HTTP) each',
     ],
   };
 }
