@@ -89,6 +89,12 @@ export interface EngineOptions {
   /** Bound of the first stage's queue; a full queue refuses at once. Default 1024. */
   maxQueueSizePerStage?: number;
   gear: EngineGear;
+  /**
+   * How long the event loop keeps turning after a submit that finds the engine idle, instead of
+   * parking until the answer wakes it, microseconds (ts/engine/wait-spin.ts). Default 200; 0:
+   * never. Only where the lanes' threads leave a core free, and only while answers come within it.
+   */
+  waitSpinUs?: number;
 }
 
 /** An engine input as the addon reads it: `type` is its kDatatypeCodes code, `dynamicAxis` -1 for none. */
