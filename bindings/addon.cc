@@ -27,6 +27,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("EngineHandle", engine);
   exports.Set("createEngine", Napi::Function::New(env, CreateEngine, "createEngine"));
   exports.Set("engineNowUs", Napi::Function::New(env, EngineNowUs, "engineNowUs"));
+  exports.Set("yieldThread", Napi::Function::New(env, YieldThread, "yieldThread"));
   exports.Set("SessionHandle", session);
   exports.Set("createSession", Napi::Function::New(env, CreateSession, "createSession"));
   exports.Set("compiledApiVersion", Napi::Number::New(env, OrtRuntime::compiled_api_version()));

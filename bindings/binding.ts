@@ -116,6 +116,8 @@ export interface RawBinding {
   /** Its static maxBudgetUs: the native guard's budget bound (native/engine/deadline.h). */
   EngineHandle: { readonly maxBudgetUs: number };
   engineNowUs(): number;
+  /** Lets another runnable thread have this thread's CPU (sched_yield). */
+  yieldThread(): void;
   /** The native enums by name (bindings/enum_table.cc), compared with ts/contracts/enums.ts at load. */
   enums: Record<string, Record<string, number>>;
 }

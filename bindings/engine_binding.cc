@@ -1,6 +1,7 @@
 #include "engine_binding.h"
 
 #include <cstring>
+#include <thread>
 
 #include "addon.h"
 #include "engine/deadline.h"
@@ -525,6 +526,11 @@ Napi::Value CreateEngine(const Napi::CallbackInfo& info) {
 
 Napi::Value EngineNowUs(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), static_cast<double>(Engine::NowUs()));
+}
+
+Napi::Value YieldThread(const Napi::CallbackInfo& info) {
+  std::this_thread::yield();
+  return info.Env().Undefined();
 }
 
 }  // namespace cascadeserve::bindings

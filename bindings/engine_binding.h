@@ -76,5 +76,9 @@ class EngineHandle : public Napi::ObjectWrap<EngineHandle> {
 Napi::Value CreateEngine(const Napi::CallbackInfo& info);
 // Steady-clock microseconds, the clock of the engine's timestamps.
 Napi::Value EngineNowUs(const Napi::CallbackInfo& info);
+// Gives this thread's CPU to another runnable thread, if any (std::this_thread::yield): the
+// event loop's wait spin (ts/engine/wait-spin.ts) calls it each turn, so a lane the scheduler
+// woke on the JavaScript thread's CPU runs at once instead of after the spin.
+Napi::Value YieldThread(const Napi::CallbackInfo& info);
 
 }  // namespace cascadeserve::bindings

@@ -163,7 +163,7 @@ export class CascadeEngine {
     this.#gear = gear;
     // A lane of N intra-op threads keeps N cores busy while it runs; the spin takes one more.
     const laneThreads = config.lanes.reduce((s, l) => s + (l.kind === 'cuda' ? 1 : l.intraOpThreads), 0);
-    this.#waitSpin = new WaitSpin(laneThreads < availableParallelism() ? waitSpinUs : 0, () => this.#pending.size);
+    this.#waitSpin = new WaitSpin(laneThreads < availableParallelism() ? waitSpinUs : 0, () => this.#pending.size, loadBinding().binding.yieldThread);
   }
 
   static async create(options: EngineOptions): Promise<CascadeEngine> {

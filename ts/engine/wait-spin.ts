@@ -18,6 +18,7 @@ const kDecay = 8;
 export class WaitSpin {
   readonly spinMs: number;
   #inFlight: () => number;
+  #yieldCpu: () => void;
   #score = 1;
   /** When the running spin ends (performance.now() ms); NaN: none runs. */
   #untilMs = NaN;
@@ -25,10 +26,14 @@ export class WaitSpin {
   #waitSinceMs = NaN;
   #stopped = false;
 
-  /** `inFlight`: the engine's items in flight; the spin ends when it reaches 0. */
-  constructor(spinUs: number, inFlight: () => number) {
+  /**
+   * `inFlight`: the engine's items in flight; the spin ends when it reaches 0. `yieldCpu`: run
+   * each turn, gives the CPU to another runnable thread (the addon's yieldThread).
+   */
+  constructor(spinUs: number, inFlight: () => number, yieldCpu: () => void = () => {}) {
     this.spinMs = spinUs / 1000;
     this.#inFlight = inFlight;
+    this.#yieldCpu = yieldCpu;
   }
 
   /** Whether spins run now (answers recently came within the window). */
@@ -70,6 +75,7 @@ export class WaitSpin {
       this.#untilMs = NaN;
       return;
     }
+    this.#yieldCpu();
     setImmediate(this.#tick);
   };
 }
