@@ -5,6 +5,11 @@
 // bisection; when the prediction is off, the scale moves by x1.5 until the outcome flips, then
 // bisects until the capacity is known as closely as a bracket that held (or trials run out). When
 // no scale down to `floorQps` passes, the result is "below" the lowest scale tried.
+// The load generator's limit: with `lagLimitMs`, a trial that passes while the generator's own
+// lag (p95 of actual - scheduled send) is above it does not count as a pass: the requests came
+// later and smoother than the trace, so what passed was not the trace at that scale. The scale
+// becomes the search's ceiling, and the capacity is "at least" the largest passing scale below
+// it once the two are within the bracket. A failing trial fails whatever the lag.
 import type { SwitchRecord } from './engine-replay.js';
 import type { TrialSummary } from './measure.js';
 
@@ -26,6 +31,8 @@ export interface SeedCapacity {
   belowQps?: number;
   /** The ceiling passed: the capacity is at least this (the load generator's limit). */
   atLeast?: boolean;
+  /** The scale at which the generator lagged beyond lagLimitMs in a passing trial (the ceiling it set). */
+  generatorBoundQps?: number;
   trials: Trial[];
 }
 
@@ -43,6 +50,8 @@ export interface SearchOptions {
   ceilingQps: number;
   /** Half-width of the bracket around the centre (ratio). Default 1.1. */
   bracket?: number;
+  /** A passing trial whose generator lag p95 exceeds this (ms) sets the ceiling instead (above). Default: no limit. */
+  lagLimitMs?: number;
 }
 
 export async function searchCapacity(seed: number, tryScale: (scale: number) => Promise<Trial>, o: SearchOptions): Promise<SeedCapacity> {
@@ -50,22 +59,34 @@ export async function searchCapacity(seed: number, tryScale: (scale: number) => 
   const trials: Trial[] = [];
   let lo = 0; // largest passing
   let hi = Infinity; // smallest failing
-  const clamp = (x: number) => Math.min(o.ceilingQps, Math.max(o.floorQps, x));
+  let ceiling = o.ceilingQps;
+  let bound: number | undefined; // the scale whose passing trial the generator's lag voided
+  const clamp = (x: number) => Math.min(ceiling, Math.max(o.floorQps, x));
   let scale = clamp(o.centerQps / b);
   while (trials.length < o.maxTrials) {
     const t = await tryScale(scale);
     trials.push(t);
-    if (t.pass) lo = Math.max(lo, scale);
+    if (t.pass && o.lagLimitMs !== undefined && t.s.lagP95Ms > o.lagLimitMs) {
+      bound = scale;
+      ceiling = Math.min(ceiling, scale);
+    } else if (t.pass) lo = Math.max(lo, scale);
     else hi = Math.min(hi, scale);
-    if (lo >= o.ceilingQps) return { seed, capacity: lo, atLeast: true, trials };
-    if (hi <= o.floorQps) break;
-    if (hi === Infinity) scale = clamp(trials.length === 1 ? o.centerQps * b : lo * 1.5);
-    else if (lo === 0) scale = clamp(hi / 1.5);
+    const at = bound !== undefined ? { generatorBoundQps: bound } : {};
+    if (lo >= ceiling) return { seed, capacity: lo, atLeast: true, trials, ...at };
+    // everything below the generator's ceiling that was tried passed, to within the bracket
+    if (bound !== undefined && hi > ceiling && lo > 0 && ceiling / lo <= b * b * 1.001) return { seed, capacity: lo, atLeast: true, trials, ...at };
+    if (hi <= o.floorQps || ceiling <= o.floorQps) break;
+    if (hi === Infinity || hi > ceiling) {
+      if (bound !== undefined) scale = lo > 0 ? Math.sqrt(lo * ceiling) : clamp(ceiling / 1.5);
+      else scale = clamp(trials.length === 1 ? o.centerQps * b : lo * 1.5);
+    } else if (lo === 0) scale = clamp(hi / 1.5);
     else {
       // A x1.5 step left the capacity known to within 1.5x: bisect on to the bracket's precision.
       if ((trials.length >= o.trials && hi / lo <= b * b * 1.001) || hi / lo < 1.06) break;
       scale = Math.sqrt(lo * hi);
     }
   }
-  return lo > 0 ? { seed, capacity: lo, trials } : { seed, capacity: null, belowQps: hi, trials };
+  const at = bound !== undefined ? { generatorBoundQps: bound } : {};
+  if (bound !== undefined && hi > ceiling) return lo > 0 ? { seed, capacity: lo, atLeast: true, trials, ...at } : { seed, capacity: null, belowQps: ceiling, trials, ...at };
+  return lo > 0 ? { seed, capacity: lo, trials, ...at } : { seed, capacity: null, belowQps: hi, trials, ...at };
 }

@@ -60,6 +60,11 @@ export interface Env {
   planMaxQps: number;
   /** Highest mean QPS a trial sends (the generator's limit). */
   ceilingQps: number;
+  /**
+   * Most generator lag a passing capacity trial may show, as a fraction of the cell's SLO
+   * (capacity.ts: above it the scale is the generator's ceiling, not a pass); absent: no limit.
+   */
+  lagLimitOfSlo?: number;
   tuningSeeds: readonly number[];
   reportedSeeds: readonly number[];
   heldoutCount: number;
@@ -287,7 +292,7 @@ export async function runCapacityCell(env: Env, c: CellSpec, onStart?: (r: CellR
                 env.log(`  [${tag}] ${system} seed ${seed} scale ${scale.toFixed(0)}: p95 ${f1(t.s.p95Ms)} ms, acc ${pct(t.s.accuracy)} vs target ${pct(t.s.target!)} (gears ${pct(t.s.gearAccuracy)}), failed ${t.s.failed}/${t.s.requests}, viol ${(t.s.violationRate * 100).toFixed(0)}%/s, lag p95 ${t.s.lagP95Ms.toFixed(1)} ms, switches ${t.switches} -> ${t.pass ? 'pass' : 'fail'}`);
                 return t;
               }),
-            { centerQps: center, trials: c.trials, maxTrials: c.maxTrials, floorQps: 5, ceilingQps: env.ceilingQps },
+            { centerQps: center, trials: c.trials, maxTrials: c.maxTrials, floorQps: 5, ceilingQps: env.ceilingQps, ...(env.lagLimitOfSlo !== undefined ? { lagLimitMs: env.lagLimitOfSlo * c.sloMs } : {}) },
           );
           perSeed.get(system)!.push(r);
         }),

@@ -207,7 +207,7 @@ export async function runEval(o: EvalOptions): Promise<{ summaryPath: string; do
     return m;
   };
 
-  const baseEnv = (sp: Space, view: 'engine' | 'http', start: StartRunner, seeds: number[], planMaxQps: number, ceilingQps: number): Env => ({
+  const baseEnv = (sp: Space, view: 'engine' | 'http', start: StartRunner, seeds: number[], planMaxQps: number, ceilingQps: number, lagLimitOfSlo?: number): Env => ({
     sp,
     view,
     lanes: 1, // 1 lane: the lane thread takes one core, the generator (and server loop) the other
@@ -215,6 +215,7 @@ export async function runEval(o: EvalOptions): Promise<{ summaryPath: string; do
     planDir,
     planMaxQps,
     ceilingQps,
+    ...(lagLimitOfSlo !== undefined ? { lagLimitOfSlo } : {}),
     tuningSeeds: z.tuningSeeds,
     reportedSeeds: seeds,
     heldoutCount: heldout.count,
@@ -238,7 +239,7 @@ export async function runEval(o: EvalOptions): Promise<{ summaryPath: string; do
       const sys = await startEngineSystem(planPath, heldout, { oracle: so.oracle });
       return { trial: (trace) => sys.replay(trace), close: () => sys.close() };
     };
-    return (engineEnv = baseEnv(sp, 'engine', start, z.engineSeeds, kEngineMaxPlanQps, kEngineCeilingQps));
+    return (engineEnv = baseEnv(sp, 'engine', start, z.engineSeeds, kEngineMaxPlanQps, kEngineCeilingQps, kEngineLagLimitOfSlo));
   };
   let httpEnv: Env | null = null;
   const http = async (): Promise<Env> => {
@@ -305,7 +306,22 @@ export async function runEval(o: EvalOptions): Promise<{ summaryPath: string; do
 
 /** Engine view: top of the plans' load grid, and the most a trial sends (mean QPS). */
 const kEngineMaxPlanQps = 40_000;
-const kEngineCeilingQps = 30_000;
+/**
+ * Raised from 30,000 (the runs up to c3f269b), where CascadeServe and the static cascade of the
+ * 100 ms cell both passed on every seed, so that cell reported lower bounds only. The generator
+ * shares the JavaScript thread with the engine and lags more as the rate grows (p95 1-3 ms at
+ * 30,000, 5-7 ms at 40,000-45,000 on tuning seeds, `probe.js`), so the lag limit below, not
+ * this constant, is what bounds a trial in practice.
+ */
+const kEngineCeilingQps = 60_000;
+/**
+ * A passing engine-view trial whose generator lag p95 exceeds this fraction of the SLO sets the
+ * ceiling instead (capacity.ts). Not in the HTTP view: its replayer is a process of its own,
+ * whose lag grows when the server beside it on the 2 cores is past its capacity, and such
+ * trials mostly fail on p95 (in the recorded HTTP runs 2 of 23 trials with lag above 10% of the
+ * SLO passed); that view is left as it was recorded.
+ */
+const kEngineLagLimitOfSlo = 0.1;
 /** HTTP view: the most a trial sends (the replayer and server share 2 cores). */
 const kHttpCeilingQps = 8000;
 
