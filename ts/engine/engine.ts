@@ -143,7 +143,10 @@ class SubmitScratch {
   }
 }
 
-/** options.waitSpinUs: default, and the most accepted (beyond a few hundred microseconds a parked thread's wake-up is the smaller cost). */
+/**
+ * options.waitSpinUs: the default (a small model's answer at low load comes well within it) and
+ * the most accepted (a longer spin only burns a core while a large model runs).
+ */
 const kDefaultWaitSpinUs = 200;
 const kMaxWaitSpinUs = 10_000;
 
