@@ -9,7 +9,8 @@
 // lag (p95 of actual - scheduled send) is above it does not count as a pass: the requests came
 // later and smoother than the trace, so what passed was not the trace at that scale. The scale
 // becomes the search's ceiling, and the capacity is "at least" the largest passing scale below
-// it once the two are within the bracket. A failing trial fails whatever the lag.
+// it once the two are within the bracket. A failing trial fails whatever the lag. A search
+// whose every pass had the generator lagging beyond the limit measured nothing, and throws.
 import type { SwitchRecord } from './engine-replay.js';
 import type { TrialSummary } from './measure.js';
 
@@ -87,6 +88,10 @@ export async function searchCapacity(seed: number, tryScale: (scale: number) => 
     }
   }
   const at = bound !== undefined ? { generatorBoundQps: bound } : {};
-  if (bound !== undefined && hi > ceiling) return lo > 0 ? { seed, capacity: lo, atLeast: true, trials, ...at } : { seed, capacity: null, belowQps: ceiling, trials, ...at };
+  if (bound !== undefined && hi > ceiling) {
+    if (lo > 0) return { seed, capacity: lo, atLeast: true, trials, ...at };
+    // Every pass had the generator lagging beyond the limit: nothing was measured.
+    throw new Error(`seed ${seed}: the load generator lagged more than ${o.lagLimitMs} ms (p95) in every passing trial, down to ${ceiling.toFixed(0)} mean QPS: no scale was measured cleanly`);
+  }
   return lo > 0 ? { seed, capacity: lo, trials, ...at } : { seed, capacity: null, belowQps: hi, trials, ...at };
 }
