@@ -60,38 +60,34 @@ export async function searchCapacity(seed: number, tryScale: (scale: number) => 
   const trials: Trial[] = [];
   let lo = 0; // largest passing
   let hi = Infinity; // smallest failing
-  let ceiling = o.ceilingQps;
-  let bound: number | undefined; // the scale whose passing trial the generator's lag voided
-  const clamp = (x: number) => Math.min(ceiling, Math.max(o.floorQps, x));
+  let bound = Infinity; // smallest scale whose pass the generator's lag voided
+  const clamp = (x: number) => Math.min(o.ceilingQps, bound, Math.max(o.floorQps, x));
+  const boundField = () => (Number.isFinite(bound) ? { generatorBoundQps: bound } : {});
   let scale = clamp(o.centerQps / b);
   while (trials.length < o.maxTrials) {
     const t = await tryScale(scale);
     trials.push(t);
-    if (t.pass && o.lagLimitMs !== undefined && t.s.lagP95Ms > o.lagLimitMs) {
-      bound = scale;
-      ceiling = Math.min(ceiling, scale);
-    } else if (t.pass) lo = Math.max(lo, scale);
+    if (t.pass && o.lagLimitMs !== undefined && t.s.lagP95Ms > o.lagLimitMs) bound = Math.min(bound, scale);
+    else if (t.pass) lo = Math.max(lo, scale);
     else hi = Math.min(hi, scale);
-    const at = bound !== undefined ? { generatorBoundQps: bound } : {};
-    if (lo >= ceiling) return { seed, capacity: lo, atLeast: true, trials, ...at };
-    // everything below the generator's ceiling that was tried passed, to within the bracket
-    if (bound !== undefined && hi > ceiling && lo > 0 && ceiling / lo <= b * b * 1.001) return { seed, capacity: lo, atLeast: true, trials, ...at };
-    if (hi <= o.floorQps || ceiling <= o.floorQps) break;
-    if (hi === Infinity || hi > ceiling) {
-      if (bound !== undefined) scale = lo > 0 ? Math.sqrt(lo * ceiling) : clamp(ceiling / 1.5);
-      else scale = clamp(trials.length === 1 ? o.centerQps * b : lo * 1.5);
-    } else if (lo === 0) scale = clamp(hi / 1.5);
+    if (lo >= o.ceilingQps) return { seed, capacity: lo, atLeast: true, trials, ...boundField() };
+    // the search's upper end: a failure, or the generator's limit
+    const top = Math.min(hi, bound);
+    if (top <= o.floorQps) break;
+    if (top === Infinity) scale = clamp(trials.length === 1 ? o.centerQps * b : lo * 1.5);
+    else if (lo === 0) scale = clamp(top / 1.5);
     else {
-      // A x1.5 step left the capacity known to within 1.5x: bisect on to the bracket's precision.
-      if ((trials.length >= o.trials && hi / lo <= b * b * 1.001) || hi / lo < 1.06) break;
-      scale = Math.sqrt(lo * hi);
+      // Below the generator's limit, everything tried passed: stop once within the bracket.
+      // Else a x1.5 step left the capacity known to within 1.5x: bisect on to the bracket's precision.
+      if (top / lo <= b * b * 1.001 && (bound < hi || trials.length >= o.trials)) break;
+      if (top / lo < 1.06) break;
+      scale = Math.sqrt(lo * top);
     }
   }
-  const at = bound !== undefined ? { generatorBoundQps: bound } : {};
-  if (bound !== undefined && hi > ceiling) {
-    if (lo > 0) return { seed, capacity: lo, atLeast: true, trials, ...at };
+  if (bound < hi) {
+    if (lo > 0) return { seed, capacity: lo, atLeast: true, trials, ...boundField() };
     // Every pass had the generator lagging beyond the limit: nothing was measured.
-    throw new Error(`seed ${seed}: the load generator lagged more than ${o.lagLimitMs} ms (p95) in every passing trial, down to ${ceiling.toFixed(0)} mean QPS: no scale was measured cleanly`);
+    throw new Error(`seed ${seed}: the load generator lagged more than ${o.lagLimitMs} ms (p95) in every passing trial, down to ${bound.toFixed(0)} mean QPS: no scale was measured cleanly`);
   }
-  return lo > 0 ? { seed, capacity: lo, trials, ...at } : { seed, capacity: null, belowQps: hi, trials, ...at };
+  return lo > 0 ? { seed, capacity: lo, trials, ...boundField() } : { seed, capacity: null, belowQps: hi, trials, ...boundField() };
 }
