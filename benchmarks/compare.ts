@@ -35,6 +35,7 @@ const kMeasures: Measure[] = [
   { bench: 'engine', name: 'low-load latency overhead p50', unit: 'us', better: 'lower', read: (r) => r.results.lowLoadLatency.p50OverheadUs },
   { bench: 'engine', name: 'low-load latency overhead p99', unit: 'us', better: 'lower', read: (r) => r.results.lowLoadLatency.p99OverheadUs },
   { bench: 'engine', name: 'batch assembly 32 x 784', unit: 'GB/s', better: 'higher', read: (r) => r.results.core.batch_assembly.gather_gbps },
+  { bench: 'engine', name: 'one-item submit, JavaScript thread', unit: 'us', better: 'lower', read: (r) => r.results.oneItemSubmit?.usPerSubmit },
   { bench: 'http', name: 'bare Fastify route', unit: 'req/s', better: 'higher', read: (r) => r.summary.bare.rps },
   { bench: 'http', name: 'JSON infer', unit: 'req/s', better: 'higher', read: (r) => r.summary.json.rps },
   { bench: 'http', name: 'binary infer', unit: 'req/s', better: 'higher', read: (r) => r.summary.binary.rps },

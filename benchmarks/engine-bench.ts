@@ -7,6 +7,8 @@
 //    saturation minus the model's own compute per request;
 //  - low-load latency on the cheapest model: one request at a time, submit to result, minus
 //    the model's compute;
+//  - one-item submits: the submitting thread's time per engine.submit call of one item while
+//    a lane gathers a batch (what each one-item request costs the event loop);
 //  - the token path (typed inputs, a dynamic axis): engine-token-bench.ts.
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
@@ -92,6 +94,33 @@ async function lowLoadLatencyUs(model: FloatModel, requests: number): Promise<nu
   return lat;
 }
 
+/**
+ * What a one-item request costs the submitting (JavaScript) thread while the engine is busy:
+ * microseconds per engine.submit call of one item, timed around the calls only, with a lane
+ * gathering a batch (maxBatch 64, 2 ms queue delay) from groups of 16 such submits. A server
+ * submits each request's items in a call of their own, so at thousands of requests a second
+ * this is the event loop's share of the engine, beside the codec and the front end.
+ */
+async function oneItemSubmitUs(model: FloatModel, groups: number): Promise<number> {
+  const engine = await CascadeEngine.create({ models: [model], lanes: [{}], gear: { id: 1, stages: [{ model: model.name, threshold: 0, maxBatch: 64, maxQueueDelayUs: 2000 }] } });
+  const one = itemsFor(model, 1);
+  const group = 16;
+  let ns = 0n;
+  let calls = 0;
+  for (let g = 0; g < groups; g++) {
+    const pending: Promise<unknown>[] = [];
+    const t0 = process.hrtime.bigint();
+    for (let k = 0; k < group; k++) pending.push(engine.submit(one)[0]);
+    if (g >= groups / 10) {
+      ns += process.hrtime.bigint() - t0;
+      calls += group;
+    }
+    await Promise.all(pending);
+  }
+  await engine.close();
+  return Number(ns) / 1000 / calls;
+}
+
 export async function runEngineBench(opts: { quick?: boolean; record?: boolean } = {}) {
   const quick = opts.quick ?? false;
   const reps = quick ? 3 : 5;
@@ -116,6 +145,9 @@ export async function runEngineBench(opts: { quick?: boolean; record?: boolean }
   const p50 = median(lat) - cheapRaw1;
   const p99 = quantile(lat, 0.99) - cheapRaw1;
 
+  const oneItem: number[] = [];
+  for (let r = 0; r < reps; r++) oneItem.push(await oneItemSubmitUs(cheapest, quick ? 500 : 2000));
+
   const tokens = await runTokenBench({ quick, reps });
 
   const results = {
@@ -124,6 +156,7 @@ export async function runEngineBench(opts: { quick?: boolean; record?: boolean }
     saturation: { model: strongest.name, batch, lanes: 1, engineItemsPerS: strongEngineItems, cApiItemsPerS: strongRawItems, ratio: strongEngineItems / strongRawItems, target: 0.95 },
     perRequestOverhead: { model: cheapest.name, batch, engineUsPerRequest: perRequestUs, computeUsPerRequest: computePerRequestUs, overheadUs: perRequestUs - computePerRequestUs, targetUs: 2 },
     lowLoadLatency: { model: cheapest.name, requests: lat.length, computeUs: cheapRaw1, p50OverheadUs: p50, p99OverheadUs: p99, targetP99Us: 100 },
+    oneItemSubmit: { model: cheapest.name, usPerSubmit: median(oneItem), usPerSubmitByRep: oneItem },
     tokens,
   };
   const c = core as { batch_assembly: { gather_gbps: number; gather_padded_gbps: number; memcpy_gbps: number }; token_batch_assembly: { batch_length: number; gather_padded_gbps: number; memcpy_gbps: number }; certainty_rows_per_s: { max_prob: number; margin: number; entropy: number } };
@@ -136,6 +169,7 @@ export async function runEngineBench(opts: { quick?: boolean; record?: boolean }
     [`saturation items/s ${strongest.name} b=${batch}`, strongEngineItems, strongRawItems, `${(results.saturation.ratio * 100).toFixed(1)}% of C API loop (target 95%)`],
     [`per-request us ${cheapest.name} b=${batch}`, perRequestUs, computePerRequestUs, `overhead ${(perRequestUs - computePerRequestUs).toFixed(2)} us (target 2)`],
     [`low-load latency overhead us ${cheapest.name}`, `p50 ${p50.toFixed(1)}`, `p99 ${p99.toFixed(1)}`, `compute ${cheapRaw1.toFixed(1)} us (target p99 100)`],
+    [`one-item submit, JavaScript thread us per call ${cheapest.name}`, median(oneItem), '-', 'a lane gathering a batch meanwhile'],
     ...tokenRows(tokens),
   ]);
   const path = writeResult('engine', { description: 'engine hot path: core C++ microbenchmarks, saturation vs C API loop, per-request overhead, low-load latency (medians over repetitions)', results }, opts.record ?? false);
