@@ -24,6 +24,11 @@ BatchDecision DecideBatch(int64_t queue_size, int64_t oldest_enqueue_us, int64_t
   return decision;
 }
 
+bool ArrivalNeedsWake(int64_t queued_before, int64_t queued_after, int64_t max_batch,
+                      int64_t deadline_bound_before_us, int64_t earliest_new_deadline_us) {
+  return queued_before == 0 || queued_after >= max_batch || earliest_new_deadline_us < deadline_bound_before_us;
+}
+
 int ChooseReadyStage(const std::vector<ReadyStage>& ready) {
   int best = -1;
   for (int i = 0; i < static_cast<int>(ready.size()); ++i) {

@@ -28,6 +28,16 @@ struct BatchDecision {
 BatchDecision DecideBatch(int64_t queue_size, int64_t oldest_enqueue_us, int64_t max_batch,
                           int64_t max_queue_delay_us, int64_t now_us);
 
+// Whether new arrivals at a stage queue must wake the lanes hosting it. The lanes were woken
+// for the items already queued: each is running a batch or waits on the timer of the oldest
+// item's queue delay, which arrivals behind it do not move. So arrivals at a queue that held
+// items matter only when they complete a batch (queued_after >= max_batch) or carry a
+// deadline earlier than any queued one (earliest_new_deadline_us < deadline_bound_before_us;
+// INT64_MAX = none). Waking a lane that waits for its batch to fill on every arrival cost the
+// submitting thread a futex wake and the lane a trip through the scheduler per item.
+bool ArrivalNeedsWake(int64_t queued_before, int64_t queued_after, int64_t max_batch,
+                      int64_t deadline_bound_before_us, int64_t earliest_new_deadline_us);
+
 // A stage whose batch is ready, as seen by a lane choosing what to serve next.
 struct ReadyStage {
   int queue_index = 0;          // which queue (the engine keeps one per model)

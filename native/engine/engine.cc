@@ -1,5 +1,7 @@
 #include "engine/engine.h"
 
+#include "engine/batch_policy.h"
+
 #include <algorithm>
 #include <cstring>
 #include <string>
@@ -189,16 +191,26 @@ Status Engine::SubmitTensors(int64_t n, const uint64_t* tickets, const void* con
     return Status::Unavailable("the engine is closed");
   }
   ModelQueue& model_queue = state_.queues[first_model];
+  const int64_t queued_before = model_queue.queue.size();
+  const int64_t deadline_bound_before = model_queue.queue.EarliestDeadlineBoundUs();
   const int64_t now_us = SteadyNowUs();
   bool any_accepted = false;
+  int64_t earliest_new_deadline_us = INT64_MAX;
   for (int64_t i = 0; i < n; ++i) {
     requests[i]->enqueue_us = now_us;
+    const int64_t deadline_us = requests[i]->deadline_us;
     const bool admitted = model_queue.queue.TryAdmit(&requests[i]);
     accepted[i] = admitted ? 1 : 0;
     any_accepted = any_accepted || admitted;
     if (!admitted) model_queue.stats.refusals++;
+    if (admitted && deadline_us > 0) earliest_new_deadline_us = std::min(earliest_new_deadline_us, deadline_us);
   }
-  if (any_accepted) state_.NotifyLanesHosting(first_model);
+  // The gear may have changed since it was read above; the lanes batch by the current one.
+  const int64_t max_batch = state_.CurrentGear()->params_by_model[first_model].max_batch;
+  if (any_accepted && ArrivalNeedsWake(queued_before, model_queue.queue.size(), max_batch, deadline_bound_before,
+                                       earliest_new_deadline_us)) {
+    state_.NotifyLanesHosting(first_model);
+  }
   return Status::Ok();  // refused requests are destroyed with `requests`
 }
 

@@ -146,6 +146,20 @@ TEST(BatchPolicyTritonRule) {
   CHECK_EQ(no_delay.batch_size, 1);
 }
 
+TEST(ArrivalNeedsWakeOnlyWhenItChangesTheLanesDecision) {
+  // An empty queue's first items: the lanes have no timer for them yet.
+  CHECK(ArrivalNeedsWake(0, 1, 8, INT64_MAX, INT64_MAX));
+  // Behind queued items, below a batch: the lanes' timer (the oldest item's delay) stands.
+  CHECK(!ArrivalNeedsWake(3, 4, 8, 500, 900));
+  CHECK(!ArrivalNeedsWake(3, 7, 8, INT64_MAX, INT64_MAX));
+  // A full batch is dispatched at once, so it needs a lane now.
+  CHECK(ArrivalNeedsWake(7, 8, 8, 500, 900));
+  CHECK(ArrivalNeedsWake(9, 10, 8, 500, 900));
+  // An earlier deadline than any queued one moves the lanes' sweep.
+  CHECK(ArrivalNeedsWake(3, 4, 8, 500, 400));
+  CHECK(ArrivalNeedsWake(3, 4, 8, INT64_MAX, 900));
+}
+
 TEST(ChooseReadyStageEarliestDeadlineFirst) {
   CHECK_EQ(ChooseReadyStage({}), -1);
   std::vector<ReadyStage> ready = {{0, INT64_MAX, 10, 1}, {1, 500, 50, 1}, {2, 400, 90, 1}};
