@@ -140,6 +140,30 @@ TEST(WaitingPartialBatchFollowsSetGear) {
   CHECK((f.log.BatchSizes() == std::vector<int64_t>{4, 4, 2}));
 }
 
+// Arrivals behind queued items do not wake the lane (ArrivalNeedsWake); the ones that change
+// its decision must, or they would wait for the oldest item's long delay.
+TEST(ArrivalsThatCompleteABatchOrBringAnEarlierDeadlineWakeTheLane) {
+  Fixture f(1, {{0}});
+  CHECK(f.Start(SingleStage(4, /*delay_us=*/60'000'000)).ok());
+  f.Submit(0, 1);
+  std::this_thread::sleep_for(20ms);  // the lane has seen it and waits on its 60 s timer
+  f.Submit(1, 2);
+  std::this_thread::sleep_for(20ms);
+  CHECK_EQ(f.collector.Count(), 0u);
+  f.Submit(3, 1);  // the fourth item: a full batch, dispatched at once
+  CHECK(f.collector.WaitFor(4, 5000ms));
+  CHECK((f.log.BatchSizes() == std::vector<int64_t>{4}));
+
+  f.Submit(4, 1);  // no deadline: the lane's timer is 60 s away
+  std::this_thread::sleep_for(20ms);
+  const int64_t deadline[1] = {Engine::NowUs() + 10'000};
+  f.Submit(5, 1, deadline);  // earlier than any queued deadline: the lane must sweep it
+  CHECK(f.collector.WaitFor(5, 5000ms));
+  std::lock_guard<std::mutex> lock(f.collector.mu);
+  CHECK_EQ(f.collector.results.back().ticket, 5u);
+  CHECK(f.collector.results.back().status == StatusCode::kTimeout);
+}
+
 TEST(MaxQueueDelayDispatchesPartialBatch) {
   Fixture f(1, {{0}});
   const int64_t delay_us = 50'000;
