@@ -13,6 +13,23 @@ namespace cascadeserve::bindings {
 
 namespace {
 
+// Typed-array argument i of the wanted element type: its first element and element count, from
+// one napi_get_typedarray_info (a check by node-addon-api's wrappers and the wrapper itself
+// cost one each, per argument, on every submit). False when it is not that typed array.
+template <typename T>
+bool TypedArg(const Napi::CallbackInfo& info, size_t i, napi_typedarray_type want, T** data, size_t* length) {
+  if (i >= info.Length()) return false;
+  napi_typedarray_type type;
+  void* first = nullptr;
+  napi_value buffer;
+  size_t offset;
+  if (napi_get_typedarray_info(info.Env(), info[i], &type, length, &first, &buffer, &offset) != napi_ok || type != want) {
+    return false;
+  }
+  *data = static_cast<T*>(first);  // N-API's data already points at the first element
+  return true;
+}
+
 // Plain reads of objects the TypeScript facade has validated (ts/engine/config.ts).
 int32_t I32(const Napi::Object& o, const char* key, int32_t fallback = 0) {
   Napi::Value v = o.Get(key);
@@ -334,27 +351,26 @@ void EngineHandle::CloseEngine() {
 Napi::Value EngineHandle::Submit(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   CS_THROW_CLOSED_IF(!engine_, env);
-  auto is = [&info](size_t i, napi_typedarray_type type) {
-    return info[i].IsTypedArray() && info[i].As<Napi::TypedArray>().TypedArrayType() == type;
-  };
-  CS_THROW_TYPE_IF(info.Length() < 6 || !is(0, napi_float64_array) || !is(1, napi_float32_array) ||
-                       !is(2, napi_float64_array) || !is(3, napi_int32_array) || !is(4, napi_uint8_array) ||
-                       !is(5, napi_uint8_array),
+  double* tickets = nullptr;
+  float* inputs = nullptr;
+  double* budgets = nullptr;
+  int32_t* priorities = nullptr;
+  uint8_t* detail = nullptr;
+  uint8_t* accepted = nullptr;
+  size_t n = 0, input_count = 0, budget_count = 0, priority_count = 0, detail_count = 0, accepted_count = 0;
+  CS_THROW_TYPE_IF(!TypedArg(info, 0, napi_float64_array, &tickets, &n) ||
+                       !TypedArg(info, 1, napi_float32_array, &inputs, &input_count) ||
+                       !TypedArg(info, 2, napi_float64_array, &budgets, &budget_count) ||
+                       !TypedArg(info, 3, napi_int32_array, &priorities, &priority_count) ||
+                       !TypedArg(info, 4, napi_uint8_array, &detail, &detail_count) ||
+                       !TypedArg(info, 5, napi_uint8_array, &accepted, &accepted_count),
                    env,
                    "submit(tickets, inputs, budgetsUs, priorities, detail, accepted): expected Float64Array, "
                    "Float32Array, Float64Array, Int32Array, Uint8Array, Uint8Array");
-  Napi::Float64Array tickets = info[0].As<Napi::Float64Array>();
-  Napi::Float32Array inputs = info[1].As<Napi::Float32Array>();
-  Napi::Float64Array budgets = info[2].As<Napi::Float64Array>();
-  Napi::Int32Array priorities = info[3].As<Napi::Int32Array>();
-  Napi::Uint8Array detail = info[4].As<Napi::Uint8Array>();
-  Napi::Uint8Array accepted = info[5].As<Napi::Uint8Array>();
-  const size_t n = tickets.ElementLength();
-  CS_THROW_TYPE_IF(budgets.ElementLength() != n || priorities.ElementLength() != n || detail.ElementLength() != n ||
-                       accepted.ElementLength() != n,
-                   env, "submit: tickets, budgetsUs, priorities, detail and accepted must have the same length");
+  CS_THROW_TYPE_IF(budget_count != n || priority_count != n || detail_count != n || accepted_count != n, env,
+                   "submit: tickets, budgetsUs, priorities, detail and accepted must have the same length");
   CS_THROW_TYPE_IF(engine_->item_elems() == 0, env, "submit: the engine takes typed inputs; use submitTensors");
-  CS_THROW_TYPE_IF(inputs.ElementLength() != n * static_cast<size_t>(engine_->item_elems()), env,
+  CS_THROW_TYPE_IF(input_count != n * static_cast<size_t>(engine_->item_elems()), env,
                    "submit: inputs must hold tickets.length * itemElems floats");
   std::vector<uint64_t> ids(n);
   for (size_t i = 0; i < n; ++i) {
@@ -364,9 +380,9 @@ Napi::Value EngineHandle::Submit(const Napi::CallbackInfo& info) {
     ids[i] = static_cast<uint64_t>(ticket);
   }
   std::vector<int64_t> deadlines(n);
-  DeadlinesFromBudgetsUs(budgets.Data(), static_cast<int64_t>(n), Engine::NowUs(), deadlines.data());
-  CS_THROW_IF_ERROR(env, engine_->Submit(static_cast<int64_t>(n), ids.data(), inputs.Data(), deadlines.data(),
-                                         priorities.Data(), detail.Data(), accepted.Data()));
+  DeadlinesFromBudgetsUs(budgets, static_cast<int64_t>(n), Engine::NowUs(), deadlines.data());
+  CS_THROW_IF_ERROR(env, engine_->Submit(static_cast<int64_t>(n), ids.data(), inputs, deadlines.data(), priorities,
+                                         detail, accepted));
   return env.Undefined();
 }
 
@@ -380,33 +396,32 @@ Napi::Value EngineHandle::Submit(const Napi::CallbackInfo& info) {
 Napi::Value EngineHandle::SubmitTensors(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   CS_THROW_CLOSED_IF(!engine_, env);
-  auto is = [&info](size_t i, napi_typedarray_type type) {
-    return info[i].IsTypedArray() && info[i].As<Napi::TypedArray>().TypedArrayType() == type;
-  };
-  CS_THROW_TYPE_IF(info.Length() < 8 || !is(0, napi_float64_array) || !info[1].IsArray() || !info[2].IsNumber() ||
-                       !is(3, napi_int32_array) || !is(4, napi_float64_array) || !is(5, napi_int32_array) ||
-                       !is(6, napi_uint8_array) || !is(7, napi_uint8_array),
+  double* tickets = nullptr;
+  int32_t* lengths = nullptr;
+  double* budgets = nullptr;
+  int32_t* priorities = nullptr;
+  uint8_t* detail = nullptr;
+  uint8_t* accepted = nullptr;
+  size_t n = 0, length_count = 0, budget_count = 0, priority_count = 0, detail_count = 0, accepted_count = 0;
+  CS_THROW_TYPE_IF(!TypedArg(info, 0, napi_float64_array, &tickets, &n) || info.Length() < 8 || !info[1].IsArray() ||
+                       !info[2].IsNumber() || !TypedArg(info, 3, napi_int32_array, &lengths, &length_count) ||
+                       !TypedArg(info, 4, napi_float64_array, &budgets, &budget_count) ||
+                       !TypedArg(info, 5, napi_int32_array, &priorities, &priority_count) ||
+                       !TypedArg(info, 6, napi_uint8_array, &detail, &detail_count) ||
+                       !TypedArg(info, 7, napi_uint8_array, &accepted, &accepted_count),
                    env,
                    "submitTensors(tickets, tensors, length, lengths, budgetsUs, priorities, detail, accepted): "
                    "expected Float64Array, Array, number, Int32Array, Float64Array, Int32Array, Uint8Array, "
                    "Uint8Array");
-  Napi::Float64Array tickets = info[0].As<Napi::Float64Array>();
   Napi::Array tensor_list = info[1].As<Napi::Array>();
   const double length_value = info[2].As<Napi::Number>().DoubleValue();
-  Napi::Int32Array lengths = info[3].As<Napi::Int32Array>();
-  Napi::Float64Array budgets = info[4].As<Napi::Float64Array>();
-  Napi::Int32Array priorities = info[5].As<Napi::Int32Array>();
-  Napi::Uint8Array detail = info[6].As<Napi::Uint8Array>();
-  Napi::Uint8Array accepted = info[7].As<Napi::Uint8Array>();
   const ItemLayout& layout = engine_->layout();
-  const size_t n = tickets.ElementLength();
-  CS_THROW_TYPE_IF(budgets.ElementLength() != n || priorities.ElementLength() != n || detail.ElementLength() != n ||
-                       accepted.ElementLength() != n,
-                   env, "submitTensors: tickets, budgetsUs, priorities, detail and accepted must have the same length");
+  CS_THROW_TYPE_IF(budget_count != n || priority_count != n || detail_count != n || accepted_count != n, env,
+                   "submitTensors: tickets, budgetsUs, priorities, detail and accepted must have the same length");
   CS_THROW_TYPE_IF(!(length_value >= 0 && length_value <= 2147483647.0) || length_value != static_cast<int32_t>(length_value), env,
                    "submitTensors: length must be an integer from 0 to 2^31 - 1");
   const int32_t length = static_cast<int32_t>(length_value);
-  CS_THROW_TYPE_IF(layout.dynamic ? lengths.ElementLength() != n : lengths.ElementLength() != 0, env,
+  CS_THROW_TYPE_IF(layout.dynamic ? length_count != n : length_count != 0, env,
                    "submitTensors: lengths must have one entry per item with a dynamic axis, none without");
   CS_THROW_TYPE_IF(tensor_list.Length() != layout.inputs.size(), env, "submitTensors: one tensor per engine input");
   std::vector<const void*> tensors(layout.inputs.size());
@@ -425,11 +440,11 @@ Napi::Value EngineHandle::SubmitTensors(const Napi::CallbackInfo& info) {
     ids[i] = static_cast<uint64_t>(ticket);
   }
   std::vector<int64_t> deadlines(n);
-  DeadlinesFromBudgetsUs(budgets.Data(), static_cast<int64_t>(n), Engine::NowUs(), deadlines.data());
+  DeadlinesFromBudgetsUs(budgets, static_cast<int64_t>(n), Engine::NowUs(), deadlines.data());
   CS_THROW_IF_ERROR(env, engine_->SubmitTensors(static_cast<int64_t>(n), ids.data(), tensors.data(),
                                                 static_cast<int>(tensors.size()), length,
-                                                layout.dynamic ? lengths.Data() : nullptr, deadlines.data(),
-                                                priorities.Data(), detail.Data(), accepted.Data()));
+                                                layout.dynamic ? lengths : nullptr, deadlines.data(), priorities,
+                                                detail, accepted));
   return env.Undefined();
 }
 

@@ -344,9 +344,11 @@ export class CascadeEngine {
         promises[i] = Promise.resolve({ status: 'overloaded', predictedClass: -1, certainty: 0, exitStage: -1, model: this.#config.models[0].name, queuedUs: 0, computeUs: 0 });
       }
     }
-    if (this.#pending.size > 0) {
+    // The loop is held open from the first item in flight until #settle finds none: one
+    // crossing per idle-to-busy change, not one per submit.
+    if (idle && this.#pending.size > 0) {
       raw.setRef(true);
-      if (idle) this.#waitSpin.onIdleSubmit();
+      this.#waitSpin.onIdleSubmit();
     }
     return promises;
   }
