@@ -172,7 +172,7 @@ export async function runEngineBench(opts: { quick?: boolean; record?: boolean }
     [`one-item submit, JavaScript thread us per call ${cheapest.name}`, median(oneItem), '-', 'a lane gathering a batch meanwhile'],
     ...tokenRows(tokens),
   ]);
-  const path = writeResult('engine', { description: 'engine hot path: core C++ microbenchmarks, saturation vs C API loop, per-request overhead, low-load latency (medians over repetitions)', results }, opts.record ?? false);
+  const path = writeResult('engine', { description: 'engine hot path: core C++ microbenchmarks, saturation vs C API loop, per-request overhead, low-load latency, one-item submit time on the JavaScript thread (medians over repetitions)', results }, opts.record ?? false);
   return { text, path, results };
 }
 

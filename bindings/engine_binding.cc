@@ -30,6 +30,41 @@ bool TypedArg(const Napi::CallbackInfo& info, size_t i, napi_typedarray_type wan
   return true;
 }
 
+// The per-item columns both submits take besides their inputs: tickets at argument 0, then
+// budgetsUs, priorities, detail and accepted at arguments `from` to `from + 3`.
+struct ItemColumns {
+  double* tickets = nullptr;
+  double* budgets = nullptr;
+  int32_t* priorities = nullptr;
+  uint8_t* detail = nullptr;
+  uint8_t* accepted = nullptr;
+  size_t n = 0, budget_count = 0, priority_count = 0, detail_count = 0, accepted_count = 0;
+
+  // False when an argument is not the typed array it should be.
+  bool Read(const Napi::CallbackInfo& info, size_t from) {
+    return TypedArg(info, 0, napi_float64_array, &tickets, &n) &&
+           TypedArg(info, from, napi_float64_array, &budgets, &budget_count) &&
+           TypedArg(info, from + 1, napi_int32_array, &priorities, &priority_count) &&
+           TypedArg(info, from + 2, napi_uint8_array, &detail, &detail_count) &&
+           TypedArg(info, from + 3, napi_uint8_array, &accepted, &accepted_count);
+  }
+  bool SameLength() const {
+    return budget_count == n && priority_count == n && detail_count == n && accepted_count == n;
+  }
+  // The engine's ticket ids and absolute deadlines; false when a ticket is not an integer from
+  // 0 to 2^53 (the facade's counter; the guard keeps the conversion defined for NaN or -1).
+  bool IdsAndDeadlines(std::vector<uint64_t>* ids, std::vector<int64_t>* deadlines) const {
+    ids->resize(n);
+    for (size_t i = 0; i < n; ++i) {
+      if (!(tickets[i] >= 0 && tickets[i] <= 9007199254740992.0)) return false;
+      (*ids)[i] = static_cast<uint64_t>(tickets[i]);
+    }
+    deadlines->resize(n);
+    DeadlinesFromBudgetsUs(budgets, static_cast<int64_t>(n), Engine::NowUs(), deadlines->data());
+    return true;
+  }
+};
+
 // Plain reads of objects the TypeScript facade has validated (ts/engine/config.ts).
 int32_t I32(const Napi::Object& o, const char* key, int32_t fallback = 0) {
   Napi::Value v = o.Get(key);
@@ -351,38 +386,22 @@ void EngineHandle::CloseEngine() {
 Napi::Value EngineHandle::Submit(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   CS_THROW_CLOSED_IF(!engine_, env);
-  double* tickets = nullptr;
+  ItemColumns c;
   float* inputs = nullptr;
-  double* budgets = nullptr;
-  int32_t* priorities = nullptr;
-  uint8_t* detail = nullptr;
-  uint8_t* accepted = nullptr;
-  size_t n = 0, input_count = 0, budget_count = 0, priority_count = 0, detail_count = 0, accepted_count = 0;
-  CS_THROW_TYPE_IF(!TypedArg(info, 0, napi_float64_array, &tickets, &n) ||
-                       !TypedArg(info, 1, napi_float32_array, &inputs, &input_count) ||
-                       !TypedArg(info, 2, napi_float64_array, &budgets, &budget_count) ||
-                       !TypedArg(info, 3, napi_int32_array, &priorities, &priority_count) ||
-                       !TypedArg(info, 4, napi_uint8_array, &detail, &detail_count) ||
-                       !TypedArg(info, 5, napi_uint8_array, &accepted, &accepted_count),
-                   env,
+  size_t input_count = 0;
+  CS_THROW_TYPE_IF(!c.Read(info, 2) || !TypedArg(info, 1, napi_float32_array, &inputs, &input_count), env,
                    "submit(tickets, inputs, budgetsUs, priorities, detail, accepted): expected Float64Array, "
                    "Float32Array, Float64Array, Int32Array, Uint8Array, Uint8Array");
-  CS_THROW_TYPE_IF(budget_count != n || priority_count != n || detail_count != n || accepted_count != n, env,
+  CS_THROW_TYPE_IF(!c.SameLength(), env,
                    "submit: tickets, budgetsUs, priorities, detail and accepted must have the same length");
   CS_THROW_TYPE_IF(engine_->item_elems() == 0, env, "submit: the engine takes typed inputs; use submitTensors");
-  CS_THROW_TYPE_IF(input_count != n * static_cast<size_t>(engine_->item_elems()), env,
+  CS_THROW_TYPE_IF(input_count != c.n * static_cast<size_t>(engine_->item_elems()), env,
                    "submit: inputs must hold tickets.length * itemElems floats");
-  std::vector<uint64_t> ids(n);
-  for (size_t i = 0; i < n; ++i) {
-    // The facade's counter; the guard keeps the conversion in range (NaN or -1 would be UB).
-    const double ticket = tickets[i];
-    CS_THROW_TYPE_IF(!(ticket >= 0 && ticket <= 9007199254740992.0), env, "submit: tickets must be integers from 0 to 2^53");
-    ids[i] = static_cast<uint64_t>(ticket);
-  }
-  std::vector<int64_t> deadlines(n);
-  DeadlinesFromBudgetsUs(budgets, static_cast<int64_t>(n), Engine::NowUs(), deadlines.data());
-  CS_THROW_IF_ERROR(env, engine_->Submit(static_cast<int64_t>(n), ids.data(), inputs, deadlines.data(), priorities,
-                                         detail, accepted));
+  std::vector<uint64_t> ids;
+  std::vector<int64_t> deadlines;
+  CS_THROW_TYPE_IF(!c.IdsAndDeadlines(&ids, &deadlines), env, "submit: tickets must be integers from 0 to 2^53");
+  CS_THROW_IF_ERROR(env, engine_->Submit(static_cast<int64_t>(c.n), ids.data(), inputs, deadlines.data(),
+                                         c.priorities, c.detail, c.accepted));
   return env.Undefined();
 }
 
@@ -396,27 +415,20 @@ Napi::Value EngineHandle::Submit(const Napi::CallbackInfo& info) {
 Napi::Value EngineHandle::SubmitTensors(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   CS_THROW_CLOSED_IF(!engine_, env);
-  double* tickets = nullptr;
+  ItemColumns c;
   int32_t* lengths = nullptr;
-  double* budgets = nullptr;
-  int32_t* priorities = nullptr;
-  uint8_t* detail = nullptr;
-  uint8_t* accepted = nullptr;
-  size_t n = 0, length_count = 0, budget_count = 0, priority_count = 0, detail_count = 0, accepted_count = 0;
-  CS_THROW_TYPE_IF(!TypedArg(info, 0, napi_float64_array, &tickets, &n) || info.Length() < 8 || !info[1].IsArray() ||
-                       !info[2].IsNumber() || !TypedArg(info, 3, napi_int32_array, &lengths, &length_count) ||
-                       !TypedArg(info, 4, napi_float64_array, &budgets, &budget_count) ||
-                       !TypedArg(info, 5, napi_int32_array, &priorities, &priority_count) ||
-                       !TypedArg(info, 6, napi_uint8_array, &detail, &detail_count) ||
-                       !TypedArg(info, 7, napi_uint8_array, &accepted, &accepted_count),
+  size_t length_count = 0;
+  CS_THROW_TYPE_IF(!c.Read(info, 4) || !info[1].IsArray() || !info[2].IsNumber() ||
+                       !TypedArg(info, 3, napi_int32_array, &lengths, &length_count),
                    env,
                    "submitTensors(tickets, tensors, length, lengths, budgetsUs, priorities, detail, accepted): "
                    "expected Float64Array, Array, number, Int32Array, Float64Array, Int32Array, Uint8Array, "
                    "Uint8Array");
+  const size_t n = c.n;
   Napi::Array tensor_list = info[1].As<Napi::Array>();
   const double length_value = info[2].As<Napi::Number>().DoubleValue();
   const ItemLayout& layout = engine_->layout();
-  CS_THROW_TYPE_IF(budget_count != n || priority_count != n || detail_count != n || accepted_count != n, env,
+  CS_THROW_TYPE_IF(!c.SameLength(), env,
                    "submitTensors: tickets, budgetsUs, priorities, detail and accepted must have the same length");
   CS_THROW_TYPE_IF(!(length_value >= 0 && length_value <= 2147483647.0) || length_value != static_cast<int32_t>(length_value), env,
                    "submitTensors: length must be an integer from 0 to 2^31 - 1");
@@ -433,18 +445,13 @@ Napi::Value EngineHandle::SubmitTensors(const Napi::CallbackInfo& info) {
                      "submitTensors: a tensor's size does not match tickets.length items at `length`");
     tensors[k] = static_cast<const uint8_t*>(a.ArrayBuffer().Data()) + a.ByteOffset();
   }
-  std::vector<uint64_t> ids(n);
-  for (size_t i = 0; i < n; ++i) {
-    const double ticket = tickets[i];
-    CS_THROW_TYPE_IF(!(ticket >= 0 && ticket <= 9007199254740992.0), env, "submitTensors: tickets must be integers from 0 to 2^53");
-    ids[i] = static_cast<uint64_t>(ticket);
-  }
-  std::vector<int64_t> deadlines(n);
-  DeadlinesFromBudgetsUs(budgets, static_cast<int64_t>(n), Engine::NowUs(), deadlines.data());
+  std::vector<uint64_t> ids;
+  std::vector<int64_t> deadlines;
+  CS_THROW_TYPE_IF(!c.IdsAndDeadlines(&ids, &deadlines), env, "submitTensors: tickets must be integers from 0 to 2^53");
   CS_THROW_IF_ERROR(env, engine_->SubmitTensors(static_cast<int64_t>(n), ids.data(), tensors.data(),
                                                 static_cast<int>(tensors.size()), length,
-                                                layout.dynamic ? lengths : nullptr, deadlines.data(), priorities,
-                                                detail, accepted));
+                                                layout.dynamic ? lengths : nullptr, deadlines.data(), c.priorities,
+                                                c.detail, c.accepted));
   return env.Undefined();
 }
 
