@@ -1,14 +1,14 @@
 // The backlog gear policy's decisions on constructed inputs (ts/server/gear-policy.ts): down
 // only on a burst that would miss the SLO, to the most accurate gear that would not; not on one
-// the budget (or the gear's spare capacity over the horizon) absorbs; up only after the backlog drains, the load is inside the band and the
-// hold has passed; a single large request counted as backlog, not as arrival rate. Expected
+// the budget (or the gear's spare capacity over the horizon) absorbs; up only after the backlog drains, the better gear's
+// predicted wait is within half its budget (the hysteresis band) and the hold has passed; a single large request counted as backlog, not as arrival rate. Expected
 // gears are worked out by hand from the formulas in the comments.
 import t from 'tap';
 import { BacklogGearPolicy, policyGears, type PolicyGear } from '../ts/server/gear-policy.js';
 import { LoadMonitor } from '../ts/server/load-monitor.js';
 
 // sustained (items/s), service rate (items/s), budget (ms), own latency 0 (the whole backlog
-// is queued work; the Little's-law part has its own test); SLO 10 ms, horizon = SLO, band 3%.
+// is queued work; the Little's-law part has its own test); SLO 10 ms, horizon = SLO, up-wait fraction 0.5.
 // make(): the overload horizon set to the SLO as well, and a recent window of 1 s (at about
 // 1,000/s its noise is 3%, so the recent rates below are read as given); the defaults (4 SLOs,
 // 10 ms) have their own tests.
@@ -98,18 +98,25 @@ t.test('the items of normal operation are not queued work (Little\'s law)', asyn
   t.equal(p.queuedItems(0, 2, 900), 0, 'never below 0');
 });
 
-t.test('up: only once the backlog drains, the load is inside the band, and the hold has passed', async (t) => {
+t.test('up: only once the backlog drains, the better gear would wait within half its budget, and the hold has passed', async (t) => {
   const p = make();
   const at = (nowMs: number, rateQps: number, backlogItems: number, current = 2) => p.decide({ nowMs, rateQps, recentRateQps: rateQps, backlogItems, current });
-  // gear 0 qualifies: drain 1 / 1250 = 0.8 ms <= 0.25 * 10; load 850 < 0.97 * 1000
+  // gear 0 qualifies: drain 1 / 1250 = 0.8 ms <= 0.25 * 10; wait 0.8 + (850 - 1000) * 10 / 1250 = -0.4 ms <= 0.5 * 6
   t.same(at(1000, 850, 1), { gear: 2, reason: 'stay' }, 'the hold starts');
   t.same(at(1100, 850, 1), { gear: 2, reason: 'stay' });
   t.same(at(1199, 850, 1), { gear: 2, reason: 'stay' }, 'held 199 of 200 ms');
   t.same(at(1200, 850, 1), { gear: 0, reason: 'drained' }, 'held one window');
 
-  // The band: 980/s is below gear 0's sustained 1000 but not below 970: gear 1 (980 < 1940).
-  t.same(at(2000, 980, 0), { gear: 2, reason: 'stay' });
-  t.same(at(2200, 980, 0), { gear: 1, reason: 'drained' }, 'not gear 0: inside its band');
+  // The band is on the predicted wait (the down rule's, over the 10 ms overload horizon): up to
+  // gear 0 while (load - 1000) * 10 / 1250 <= 0.5 * 6 ms, i.e. up to 1375/s; down from it only
+  // above 6 ms, 1750/s. At 1300/s (2.4 ms) gear 0, although above its sustained 1000/s: its queue
+  // absorbs the excess over the horizon.
+  t.same(at(2000, 1300, 0), { gear: 2, reason: 'stay' });
+  t.same(at(2200, 1300, 0), { gear: 0, reason: 'drained' }, 'gear 0 above its sustained capacity, inside its band');
+  // 1400/s: 3.2 ms > 3 for gear 0; gear 1: (1400 - 2000) * 10 / 2500 < 0
+  t.same(at(2300, 1400, 0), { gear: 2, reason: 'stay' });
+  t.same(at(2500, 1400, 0), { gear: 1, reason: 'drained' }, 'not gear 0: outside its band');
+  t.same(make().decide({ nowMs: 0, rateQps: 1400, recentRateQps: 1400, backlogItems: 0, current: 0 }), { gear: 0, reason: 'stay' }, 'the same load on gear 0 does not take it down (3.2 <= 6 ms): hysteresis');
 
   // The backlog: 5 items drain in 4 ms under gear 0 (> 2.5 ms), in 2 ms under gear 1.
   t.same(at(3000, 100, 5), { gear: 2, reason: 'stay' });
@@ -193,7 +200,7 @@ t.test('policyGears: the plan fields when present, derived figures for older pla
   t.same(noUtil, { sustainedQps: 2000, serviceRateQps: 8000, budgetMs: 7, ownLatencyMs: 3 });
   t.throws(() => new BacklogGearPolicy([], { sloMs: 10 }), /gears must not be empty/);
   t.throws(() => new BacklogGearPolicy(gears, { sloMs: 0 }), /sloMs must be a finite number > 0/);
-  t.throws(() => new BacklogGearPolicy(gears, { sloMs: 10, upBand: 1 }), /upBand must be a finite number in \[0, 1\)/);
+  t.throws(() => new BacklogGearPolicy(gears, { sloMs: 10, upWaitFraction: 1 }), /upWaitFraction must be a finite number in \[0, 1\)/);
   t.throws(() => new BacklogGearPolicy(gears, { sloMs: 10, holdMs: -1 }), /upSwitchHoldMs must be a finite number >= 0/);
 });
 
@@ -217,8 +224,10 @@ t.test('failing: items failing for load take the gear that holds the load at the
   t.same(make().decide({ nowMs: 0, rateQps: 1500, backlogItems: 0, current: 0, failedRateQps: 1000 }), { gear: 2, reason: 'failing' });
   const q = make();
   q.decide({ nowMs: 0, rateQps: 800, backlogItems: 0, current: 0, failedRateQps: 40 });
-  // load 770 >= 0.97 x 760 x 2^(t / 10 s): gear 0 is not taken back, although the plan would
-  for (let now = 300; now <= 600; now += 50) t.same(q.decide({ nowMs: now, rateQps: 770, recentRateQps: 770, backlogItems: 0, current: 1 }), { gear: 1, reason: 'stay' }, `t=${now}: above what gear 0 holds here`);
+  // load 1100 over gear 0's capacity here, 760 x 2^(t / 10 s) (0.776-0.792 of the plan's 1000):
+  // the wait reads (1100 / 0.792 - 1000) * 10 / 1250 = 3.1 ms > 0.5 * 6 at best, so gear 0 is not
+  // taken back, although at the plan's capacity it would be (0.8 ms)
+  for (let now = 300; now <= 600; now += 50) t.same(q.decide({ nowMs: now, rateQps: 1100, recentRateQps: 1100, backlogItems: 0, current: 1 }), { gear: 1, reason: 'stay' }, `t=${now}: above what gear 0 holds here`);
   // load 700: up once the hold (200 ms) has passed, at t = 900
   const ups: [number, unknown][] = [];
   for (let now = 700; now <= 900; now += 50) ups.push([now, q.decide({ nowMs: now, rateQps: 700, recentRateQps: 700, backlogItems: 0, current: 1 })]);

@@ -53,7 +53,7 @@ origins call the server (CORS headers, preflights answered); without it, no CORS
     { name: 'port', kind: 'integer', min: 0, max: 65535, default: 8000, help: 'REST port (0: a free one)' },
     { name: 'grpc-port', kind: 'integer', min: 0, max: 65535, default: 8001, help: 'gRPC port (0: gRPC off; a free one when --port is 0 and this flag is not given)' },
     { name: 'overload-status', kind: 'choice', choices: ['429', '503'], default: '429', help: 'HTTP status of a request refused for overload' },
-    { name: 'up-switch-hold-ms', kind: 'number', value: 'MS', min: 0, max: kHourMs, help: 'how long the backlog must stay drained and the load below the band before a more accurate gear (default: --load-window-ms)' },
+    { name: 'up-switch-hold-ms', kind: 'number', value: 'MS', min: 0, max: kHourMs, help: 'how long the backlog must stay drained and the more accurate gear\'s predicted wait within half its budget before that gear (default: --load-window-ms)' },
     { name: 'overload-horizon-ms', kind: 'number', value: 'MS', min: 0, max: kHourMs, help: 'how far ahead arrivals above a gear\'s capacity count towards a down-switch (default: the plan\'s policy.overloadHorizonMs, else 4 x the SLO)' },
     { name: 'log-level', kind: 'choice', choices: kLogLevels, default: 'info', help: 'the log stream\'s level (stderr, JSON lines)' },
     { name: 'quiet', kind: 'boolean', help: '--log-level warn and no banner' },

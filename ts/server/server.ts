@@ -54,7 +54,7 @@ export interface ServerOptions {
   maxInFlightImages?: number;
   /** Status of overload refusals; both carry Retry-After. Default 429. */
   overloadStatus?: 429 | 503;
-  /** How long the up-switch condition (drained backlog, load below the band) must hold before a more accurate gear. Default: loadWindowMs. */
+  /** How long the up-switch condition (drained backlog, the better gear's predicted wait within half its budget) must hold before a more accurate gear. Default: loadWindowMs. */
   upSwitchHoldMs?: number;
   /** How far ahead the gear policy counts arrivals above a gear's capacity, ms. Default: the plan's policy.overloadHorizonMs, else 4 x the SLO. */
   overloadHorizonMs?: number;
