@@ -128,7 +128,7 @@ export interface BacklogPolicyOptions {
    * Up only when an arrival under the better gear would wait at most this fraction of its
    * budget (the down rule's prediction: the queued work's drain plus the excess arrivals over
    * the horizon). Default 0.5: in the switching simulator on the evaluation's tuning seeds 0.25
-   * held less, 0.75 more on one cell and less on two (docs/gear-switching.md).
+   * held less, 0.75 more on some cells and less on others (docs/gear-switching.md).
    */
   upWaitFraction?: number;
   /** How fast the host scale measured at a `failing` switch returns to the plan's (1): it doubles every this many ms. Default 10,000. */
