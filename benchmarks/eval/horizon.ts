@@ -46,8 +46,8 @@ export interface HorizonTuning {
   heldoutCount: number;
 }
 
-/** Simulated capacity of `plan` under the server's policy with the given overload horizon, per tuning seed. */
-export function simulatedCapacities(plan: Plan, o: HorizonTuning, overloadHorizonMs: number): number[] {
+/** Simulated capacity of `plan` under the server's policy with the given overload horizon (undefined: the policy's default), per tuning seed. */
+export function simulatedCapacities(plan: Plan, o: HorizonTuning, overloadHorizonMs: number | undefined): number[] {
   const { gears, modelTimeUs } = simGearsFromPlan(plan, o.profile);
   const figures = policyGears(plan.gears, plan.slo.p95Ms, plan.lanes.length);
   const sloMs = plan.slo.p95Ms;
@@ -61,7 +61,7 @@ export function simulatedCapacities(plan: Plan, o: HorizonTuning, overloadHorizo
         seed,
         sloMs,
         target: o.targetVal,
-        policy: new BacklogGearPolicy(figures, { sloMs, holdMs: kServerMonitor.windowMs, recentMs: kServerMonitor.recentMs, overloadHorizonMs }),
+        policy: new BacklogGearPolicy(figures, { sloMs, holdMs: kServerMonitor.windowMs, recentMs: kServerMonitor.recentMs, ...(overloadHorizonMs !== undefined ? { overloadHorizonMs } : {}) }),
       });
     return bracketedCapacity(passes, Math.max(20, o.guessQps)).qps;
   });

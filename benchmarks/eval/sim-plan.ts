@@ -17,13 +17,12 @@
 // outcomes on the azure trace have differed from the engine's), so it ranks, it does not report.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { simGearsFromPlan } from '../../planner/switching-simulator.js';
 import { packageRoot } from '../../ts/contracts/package-root.js';
 import { validatePlan } from '../../ts/contracts/plan-schema.js';
 import { validateProfile } from '../../ts/contracts/profile-schema.js';
-import { BacklogGearPolicy, policyGears } from '../../ts/server/gear-policy.js';
-import { bracketedCapacity, kServerMonitor, scaleBatchTimes, simulatedRunPasses } from '../../testkit/switching-sim.js';
-import { makeTrace, type TraceShape } from '../../testkit/traces.js';
+import { scaleBatchTimes } from '../../testkit/switching-sim.js';
+import type { TraceShape } from '../../testkit/traces.js';
+import { simulatedCapacities } from './horizon.js';
 import { median } from './measure.js';
 
 const args = process.argv.slice(2);
@@ -59,19 +58,10 @@ for (const path of planPaths) {
   const target = targetArg !== undefined ? positive('--target', targetArg) : plan.accuracyObjective?.target;
   if (target === undefined) throw new Error(`${path}: the plan has no accuracy target (a one-gear baseline?): give --target`);
   const overloadHorizonMs = horizonArg !== undefined ? positive('--overload-horizon-ms', horizonArg) : plan.policy?.overloadHorizonMs;
-  const { gears, modelTimeUs } = simGearsFromPlan(plan, profile);
-  const figures = policyGears(plan.gears, plan.slo.p95Ms, plan.lanes.length);
-  const sloMs = plan.slo.p95Ms;
   // a one-gear baseline's range is unbounded (maxQps 1e9): its lanes' rate at its expected cost instead
   const g0 = plan.gears[0];
-  const guess = guessArg !== undefined ? positive('--guess', guessArg) : Math.max(20, Math.min(g0.maxQps, (plan.lanes.length * 1e6) / g0.expectedCostUs));
-  const qps = seeds.map((seed) =>
-    bracketedCapacity((scale) => {
-      const timesUs = Float64Array.from(makeTrace(trace, scale, dayMs, seed, heldoutCount).sendMs, (x) => x * 1000);
-      const policy = new BacklogGearPolicy(figures, { sloMs, holdMs: kServerMonitor.windowMs, recentMs: kServerMonitor.recentMs, ...(overloadHorizonMs !== undefined ? { overloadHorizonMs } : {}) });
-      return simulatedRunPasses({ modelTimeUs, gears, lanes: plan.lanes.length, timesUs, seed, sloMs, target, policy });
-    }, guess).qps,
-  );
+  const guess = guessArg !== undefined ? positive('--guess', guessArg) : Math.min(g0.maxQps, (plan.lanes.length * 1e6) / g0.expectedCostUs);
+  const qps = simulatedCapacities(plan, { profile, trace, dayMs, tuningSeeds: seeds, targetVal: target, guessQps: guess, heldoutCount }, overloadHorizonMs);
   const name = path.replace(/^.*\//, '').replace(/\.json$/, '');
   console.log(`${name}: ${qps.map((q) => q.toFixed(0)).join(' / ')} mean QPS (seeds ${seeds.join(', ')}; median ${median(qps).toFixed(0)}), ${trace}, ${dayMs / 1000} s days, target ${(target * 100).toFixed(2)}%, overload horizon ${overloadHorizonMs ?? 'default'} ms`);
 }
