@@ -105,13 +105,15 @@ t.test('quick evaluation end to end', { skip: existsSync(join(zoo, 'cascade.json
       }
     }
   }
-  t.equal(s.fixedHardware.length, 1, 'a fixed-hardware view');
-  const f = s.fixedHardware[0];
-  t.equal(f.view, 'engine');
-  t.same(Object.keys(f.systems).sort(), [...systems].sort());
-  for (const sys of systems) {
-    const x = f.systems[sys];
-    t.ok(x.accuracy >= 0 && x.accuracy <= 1 && typeof x.p95Ms === 'number' && Number.isInteger(x.failed) && x.failed <= x.requests, `fixed hardware ${sys}: accuracy, p95Ms, failed`);
+  t.same(s.fixedHardware.map((x: { scaleStep: number }) => x.scaleStep), [1, 2], 'the fixed-hardware view at each step of the quick ladder');
+  t.ok(s.fixedHardware[1].scaleQps > s.fixedHardware[0].scaleQps * 1.99 && s.fixedHardware[1].scaleQps < s.fixedHardware[0].scaleQps * 2.01, 'step 2 replays twice the base scale');
+  for (const f of s.fixedHardware) {
+    t.equal(f.view, 'engine');
+    t.same(Object.keys(f.systems).sort(), [...systems].sort());
+    for (const sys of systems) {
+      const x = f.systems[sys];
+      t.ok(x.accuracy >= 0 && x.accuracy <= 1 && typeof x.p95Ms === 'number' && Number.isInteger(x.failed) && x.failed <= x.requests, `fixed hardware x${f.scaleStep} ${sys}: accuracy, p95Ms, failed`);
+    }
   }
   t.equal(s.meta.complete, true, 'the run says it finished');
   t.ok(s.meta.loadAverage.samples >= 2, 'the machine load was sampled');

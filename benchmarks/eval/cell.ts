@@ -314,11 +314,19 @@ export async function runCapacityCell(env: Env, c: CellSpec, onStart?: (r: CellR
 // chosen by the planner on validation data and checked on a tuning seed: a choice whose p95
 // misses there gives way to the next cheaper one); CascadeServe and MS+ are planned for the
 // most accurate gear at each load (the accuracy-latency view).
+// The view is measured at a ladder of scales, each a multiple of the base scale (the first at
+// which the most accurate cascade missed the SLO at the peak on a tuning seed): just past the
+// base the next cascade on the frontier already holds the peak and is only a tenth of a point
+// less accurate, so no switcher can gain much there; the higher steps are where a static choice
+// has to give up more. Every step is reported; the steps are fixed in the sizing, not chosen
+// on the reported seeds.
 
 export interface FixedSpec {
   trace: TraceShape;
   sloMs: number;
   dayMs: number;
+  /** Multiples of the base scale to measure, ascending (1 = the base scale itself). */
+  scaleSteps: number[];
 }
 
 export interface FixedSystem {
@@ -344,6 +352,8 @@ export interface FixedResult {
   sloMs: number;
   dayMs: number;
   scaleQps: number;
+  /** scaleQps as a multiple of the base scale (FixedSpec.scaleSteps); absent (1) in results recorded before the ladder. */
+  scaleStep?: number;
   peakQps: number;
   seeds: number[];
   frozenAt: string;
@@ -353,11 +363,11 @@ export interface FixedResult {
   systems: Partial<Record<CellSystem, FixedSystem>>;
 }
 
-export async function runFixedHardware(env: Env, f: FixedSpec): Promise<FixedResult> {
+/** Runs the fixed-hardware view at every step of f.scaleSteps; `measured` gets each step's result as it completes. */
+export async function runFixedHardware(env: Env, f: FixedSpec, measured: (r: FixedResult) => void): Promise<void> {
   const { sp } = env;
   const curves = tuningCurves(f.trace, f.dayMs, env.tuningSeeds);
   const peakRatioTuning = Math.max(...curves.map((x) => Math.max(...x)));
-  const name = (s: string) => join(env.planDir, `fixed-${env.view}-${f.trace}-${f.sloMs}ms-${s}.json`);
   const checks: FixedResult['tuningChecks'] = [];
   const tuneSeed = env.tuningSeeds[0];
   const heldAt = async (what: string, plan: Plan, file: string, scale: number): Promise<boolean> => {
@@ -372,83 +382,92 @@ export async function runFixedHardware(env: Env, f: FixedSpec): Promise<FixedRes
       await runner.close();
     }
   };
-  // the scale: 1.4x beyond what the most accurate cascade holds at the peak (planner), checked
+  const base = (await gearPlan(sp, { sloMs: f.sloMs, lanes: env.lanes, maxQps: env.planMaxQps, maxStages: 3, objective: 'accuracy', targetVal: 0 }, env.manifestPath)).plan;
+  // the base scale: 1.4x beyond what the most accurate cascade holds at the peak (planner), then
+  // x 1.4 while it still holds there on a tuning seed
+  const baseName = (s: string) => join(env.planDir, `fixed-${env.view}-${f.trace}-${f.sloMs}ms-${s}.json`);
   const top = [...sp.frontier].sort((a, b) => b.accuracy - a.accuracy)[0];
   const topSt = await staticGear(sp, top, env.lanes, f.sloMs);
-  const base = (await gearPlan(sp, { sloMs: f.sloMs, lanes: env.lanes, maxQps: env.planMaxQps, maxStages: 3, objective: 'accuracy', targetVal: 0 }, env.manifestPath)).plan;
-  let scale = Math.min(env.ceilingQps, (1.4 * topSt.topQps) / peakRatioTuning);
-  for (let i = 0; i < 2 && (await heldAt('most accurate cascade holds the peak?', oneGearPlan(base, topSt.gear, env.lanes), name('check-top'), scale)); i++) scale = Math.min(env.ceilingQps, scale * 1.4);
-  const peakQps = scale * peakRatioTuning;
-  // static and dynamic: the most accurate that hold the peak (planner), checked on a tuning seed
-  const choose = async (pool: typeof sp.frontier, what: string, dyn: boolean) => {
-    for (let skip = 0; skip < 3; skip++) {
-      const c = await mostAccurateHolding(sp, pool, peakQps, env.lanes, f.sloMs, skip);
-      if (!c) break;
-      const gear = dyn ? (await dynamicGear(sp, c.point, env.lanes, f.sloMs)).gear : c.gear;
-      const plan = oneGearPlan(base, gear, env.lanes);
-      if (await heldAt(`${what} ${describeGear(gear)}`, plan, name(`check-${what}`), scale)) return { plan, description: describeGear(gear) };
-    }
-    const cheapest = [...pool].sort((a, b) => a.expectedCostUs - b.expectedCostUs)[0];
-    const gear = dyn ? (await dynamicGear(sp, cheapest, env.lanes, f.sloMs)).gear : (await staticGear(sp, cheapest, env.lanes, f.sloMs)).gear;
-    return { plan: oneGearPlan(base, gear, env.lanes), description: `${describeGear(gear)} (no candidate held the peak on the tuning seed: the cheapest)` };
-  };
-  const maxQps = Math.max(env.planMaxQps, peakQps * 1.5);
+  let baseScale = Math.min(env.ceilingQps, (1.4 * topSt.topQps) / peakRatioTuning);
+  for (let i = 0; i < 2 && (await heldAt('most accurate cascade holds the peak?', oneGearPlan(base, topSt.gear, env.lanes), baseName('check-top'), baseScale)); i++) baseScale = Math.min(env.ceilingQps, baseScale * 1.4);
+  const baseChecks = [...checks];
+  // CascadeServe and MS+: one plan each for every step (fixed hardware: the plan does not know the load)
+  const maxQps = Math.max(env.planMaxQps, baseScale * Math.max(...f.scaleSteps) * peakRatioTuning * 1.5);
   const csPlan = (await gearPlan(sp, { sloMs: f.sloMs, lanes: env.lanes, maxQps, maxStages: 3, objective: 'accuracy', targetVal: 0 }, env.manifestPath)).plan;
   const msPlan = (await gearPlan(sp, { sloMs: f.sloMs, lanes: env.lanes, maxQps, maxStages: 1, objective: 'accuracy', targetVal: 0 }, env.manifestPath)).plan;
-  const plans: Partial<Record<CellSystem, { plan: Plan; description: string }>> = {
-    cascadeserve: { plan: csPlan, description: describePlan(csPlan) },
-    static: await choose(sp.frontier, 'static', false),
-    dynamic: await choose(sp.singles, 'dynamic', true),
-    msplus: { plan: msPlan, description: describePlan(msPlan) },
-    oracle: { plan: csPlan, description: describePlan(csPlan) },
-  };
-  for (const [k, v] of Object.entries(plans)) writePlanFile(name(k), v.plan);
-  const frozenAt = new Date().toISOString();
-  env.log(`[fixed ${env.view}] frozen ${frozenAt}: scale ${scale.toFixed(0)} QPS (peak ${peakQps.toFixed(0)}); ${Object.entries(plans).map(([k, v]) => `${k}: ${v.description.slice(0, 120)}`).join(' | ')}`);
-  const seeds = [...env.reportedSeeds];
-  const out: FixedResult = { view: env.view, trace: f.trace, sloMs: f.sloMs, dayMs: f.dayMs, scaleQps: scale, peakQps, seeds, frozenAt, tuningChecks: checks, systems: {} };
-  // interleaved as the capacity cells are: every system started, then per seed one trial each
-  const entries = Object.entries(plans) as [CellSystem, { plan: Plan; description: string }][];
-  const runners = new Map<CellSystem, Runner>();
-  const trials = new Map<CellSystem, FixedSystem['trials']>(entries.map(([k]) => [k, []]));
-  try {
-    for (const [system] of entries) {
-      const runner = await env.start(name(system), { oracle: system === 'oracle' });
-      runners.set(system, runner);
-      await runner.trial(makeTrace('constant', Math.max(20, scale * 0.2), Math.min(2000, f.dayMs), tuneSeed, env.heldoutCount));
-    }
-    for (const seed of seeds) {
-      for (const [system, p] of entries) {
-        const t = await runTrial(env, runners.get(system)!, p.plan, { trace: f.trace, dayMs: f.dayMs, sloMs: f.sloMs, drop: 0 }, seed, scale);
-        trials.get(system)!.push({ seed, s: t.s, switches: t.switches });
-        env.log(`  [fixed ${env.view}] ${system} seed ${seed}: acc ${pct(t.s.accuracy)} (gears ${pct(t.s.gearAccuracy)}), p95 ${f1(t.s.p95Ms)} ms, failed ${t.s.failed}/${t.s.requests}, switches ${t.switches}`);
+  for (const step of f.scaleSteps) {
+    checks.length = 0;
+    const scale = Math.min(env.ceilingQps, baseScale * step);
+    const peakQps = scale * peakRatioTuning;
+    const name = (s: string) => baseName(step === 1 ? s : `x${step}-${s}`);
+    // static and dynamic: the most accurate that hold the peak (planner), checked on a tuning seed
+    const choose = async (pool: typeof sp.frontier, what: string, dyn: boolean) => {
+      for (let skip = 0; skip < 3; skip++) {
+        const c = await mostAccurateHolding(sp, pool, peakQps, env.lanes, f.sloMs, skip);
+        if (!c) break;
+        const gear = dyn ? (await dynamicGear(sp, c.point, env.lanes, f.sloMs)).gear : c.gear;
+        const plan = oneGearPlan(base, gear, env.lanes);
+        if (await heldAt(`${what} ${describeGear(gear)}`, plan, name(`check-${what}`), scale)) return { plan, description: describeGear(gear) };
       }
-    }
-  } finally {
-    for (const r of runners.values()) await r.close();
-  }
-  for (const [system, p] of entries) {
-    const ts = trials.get(system)!;
-    const acc = ts.map((t) => t.s.accuracy);
-    const p95 = ts.map((t) => t.s.p95Ms);
-    out.systems[system] = {
-      system,
-      description: p.description,
-      planFile: name(system),
-      trials: ts,
-      accuracy: median(acc),
-      gearAccuracy: median(ts.map((t) => t.s.gearAccuracy)),
-      p95Ms: median(p95),
-      violationRate: median(ts.map((t) => t.s.violationRate)),
-      failed: ts.reduce((a, t) => a + t.s.failed, 0),
-      requests: ts.reduce((a, t) => a + t.s.requests, 0),
-      accuracyMin: Math.min(...acc),
-      accuracyMax: Math.max(...acc),
-      p95MinMs: Math.min(...p95),
-      p95MaxMs: Math.max(...p95),
+      const cheapest = [...pool].sort((a, b) => a.expectedCostUs - b.expectedCostUs)[0];
+      const gear = dyn ? (await dynamicGear(sp, cheapest, env.lanes, f.sloMs)).gear : (await staticGear(sp, cheapest, env.lanes, f.sloMs)).gear;
+      return { plan: oneGearPlan(base, gear, env.lanes), description: `${describeGear(gear)} (no candidate held the peak on the tuning seed: the cheapest)` };
     };
+    const plans: Partial<Record<CellSystem, { plan: Plan; description: string }>> = {
+      cascadeserve: { plan: csPlan, description: describePlan(csPlan) },
+      static: await choose(sp.frontier, 'static', false),
+      dynamic: await choose(sp.singles, 'dynamic', true),
+      msplus: { plan: msPlan, description: describePlan(msPlan) },
+      oracle: { plan: csPlan, description: describePlan(csPlan) },
+    };
+    for (const [k, v] of Object.entries(plans)) writePlanFile(name(k), v.plan);
+    const frozenAt = new Date().toISOString();
+    env.log(`[fixed ${env.view}] x${step} frozen ${frozenAt}: scale ${scale.toFixed(0)} QPS (peak ${peakQps.toFixed(0)}); ${Object.entries(plans).map(([k, v]) => `${k}: ${v.description.slice(0, 120)}`).join(' | ')}`);
+    const seeds = [...env.reportedSeeds];
+    const out: FixedResult = { view: env.view, trace: f.trace, sloMs: f.sloMs, dayMs: f.dayMs, scaleQps: scale, scaleStep: step, peakQps, seeds, frozenAt, tuningChecks: [...baseChecks, ...checks], systems: {} };
+    // interleaved as the capacity cells are: every system started, then per seed one trial each
+    const entries = Object.entries(plans) as [CellSystem, { plan: Plan; description: string }][];
+    const runners = new Map<CellSystem, Runner>();
+    const trials = new Map<CellSystem, FixedSystem['trials']>(entries.map(([k]) => [k, []]));
+    try {
+      for (const [system] of entries) {
+        const runner = await env.start(name(system), { oracle: system === 'oracle' });
+        runners.set(system, runner);
+        await runner.trial(makeTrace('constant', Math.max(20, scale * 0.2), Math.min(2000, f.dayMs), tuneSeed, env.heldoutCount));
+      }
+      for (const seed of seeds) {
+        for (const [system, p] of entries) {
+          const t = await runTrial(env, runners.get(system)!, p.plan, { trace: f.trace, dayMs: f.dayMs, sloMs: f.sloMs, drop: 0 }, seed, scale);
+          trials.get(system)!.push({ seed, s: t.s, switches: t.switches });
+          env.log(`  [fixed ${env.view}] x${step} ${system} seed ${seed}: acc ${pct(t.s.accuracy)} (gears ${pct(t.s.gearAccuracy)}), p95 ${f1(t.s.p95Ms)} ms, failed ${t.s.failed}/${t.s.requests}, switches ${t.switches}`);
+        }
+      }
+    } finally {
+      for (const r of runners.values()) await r.close();
+    }
+    for (const [system, p] of entries) {
+      const ts = trials.get(system)!;
+      const acc = ts.map((t) => t.s.accuracy);
+      const p95 = ts.map((t) => t.s.p95Ms);
+      out.systems[system] = {
+        system,
+        description: p.description,
+        planFile: name(system),
+        trials: ts,
+        accuracy: median(acc),
+        gearAccuracy: median(ts.map((t) => t.s.gearAccuracy)),
+        p95Ms: median(p95),
+        violationRate: median(ts.map((t) => t.s.violationRate)),
+        failed: ts.reduce((a, t) => a + t.s.failed, 0),
+        requests: ts.reduce((a, t) => a + t.s.requests, 0),
+        accuracyMin: Math.min(...acc),
+        accuracyMax: Math.max(...acc),
+        p95MinMs: Math.min(...p95),
+        p95MaxMs: Math.max(...p95),
+      };
+    }
+    measured(out);
+    env.onProgress?.();
   }
-  env.onProgress?.();
-  return out;
 }
 

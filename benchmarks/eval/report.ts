@@ -57,7 +57,7 @@ export function renderTables(s: Summary): string {
   const md: string[] = [];
   md.push(`Generated ${m.createdAt} by \`npm run eval${m.quick ? ' -- --quick' : ''}\` at commit ${m.commit.slice(0, 10)} on ${m.machine.cpus} CPU(s) (${m.machine.cpuModel}) in ${Math.round(m.wallS / 60)} min; ${m.complete ? 'every part ran' : '**the run did not finish every part: see "Not run"**'}. Machine load (1-minute load average, sampled through the run): median ${m.loadAverage.median.toFixed(1)}, ${m.loadAverage.min.toFixed(1)}-${m.loadAverage.max.toFixed(1)} on ${m.machine.cpus} cores. Every figure below comes from \`benchmarks/results/eval-summary.json\`.${m.quick ? ' **QUICK RUN: tiny trials, figures not meaningful.**' : ''}`, '');
   // parts kept from an earlier run (--add) were measured on other code: said where they are
-  const older = [...s.rows.filter((r) => r.commit).map((r) => `${cellName(r)} at ${r.commit!.slice(0, 10)}`), ...s.fixedHardware.filter((f) => f.commit).map((f) => `fixed hardware (${f.view} view, ${f.trace}, p95 ${f.sloMs} ms) at ${f.commit!.slice(0, 10)}`)];
+  const older = [...s.rows.filter((r) => r.commit).map((r) => `${cellName(r)} at ${r.commit!.slice(0, 10)}`), ...s.fixedHardware.filter((f) => f.commit).map((f) => `fixed hardware (${f.view} view, ${f.trace}, p95 ${f.sloMs} ms, ${f.scaleStep}x the base scale) at ${f.commit!.slice(0, 10)}`)];
   if (older.length) md.push(`**Measured at another commit** (kept from an earlier run by \`--add\`): ${older.join('; ')}.`, '');
   md.push(`Seeds (each a paired trace-and-image seed): tuning ${s.seeds.tuning.join(', ')} (plans, load histograms, baseline choices; never reported); reported ${s.seeds.reported.join(', ')}. Targets: the best single model's accuracy minus 0.5 / 1.5 / 3 points (${pct(m.bestHeld)} on the whole held-out half; a trial's own target is the best model's accuracy on the images that trial's requests carried, minus the drop), judged on the answers actually given (failures count as wrong).`, '');
 
@@ -83,7 +83,7 @@ export function renderTables(s: Summary): string {
     if (cs && st) {
       const gain = (cs.accuracy - st.accuracy) * 100;
       const ok = gain >= 0.3 && cs.p95Ms <= f.sloMs;
-      md.push(`| fixed hardware: CascadeServe >= static + 0.3 point, p95 within the SLO | ${f.view} view, ${f.trace}, p95 ${f.sloMs} ms, mean ${q(f.scaleQps)} QPS | ${gain >= 0 ? '+' : ''}${gain.toFixed(2)} point (${pct(cs.accuracy)} vs ${pct(st.accuracy)}), p95 ${ms(cs.p95Ms)} ms | ${ok ? 'yes' : '**no**'} |`);
+      md.push(`| fixed hardware: CascadeServe >= static + 0.3 point, p95 within the SLO | ${f.view} view, ${f.trace}, p95 ${f.sloMs} ms, ${f.scaleStep}x the base scale: mean ${q(f.scaleQps)} QPS | ${gain >= 0 ? '+' : ''}${gain.toFixed(2)} point (${pct(cs.accuracy)} vs ${pct(st.accuracy)}), p95 ${ms(cs.p95Ms)} ms | ${ok ? 'yes' : '**no**'} |`);
     }
   }
   md.push('');
@@ -111,7 +111,7 @@ export function renderTables(s: Summary): string {
 
   // fixed hardware
   for (const f of s.fixedHardware) {
-    md.push(`### Fixed hardware, ${f.view} view: ${f.trace} trace at mean ${q(f.scaleQps)} QPS (peak ${q(f.peakQps)}), p95 SLO ${f.sloMs} ms, ${f.dayMs / 1000} s days, seeds ${f.seeds.join(',')}`, '');
+    md.push(`### Fixed hardware, ${f.view} view: ${f.trace} trace at ${f.scaleStep}x the base scale, mean ${q(f.scaleQps)} QPS (peak ${q(f.peakQps)}), p95 SLO ${f.sloMs} ms, ${f.dayMs / 1000} s days, seeds ${f.seeds.join(',')}`, '');
     md.push('| system | accuracy (median [min-max]) | gear-weighted | p95 ms (median [min-max]) | 1 s windows over SLO | failed | what ran |', '| --- | --- | --- | --- | --- | --- | --- |');
     for (const [k, v] of Object.entries(f.systems)) {
       if (!v) continue;

@@ -79,6 +79,8 @@ export interface SummaryFixed {
   view: 'http' | 'engine';
   systems: Partial<Record<CellSystem, FixedSystemSummary>>;
   scaleQps: number;
+  /** scaleQps as a multiple of the base scale: the first at which the most accurate cascade missed the SLO at the peak on a tuning seed. */
+  scaleStep: number;
   peakQps: number;
   dayMs: number;
   seeds: number[];
@@ -161,6 +163,7 @@ export function buildSummary(cells: CellResult[], fixed: FixedResult[], tuning: 
         Object.entries(f.systems).map(([k, v]) => [k, { accuracy: v.accuracy, p95Ms: v.p95Ms, failed: v.failed, requests: v.requests, gearAccuracy: v.gearAccuracy, violationRate: v.violationRate, accuracyMin: v.accuracyMin, accuracyMax: v.accuracyMax, p95MinMs: v.p95MinMs, p95MaxMs: v.p95MaxMs, description: v.description }]),
       ),
       scaleQps: f.scaleQps,
+      scaleStep: f.scaleStep ?? 1,
       peakQps: f.peakQps,
       dayMs: f.dayMs,
       seeds: f.seeds,
