@@ -115,6 +115,12 @@ t.test('quick evaluation end to end', { skip: existsSync(join(zoo, 'cascade.json
       t.ok(x.accuracy >= 0 && x.accuracy <= 1 && typeof x.p95Ms === 'number' && Number.isInteger(x.failed) && x.failed <= x.requests, `fixed hardware x${f.scaleStep} ${sys}: accuracy, p95Ms, failed`);
     }
   }
+  // the fixed view's switched plans carry the overload horizon chosen for accuracy on the tuning seeds
+  for (const sys of ['cascadeserve', 'msplus']) {
+    const plan = JSON.parse(readFileSync(join(dir, 'eval-quick-plans', `fixed-engine-twitter-50ms-${sys}.json`), 'utf8'));
+    t.ok([50, 100, 200].includes(plan.policy?.overloadHorizonMs), `fixed hardware ${sys}: an overload horizon of 1, 2 or 4 SLOs (${plan.policy?.overloadHorizonMs})`);
+    t.match(plan.policy?.chosenBy, /highest median accuracy/, `fixed hardware ${sys}: chosen for accuracy`);
+  }
   t.equal(s.meta.complete, true, 'the run says it finished');
   t.ok(s.meta.loadAverage.samples >= 2, 'the machine load was sampled');
   const trials = JSON.parse(readFileSync(join(dir, 'eval-quick-trials.json'), 'utf8'));

@@ -93,11 +93,8 @@ export function bracketedCapacity(passes: (scale: number) => boolean, guess: num
 /** The server's load monitor defaults (ts/server/server.ts); the policy's hold is its window. */
 export const kServerMonitor = { windowMs: 200, bucketMs: 5, recentMs: 10 };
 
-/**
- * One simulated run of `gears` under `policy`, fed by a monitor with the server's defaults:
- * whether its p95 meets the SLO and its answered accuracy the target (to 0.0003).
- */
-export function simulatedRunPasses(o: { modelTimeUs: number[][]; gears: SwitchSimGear[]; lanes: number; timesUs: Float64Array; seed: number; sloMs: number; target: number; policy: GearPolicy }): boolean {
+/** One simulated run of `gears` under `policy`, fed by a monitor with the server's defaults: its p95 and answered accuracy. */
+export function simulatedRun(o: { modelTimeUs: number[][]; gears: SwitchSimGear[]; lanes: number; timesUs: Float64Array; seed: number; sloMs: number; policy: GearPolicy }): { p95Ms: number; accuracy: number } {
   const r = simulateSwitching({
     modelTimeUs: o.modelTimeUs,
     gears: o.gears,
@@ -108,5 +105,11 @@ export function simulatedRunPasses(o: { modelTimeUs: number[][]; gears: SwitchSi
     policy: o.policy,
     monitor: new LoadMonitor(kServerMonitor),
   });
+  return { p95Ms: r.p95Ms, accuracy: r.accuracy };
+}
+
+/** simulatedRun's verdict: whether its p95 meets the SLO and its answered accuracy the target (to 0.0003). */
+export function simulatedRunPasses(o: { modelTimeUs: number[][]; gears: SwitchSimGear[]; lanes: number; timesUs: Float64Array; seed: number; sloMs: number; target: number; policy: GearPolicy }): boolean {
+  const r = simulatedRun(o);
   return r.p95Ms <= o.sloMs && r.accuracy >= o.target - 0.0003;
 }

@@ -12,7 +12,7 @@ import { dirname, isAbsolute, join, relative } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { Plan } from '../../ts/contracts/plan-schema.js';
 import { makeTrace, rateCurve, rateHistogram, smoothRate, kRateBinMs, type Trace, type TraceShape } from '../../testkit/traces.js';
-import { chooseOverloadHorizon } from './horizon.js';
+import { chooseOverloadHorizon, chooseOverloadHorizonForAccuracy } from './horizon.js';
 import { searchCapacity, type SeedCapacity, type Trial } from './capacity.js';
 import type { SwitchRecord } from './engine-replay.js';
 import { median, summarize, type RequestRecord, type TrialSummary } from './measure.js';
@@ -319,7 +319,9 @@ export async function runCapacityCell(env: Env, c: CellSpec, onStart?: (r: CellR
 // base the next cascade on the frontier already holds the peak and is only a tenth of a point
 // less accurate, so no switcher can gain much there; the higher steps are where a static choice
 // has to give up more. Every step is reported; the steps are fixed in the sizing, not chosen
-// on the reported seeds.
+// on the reported seeds. CascadeServe's and MS+'s overload horizon is chosen on the tuning
+// seeds for accuracy at these scales (horizon.ts), as the capacity cells choose theirs for
+// capacity.
 
 export interface FixedSpec {
   trace: TraceShape;
@@ -393,8 +395,15 @@ export async function runFixedHardware(env: Env, f: FixedSpec, measured: (r: Fix
   const baseChecks = [...checks];
   // CascadeServe and MS+: one plan each for every step (fixed hardware: the plan does not know the load)
   const maxQps = Math.max(env.planMaxQps, baseScale * Math.max(...f.scaleSteps) * peakRatioTuning * 1.5);
-  const csPlan = (await gearPlan(sp, { sloMs: f.sloMs, lanes: env.lanes, maxQps, maxStages: 3, objective: 'accuracy', targetVal: 0 }, env.manifestPath)).plan;
-  const msPlan = (await gearPlan(sp, { sloMs: f.sloMs, lanes: env.lanes, maxQps, maxStages: 1, objective: 'accuracy', targetVal: 0 }, env.manifestPath)).plan;
+  // their overload horizon chosen as the capacity cells' is, in the simulator on the tuning
+  // seeds, but for the most accurate answers within the SLO at the view's scales (horizon.ts)
+  const withHorizon = (plan: Plan, system: string): Plan => {
+    const h = chooseOverloadHorizonForAccuracy(plan, { profile: sp.profile, trace: f.trace, dayMs: f.dayMs, tuningSeeds: env.tuningSeeds, scalesQps: f.scaleSteps.map((x) => Math.min(env.ceilingQps, baseScale * x)), heldoutCount: env.heldoutCount });
+    env.log(`[fixed ${env.view}] ${system}: overload horizon ${h.overloadHorizonMs} ms (${h.chosenBy})`);
+    return { ...plan, policy: { overloadHorizonMs: h.overloadHorizonMs, chosenBy: h.chosenBy } };
+  };
+  const csPlan = withHorizon((await gearPlan(sp, { sloMs: f.sloMs, lanes: env.lanes, maxQps, maxStages: 3, objective: 'accuracy', targetVal: 0 }, env.manifestPath)).plan, 'cascadeserve');
+  const msPlan = withHorizon((await gearPlan(sp, { sloMs: f.sloMs, lanes: env.lanes, maxQps, maxStages: 1, objective: 'accuracy', targetVal: 0 }, env.manifestPath)).plan, 'msplus');
   for (const step of f.scaleSteps) {
     checks.length = 0;
     const scale = Math.min(env.ceilingQps, baseScale * step);

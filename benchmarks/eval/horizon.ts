@@ -13,11 +13,17 @@
 // p95 meets the SLO and whose answered accuracy meets the validation target (bracketed search).
 // The choice: the candidate with the highest median capacity over the tuning seeds; ties go
 // to the policy's default (4 SLOs), then to the longer horizon.
+//
+// The fixed-hardware view has no capacity to search: its plans serve given loads, and what
+// they deliver there is accuracy within the SLO. There the choice
+// (chooseOverloadHorizonForAccuracy) is the candidate with the highest median simulated
+// accuracy over the tuning seeds and the view's scales among those whose every run meets the
+// SLO (if none does: the fewest runs over it), with the same ties.
 import { simGearsFromPlan } from '../../planner/switching-simulator.js';
 import type { Plan } from '../../ts/contracts/plan-schema.js';
 import type { Profile } from '../../ts/contracts/profile-schema.js';
 import { BacklogGearPolicy, policyGears } from '../../ts/server/gear-policy.js';
-import { bracketedCapacity, kServerMonitor, simulatedRunPasses } from '../../testkit/switching-sim.js';
+import { bracketedCapacity, kServerMonitor, simulatedRun, simulatedRunPasses } from '../../testkit/switching-sim.js';
 import { makeTrace, type TraceShape } from '../../testkit/traces.js';
 import { median } from './measure.js';
 
@@ -82,5 +88,37 @@ export function chooseOverloadHorizon(plan: Plan, o: HorizonTuning): HorizonChoi
     overloadHorizonMs: best.slos * sloMs,
     capacities,
     chosenBy: `switching simulator, ${o.trace} trace, tuning seeds ${o.tuningSeeds.join(', ')} (${o.dayMs / 1000} s days): the highest median capacity of ${kHorizonSlos.join(', ')} SLOs (${table} items/s)`,
+  };
+}
+
+export interface AccuracyHorizonChoice {
+  overloadHorizonMs: number;
+  /** Per candidate (in SLOs): simulated accuracy and p95 per (scale, tuning seed), scales outer. */
+  runs: { slos: number; accuracy: number[]; p95Ms: number[] }[];
+  chosenBy: string;
+}
+
+/** The overload horizon that gives `plan` the most accurate answers within its SLO at the given loads (the fixed-hardware view), in the simulator on the tuning seeds. */
+export function chooseOverloadHorizonForAccuracy(plan: Plan, o: Omit<HorizonTuning, 'targetVal' | 'guessQps'> & { scalesQps: readonly number[] }): AccuracyHorizonChoice {
+  const { gears, modelTimeUs } = simGearsFromPlan(plan, o.profile);
+  const figures = policyGears(plan.gears, plan.slo.p95Ms, plan.lanes.length);
+  const sloMs = plan.slo.p95Ms;
+  const traces = o.scalesQps.flatMap((scale) => o.tuningSeeds.map((seed) => ({ seed, timesUs: Float64Array.from(makeTrace(o.trace, scale, o.dayMs, seed, o.heldoutCount).sendMs, (x) => x * 1000) })));
+  const runs = kHorizonSlos.map((slos) => {
+    const rs = traces.map((t) => simulatedRun({ modelTimeUs, gears, lanes: plan.lanes.length, timesUs: t.timesUs, seed: t.seed, sloMs, policy: new BacklogGearPolicy(figures, { sloMs, holdMs: kServerMonitor.windowMs, recentMs: kServerMonitor.recentMs, overloadHorizonMs: slos * sloMs }) }));
+    return { slos, accuracy: rs.map((r) => r.accuracy), p95Ms: rs.map((r) => r.p95Ms) };
+  });
+  const rank = (c: (typeof runs)[number]) => [-c.p95Ms.filter((x) => x > sloMs).length, median(c.accuracy), c.slos === kDefaultSlos ? 1 : 0, c.slos];
+  const better = (a: number[], b: number[]) => {
+    for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return a[i] > b[i];
+    return false;
+  };
+  let best = runs[0];
+  for (const c of runs.slice(1)) if (better(rank(c), rank(best))) best = c;
+  const table = runs.map((c) => `${c.slos} SLO: median ${(median(c.accuracy) * 100).toFixed(2)}%, p95 up to ${Math.max(...c.p95Ms).toFixed(0)} ms`).join('; ');
+  return {
+    overloadHorizonMs: best.slos * sloMs,
+    runs,
+    chosenBy: `switching simulator, ${o.trace} trace at ${o.scalesQps.map((x) => x.toFixed(0)).join(', ')} mean QPS, tuning seeds ${o.tuningSeeds.join(', ')} (${o.dayMs / 1000} s days): the highest median accuracy of ${kHorizonSlos.join(', ')} SLOs among those within the SLO on every run (${table})`,
   };
 }

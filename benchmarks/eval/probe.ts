@@ -1,12 +1,16 @@
 // `node dist/benchmarks/eval/probe.js --plan PLAN[,PLAN...] [--view engine|http] [--scales
-// 4200,4700] [--seeds 11,12,13] [--trace azure] [--day-ms 6000] [--drop 0.005] [--no-pause]`:
+// 4200,4700] [--seeds 11,12,13] [--trace azure] [--day-ms 6000] [--drop 0.005] [--no-pause]
+// [--oracle] [--switches]`:
 // replays a trace into the systems of frozen plan files (the evaluation's engine view,
 // engine-replay.ts, or its HTTP view, a `cascadeserve serve` child per plan), once per seed,
 // scale and plan, plans in turn as a cell runs them, and prints what decides a trial: the
 // answered accuracy against the trial's target (best single model on the same images minus
 // the drop), the gear-weighted accuracy, p95, failed items and the share of requests per gear.
 // In the HTTP view a server is stopped (SIGSTOP) outside its own trials, as in the evaluation;
-// --no-pause leaves them all running. For looking into one cell between recorded runs, on
+// --no-pause leaves them all running. --oracle (engine view) runs each plan a second time under
+// the oracle switcher (the trace's true rate, no hysteresis), as the evaluation's oracle does;
+// --switches prints every switch of a trial (time, gears, the measured rate and backlog, the
+// policy's reason). For looking into one cell between recorded runs, on
 // tuning seeds; its outcomes are single trials, not capacities.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -50,17 +54,20 @@ const heldout = loadDataset(manifest.data.heldout);
 const sp = makeSpace(validateProfile(JSON.parse(readFileSync(join(root, 'models', 'fmnist', 'profile.json'), 'utf8'))));
 // Several plans (comma-separated) run side by side as the evaluation runs a cell's systems:
 // every system started first, then each (seed, scale) tried on each in turn.
-const planPaths = planPath.split(',');
-const systems = planPaths.map((path) => {
+const withOracle = args.includes('--oracle');
+if (withOracle && view !== 'engine') throw new Error('--oracle: the oracle switcher runs in the engine view only (it needs the true rate in process)');
+const showSwitches = args.includes('--switches');
+const planPaths = planPath.split(',').flatMap((path) => (withOracle ? [{ path, oracle: false }, { path, oracle: true }] : [{ path, oracle: false }]));
+const systems = planPaths.map(({ path, oracle }) => {
   const plan = validatePlan(JSON.parse(readFileSync(path, 'utf8')));
-  return { path, name: path.replace(/^.*\//, '').replace(/\.json$/, ''), gearAccuracy: new Map(plan.gears.map((g) => [g.id, g.heldoutAccuracy ?? g.expectedAccuracy])), sloMs: plan.slo.p95Ms, passed: 0, n: 0 };
+  return { path, oracle, name: path.replace(/^.*\//, '').replace(/\.json$/, '') + (oracle ? ' (oracle)' : ''), gearAccuracy: new Map(plan.gears.map((g) => [g.id, g.heldoutAccuracy ?? g.expectedAccuracy])), sloMs: plan.slo.p95Ms, passed: 0, n: 0 };
 });
 const pct = (x: number) => `${(x * 100).toFixed(2)}%`;
 
 // The HTTP view as the evaluation runs it: `cascadeserve serve` as a child process, this
 // process the open-loop generator (server-proc.ts, replay.ts).
-async function startSystem(path: string) {
-  if (view === 'engine') return startEngineSystem(path, heldout);
+async function startSystem(path: string, oracle: boolean) {
+  if (view === 'engine') return startEngineSystem(path, heldout, { oracle });
   const srv = await startServer(path);
   if (pauseIdle) srv.pause();
   return {
@@ -79,7 +86,7 @@ async function startSystem(path: string) {
 const running: Awaited<ReturnType<typeof startSystem>>[] = [];
 try {
   for (const x of systems) {
-    const sys = await startSystem(x.path);
+    const sys = await startSystem(x.path, x.oracle);
     running.push(sys);
     // warm-up, as the evaluation's: a tuning seed at a low constant rate
     await sys.replay(makeTrace('constant', 500, 2000, 11, heldout.count));
@@ -98,6 +105,7 @@ try {
         x.n++;
         const share = Object.entries(s.gearShare).map(([g, k]) => `${g}:${((100 * k) / s.requests).toFixed(0)}%`).join(' ');
         console.log(`${systems.length > 1 ? `${x.name} ` : ''}seed ${seed} scale ${scale}: accuracy ${pct(s.accuracy)} (gears ${pct(s.gearAccuracy)}) vs target ${pct(target)}, p95 ${s.p95Ms.toFixed(1)} ms (generator lag p95 ${s.lagP95Ms.toFixed(1)} ms), failed ${s.failed}/${s.requests}, switches ${switches.length} -> ${pass ? 'pass' : 'fail'}; requests per gear ${share}`);
+        if (showSwitches) for (const w of switches) console.log(`  switch ${JSON.stringify(w)}`);
         await new Promise((r) => setTimeout(r, 500));
       }
     }
