@@ -73,16 +73,22 @@ export function simulatedCapacities(plan: Plan, o: HorizonTuning, overloadHorizo
   });
 }
 
+/** The candidate whose rank is lexicographically highest (the first of equals). */
+function highestRanked<T>(xs: readonly T[], rank: (x: T) => number[]): T {
+  let best = xs[0];
+  for (const x of xs.slice(1)) {
+    const a = rank(x);
+    const b = rank(best);
+    const i = a.findIndex((v, k) => v !== b[k]);
+    if (i >= 0 && a[i] > b[i]) best = x;
+  }
+  return best;
+}
+
 export function chooseOverloadHorizon(plan: Plan, o: HorizonTuning): HorizonChoice {
   const sloMs = plan.slo.p95Ms;
   const capacities = kHorizonSlos.map((slos) => ({ slos, qps: simulatedCapacities(plan, o, slos * sloMs) }));
-  const rank = (c: { slos: number; qps: number[] }) => [median(c.qps), c.slos === kDefaultSlos ? 1 : 0, c.slos];
-  const better = (a: number[], b: number[]) => {
-    for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return a[i] > b[i];
-    return false;
-  };
-  let best = capacities[0];
-  for (const c of capacities.slice(1)) if (better(rank(c), rank(best))) best = c;
+  const best = highestRanked(capacities, (c) => [median(c.qps), c.slos === kDefaultSlos ? 1 : 0, c.slos]);
   const table = capacities.map((c) => `${c.slos} SLO: ${c.qps.map((q) => q.toFixed(0)).join('/')}`).join('; ');
   return {
     overloadHorizonMs: best.slos * sloMs,
@@ -108,13 +114,7 @@ export function chooseOverloadHorizonForAccuracy(plan: Plan, o: Omit<HorizonTuni
     const rs = traces.map((t) => simulatedRun({ modelTimeUs, gears, lanes: plan.lanes.length, timesUs: t.timesUs, seed: t.seed, sloMs, policy: new BacklogGearPolicy(figures, { sloMs, holdMs: kServerMonitor.windowMs, recentMs: kServerMonitor.recentMs, overloadHorizonMs: slos * sloMs }) }));
     return { slos, accuracy: rs.map((r) => r.accuracy), p95Ms: rs.map((r) => r.p95Ms) };
   });
-  const rank = (c: (typeof runs)[number]) => [-c.p95Ms.filter((x) => x > sloMs).length, median(c.accuracy), c.slos === kDefaultSlos ? 1 : 0, c.slos];
-  const better = (a: number[], b: number[]) => {
-    for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return a[i] > b[i];
-    return false;
-  };
-  let best = runs[0];
-  for (const c of runs.slice(1)) if (better(rank(c), rank(best))) best = c;
+  const best = highestRanked(runs, (c) => [-c.p95Ms.filter((x) => x > sloMs).length, median(c.accuracy), c.slos === kDefaultSlos ? 1 : 0, c.slos]);
   const table = runs.map((c) => `${c.slos} SLO: median ${(median(c.accuracy) * 100).toFixed(2)}%, p95 up to ${Math.max(...c.p95Ms).toFixed(0)} ms`).join('; ');
   return {
     overloadHorizonMs: best.slos * sloMs,
