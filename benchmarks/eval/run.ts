@@ -3,7 +3,7 @@
 // 1. engine view (the headline): each trace replayed into the engine in this process, no HTTP
 //    (engine-replay.ts): capacity per system, cell and reported seed (cell.ts);
 // 2. fixed hardware, engine view: accuracy and p95 of each system on a bursty trace scaled
-//    beyond what the most accurate static cascade holds;
+//    beyond what the most accurate static cascade holds, at 1, 2 and 4 times that scale;
 // 3. HTTP view: the same capacity search against `cascadeserve serve` in a child process over
 //    HTTP (replay.ts), fewer seeds.
 // Plans are chosen on the tuning seeds and the validation half and frozen before any reported
@@ -76,12 +76,12 @@ const all = ['cascadeserve', 'static', 'staticBest', 'dynamic', 'msplus', 'oracl
 const httpSystems = ['cascadeserve', 'static', 'staticBest', 'dynamic', 'msplus'] as const;
 
 /**
- * What a run measures and how long it takes. Full (about 110 min on 2 cores, not the hour
+ * What a run measures and how long it takes. Full (about 120 min on 2 cores, not the hour
  * issue 14 asks: 7 systems per engine cell where the issue names 5, see the notes): engine view,
  * 4 reported seeds, the headline cell with 30 s days (the only one), the others with 6 s days;
  * HTTP view, 3 seeds, 6 s days, the headline target on both traces; fixed hardware with 10 s
- * days. Quick (CI's smoke test, a few minutes): one engine cell, one HTTP cell and the fixed
- * view, one seed each, 2 s days, 1-2 trials.
+ * days at three scales. Quick (CI's smoke test, a few minutes): one engine cell, one HTTP cell
+ * and the fixed view at two scales, one seed each, 2 s days, 1-2 trials.
  */
 function sizing(quick: boolean): Sizing {
   if (quick) {
