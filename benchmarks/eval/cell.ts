@@ -314,8 +314,9 @@ export async function runCapacityCell(env: Env, c: CellSpec, onStart?: (r: CellR
 // chosen by the planner on validation data and checked on a tuning seed: a choice whose p95
 // misses there gives way to the next cheaper one); CascadeServe and MS+ are planned for the
 // most accurate gear at each load (the accuracy-latency view).
-// The view is measured at a ladder of scales, each a multiple of the base scale (the first at
-// which the most accurate cascade missed the SLO at the peak on a tuning seed): just past the
+// The view is measured at a ladder of scales, each a multiple of the base scale (1.4x beyond
+// what the planner says the most accurate cascade holds at the peak, raised x 1.4 at most
+// twice while it still held there on a tuning seed): just past the
 // base the next cascade on the frontier already holds the peak and is only a tenth of a point
 // less accurate, so no switcher can gain much there; the higher steps are where a static choice
 // has to give up more. Every step is reported; the steps are fixed in the sizing, not chosen
