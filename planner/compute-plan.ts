@@ -300,7 +300,8 @@ export async function computePlan(profile: Profile, options: PlanOptions & PlanL
       utilizationCap: o.utilizationCap,
       lanes: Array.from({ length: lanes }, () => ({ ...profile.lanes[0] })),
       placement,
-      models: profile.models.map((m) => ({ name: m.name, file: m.file, sha256: m.sha256, memoryBytes: m.memoryBytes })),
+      // the batch times planned with: the server measures the host's speed against them
+      models: profile.models.map((m, i) => ({ name: m.name, file: m.file, sha256: m.sha256, memoryBytes: m.memoryBytes, batchTimesUs: models[i].batch.map((batch, j) => ({ batch, p50Us: models[i].p50Us[j] })) })),
       loadGrid: { levels: levels.length, maxQps: levels[levels.length - 1] },
       gears,
       unservable,

@@ -141,6 +141,14 @@ t.test('static gear, burst fields and the load-weighted accuracy target on a syn
   const base = { sloP95Ms: kSloMs, lanes: 1, minAccuracy: target, threads: 1, loadLevels: 16, maxGears: 8 };
   const { plan: every } = await computePlan(profile, base);
   validatePlan(every);
+  // the batch times planned with travel in the plan (the server's host speed reads them)
+  profile.models.forEach((m, k) => {
+    const want = m.timings[0].batchTimesUs.map((r) => ({ batch: r.batch, p50Us: r.p50 }));
+    t.same(every.models[k].batchTimesUs, want, `models[${k}].batchTimesUs are the profile's p50s`);
+  });
+  const broken = structuredClone(every);
+  broken.models[0].batchTimesUs = [{ batch: 4, p50Us: 10 }, { batch: 2, p50Us: 5 }];
+  t.throws(() => validatePlan(broken), /models\[0\]\.batchTimesUs\[1\]\.batch: must be greater than the previous entry's \(4\)/);
   t.equal(every.accuracyObjective?.mode, 'every-gear');
   const accsEvery = every.gears.map((g) => gearAccuracy(profile, g));
   accsEvery.forEach((a, i) => t.ok(a >= target - 1e-12, `no histogram: gear ${i} accuracy ${a.toFixed(4)} meets the target ${target.toFixed(4)}`));

@@ -20,6 +20,8 @@ export interface FixturePlanOptions {
   lanes?: number;
   /** The plan's gear-policy parameters (plan.policy). */
   policy?: Plan['policy'];
+  /** Batch times the plan claims per model (models[].batchTimesUs; the host speed reads them). */
+  batchTimesUs?: Record<string, { batch: number; p50Us: number }[]>;
 }
 
 /** The sha256 a plan records for a model file. */
@@ -65,8 +67,8 @@ export function writeFixturePlan(o: FixturePlanOptions = {}): { planPath: string
     lanes: Array.from({ length: lanes }, () => ({ kind: 'cpu' as const, intraOpThreads: 1 })),
     placement: { small: Array.from({ length: lanes }, (_, i) => i), gather: Array.from({ length: lanes }, (_, i) => i) },
     models: [
-      { name: 'small', file: 'mlp_small.onnx', sha256: sha256Of(fixture('mlp_small.onnx')), memoryBytes: 1000 },
-      { name: 'gather', file: 'gather_mlp.onnx', sha256: sha256Of(fixture('gather_mlp.onnx')), memoryBytes: 1000 },
+      { name: 'small', file: 'mlp_small.onnx', sha256: sha256Of(fixture('mlp_small.onnx')), memoryBytes: 1000, ...(o.batchTimesUs?.small ? { batchTimesUs: o.batchTimesUs.small } : {}) },
+      { name: 'gather', file: 'gather_mlp.onnx', sha256: sha256Of(fixture('gather_mlp.onnx')), memoryBytes: 1000, ...(o.batchTimesUs?.gather ? { batchTimesUs: o.batchTimesUs.gather } : {}) },
     ],
     loadGrid: { levels: 2, maxQps: 1e6 },
     gears,

@@ -32,6 +32,8 @@ export interface SwitchRecord {
   to: number;
   rateQps: number;
   backlogItems: number;
+  /** The host slowdown the decision read (absent: none measured). */
+  slowdown?: number;
   reason?: string;
 }
 
@@ -65,7 +67,7 @@ export async function startEngineSystem(planPath: string, heldout: Dataset, o: {
   let tBase = performance.now();
   // the oracle's true rate: the running trial's curve (0 between trials: the top gear)
   let trueRate: (nowMs: number) => number = () => 0;
-  const options = modelOptions((e) => switches.push({ tMs: performance.now() - tBase, from: e.from, to: e.to, rateQps: e.rateQps, backlogItems: e.backlogItems, reason: e.reason }));
+  const options = modelOptions((e) => switches.push({ tMs: performance.now() - tBase, from: e.from, to: e.to, rateQps: e.rateQps, backlogItems: e.backlogItems, ...(e.slowdown !== undefined ? { slowdown: Math.round(e.slowdown * 1000) / 1000 } : {}), reason: e.reason }));
   if (o.oracle) options.gearPolicy = (gears) => new OracleGearPolicy(gears.map((g) => g.sustainedQps ?? g.maxQps), (nowMs) => trueRate(nowMs));
   const plan = await loadServingPlan(planPath);
   const served = await ServedModel.cascade(plan, options);

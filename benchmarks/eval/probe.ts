@@ -1,6 +1,6 @@
 // `node dist/benchmarks/eval/probe.js --plan PLAN[,PLAN...] [--view engine|http] [--scales
 // 4200,4700] [--seeds 11,12,13] [--trace azure] [--day-ms 6000] [--drop 0.005] [--no-pause]
-// [--oracle] [--switches]`:
+// [--oracle] [--switches] [--batch-times-k K] [--hog]`:
 // replays a trace into the systems of frozen plan files (the evaluation's engine view,
 // engine-replay.ts, or its HTTP view, a `cascadeserve serve` child per plan), once per seed,
 // scale and plan, plans in turn as a cell runs them, and prints what decides a trial: the
@@ -10,10 +10,16 @@
 // --no-pause leaves them all running. --oracle (engine view) runs each plan a second time under
 // the oracle switcher (the trace's true rate, no hysteresis), as the evaluation's oracle does;
 // --switches prints every switch of a trial (time, gears, the measured rate and backlog, the
-// policy's reason). For looking into one cell between recorded runs, on
+// policy's reason). --batch-times-k K runs each plan named with a `+times` suffix (PLAN+times)
+// as if the planner had written its batch times (models[].batchTimesUs: the profile's p50s times
+// K, the calibration the plan was computed with), so that a plan from before session 15 engages
+// the server's host speed; a copy with them goes to benchmarks/local/plans/. The same plan with
+// and without the suffix runs the two side by side. --hog keeps one CPU busy with another process for the
+// whole probe (a noisy neighbour). For looking into one cell between recorded runs, on
 // tuning seeds; its outcomes are single trials, not capacities.
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { spawn } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import { loadDataset } from '../../ts/contracts/dataset.js';
 import { loadManifest } from '../../ts/contracts/manifest.js';
 import { packageRoot } from '../../ts/contracts/package-root.js';
@@ -57,7 +63,27 @@ const sp = makeSpace(validateProfile(JSON.parse(readFileSync(join(root, 'models'
 const withOracle = args.includes('--oracle');
 if (withOracle && view !== 'engine') throw new Error('--oracle: the oracle switcher runs in the engine view only (it needs the true rate in process)');
 const showSwitches = args.includes('--switches');
-const planPaths = planPath.split(',').flatMap((path) => (withOracle ? [{ path, oracle: false }, { path, oracle: true }] : [{ path, oracle: false }]));
+const timesK = arg('--batch-times-k') === undefined ? undefined : Number(arg('--batch-times-k'));
+if (timesK !== undefined && !(timesK > 0)) throw new Error(`--batch-times-k: expected a positive number, got '${arg('--batch-times-k')}'`);
+// A copy of the plan with the profile's batch times scaled by K, at the same depth below the
+// package root as the evaluation's plans (the manifest path in a plan is relative to it).
+const withTimes = (named: string): string => {
+  if (!named.endsWith('+times')) return named;
+  const path = named.slice(0, -'+times'.length);
+  if (timesK === undefined) throw new Error(`--plan ${named}: a +times plan needs --batch-times-k`);
+  const plan = JSON.parse(readFileSync(path, 'utf8')) as { models: { name: string }[] };
+  const profile = JSON.parse(readFileSync(join(root, 'models', 'fmnist', 'profile.json'), 'utf8')) as { models: { name: string; timings: { batchTimesUs: { batch: number; p50: number }[] }[] }[] };
+  for (const m of plan.models as { name: string; batchTimesUs?: unknown }[]) {
+    const p = profile.models.find((x) => x.name === m.name);
+    if (p) m.batchTimesUs = p.timings[0].batchTimesUs.map((r) => ({ batch: r.batch, p50Us: r.p50 * timesK }));
+  }
+  const dir = join(root, 'benchmarks', 'local', 'plans');
+  mkdirSync(dir, { recursive: true });
+  const out = join(dir, basename(path).replace(/\.json$/, `-times-${timesK}.json`));
+  writeFileSync(out, JSON.stringify(plan, null, 2));
+  return out;
+};
+const planPaths = planPath.split(',').map(withTimes).flatMap((path) => (withOracle ? [{ path, oracle: false }, { path, oracle: true }] : [{ path, oracle: false }]));
 const systems = planPaths.map(({ path, oracle }) => {
   const plan = validatePlan(JSON.parse(readFileSync(path, 'utf8')));
   return { path, oracle, name: path.replace(/^.*\//, '').replace(/\.json$/, '') + (oracle ? ' (oracle)' : ''), gearAccuracy: new Map(plan.gears.map((g) => [g.id, g.heldoutAccuracy ?? g.expectedAccuracy])), sloMs: plan.slo.p95Ms, passed: 0, n: 0 };
@@ -84,6 +110,8 @@ async function startSystem(path: string, oracle: boolean) {
   };
 }
 const running: Awaited<ReturnType<typeof startSystem>>[] = [];
+// the noisy neighbour: a busy loop in another process, stopped with the probe
+const hog = args.includes('--hog') ? spawn(process.execPath, ['-e', 'for (;;) {}'], { stdio: 'ignore' }) : null;
 try {
   for (const x of systems) {
     const sys = await startSystem(x.path, x.oracle);
@@ -112,5 +140,6 @@ try {
   }
   for (const x of systems) console.log(`${x.name}: ${x.passed} of ${x.n} trials passed`);
 } finally {
+  hog?.kill('SIGKILL');
   for (const sys of running) await sys.close();
 }

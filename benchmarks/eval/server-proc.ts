@@ -19,6 +19,8 @@ export interface SwitchLine {
   rateQps: number;
   backlogItems: number;
   recentRateQps: number;
+  /** The host slowdown the decision read (absent: none measured). */
+  slowdown?: number;
   reason?: string;
 }
 
@@ -81,7 +83,7 @@ export async function startServer(planPath: string, extraArgs: string[] = []): P
       if (line.includes('gear switch')) {
         try {
           const j = JSON.parse(line) as SwitchLine;
-          switches.push({ time: j.time, from: j.from, to: j.to, toIndex: j.toIndex, rateQps: j.rateQps, backlogItems: j.backlogItems, recentRateQps: j.recentRateQps, ...(j.reason ? { reason: j.reason } : {}) });
+          switches.push({ time: j.time, from: j.from, to: j.to, toIndex: j.toIndex, rateQps: j.rateQps, backlogItems: j.backlogItems, recentRateQps: j.recentRateQps, ...(typeof j.slowdown === 'number' ? { slowdown: Math.round(j.slowdown * 1000) / 1000 } : {}), ...(j.reason ? { reason: j.reason } : {}) });
         } catch {
           /* not JSON */
         }

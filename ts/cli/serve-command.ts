@@ -55,6 +55,7 @@ origins call the server (CORS headers, preflights answered); without it, no CORS
     { name: 'overload-status', kind: 'choice', choices: ['429', '503'], default: '429', help: 'HTTP status of a request refused for overload' },
     { name: 'up-switch-hold-ms', kind: 'number', value: 'MS', min: 0, max: kHourMs, help: 'how long the backlog must stay drained and the more accurate gear\'s predicted wait within half its budget before that gear (default: --load-window-ms)' },
     { name: 'overload-horizon-ms', kind: 'number', value: 'MS', min: 0, max: kHourMs, help: 'how far ahead arrivals above a gear\'s capacity count towards a down-switch (default: the plan\'s policy.overloadHorizonMs, else 4 x the SLO)' },
+    { name: 'no-host-speed', kind: 'boolean', help: 'gear capacities as the plan says, not scaled by the host\'s measured speed against the plan\'s batch times' },
     { name: 'log-level', kind: 'choice', choices: kLogLevels, default: 'info', help: 'the log stream\'s level (stderr, JSON lines)' },
     { name: 'quiet', kind: 'boolean', help: '--log-level warn and no banner' },
     { name: 'access-log-sample', kind: 'number', value: 'RATE', min: 0, max: 1, default: 0, help: 'share of requests written as access lines at info' },
@@ -113,6 +114,7 @@ export async function runServeCommand(argv: string[], io: CliIo): Promise<number
       overloadStatus: Number(values['overload-status'] ?? '429') as 429 | 503,
       hold: values['up-switch-hold-ms'] as number | undefined,
       overloadHorizonMs: values['overload-horizon-ms'] as number | undefined,
+      hostSpeed: values['no-host-speed'] !== true,
       limits,
       authToken,
       tokenFromFlag,
@@ -134,6 +136,7 @@ interface ServeSettings {
   overloadStatus: 429 | 503;
   hold: number | undefined;
   overloadHorizonMs: number | undefined;
+  hostSpeed: boolean;
   limits: Record<string, number>;
   authToken: string | undefined;
   tokenFromFlag: boolean;
@@ -161,6 +164,7 @@ async function serve(s: ServeSettings, io: CliIo): Promise<number> {
       overloadStatus: s.overloadStatus,
       upSwitchHoldMs: s.hold,
       ...(s.overloadHorizonMs !== undefined ? { overloadHorizonMs: s.overloadHorizonMs } : {}),
+      hostSpeed: s.hostSpeed,
       ...s.limits,
       authToken: s.authToken,
       allowModelMismatch: s.allowModelMismatch,

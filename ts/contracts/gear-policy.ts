@@ -23,6 +23,13 @@ export interface GearPolicyInput {
    * tight `timeout` does not move the gear.
    */
   failedRateQps?: number;
+  /**
+   * How much slower the host runs the plan's models now than the plan's batch times say
+   * (measured lane busy time over planned, smoothed; < 1: faster), from the server's host
+   * speed monitor (ts/server/host-speed.ts); absent without a reading (the simulator, an idle
+   * server, a plan without batch times), which reads as 1.
+   */
+  slowdown?: number;
 }
 
 /**
@@ -70,5 +77,7 @@ export interface GearSwitchRecord {
   backlogItems: number;
   /** Items failing for load per second the decision read (GearPolicyInput.failedRateQps); absent where none is measured. */
   failedRateQps?: number;
+  /** The host slowdown the decision read (GearPolicyInput.slowdown); absent where none was measured. */
+  slowdown?: number;
   reason: Exclude<GearSwitchReason, 'stay'>;
 }

@@ -99,7 +99,12 @@ export interface Plan {
   utilizationCap: number;
   lanes: { kind: 'cpu'; intraOpThreads: number }[];
   placement: Record<string, number[]>;
-  models: { name: string; file: string; sha256: string; memoryBytes: number }[];
+  /**
+   * `batchTimesUs` (optional, plans since session 15): the profiled p50 per batch size the plan
+   * was computed from, ascending; the server measures the host's speed against it
+   * (ts/server/host-speed.ts).
+   */
+  models: { name: string; file: string; sha256: string; memoryBytes: number; batchTimesUs?: { batch: number; p50Us: number }[] }[];
   loadGrid: { levels: number; maxQps: number };
   gears: PlanGear[];
   unservable: { minQps: number; maxQps: number; reason: string }[];
@@ -159,6 +164,18 @@ export function validatePlan(raw: unknown): Plan {
       c.str(m.file, `models[${i}].file`);
       c.str(m.sha256, `models[${i}].sha256`);
       c.num(m.memoryBytes, `models[${i}].memoryBytes`, 'positive');
+      if (m.batchTimesUs !== undefined && c.arr(m.batchTimesUs, `models[${i}].batchTimesUs`, 1)) {
+        let prev = 0;
+        m.batchTimesUs.forEach((r, j) => {
+          const p = `models[${i}].batchTimesUs[${j}]`;
+          if (!c.obj(r, p)) return;
+          if (c.int(r.batch, `${p}.batch`, 1)) {
+            if (r.batch <= prev) c.fail(`${p}.batch`, `must be greater than the previous entry's (${prev}), got ${String(r.batch)}`);
+            prev = r.batch;
+          }
+          c.num(r.p50Us, `${p}.p50Us`, 'positive');
+        });
+      }
     });
   }
   const placement = new Map<string, Set<number>>();

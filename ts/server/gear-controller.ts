@@ -34,6 +34,7 @@ export class GearController {
   #engine: CascadeEngine;
   #monitor: LoadMonitor;
   #failures: LoadMonitor | null;
+  #speed: { slowdown(): number | undefined } | null;
   #policy: GearPolicy;
   #cost: CostEstimator;
   #stats: ModelStats;
@@ -54,6 +55,8 @@ export class GearController {
     monitor: LoadMonitor;
     /** Items failing for load (ServedModel.recordLoadFailures), read as GearPolicyInput.failedRateQps. */
     failures?: LoadMonitor;
+    /** The host's measured slowdown (ServedModel's HostSpeedMonitor), read as GearPolicyInput.slowdown. */
+    speed?: { slowdown(): number | undefined };
     policy: GearPolicy;
     cost: CostEstimator;
     stats: ModelStats;
@@ -66,6 +69,7 @@ export class GearController {
     this.#engine = args.engine;
     this.#monitor = args.monitor;
     this.#failures = args.failures ?? null;
+    this.#speed = args.speed ?? null;
     this.#policy = args.policy;
     this.#cost = args.cost;
     this.#stats = args.stats;
@@ -121,7 +125,8 @@ export class GearController {
     const recentRateQps = this.#monitor.recentRateQps(nowMs);
     const backlogItems = this.#engine.inFlight;
     const failedRateQps = this.#failures?.rateQps(nowMs);
-    const decision = this.#policy.decide({ nowMs, rateQps, recentRateQps, backlogItems, current: this.#current, ...(failedRateQps !== undefined ? { failedRateQps } : {}) });
+    const slowdown = this.#speed?.slowdown();
+    const decision = this.#policy.decide({ nowMs, rateQps, recentRateQps, backlogItems, current: this.#current, ...(failedRateQps !== undefined ? { failedRateQps } : {}), ...(slowdown !== undefined ? { slowdown } : {}) });
     const next = decision.gear;
     if (next === this.#current || decision.reason === 'stay' || this.#refused.has(next)) return;
     const from = this.gears[this.#current];
@@ -145,7 +150,7 @@ export class GearController {
     this.#cost.setExpectedCost(to.expectedCostUs);
     const cheaper = next > from.index;
     this.#stats.recordSwitch(cheaper, switchUs);
-    const event: GearSwitchEvent = { atMs: nowMs, from: from.id, to: to.id, fromIndex: from.index, toIndex: next, rateQps, recentRateQps, backlogItems, ...(failedRateQps !== undefined ? { failedRateQps } : {}), reason: decision.reason, switchUs };
+    const event: GearSwitchEvent = { atMs: nowMs, from: from.id, to: to.id, fromIndex: from.index, toIndex: next, rateQps, recentRateQps, backlogItems, ...(failedRateQps !== undefined ? { failedRateQps } : {}), ...(slowdown !== undefined ? { slowdown } : {}), reason: decision.reason, switchUs };
     this.#stats.recordSwitchEvent(event, Date.now());
     this.#log.info({ model: this.#stats.name, ...event, expectedAccuracy: to.expectedAccuracy }, cheaper ? 'gear switch: cheaper' : 'gear switch: more accurate');
     this.#onSwitch(event);

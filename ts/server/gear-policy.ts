@@ -46,6 +46,14 @@
 //   policy takes the most accurate cheaper gear whose capacity at that scale holds the load
 //   (`failing`), at most once per hold, and up-switches read every capacity at that scale,
 //   which relaxes back to the plan's (it doubles every observedCapMemoryMs).
+// - Host speed (the server's measurement, GearPolicyInput.slowdown): every figure above is the
+//   plan's, computed from batch times profiled before the plan; a host that now runs the models
+//   slower (a neighbour, the front end's share of the cores, another machine) holds less, one
+//   that runs them faster holds more. With a slowdown s (measured lane busy time over what the
+//   plan's batch times give for the same batches, ts/server/host-speed.ts) each gear's
+//   capacities are divided by s and its own latency multiplied by it, so the down rule leaves
+//   a gear before the queue shows the difference and the up rule does not return to it early.
+//   Without a reading (the simulator, an idle server, a plan without batch times) s is 1.
 // Loads are items per second, times milliseconds.
 import type { GearDecision, GearPolicy, GearPolicyInput } from '../contracts/gear-policy.js';
 
@@ -115,6 +123,13 @@ export function policyGears(gears: readonly PlanGearFigures[], sloMs: number, la
 /** When no gear meets the SLO: a drain time this much (relative) above the fastest is as good. */
 const kDrainTolerance = 0.1;
 
+/**
+ * Bounds on the measured slowdown the rule follows (GearPolicyInput.slowdown): beyond them the
+ * reading is more likely a measurement's fault (a few batches after an idle spell) than the host.
+ */
+export const kMinSlowdown = 0.67;
+export const kMaxSlowdown = 4;
+
 export interface BacklogPolicyOptions {
   /** The latency target, ms. */
   sloMs: number;
@@ -162,6 +177,9 @@ export class BacklogGearPolicy implements GearPolicy {
   #hostScaleAtMs = -Infinity;
   /** When the last `failing` switch was made. */
   #failingSwitchMs = -Infinity;
+  /** The gears' figures at the host's measured speed (#atSpeed), and that slowdown. */
+  #eff: readonly PolicyGear[];
+  #effSlowdown = 1;
 
   constructor(gears: readonly PolicyGear[], options: BacklogPolicyOptions) {
     if (gears.length === 0) throw new RangeError('gears must not be empty');
@@ -189,6 +207,7 @@ export class BacklogGearPolicy implements GearPolicy {
       if (!(g.sustainedQps > 0 && g.serviceRateQps > 0 && g.budgetMs >= 0 && g.ownLatencyMs >= 0)) throw new RangeError(`gears[${i}]: sustainedQps and serviceRateQps must be > 0, budgetMs and ownLatencyMs >= 0, got ${JSON.stringify(g)}`);
     });
     this.gears = gears;
+    this.#eff = gears;
   }
 
   /**
@@ -199,23 +218,23 @@ export class BacklogGearPolicy implements GearPolicy {
    * below one batch" rule did (Little's law: under load the in-flight count is never small).
    */
   queuedItems(g: number, backlogItems: number, rateQps: number): number {
-    return Math.max(0, backlogItems - (rateQps * this.gears[g].ownLatencyMs) / 1000);
+    return Math.max(0, backlogItems - (rateQps * this.#eff[g].ownLatencyMs) / 1000);
   }
 
   /** Wait (ms) of an arrival under gear g: the backlog's drain plus the excess over the (overload) horizon. */
   waitMs(g: number, backlogMs: number, rateQps: number): number {
-    const gear = this.gears[g];
+    const gear = this.#eff[g];
     const horizonMs = rateQps > gear.sustainedQps ? this.overloadHorizonMs : this.horizonMs;
     return backlogMs + ((rateQps - gear.sustainedQps) * horizonMs) / gear.serviceRateQps;
   }
 
   wouldMiss(g: number, backlogMs: number, rateQps: number): boolean {
-    return this.waitMs(g, backlogMs, rateQps) > this.gears[g].budgetMs;
+    return this.waitMs(g, backlogMs, rateQps) > this.#eff[g].budgetMs;
   }
 
   /** Time (ms) to drain the backlog while arrivals run under gear g (Infinity: it never drains). */
   drainMs(g: number, backlogMs: number, rateQps: number): number {
-    const spare = 1 - rateQps / this.gears[g].serviceRateQps;
+    const spare = 1 - rateQps / this.#eff[g].serviceRateQps;
     return spare > 0 ? backlogMs / spare : Infinity;
   }
 
@@ -227,7 +246,7 @@ export class BacklogGearPolicy implements GearPolicy {
 
   /** Load gear g holds here, items/s: its sustained capacity at the host scale. */
   upCapacityQps(g: number, nowMs: number): number {
-    return this.gears[g].sustainedQps * this.hostScale(nowMs);
+    return this.#eff[g].sustainedQps * this.hostScale(nowMs);
   }
 
   /**
@@ -246,7 +265,30 @@ export class BacklogGearPolicy implements GearPolicy {
     return Math.abs(recentRateQps - rateQps) > 5 * sigmaQps ? recentRateQps : rateQps;
   }
 
-  decide({ nowMs, rateQps, recentRateQps, backlogItems, current, failedRateQps }: GearPolicyInput): GearDecision {
+  /**
+   * The gears at this host's measured speed: capacities and service rates over the slowdown,
+   * each gear's own latency times it, and the budget left for waiting shrunk (or grown) by the
+   * difference. Recomputed only when the slowdown moves by more than 1%.
+   */
+  #atSpeed(slowdown: number | undefined): void {
+    const s = slowdown === undefined || !Number.isFinite(slowdown) ? 1 : Math.min(kMaxSlowdown, Math.max(kMinSlowdown, slowdown));
+    if (Math.abs(s / this.#effSlowdown - 1) <= 0.01) return;
+    this.#effSlowdown = s;
+    this.#eff = s === 1 ? this.gears : this.gears.map((g) => ({
+      sustainedQps: g.sustainedQps / s,
+      serviceRateQps: g.serviceRateQps / s,
+      ownLatencyMs: g.ownLatencyMs * s,
+      budgetMs: Math.max(0, g.budgetMs - g.ownLatencyMs * (s - 1)),
+    }));
+  }
+
+  /** The slowdown the rule's figures are at now (1: the plan's). */
+  get slowdown(): number {
+    return this.#effSlowdown;
+  }
+
+  decide({ nowMs, rateQps, recentRateQps, backlogItems, current, failedRateQps, slowdown }: GearPolicyInput): GearDecision {
+    this.#atSpeed(slowdown);
     const last = this.gears.length - 1;
     const cur = Math.min(Math.max(current, 0), last);
     // Failures counted over the last hold were (mostly) under the gear that runs now: one step
@@ -256,7 +298,7 @@ export class BacklogGearPolicy implements GearPolicy {
       this.#failingSwitchMs = nowMs;
       // What the gear held (never above the load) over what the plan says it holds.
       const held = Math.max(0, Math.min(rateQps, rateQps - failedRateQps));
-      this.#hostScale = Math.min(this.hostScale(nowMs), held / this.gears[cur].sustainedQps);
+      this.#hostScale = Math.min(this.hostScale(nowMs), held / this.#eff[cur].sustainedQps);
       this.#hostScaleAtMs = nowMs;
       let target = last;
       for (let g = cur + 1; g < last; g++) {
@@ -268,7 +310,7 @@ export class BacklogGearPolicy implements GearPolicy {
       return { gear: target, reason: 'failing' };
     }
     const rate = this.nearRate(rateQps, recentRateQps);
-    const backlogMs = (this.queuedItems(cur, backlogItems, rate) / this.gears[cur].serviceRateQps) * 1000;
+    const backlogMs = (this.queuedItems(cur, backlogItems, rate) / this.#eff[cur].serviceRateQps) * 1000;
     if (this.wouldMiss(cur, backlogMs, rate)) {
       this.reset();
       for (let g = cur + 1; g <= last; g++) if (!this.wouldMiss(g, backlogMs, rate)) return { gear: g, reason: 'would_miss' };
@@ -290,8 +332,8 @@ export class BacklogGearPolicy implements GearPolicy {
     // Not while items still fail: the load is more than the running gear holds.
     const failing = failedRateQps !== undefined && failedRateQps > 0;
     for (let u = 0; u < (failing ? 0 : cur); u++) {
-      const drainMs = (queued / this.gears[u].serviceRateQps) * 1000;
-      if (drainMs <= this.upDrainFraction * this.sloMs && this.waitMs(u, drainMs, hostRate) <= this.upWaitFraction * this.gears[u].budgetMs) {
+      const drainMs = (queued / this.#eff[u].serviceRateQps) * 1000;
+      if (drainMs <= this.upDrainFraction * this.sloMs && this.waitMs(u, drainMs, hostRate) <= this.upWaitFraction * this.#eff[u].budgetMs) {
         best = u;
         break;
       }

@@ -20,6 +20,7 @@ import { warmUp } from '../engine/warm-up.js';
 import { AdmissionController, CostEstimator, type EngineTotals } from './admission.js';
 import type { InputContract } from './codec.js';
 import { GearController, type GearSwitchEvent, type SwitchLogger } from './gear-controller.js';
+import { HostSpeedMonitor } from './host-speed.js';
 import { BacklogGearPolicy, policyGears, type GearPolicy } from './gear-policy.js';
 import { LoadMonitor, type LoadMonitorOptions } from './load-monitor.js';
 import { ModelStats, type LiveFigures } from './model-stats.js';
@@ -33,6 +34,8 @@ export interface ServedModelOptions {
   /** The gear policy's overload horizon, ms (the server's option); default the plan's policy.overloadHorizonMs, else the policy's own (4 x the SLO). */
   overloadHorizonMs?: number;
   loadMonitor: LoadMonitorOptions;
+  /** The gear policy follows the host's measured speed (host-speed.ts) when the plan has batch times. Default true. */
+  hostSpeed?: boolean;
   /** Replaces the cascade's gear policy (the evaluation's oracle); default BacklogGearPolicy. */
   gearPolicy?: (gears: readonly ServingGear[], context: { sloMs: number; holdMs: number; lanes: number }) => GearPolicy;
   /** How often the controller looks at the load without arrivals and samples engine costs. */
@@ -69,6 +72,8 @@ export class ServedModel {
   #monitor: LoadMonitor;
   /** Items that failed for load, over the same window (recordLoadFailures; the gear policy reads it). */
   #failures: LoadMonitor;
+  /** The host's speed against the plan's batch times (the gear policy reads it); null when the plan has none. */
+  #speed: HostSpeedMonitor | null = null;
   #timer: NodeJS.Timeout | null = null;
   #closed = false;
   #outputIsLogits: Map<string, boolean>;
@@ -281,11 +286,14 @@ export class ServedModel {
       this.admission.cost.sample(engineTotals(warm), performance.now());
       this.#engine = engine;
       if (policy) {
+        this.#speed = this.#hostSpeed();
+        this.#speed?.sample(warm, performance.now());
         this.#controller = new GearController({
           gears: this.#gears,
           engine,
           monitor: this.#monitor,
           failures: this.#failures,
+          ...(this.#speed ? { speed: this.#speed } : {}),
           policy,
           cost: this.admission.cost,
           stats: this.stats,
@@ -324,7 +332,18 @@ export class ServedModel {
     } catch {
       return;
     }
-    this.admission.cost.sample(engineTotals(s), performance.now());
+    const now = performance.now();
+    this.admission.cost.sample(engineTotals(s), now);
+    this.#speed?.sample(s, now);
+  }
+
+  /** The host speed monitor, when the plan carries the batch times of every model the engine runs. */
+  #hostSpeed(): HostSpeedMonitor | null {
+    if (this.#options.hostSpeed === false) return null;
+    const byName = new Map(this.plan.plan.models.map((m) => [m.name, m.batchTimesUs]));
+    const times = this.#engineOptions.models.map((m) => byName.get(m.name));
+    if (times.some((t) => !t || t.length === 0)) return null;
+    return new HostSpeedMonitor(times.map((t) => ({ batch: t!.map((r) => r.batch), p50Us: t!.map((r) => r.p50Us) })));
   }
 }
 

@@ -58,6 +58,11 @@ export interface ServerOptions {
   upSwitchHoldMs?: number;
   /** How far ahead the gear policy counts arrivals above a gear's capacity, ms. Default: the plan's policy.overloadHorizonMs, else 4 x the SLO. */
   overloadHorizonMs?: number;
+  /**
+   * Whether the gear policy follows the host's measured speed against the plan's batch times
+   * (ts/server/host-speed.ts; plans computed since session 15 carry them). Default true.
+   */
+  hostSpeed?: boolean;
   /** Arrival-rate window and its resolution. Defaults 200 ms and 5 ms. */
   loadWindowMs?: number;
   loadBucketMs?: number;
@@ -216,6 +221,7 @@ export async function createServer(options: ServerOptions): Promise<CascadeServe
     maxInFlightItems: options.maxInFlightImages ?? 1024,
     upSwitchHoldMs: options.upSwitchHoldMs ?? options.loadWindowMs ?? 200,
     ...(options.overloadHorizonMs !== undefined ? { overloadHorizonMs: options.overloadHorizonMs } : {}),
+    hostSpeed: options.hostSpeed ?? true,
     loadMonitor: { windowMs: options.loadWindowMs ?? 200, bucketMs: options.loadBucketMs ?? 5, ...(options.loadRecentMs !== undefined ? { recentMs: options.loadRecentMs } : {}) },
     tickMs: Math.max(5, options.loadBucketMs ?? 5),
     ...(options.gearPolicy ? { gearPolicy: options.gearPolicy } : {}),

@@ -27,6 +27,8 @@ export interface StatusSwitch {
   backlog_items: number;
   /** Items failing for load per second the decision read. */
   failed_rate_qps: number;
+  /** The host slowdown the decision read (measured over planned batch time); null where none was measured. */
+  slowdown: number | null;
   reason: string;
 }
 
@@ -45,6 +47,8 @@ export interface CascadeStatus {
   recent_switches: StatusSwitch[];
   /** The backlog policy's overload horizon in use (plan or --overload-horizon-ms), ms; null under another policy. */
   overload_horizon_ms: number | null;
+  /** The host slowdown the backlog policy's figures were at in its latest look (1: the plan's); null under another policy. */
+  host_slowdown: number | null;
   latency: { le_s: number[]; cumulative: number[] };
   gears: StatusGear[];
 }
@@ -66,8 +70,9 @@ export async function cascadeStatus(ctx: ServerContext): Promise<CascadeStatus> 
     requests: { success: m.stats.successCount, rejected, failed_other: m.stats.failureCount - rejected },
     stage_exits: [...m.stats.stageExits],
     gear_switches: { ...m.stats.gearSwitches },
-    recent_switches: m.stats.switchLog.map((e) => ({ time_ms: e.timeMs, from: e.from, to: e.to, from_index: e.fromIndex, to_index: e.toIndex, rate_qps: e.rateQps, recent_rate_qps: e.recentRateQps, backlog_items: e.backlogItems, failed_rate_qps: e.failedRateQps ?? 0, reason: e.reason })),
+    recent_switches: m.stats.switchLog.map((e) => ({ time_ms: e.timeMs, from: e.from, to: e.to, from_index: e.fromIndex, to_index: e.toIndex, rate_qps: e.rateQps, recent_rate_qps: e.recentRateQps, backlog_items: e.backlogItems, failed_rate_qps: e.failedRateQps ?? 0, slowdown: e.slowdown ?? null, reason: e.reason })),
     overload_horizon_ms: policy instanceof BacklogGearPolicy ? policy.overloadHorizonMs : null,
+    host_slowdown: policy instanceof BacklogGearPolicy ? policy.slowdown : null,
     latency: { le_s: buckets.leSeconds, cumulative: buckets.cumulative },
     gears: gears.map((g) => ({ id: g.id, index: g.index, min_qps: g.minQps, max_qps: g.maxQps, expected_accuracy: g.expectedAccuracy })),
   };
