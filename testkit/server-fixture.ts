@@ -22,6 +22,8 @@ export interface FixturePlanOptions {
   policy?: Plan['policy'];
   /** Batch times the plan claims per model (models[].batchTimesUs; the host speed reads them). */
   batchTimesUs?: Record<string, { batch: number; p50Us: number }[]>;
+  /** The plan's accuracy objective (a load-weighted target engages the policy's accuracy budget). */
+  accuracyObjective?: Plan['accuracyObjective'];
 }
 
 /** The sha256 a plan records for a model file. */
@@ -75,6 +77,7 @@ export function writeFixturePlan(o: FixturePlanOptions = {}): { planPath: string
     unservable: [],
     planner: { thresholdsPerStage: 20, maxStages: 2, candidatesEvaluated: 1, frontierSize: 1, gearCandidates: 1, batchTimeRule: 'step-up', simulation: { requests: 0, seed: 1, burstAmplitude: 1.5, burstPhaseMs: 50 } },
     ...(o.policy ? { policy: o.policy } : {}),
+    ...(o.accuracyObjective ? { minAccuracy: o.accuracyObjective.target, accuracyObjective: o.accuracyObjective } : {}),
   };
   validatePlan(plan); // the fixture must stay a valid plan
   const planPath = join(dir, 'plan.json');

@@ -23,6 +23,7 @@ import { simGearsFromPlan } from '../../planner/switching-simulator.js';
 import type { Plan } from '../../ts/contracts/plan-schema.js';
 import type { Profile } from '../../ts/contracts/profile-schema.js';
 import { BacklogGearPolicy, policyGears } from '../../ts/server/gear-policy.js';
+import { accuracyBudgetOf } from '../../ts/server/accuracy-budget.js';
 import { bracketedCapacity, kServerMonitor, simulatedRun, simulatedRunPasses } from '../../testkit/switching-sim.js';
 import { makeTrace, type TraceShape } from '../../testkit/traces.js';
 import { median } from './measure.js';
@@ -56,6 +57,7 @@ export interface HorizonTuning {
 export function simulatedCapacities(plan: Plan, o: HorizonTuning, overloadHorizonMs: number | undefined): number[] {
   const { gears, modelTimeUs } = simGearsFromPlan(plan, o.profile);
   const figures = policyGears(plan.gears, plan.slo.p95Ms, plan.lanes.length);
+  const budget = accuracyBudgetOf(plan);
   const sloMs = plan.slo.p95Ms;
   return o.tuningSeeds.map((seed) => {
     const passes = (scale: number) =>
@@ -67,7 +69,8 @@ export function simulatedCapacities(plan: Plan, o: HorizonTuning, overloadHorizo
         seed,
         sloMs,
         target: o.targetVal,
-        policy: new BacklogGearPolicy(figures, { sloMs, holdMs: kServerMonitor.windowMs, recentMs: kServerMonitor.recentMs, ...(overloadHorizonMs !== undefined ? { overloadHorizonMs } : {}) }),
+        // the server's policy as it serves this plan, accuracy budget included
+        policy: new BacklogGearPolicy(figures, { sloMs, holdMs: kServerMonitor.windowMs, recentMs: kServerMonitor.recentMs, ...(overloadHorizonMs !== undefined ? { overloadHorizonMs } : {}), ...(budget ? { accuracyBudget: budget } : {}) }),
       });
     return bracketedCapacity(passes, Math.max(20, o.guessQps)).qps;
   });
@@ -108,10 +111,11 @@ export interface AccuracyHorizonChoice {
 export function chooseOverloadHorizonForAccuracy(plan: Plan, o: Omit<HorizonTuning, 'targetVal' | 'guessQps'> & { scalesQps: readonly number[] }): AccuracyHorizonChoice {
   const { gears, modelTimeUs } = simGearsFromPlan(plan, o.profile);
   const figures = policyGears(plan.gears, plan.slo.p95Ms, plan.lanes.length);
+  const budget = accuracyBudgetOf(plan);
   const sloMs = plan.slo.p95Ms;
   const traces = o.scalesQps.flatMap((scale) => o.tuningSeeds.map((seed) => ({ seed, timesUs: Float64Array.from(makeTrace(o.trace, scale, o.dayMs, seed, o.heldoutCount).sendMs, (x) => x * 1000) })));
   const runs = kHorizonSlos.map((slos) => {
-    const rs = traces.map((t) => simulatedRun({ modelTimeUs, gears, lanes: plan.lanes.length, timesUs: t.timesUs, seed: t.seed, sloMs, policy: new BacklogGearPolicy(figures, { sloMs, holdMs: kServerMonitor.windowMs, recentMs: kServerMonitor.recentMs, overloadHorizonMs: slos * sloMs }) }));
+    const rs = traces.map((t) => simulatedRun({ modelTimeUs, gears, lanes: plan.lanes.length, timesUs: t.timesUs, seed: t.seed, sloMs, policy: new BacklogGearPolicy(figures, { sloMs, holdMs: kServerMonitor.windowMs, recentMs: kServerMonitor.recentMs, overloadHorizonMs: slos * sloMs, ...(budget ? { accuracyBudget: budget } : {}) }) }));
     return { slos, accuracy: rs.map((r) => r.accuracy), p95Ms: rs.map((r) => r.p95Ms) };
   });
   const best = highestRanked(runs, (c) => [-c.p95Ms.filter((x) => x > sloMs).length, median(c.accuracy), c.slos === kDefaultSlos ? 1 : 0, c.slos]);

@@ -10,7 +10,8 @@
 // --no-pause leaves them all running. --oracle (engine view) runs each plan a second time under
 // the oracle switcher (the trace's true rate, no hysteresis), as the evaluation's oracle does;
 // --switches prints every switch of a trial (time, gears, the measured rate and backlog, the
-// policy's reason). --batch-times-k K runs each plan named with a `+times` suffix (PLAN+times)
+// policy's reason). A plan named PLAN+nobudget runs without the policy's accuracy budget
+// (engine view; `serve --no-accuracy-budget`). --batch-times-k K runs each plan named with a `+times` suffix (PLAN+times)
 // as if the planner had written its batch times (models[].batchTimesUs: the profile's p50s times
 // K, the calibration the plan was computed with), so that a plan from before session 15 engages
 // the server's host speed; a copy with them goes to benchmarks/local/plans/. The same plan with
@@ -83,17 +84,19 @@ const withTimes = (named: string): string => {
   writeFileSync(out, JSON.stringify(plan, null, 2));
   return out;
 };
-const planPaths = planPath.split(',').map(withTimes).flatMap((path) => (withOracle ? [{ path, oracle: false }, { path, oracle: true }] : [{ path, oracle: false }]));
-const systems = planPaths.map(({ path, oracle }) => {
+// PLAN+nobudget (engine view): the server's policy without its accuracy budget (--no-accuracy-budget)
+const planPaths = planPath.split(',').map((named) => (named.endsWith('+nobudget') ? { named: named.slice(0, -'+nobudget'.length), budget: false } : { named, budget: true })).map(({ named, budget }) => ({ path: withTimes(named), budget })).flatMap(({ path, budget }) => (withOracle ? [{ path, budget, oracle: false }, { path, budget, oracle: true }] : [{ path, budget, oracle: false }]));
+if (view !== 'engine' && planPaths.some((p) => !p.budget)) throw new Error('--plan ...+nobudget: engine view only');
+const systems = planPaths.map(({ path, budget, oracle }) => {
   const plan = validatePlan(JSON.parse(readFileSync(path, 'utf8')));
-  return { path, oracle, name: path.replace(/^.*\//, '').replace(/\.json$/, '') + (oracle ? ' (oracle)' : ''), gearAccuracy: new Map(plan.gears.map((g) => [g.id, g.heldoutAccuracy ?? g.expectedAccuracy])), sloMs: plan.slo.p95Ms, passed: 0, n: 0 };
+  return { path, budget, oracle, name: path.replace(/^.*\//, '').replace(/\.json$/, '') + (budget ? '' : ' (no budget)') + (oracle ? ' (oracle)' : ''), gearAccuracy: new Map(plan.gears.map((g) => [g.id, g.heldoutAccuracy ?? g.expectedAccuracy])), sloMs: plan.slo.p95Ms, passed: 0, n: 0 };
 });
 const pct = (x: number) => `${(x * 100).toFixed(2)}%`;
 
 // The HTTP view as the evaluation runs it: `cascadeserve serve` as a child process, this
 // process the open-loop generator (server-proc.ts, replay.ts).
-async function startSystem(path: string, oracle: boolean) {
-  if (view === 'engine') return startEngineSystem(path, heldout, { oracle });
+async function startSystem(path: string, oracle: boolean, accuracyBudget: boolean) {
+  if (view === 'engine') return startEngineSystem(path, heldout, { oracle, accuracyBudget });
   const srv = await startServer(path);
   if (pauseIdle) srv.pause();
   return {
@@ -114,7 +117,7 @@ const running: Awaited<ReturnType<typeof startSystem>>[] = [];
 const hog = args.includes('--hog') ? spawn(process.execPath, ['-e', 'for (;;) {}'], { stdio: 'ignore' }) : null;
 try {
   for (const x of systems) {
-    const sys = await startSystem(x.path, x.oracle);
+    const sys = await startSystem(x.path, x.oracle, x.budget);
     running.push(sys);
     // warm-up, as the evaluation's: a tuning seed at a low constant rate
     await sys.replay(makeTrace('constant', 500, 2000, 11, heldout.count));

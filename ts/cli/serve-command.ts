@@ -56,6 +56,7 @@ origins call the server (CORS headers, preflights answered); without it, no CORS
     { name: 'up-switch-hold-ms', kind: 'number', value: 'MS', min: 0, max: kHourMs, help: 'how long the backlog must stay drained and the more accurate gear\'s predicted wait within half its budget before that gear (default: --load-window-ms)' },
     { name: 'overload-horizon-ms', kind: 'number', value: 'MS', min: 0, max: kHourMs, help: 'how far ahead arrivals above a gear\'s capacity count towards a down-switch (default: the plan\'s policy.overloadHorizonMs, else 4 x the SLO)' },
     { name: 'no-host-speed', kind: 'boolean', help: 'gear capacities as the plan says, not scaled by the host\'s measured speed against the plan\'s batch times' },
+    { name: 'no-accuracy-budget', kind: 'boolean', help: 'take gears below the plan\'s load-weighted accuracy target on latency alone, not only while more accurate gears have banked the difference' },
     { name: 'log-level', kind: 'choice', choices: kLogLevels, default: 'info', help: 'the log stream\'s level (stderr, JSON lines)' },
     { name: 'quiet', kind: 'boolean', help: '--log-level warn and no banner' },
     { name: 'access-log-sample', kind: 'number', value: 'RATE', min: 0, max: 1, default: 0, help: 'share of requests written as access lines at info' },
@@ -115,6 +116,7 @@ export async function runServeCommand(argv: string[], io: CliIo): Promise<number
       hold: values['up-switch-hold-ms'] as number | undefined,
       overloadHorizonMs: values['overload-horizon-ms'] as number | undefined,
       hostSpeed: values['no-host-speed'] !== true,
+      accuracyBudget: values['no-accuracy-budget'] !== true,
       limits,
       authToken,
       tokenFromFlag,
@@ -137,6 +139,7 @@ interface ServeSettings {
   hold: number | undefined;
   overloadHorizonMs: number | undefined;
   hostSpeed: boolean;
+  accuracyBudget: boolean;
   limits: Record<string, number>;
   authToken: string | undefined;
   tokenFromFlag: boolean;
@@ -165,6 +168,7 @@ async function serve(s: ServeSettings, io: CliIo): Promise<number> {
       upSwitchHoldMs: s.hold,
       ...(s.overloadHorizonMs !== undefined ? { overloadHorizonMs: s.overloadHorizonMs } : {}),
       hostSpeed: s.hostSpeed,
+      accuracyBudget: s.accuracyBudget,
       ...s.limits,
       authToken: s.authToken,
       allowModelMismatch: s.allowModelMismatch,

@@ -37,10 +37,12 @@ export interface GearPolicyInput {
  * excess arrivals would miss the SLO; the target is the most accurate gear that would not),
  * `cannot_meet` (no gear would meet it; the target drains the backlog soonest, see the
  * policy), `failing` (items are failing for load on the running gear: it holds less here
- * than the plan says). Up: `drained`. `true_rate`: an oracle's choice from the trace's true
+ * than the plan says). Up: `drained`; `accuracy_budget` (the running gear is below the
+ * plan's accuracy target and the accuracy banked for it has run out: back to the cheapest gear
+ * meeting the target). `true_rate`: an oracle's choice from the trace's true
  * rate. `stay`: no switch.
  */
-export type GearSwitchReason = 'would_miss' | 'cannot_meet' | 'failing' | 'drained' | 'true_rate' | 'stay';
+export type GearSwitchReason = 'would_miss' | 'cannot_meet' | 'failing' | 'drained' | 'accuracy_budget' | 'true_rate' | 'stay';
 
 export interface GearDecision {
   /** Index of the gear to run next (may equal input.current). */

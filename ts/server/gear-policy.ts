@@ -54,8 +54,15 @@
 //   capacities are divided by s and its own latency multiplied by it, so the down rule leaves
 //   a gear before the queue shows the difference and the up rule does not return to it early.
 //   Without a reading (the simulator, an idle server, a plan without batch times) s is 1.
+// - Accuracy budget (plans with a load-weighted accuracy target, ts/server/accuracy-budget.ts):
+//   a gear below the target is a candidate of the rules above only while the accuracy banked
+//   by the gears above it pays for one hold of it; when the balance runs out on such a gear,
+//   the policy returns to the cheapest gear meeting the target (`accuracy_budget`) and lets its
+//   queue absorb the rest, as the static cascade does. Without it the latency rules spent
+//   accuracy the plan did not have (58% of an azure trial's requests on a gear below target).
 // Loads are items per second, times milliseconds.
 import type { GearDecision, GearPolicy, GearPolicyInput } from '../contracts/gear-policy.js';
+import { AccuracyBudget, type AccuracyBudgetOptions } from './accuracy-budget.js';
 
 export type { GearDecision, GearPolicy, GearPolicyInput } from '../contracts/gear-policy.js';
 
@@ -156,6 +163,8 @@ export interface BacklogPolicyOptions {
   overloadHorizonMs?: number;
   /** Length of the monitor's recent window, ms (the server passes its own). Default 10. */
   recentMs?: number;
+  /** Keep the answers' accuracy at a target on average (see AccuracyBudget); absent: gears below a target are taken on latency alone. */
+  accuracyBudget?: AccuracyBudgetOptions;
 }
 
 export class BacklogGearPolicy implements GearPolicy {
@@ -180,6 +189,7 @@ export class BacklogGearPolicy implements GearPolicy {
   /** The gears' figures at the host's measured speed (#atSpeed), and that slowdown. */
   #eff: readonly PolicyGear[];
   #effSlowdown = 1;
+  readonly #budget: AccuracyBudget | null;
 
   constructor(gears: readonly PolicyGear[], options: BacklogPolicyOptions) {
     if (gears.length === 0) throw new RangeError('gears must not be empty');
@@ -208,6 +218,13 @@ export class BacklogGearPolicy implements GearPolicy {
     });
     this.gears = gears;
     this.#eff = gears;
+    if (options.accuracyBudget && options.accuracyBudget.gearAccuracy.length !== gears.length) throw new RangeError(`accuracyBudget.gearAccuracy has ${options.accuracyBudget.gearAccuracy.length} entries for ${gears.length} gears`);
+    this.#budget = options.accuracyBudget ? new AccuracyBudget(options.accuracyBudget) : null;
+  }
+
+  /** The accuracy budget the policy keeps (null: none). */
+  get accuracyBudget(): AccuracyBudget | null {
+    return this.#budget;
   }
 
   /**
@@ -291,37 +308,58 @@ export class BacklogGearPolicy implements GearPolicy {
     this.#atSpeed(slowdown);
     const last = this.gears.length - 1;
     const cur = Math.min(Math.max(current, 0), last);
+    const budget = this.#budget;
+    if (budget) {
+      // items served counted at the short window's rate: the long window lags a burst by
+      // its length, and a burst's items then went uncounted on the cheap gear
+      budget.observe(nowMs, recentRateQps ?? rateQps, cur);
+      if (budget.exhausted(cur)) {
+        const g = budget.cheapestMeeting();
+        if (g >= 0) {
+          this.reset();
+          return { gear: g, reason: 'accuracy_budget' };
+        }
+      }
+    }
+    const rate = this.nearRate(rateQps, recentRateQps);
+    // cheaper gears the accuracy budget allows now (all of them without one)
+    const allowed = (g: number, atRate: number) => !budget || budget.allows(g, atRate, this.holdMs);
+    let lastAllowed = -1;
+    for (let g = last; g > cur; g--) if (allowed(g, rate)) {
+      lastAllowed = g;
+      break;
+    }
     // Failures counted over the last hold were (mostly) under the gear that runs now: one step
     // per hold, so a cheaper gear gets its window to show whether it holds.
-    if (failedRateQps !== undefined && failedRateQps > 0 && cur < last && nowMs - this.#failingSwitchMs >= this.holdMs) {
+    if (failedRateQps !== undefined && failedRateQps > 0 && lastAllowed > cur && nowMs - this.#failingSwitchMs >= this.holdMs) {
       this.reset();
       this.#failingSwitchMs = nowMs;
       // What the gear held (never above the load) over what the plan says it holds.
       const held = Math.max(0, Math.min(rateQps, rateQps - failedRateQps));
       this.#hostScale = Math.min(this.hostScale(nowMs), held / this.#eff[cur].sustainedQps);
       this.#hostScaleAtMs = nowMs;
-      let target = last;
-      for (let g = cur + 1; g < last; g++) {
-        if (this.upCapacityQps(g, nowMs) >= rateQps) {
+      let target = lastAllowed;
+      for (let g = cur + 1; g < lastAllowed; g++) {
+        if (allowed(g, rate) && this.upCapacityQps(g, nowMs) >= rateQps) {
           target = g;
           break;
         }
       }
       return { gear: target, reason: 'failing' };
     }
-    const rate = this.nearRate(rateQps, recentRateQps);
     const backlogMs = (this.queuedItems(cur, backlogItems, rate) / this.#eff[cur].serviceRateQps) * 1000;
     if (this.wouldMiss(cur, backlogMs, rate)) {
       this.reset();
-      for (let g = cur + 1; g <= last; g++) if (!this.wouldMiss(g, backlogMs, rate)) return { gear: g, reason: 'would_miss' };
+      if (lastAllowed < 0) return { gear: cur, reason: 'stay' };
+      for (let g = cur + 1; g <= lastAllowed; g++) if (allowed(g, rate) && !this.wouldMiss(g, backlogMs, rate)) return { gear: g, reason: 'would_miss' };
       let fastest = Infinity;
-      for (let g = cur; g <= last; g++) fastest = Math.min(fastest, this.drainMs(g, backlogMs, rate));
-      if (fastest === Infinity) return cur === last ? { gear: cur, reason: 'stay' } : { gear: last, reason: 'cannot_meet' };
+      for (let g = cur; g <= lastAllowed; g++) if (g === cur || allowed(g, rate)) fastest = Math.min(fastest, this.drainMs(g, backlogMs, rate));
+      if (fastest === Infinity) return { gear: lastAllowed, reason: 'cannot_meet' };
       const tolerableMs = fastest + Math.max(this.horizonMs, kDrainTolerance * fastest);
-      for (let g = cur; g <= last; g++) {
-        if (this.drainMs(g, backlogMs, rate) <= tolerableMs) return g === cur ? { gear: cur, reason: 'stay' } : { gear: g, reason: 'cannot_meet' };
+      for (let g = cur; g <= lastAllowed; g++) {
+        if ((g === cur || allowed(g, rate)) && this.drainMs(g, backlogMs, rate) <= tolerableMs) return g === cur ? { gear: cur, reason: 'stay' } : { gear: g, reason: 'cannot_meet' };
       }
-      return cur === last ? { gear: cur, reason: 'stay' } : { gear: last, reason: 'cannot_meet' };
+      return { gear: lastAllowed, reason: 'cannot_meet' };
     }
     let best = -1;
     // queued work as before, normal operation's in-flight share at the window's rate (the near

@@ -109,7 +109,7 @@ export function createMetrics(sources: () => MetricsSource[]): ServerMetrics {
   });
   new Counter({
     name: 'cascadeserve_gear_switch_events_total',
-    help: 'Gear switches, by the gear left (from, id), the gear taken (to, id) and the policy\'s reason (would_miss, cannot_meet, failing, drained, true_rate)',
+    help: 'Gear switches, by the gear left (from, id), the gear taken (to, id) and the policy\'s reason (would_miss, cannot_meet, failing, drained, accuracy_budget, true_rate)',
     labelNames: ['model', 'version', 'from', 'to', 'reason'],
     registers: [registry],
     collect() {

@@ -23,6 +23,7 @@ import { GearController, type GearSwitchEvent, type SwitchLogger } from './gear-
 import { HostSpeedMonitor } from './host-speed.js';
 import { BacklogGearPolicy, policyGears, type GearPolicy } from './gear-policy.js';
 import { LoadMonitor, type LoadMonitorOptions } from './load-monitor.js';
+import { accuracyBudgetOf } from './accuracy-budget.js';
 import { ModelStats, type LiveFigures } from './model-stats.js';
 import type { ServingGear, ServingPlan } from './plan-loader.js';
 
@@ -36,6 +37,8 @@ export interface ServedModelOptions {
   loadMonitor: LoadMonitorOptions;
   /** The gear policy follows the host's measured speed (host-speed.ts) when the plan has batch times. Default true. */
   hostSpeed?: boolean;
+  /** The gear policy keeps the answers at the plan's load-weighted accuracy target on average (accuracy-budget.ts). Default true. */
+  accuracyBudget?: boolean;
   /** Replaces the cascade's gear policy (the evaluation's oracle); default BacklogGearPolicy. */
   gearPolicy?: (gears: readonly ServingGear[], context: { sloMs: number; holdMs: number; lanes: number }) => GearPolicy;
   /** How often the controller looks at the load without arrivals and samples engine costs. */
@@ -318,7 +321,8 @@ export class ServedModel {
     const gears = policyGears(this.#gears.map((g) => ({ ...g, stages: g.engine.stages.map((st) => ({ maxBatch: st.maxBatch, maxQueueDelayUs: st.maxQueueDelayUs ?? 0 })) })), sloMs, lanes);
     // the monitor's recent window: the policy tells a ramp from that window's noise
     const overloadHorizonMs = this.#options.overloadHorizonMs ?? this.plan.plan.policy?.overloadHorizonMs;
-    return new BacklogGearPolicy(gears, { sloMs, holdMs, recentMs: this.#monitor.options.recentMs, ...(overloadHorizonMs !== undefined ? { overloadHorizonMs } : {}) });
+    const budget = this.#options.accuracyBudget === false ? undefined : accuracyBudgetOf(this.plan.plan);
+    return new BacklogGearPolicy(gears, { sloMs, holdMs, recentMs: this.#monitor.options.recentMs, ...(overloadHorizonMs !== undefined ? { overloadHorizonMs } : {}), ...(budget ? { accuracyBudget: budget } : {}) });
   }
 
   /** Periodic: the policy looks at the load without arrivals; the cost estimate is sampled. */

@@ -63,6 +63,12 @@ export interface ServerOptions {
    * (ts/server/host-speed.ts; plans computed since session 15 carry them). Default true.
    */
   hostSpeed?: boolean;
+  /**
+   * Whether the gear policy keeps the answers at a plan's load-weighted accuracy target on
+   * average, taking gears below it only while more accurate gears have banked the difference
+   * (ts/server/accuracy-budget.ts). Default true; plans without that objective are unaffected.
+   */
+  accuracyBudget?: boolean;
   /** Arrival-rate window and its resolution. Defaults 200 ms and 5 ms. */
   loadWindowMs?: number;
   loadBucketMs?: number;
@@ -222,6 +228,7 @@ export async function createServer(options: ServerOptions): Promise<CascadeServe
     upSwitchHoldMs: options.upSwitchHoldMs ?? options.loadWindowMs ?? 200,
     ...(options.overloadHorizonMs !== undefined ? { overloadHorizonMs: options.overloadHorizonMs } : {}),
     hostSpeed: options.hostSpeed ?? true,
+    accuracyBudget: options.accuracyBudget ?? true,
     loadMonitor: { windowMs: options.loadWindowMs ?? 200, bucketMs: options.loadBucketMs ?? 5, ...(options.loadRecentMs !== undefined ? { recentMs: options.loadRecentMs } : {}) },
     tickMs: Math.max(5, options.loadBucketMs ?? 5),
     ...(options.gearPolicy ? { gearPolicy: options.gearPolicy } : {}),

@@ -49,6 +49,12 @@ export interface CascadeStatus {
   overload_horizon_ms: number | null;
   /** The host slowdown the backlog policy's figures were at in its latest look (1: the plan's); null under another policy. */
   host_slowdown: number | null;
+  /**
+   * The backlog policy's accuracy budget (plans with a load-weighted accuracy target): the
+   * target, the balance banked (item-points: sum of gear accuracy - target over served items,
+   * negative when owed) and its window; null without one.
+   */
+  accuracy_budget: { target: number; balance_items: number; window_ms: number } | null;
   latency: { le_s: number[]; cumulative: number[] };
   gears: StatusGear[];
 }
@@ -73,6 +79,7 @@ export async function cascadeStatus(ctx: ServerContext): Promise<CascadeStatus> 
     recent_switches: m.stats.switchLog.map((e) => ({ time_ms: e.timeMs, from: e.from, to: e.to, from_index: e.fromIndex, to_index: e.toIndex, rate_qps: e.rateQps, recent_rate_qps: e.recentRateQps, backlog_items: e.backlogItems, failed_rate_qps: e.failedRateQps ?? 0, slowdown: e.slowdown ?? null, reason: e.reason })),
     overload_horizon_ms: policy instanceof BacklogGearPolicy ? policy.overloadHorizonMs : null,
     host_slowdown: policy instanceof BacklogGearPolicy ? policy.slowdown : null,
+    accuracy_budget: policy instanceof BacklogGearPolicy && policy.accuracyBudget ? { target: policy.accuracyBudget.target, balance_items: policy.accuracyBudget.balance, window_ms: policy.accuracyBudget.windowMs } : null,
     latency: { le_s: buckets.leSeconds, cumulative: buckets.cumulative },
     gears: gears.map((g) => ({ id: g.id, index: g.index, min_qps: g.minQps, max_qps: g.maxQps, expected_accuracy: g.expectedAccuracy })),
   };

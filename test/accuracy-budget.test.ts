@@ -1,0 +1,143 @@
+// The gear policy's accuracy budget (ts/server/accuracy-budget.ts): the balance worked out by
+// hand (items x (gear accuracy - target), the positive balance decaying with the window), a
+// gear below the target taken only while the balance pays for one hold of it, the return to the
+// cheapest gear meeting the target when it runs out, the down rules' choices with and without
+// it, which plans ask for it, and the server's wiring (status route, option, CLI flag).
+import t from 'tap';
+import { AccuracyBudget, accuracyBudgetOf } from '../ts/server/accuracy-budget.js';
+import { BacklogGearPolicy, type PolicyGear } from '../ts/server/gear-policy.js';
+import type { CascadeStatus } from '../ts/server/status.js';
+import { items, jsonRequest, startFixtureServer, writeFixturePlan } from '../testkit/server-fixture.js';
+import { startServeProcess } from '../testkit/serve-process.js';
+
+t.test('the balance: items served times (accuracy - target), the positive part decaying', async (t) => {
+  const b = new AccuracyBudget({ target: 0.9, gearAccuracy: [0.95, 0.9, 0.8], windowMs: 60_000 });
+  b.observe(0, 1000, 0);
+  t.equal(b.balance, 0, 'the first look only starts the clock');
+  b.observe(1000, 1000, 0); // 1,000 items at +0.05
+  t.ok(Math.abs(b.balance - 50) < 1e-9, `50 item-points, got ${b.balance}`);
+  b.observe(2000, 1000, 0); // 50 x e^(-1/60) + 50
+  t.ok(Math.abs(b.balance - (50 * Math.exp(-1 / 60) + 50)) < 1e-9);
+  const before = b.balance;
+  b.observe(2500, 1000, 1); // 500 items at exactly the target: decay only
+  t.ok(Math.abs(b.balance - before * Math.exp(-0.5 / 60)) < 1e-9);
+  // a hold of gear 2 at 1000/s costs 0.1 x 1000 x 0.2 = 20 item-points: paid
+  t.ok(b.allows(2, 1000, 200));
+  t.ok(b.allows(0, 1e9, 200) && b.allows(1, 1e9, 200), 'gears meeting the target are always allowed');
+  t.notOk(b.allows(2, 10_000, 200), '200 item-points for a hold at 10,000/s: not paid');
+  const atMs = 2500;
+  const bal = b.balance;
+  b.observe(atMs + 1000, 2000, 2); // 2,000 items at -0.1 = -200, after the decay
+  t.ok(Math.abs(b.balance - (bal * Math.exp(-1 / 60) - 200)) < 1e-9);
+  t.ok(b.exhausted(2), 'below the target, owing');
+  t.notOk(b.exhausted(1), 'a gear meeting the target is never exhausted');
+  t.equal(b.cheapestMeeting(), 1);
+  b.observe(atMs + 1000 + 60_000, 1000, 1);
+  t.ok(Math.abs(b.balance - (bal * Math.exp(-1 / 60) - 200)) < 1e-9, 'a debt does not decay, and a look after an idle minute counts at most 1 s (here of the target gear: 0)');
+});
+
+t.test('bad budgets are refused naming the field', async (t) => {
+  t.throws(() => new AccuracyBudget({ target: 1.5, gearAccuracy: [0.9] }), /accuracy target must be a fraction in \(0, 1\], got 1.5/);
+  t.throws(() => new AccuracyBudget({ target: 0.9, gearAccuracy: [0.9, -1] }), /gears\[1\]\.expectedAccuracy must be a fraction/);
+  t.throws(() => new AccuracyBudget({ target: 0.9, gearAccuracy: [0.9], windowMs: 0 }), /accuracyWindowMs must be a finite number > 0/);
+  t.throws(() => new BacklogGearPolicy([{ sustainedQps: 1, serviceRateQps: 1, budgetMs: 1, ownLatencyMs: 0 }], { sloMs: 10, accuracyBudget: { target: 0.9, gearAccuracy: [0.9, 0.8] } }), /accuracyBudget\.gearAccuracy has 2 entries for 1 gears/);
+});
+
+// the gears of server-gear-policy.test.ts (waits worked out there), accuracies 0.95 / 0.92 / 0.85, target 0.9
+const gears: PolicyGear[] = [
+  { sustainedQps: 1000, serviceRateQps: 1250, budgetMs: 6, ownLatencyMs: 0 },
+  { sustainedQps: 2000, serviceRateQps: 2500, budgetMs: 6, ownLatencyMs: 0 },
+  { sustainedQps: 4000, serviceRateQps: 5000, budgetMs: 7, ownLatencyMs: 0 },
+];
+const budget = { target: 0.9, gearAccuracy: [0.95, 0.92, 0.85] };
+const make = (withBudget: boolean) => new BacklogGearPolicy(gears, { sloMs: 10, holdMs: 200, overloadHorizonMs: 10, recentMs: 1000, ...(withBudget ? { accuracyBudget: budget } : {}) });
+
+t.test('down: a gear below the target only while the balance pays for it', async (t) => {
+  // 6000/s on gear 0: gears 0 and 1 would miss (waits 40 and 16 ms), gear 2 would not (4 ms)
+  const input = { nowMs: 0, rateQps: 6000, recentRateQps: 6000, backlogItems: 0, current: 0 };
+  t.same(make(false).decide(input), { gear: 2, reason: 'would_miss' }, 'without a budget: the gear below the target');
+  // with a budget and nothing banked, gear 2 is not a candidate; no allowed gear drains (every
+  // service rate is below 6000/s), so the cheapest allowed one
+  t.same(make(true).decide(input), { gear: 1, reason: 'cannot_meet' }, 'nothing banked: the cheapest gear meeting the target');
+  // bank: 10 s at 1000/s on gear 0 -> 10,000 x 0.05 = 500 item-points less the decay (about 38)
+  const p = make(true);
+  for (let ms = 0; ms <= 10_000; ms += 5) p.decide({ nowMs: ms, rateQps: 500, recentRateQps: 1000, backlogItems: 0, current: 0 });
+  const banked = p.accuracyBudget!.balance;
+  t.ok(banked > 450 && banked < 500, `about 462 item-points banked, got ${banked}`);
+  // a hold of gear 2 at 6000/s costs 0.05 x 6000 x 0.2 = 60: paid
+  t.same(p.decide({ ...input, nowMs: 10_000 }), { gear: 2, reason: 'would_miss' });
+  // on gear 2 at 6000/s the balance falls by 300 item-points a second (less decay): it runs out within 2 s
+  let back = -1;
+  for (let ms = 10_005; ms <= 13_000 && back < 0; ms += 5) {
+    const d = p.decide({ nowMs: ms, rateQps: 6000, recentRateQps: 6000, backlogItems: 0, current: 2 });
+    if (d.gear !== 2) {
+      t.same(d, { gear: 1, reason: 'accuracy_budget' }, 'back to the cheapest gear meeting the target');
+      back = ms;
+    }
+  }
+  t.ok(back > 11_000 && back < 11_700, `ran out after about 1.5 s (462 / 300 per s), at ${back} ms`);
+  t.ok(p.accuracyBudget!.balance <= 0);
+  // and gear 2 stays out of reach until the balance pays for a hold again
+  t.same(p.decide({ nowMs: back + 5, rateQps: 6000, recentRateQps: 6000, backlogItems: 0, current: 1 }), { gear: 1, reason: 'stay' });
+});
+
+t.test('failing: only to gears the balance allows', async (t) => {
+  // failures on gear 0 at 3000/s: without a budget the cheapest gear with the capacity (gear 2,
+  // the last, is the fallback); with nothing banked gear 1, the cheapest meeting the target
+  const input = { nowMs: 1000, rateQps: 3000, recentRateQps: 3000, backlogItems: 0, current: 0, failedRateQps: 500 };
+  t.same(make(false).decide(input), { gear: 2, reason: 'failing' });
+  t.same(make(true).decide(input), { gear: 1, reason: 'failing' });
+  // already on the cheapest gear meeting the target with nothing banked: no failing switch
+  const p = make(true);
+  t.equal(p.decide({ ...input, current: 1 }).reason === 'failing', false);
+});
+
+t.test('which plans ask for a budget', async (t) => {
+  const g = [{ expectedAccuracy: 0.95 }, { expectedAccuracy: 0.85 }];
+  t.same(accuracyBudgetOf({ accuracyObjective: { mode: 'load-weighted', target: 0.9 }, gears: g }), { target: 0.9, gearAccuracy: [0.95, 0.85] });
+  t.equal(accuracyBudgetOf({ accuracyObjective: { mode: 'every-gear', target: 0.9 }, gears: g }), undefined, 'every gear meets the target');
+  t.equal(accuracyBudgetOf({ gears: g }), undefined, 'no target');
+});
+
+const status = async (url: string) => (await (await fetch(`${url}/v2/cascadeserve/status`)).json()) as CascadeStatus;
+const objective = { target: 0.85, mode: 'load-weighted' as const, loadWeightedAccuracy: 0.9, met: true };
+
+t.test('the server keeps the budget of a load-weighted plan and reports it', async (t) => {
+  const { url, stop } = await startFixtureServer({ accuracyObjective: objective });
+  try {
+    for (let i = 0; i < 10; i++) {
+      const r = await fetch(`${url}/v2/models/fixture/infer`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(jsonRequest(items(8, i + 1))) });
+      t.equal(r.status, 200);
+    }
+    await new Promise((r) => setTimeout(r, 50)); // a few controller ticks
+    const b = (await status(url)).accuracy_budget;
+    t.ok(b, 'reported');
+    t.equal(b!.target, 0.85);
+    t.equal(b!.window_ms, 60_000);
+    t.ok(b!.balance_items > 0, `the one gear (0.9) banks above the target 0.85, got ${b!.balance_items}`);
+  } finally {
+    await stop();
+  }
+  for (const [what, plan, options] of [
+    ['turned off (accuracyBudget: false)', { accuracyObjective: objective }, { accuracyBudget: false }],
+    ['a plan without a load-weighted target', {}, {}],
+  ] as const) {
+    const s = await startFixtureServer(plan, options);
+    try {
+      t.equal((await status(s.url)).accuracy_budget, null, what);
+    } finally {
+      await s.stop();
+    }
+  }
+});
+
+t.test('cascadeserve serve --no-accuracy-budget', async (t) => {
+  const { planPath, cleanup } = writeFixturePlan({ accuracyObjective: objective });
+  const serve = await startServeProcess(['--plan', planPath, '--port', '0', '--grpc-port', '0', '--no-accuracy-budget']);
+  try {
+    t.equal((await status(serve.url)).accuracy_budget, null);
+  } finally {
+    t.equal(await serve.stop(), 0, 'drains and exits 0');
+    cleanup();
+  }
+});
