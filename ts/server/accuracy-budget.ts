@@ -25,7 +25,7 @@ export interface AccuracyBudgetOptions {
   windowMs?: number;
 }
 
-/** Longest gap between two looks counted at the last rate (a server idle for minutes served nothing in between). */
+/** Longest gap between two looks that counts as serving at the rate read now (a server idle for minutes served nothing in between). */
 const kMaxStepMs = 1000;
 
 export class AccuracyBudget {
@@ -42,7 +42,7 @@ export class AccuracyBudget {
       if (!(a >= 0 && a <= 1)) throw new RangeError(`gears[${i}].expectedAccuracy must be a fraction in [0, 1], got ${String(a)}`);
     });
     this.windowMs = o.windowMs ?? 60_000;
-    if (!(this.windowMs > 0 && Number.isFinite(this.windowMs))) throw new RangeError(`accuracyWindowMs must be a finite number > 0, got ${String(o.windowMs)}`);
+    if (!(this.windowMs > 0 && Number.isFinite(this.windowMs))) throw new RangeError(`accuracyBudget.windowMs must be a finite number > 0, got ${String(o.windowMs)}`);
     this.target = o.target;
     this.gearAccuracy = o.gearAccuracy;
   }
