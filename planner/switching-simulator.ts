@@ -154,7 +154,7 @@ export function simulateSwitching(input: SwitchSimInput): SwitchSimResult {
     const rateQps = monitor.rateQps(nowMs);
     const recentRateQps = monitor.recentRateQps(nowMs);
     const backlogItems = next - done;
-    const d = policy.decide({ nowMs, rateQps, recentRateQps, backlogItems, current });
+    const d = policy.decide({ nowMs, rateQps, recentRateQps, arrivedItems: monitor.totalItems, backlogItems, current });
     if (d.reason === 'stay' || d.gear === current || !(d.gear >= 0 && d.gear < gears.length)) return;
     switches++;
     input.onSwitch?.({ atMs: nowMs, from: gears[current].id ?? current, to: gears[d.gear].id ?? d.gear, fromIndex: current, toIndex: d.gear, rateQps, recentRateQps, backlogItems, reason: d.reason });

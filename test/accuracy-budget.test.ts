@@ -1,5 +1,6 @@
 // The gear policy's accuracy budget (ts/server/accuracy-budget.ts): the balance worked out by
-// hand (items x (gear accuracy - target), the positive balance decaying with the window), a
+// hand (items x (gear accuracy - target), counted from arrivals, each request charged to the
+// gear it entered under; the positive balance decaying over the whole gap with the window), a
 // gear below the target taken only while the balance pays for one hold of it, the return to the
 // cheapest gear meeting the target when it runs out, the down rules' choices with and without
 // it, which plans ask for it, and the server's wiring (status route, option, CLI flag).
@@ -38,6 +39,56 @@ t.test('the balance: items served times (accuracy - target), the positive part d
   // a look after an idle minute counts at most 1 s: 1,000 items at +0.05 on gear 0, not 60,000
   b.observe(atMs + 1000 + 120_000, 1000, 0);
   t.ok(Math.abs(b.balance - (owed + 50)) < 1e-9, `owed + 50, got ${b.balance}`);
+});
+
+t.test('with the arrival count, each request is charged to the gear it entered under', async (t) => {
+  // Sparse requests (one every 500 ms) and switches: request k enters under the gear decided
+  // at its own look and is charged at the next look, to the gear then running. Expected:
+  // the sum over requests (the first starts the account) of items x (accuracy - target).
+  const acc = [0.95, 0.9, 0.8];
+  const b = new AccuracyBudget({ target: 0.9, gearAccuracy: acc, windowMs: 1e15 });
+  const requests = [
+    { items: 1, gear: 0 },
+    { items: 3, gear: 0 },
+    { items: 1, gear: 2 },
+    { items: 8, gear: 2 },
+    { items: 2, gear: 1 },
+    { items: 1, gear: 0 },
+  ];
+  let arrived = 0;
+  let running = 0; // the gear decided at the previous look
+  let expected = 0;
+  requests.forEach((r, k) => {
+    arrived += r.items;
+    b.observe(500 * k, 1e6, running, arrived); // a huge short-window rate: must not count
+    running = r.gear;
+    if (k > 0) expected += r.items * (acc[r.gear] - 0.9);
+  });
+  b.observe(500 * requests.length, 1e6, running, arrived); // a tick: the last request
+  t.ok(Math.abs(b.balance - expected) < 1e-12, `balance ${b.balance}, expected ${expected}`);
+  // the same looks without the count: the rate times the gaps, thousands of items
+  const byRate = new AccuracyBudget({ target: 0.9, gearAccuracy: acc, windowMs: 1e15 });
+  running = 0;
+  requests.forEach((r, k) => {
+    byRate.observe(500 * k, 1e6, running);
+    running = r.gear;
+  });
+  t.ok(Math.abs(byRate.balance) > 100 * Math.abs(expected), `the rate-times-time count misreads sparse arrivals (${byRate.balance})`);
+});
+
+t.test('a bank decays over the whole gap between looks (a stopped or idle server)', async (t) => {
+  const b = new AccuracyBudget({ target: 0.9, gearAccuracy: [0.95, 0.9], windowMs: 60_000 });
+  b.observe(0, 0, 0, 0);
+  b.observe(10, 0, 0, 1000); // the 1,000 items arrived at this look are charged at the next
+  b.observe(20, 0, 1, 1000); // charged to gear 1, at the target: 0
+  t.equal(b.balance, 0);
+  const c = new AccuracyBudget({ target: 0.9, gearAccuracy: [0.95, 0.9], windowMs: 60_000 });
+  c.observe(0, 0, 0, 0);
+  c.observe(0, 0, 0, 1000);
+  c.observe(0, 0, 0, 1000); // 1,000 items at +0.05
+  t.ok(Math.abs(c.balance - 50) < 1e-9, `50 item-points, got ${c.balance}`);
+  c.observe(60_000, 0, 0, 1000); // a minute stopped: e^-1 of it left, not e^(-1/60)
+  t.ok(Math.abs(c.balance - 50 * Math.exp(-1)) < 1e-9, `50/e, got ${c.balance}`);
 });
 
 t.test('bad budgets are refused naming the field', async (t) => {
@@ -118,7 +169,9 @@ t.test('the server keeps the budget of a load-weighted plan and reports it', asy
     t.ok(b, 'reported');
     t.equal(b!.target, 0.85);
     t.equal(b!.window_ms, 60_000);
-    t.ok(b!.balance_items > 0, `the one gear (0.9) banks above the target 0.85, got ${b!.balance_items}`);
+    // counted from arrivals: 80 items at +0.05 = 4 item-points (3.6 had the first request come
+    // before the controller's first look), less a decay of well under 1%
+    t.ok(b!.balance_items > 3.5 && b!.balance_items <= 4 + 1e-9, `the one gear (0.9) banks 80 x (0.9 - 0.85), got ${b!.balance_items}`);
   } finally {
     await stop();
   }
@@ -132,6 +185,27 @@ t.test('the server keeps the budget of a load-weighted plan and reports it', asy
     } finally {
       await s.stop();
     }
+  }
+});
+
+t.test('the budget\'s window: accuracyWindowMs, refused naming the option when not > 0', async (t) => {
+  const s = await startFixtureServer({ accuracyObjective: objective }, { accuracyWindowMs: 6000 });
+  try {
+    t.equal((await status(s.url)).accuracy_budget!.window_ms, 6000);
+  } finally {
+    await s.stop();
+  }
+  await t.rejects(startFixtureServer({ accuracyObjective: objective }, { accuracyWindowMs: 0 }), /accuracyWindowMs must be a finite number > 0 \(milliseconds\), got 0/);
+});
+
+t.test('cascadeserve serve --accuracy-window-ms', async (t) => {
+  const { planPath, cleanup } = writeFixturePlan({ accuracyObjective: objective });
+  const serve = await startServeProcess(['--plan', planPath, '--port', '0', '--grpc-port', '0', '--accuracy-window-ms', '30000']);
+  try {
+    t.equal((await status(serve.url)).accuracy_budget!.window_ms, 30_000);
+  } finally {
+    t.equal(await serve.stop(), 0, 'drains and exits 0');
+    cleanup();
   }
 });
 

@@ -35,7 +35,13 @@ export interface Runner {
   trial(trace: Trace): Promise<{ record: RequestRecord; switches: SwitchRecord[] }>;
   close(): Promise<void>;
 }
-export type StartRunner = (planPath: string, o: { oracle: boolean }) => Promise<Runner>;
+/**
+ * Starts a system from a plan file. accuracyWindowMs: the accuracy budget's window (the
+ * server's `--accuracy-window-ms`), the cell's day: the target is judged per trial (one day),
+ * so what a trial banks must not pay for the next one (with the default 60 s, about 40 s of
+ * other systems' trials in between left half of it).
+ */
+export type StartRunner = (planPath: string, o: { oracle: boolean; accuracyWindowMs: number }) => Promise<Runner>;
 
 export interface CellSpec {
   drop: number;
@@ -271,7 +277,7 @@ export async function runCapacityCell(env: Env, c: CellSpec, onStart?: (r: CellR
   };
   try {
     for (const system of active) {
-      const runner = await env.start(name(system), { oracle: system === 'oracle' });
+      const runner = await env.start(name(system), { oracle: system === 'oracle', accuracyWindowMs: c.dayMs });
       runners.set(system, runner);
       // warm-up on a tuning seed at a fifth of the prediction (not reported)
       await runner.trial(makeTrace('constant', Math.max(20, Math.min(plans[system]!.pred, env.ceilingQps) * 0.2), Math.min(2000, c.dayMs), env.tuningSeeds[0], env.heldoutCount));
@@ -375,7 +381,7 @@ export async function runFixedHardware(env: Env, f: FixedSpec, measured: (r: Fix
   const tuneSeed = env.tuningSeeds[0];
   const heldAt = async (what: string, plan: Plan, file: string, scale: number): Promise<boolean> => {
     writePlanFile(file, plan);
-    const runner = await env.start(file, { oracle: false });
+    const runner = await env.start(file, { oracle: false, accuracyWindowMs: f.dayMs });
     try {
       const t = await runTrial(env, runner, plan, { trace: f.trace, dayMs: f.dayMs, sloMs: f.sloMs, drop: 0 }, tuneSeed, scale);
       checks.push({ what, seed: tuneSeed, scale, p95Ms: t.s.p95Ms, accuracy: t.s.accuracy, held: t.s.p95Ms <= f.sloMs });
@@ -441,7 +447,7 @@ export async function runFixedHardware(env: Env, f: FixedSpec, measured: (r: Fix
     const trials = new Map<CellSystem, FixedSystem['trials']>(entries.map(([k]) => [k, []]));
     try {
       for (const [system] of entries) {
-        const runner = await env.start(name(system), { oracle: system === 'oracle' });
+        const runner = await env.start(name(system), { oracle: system === 'oracle', accuracyWindowMs: f.dayMs });
         runners.set(system, runner);
         await runner.trial(makeTrace('constant', Math.max(20, scale * 0.2), Math.min(2000, f.dayMs), tuneSeed, env.heldoutCount));
       }

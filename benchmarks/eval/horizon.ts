@@ -57,7 +57,9 @@ export interface HorizonTuning {
 export function simulatedCapacities(plan: Plan, o: HorizonTuning, overloadHorizonMs: number | undefined): number[] {
   const { gears, modelTimeUs } = simGearsFromPlan(plan, o.profile);
   const figures = policyGears(plan.gears, plan.slo.p95Ms, plan.lanes.length);
-  const budget = accuracyBudgetOf(plan);
+  // the budget's window as the evaluation's servers run it: one day
+  const of = accuracyBudgetOf(plan);
+  const budget = of ? { ...of, windowMs: o.dayMs } : undefined;
   const sloMs = plan.slo.p95Ms;
   return o.tuningSeeds.map((seed) => {
     const passes = (scale: number) =>
@@ -111,7 +113,9 @@ export interface AccuracyHorizonChoice {
 export function chooseOverloadHorizonForAccuracy(plan: Plan, o: Omit<HorizonTuning, 'targetVal' | 'guessQps'> & { scalesQps: readonly number[] }): AccuracyHorizonChoice {
   const { gears, modelTimeUs } = simGearsFromPlan(plan, o.profile);
   const figures = policyGears(plan.gears, plan.slo.p95Ms, plan.lanes.length);
-  const budget = accuracyBudgetOf(plan);
+  // the budget's window as the evaluation's servers run it: one day
+  const of = accuracyBudgetOf(plan);
+  const budget = of ? { ...of, windowMs: o.dayMs } : undefined;
   const sloMs = plan.slo.p95Ms;
   const traces = o.scalesQps.flatMap((scale) => o.tuningSeeds.map((seed) => ({ seed, timesUs: Float64Array.from(makeTrace(o.trace, scale, o.dayMs, seed, o.heldoutCount).sendMs, (x) => x * 1000) })));
   const runs = kHorizonSlos.map((slos) => {

@@ -1,6 +1,6 @@
 // `node dist/benchmarks/eval/probe.js --plan PLAN[,PLAN...] [--view engine|http] [--scales
 // 4200,4700] [--seeds 11,12,13] [--trace azure] [--day-ms 6000] [--drop 0.005] [--no-pause]
-// [--oracle] [--switches] [--batch-times-k K] [--hog]`:
+// [--oracle] [--switches] [--batch-times-k K] [--hog] [--accuracy-window-ms MS]`:
 // replays a trace into the systems of frozen plan files (the evaluation's engine view,
 // engine-replay.ts, or its HTTP view, a `cascadeserve serve` child per plan), once per seed,
 // scale and plan, plans in turn as a cell runs them, and prints what decides a trial: the
@@ -11,7 +11,8 @@
 // the oracle switcher (the trace's true rate, no hysteresis), as the evaluation's oracle does;
 // --switches prints every switch of a trial (time, gears, the measured rate and backlog, the
 // policy's reason). A plan named PLAN+nobudget runs without the policy's accuracy budget
-// (engine view; `serve --no-accuracy-budget`). --batch-times-k K runs each plan named with a `+times` suffix (PLAN+times)
+// (`serve --no-accuracy-budget`); --accuracy-window-ms sets the budget's window (default: the
+// day, as the evaluation runs it). --batch-times-k K runs each plan named with a `+times` suffix (PLAN+times)
 // as if the planner had written its batch times (models[].batchTimesUs: the profile's p50s times
 // K, the calibration the plan was computed with), so that a plan from before session 15 engages
 // the server's host speed; a copy with them goes to benchmarks/local/plans/. The same plan with
@@ -84,9 +85,8 @@ const withTimes = (named: string): string => {
   writeFileSync(out, JSON.stringify(plan, null, 2));
   return out;
 };
-// PLAN+nobudget (engine view): the server's policy without its accuracy budget (--no-accuracy-budget)
+// PLAN+nobudget: the server's policy without its accuracy budget (--no-accuracy-budget)
 const planPaths = planPath.split(',').map((named) => (named.endsWith('+nobudget') ? { named: named.slice(0, -'+nobudget'.length), budget: false } : { named, budget: true })).map(({ named, budget }) => ({ path: withTimes(named), budget })).flatMap(({ path, budget }) => (withOracle ? [{ path, budget, oracle: false }, { path, budget, oracle: true }] : [{ path, budget, oracle: false }]));
-if (view !== 'engine' && planPaths.some((p) => !p.budget)) throw new Error('--plan ...+nobudget: engine view only');
 const systems = planPaths.map(({ path, budget, oracle }) => {
   const plan = validatePlan(JSON.parse(readFileSync(path, 'utf8')));
   return { path, budget, oracle, name: path.replace(/^.*\//, '').replace(/\.json$/, '') + (budget ? '' : ' (no budget)') + (oracle ? ' (oracle)' : ''), gearAccuracy: new Map(plan.gears.map((g) => [g.id, g.heldoutAccuracy ?? g.expectedAccuracy])), sloMs: plan.slo.p95Ms, passed: 0, n: 0 };
@@ -95,9 +95,10 @@ const pct = (x: number) => `${(x * 100).toFixed(2)}%`;
 
 // The HTTP view as the evaluation runs it: `cascadeserve serve` as a child process, this
 // process the open-loop generator (server-proc.ts, replay.ts).
+const [accuracyWindowMs] = numbers('--accuracy-window-ms', String(dayMs));
 async function startSystem(path: string, oracle: boolean, accuracyBudget: boolean) {
-  if (view === 'engine') return startEngineSystem(path, heldout, { oracle, accuracyBudget });
-  const srv = await startServer(path);
+  if (view === 'engine') return startEngineSystem(path, heldout, { oracle, accuracyBudget, accuracyWindowMs });
+  const srv = await startServer(path, accuracyBudget ? ['--accuracy-window-ms', String(accuracyWindowMs)] : ['--no-accuracy-budget']);
   if (pauseIdle) srv.pause();
   return {
     replay: async (t: ReturnType<typeof makeTrace>) => {

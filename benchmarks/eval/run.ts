@@ -236,7 +236,7 @@ export async function runEval(o: EvalOptions): Promise<{ summaryPath: string; do
     sp0 = sp;
     log(`engine view: best single model held-out ${(sp.bestHeld * 100).toFixed(2)}%, validation ${(sp.bestVal * 100).toFixed(2)}%; frontier ${sp.frontier.length} cascades; batch times x ${k.k.toFixed(2)}`);
     const start: StartRunner = async (planPath, so) => {
-      const sys = await startEngineSystem(planPath, heldout, { oracle: so.oracle });
+      const sys = await startEngineSystem(planPath, heldout, { oracle: so.oracle, accuracyWindowMs: so.accuracyWindowMs });
       return { trial: (trace) => sys.replay(trace), close: () => sys.close() };
     };
     return (engineEnv = baseEnv(sp, 'engine', start, z.engineSeeds, kEngineMaxPlanQps, kEngineCeilingQps, kEngineLagLimitOfSlo));
@@ -249,8 +249,8 @@ export async function runEval(o: EvalOptions): Promise<{ summaryPath: string; do
     const sp: Space = { ...makeSpace(scaleBatchTimes(profile, cal.k)), hostCpu: cal.hostCpu };
     sp0 ??= sp;
     const planMaxQps = Math.min(kMaxPlanQps, 0.9 * cal.frontEndQps);
-    const start: StartRunner = async (planPath) => {
-      const srv = await startServer(planPath);
+    const start: StartRunner = async (planPath, so) => {
+      const srv = await startServer(planPath, ['--accuracy-window-ms', String(so.accuracyWindowMs)]);
       // Stopped outside its own trials: a cell starts every system's server at once, and the
       // idle ones' timers and threads (a tick every 5 ms each) preempted the one under trial on
       // 2 cores (docs/evaluation.md).

@@ -57,6 +57,7 @@ origins call the server (CORS headers, preflights answered); without it, no CORS
     { name: 'overload-horizon-ms', kind: 'number', value: 'MS', min: 0, max: kHourMs, help: 'how far ahead arrivals above a gear\'s capacity count towards a down-switch (default: the plan\'s policy.overloadHorizonMs, else 4 x the SLO)' },
     { name: 'no-host-speed', kind: 'boolean', help: 'gear capacities as the plan says, not scaled by the host\'s measured speed against the plan\'s batch times' },
     { name: 'no-accuracy-budget', kind: 'boolean', help: 'take gears below the plan\'s load-weighted accuracy target on latency alone, not only while more accurate gears have banked the difference' },
+    { name: 'accuracy-window-ms', kind: 'number', value: 'MS', min: 1, max: 7 * 24 * kHourMs, help: 'how long the load-weighted accuracy target holds over: accuracy banked this long ago counts e^-1 (default 60000)' },
     { name: 'log-level', kind: 'choice', choices: kLogLevels, default: 'info', help: 'the log stream\'s level (stderr, JSON lines)' },
     { name: 'quiet', kind: 'boolean', help: '--log-level warn and no banner' },
     { name: 'access-log-sample', kind: 'number', value: 'RATE', min: 0, max: 1, default: 0, help: 'share of requests written as access lines at info' },
@@ -117,6 +118,7 @@ export async function runServeCommand(argv: string[], io: CliIo): Promise<number
       overloadHorizonMs: values['overload-horizon-ms'] as number | undefined,
       hostSpeed: values['no-host-speed'] !== true,
       accuracyBudget: values['no-accuracy-budget'] !== true,
+      accuracyWindowMs: values['accuracy-window-ms'] as number | undefined,
       limits,
       authToken,
       tokenFromFlag,
@@ -140,6 +142,7 @@ interface ServeSettings {
   overloadHorizonMs: number | undefined;
   hostSpeed: boolean;
   accuracyBudget: boolean;
+  accuracyWindowMs: number | undefined;
   limits: Record<string, number>;
   authToken: string | undefined;
   tokenFromFlag: boolean;
@@ -169,6 +172,7 @@ async function serve(s: ServeSettings, io: CliIo): Promise<number> {
       ...(s.overloadHorizonMs !== undefined ? { overloadHorizonMs: s.overloadHorizonMs } : {}),
       hostSpeed: s.hostSpeed,
       accuracyBudget: s.accuracyBudget,
+      ...(s.accuracyWindowMs !== undefined ? { accuracyWindowMs: s.accuracyWindowMs } : {}),
       ...s.limits,
       authToken: s.authToken,
       allowModelMismatch: s.allowModelMismatch,

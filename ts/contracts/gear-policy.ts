@@ -12,6 +12,12 @@ export interface GearPolicyInput {
   rateQps: number;
   /** Arrival rate over the monitor's short recent window, items per second (optional). */
   recentRateQps?: number;
+  /**
+   * Items arrived since the monitor started, this look's own request included (the load
+   * monitor's running count; optional). The accuracy budget charges them to the gear they
+   * entered under; without it, it counts the arrival rate times time.
+   */
+  arrivedItems?: number;
   /** Items accepted and not yet answered (the engine's in-flight count). */
   backlogItems: number;
   /** Index of the gear running now (0 = most accurate). */
@@ -62,6 +68,8 @@ export interface ArrivalMonitor {
   recordRequest(items: number, nowMs: number): void;
   rateQps(nowMs: number): number;
   recentRateQps(nowMs: number): number;
+  /** Items recorded since the monitor started (every request's whole count). */
+  readonly totalItems: number;
 }
 
 /** One gear switch as the server's metrics, status route and the evaluation record it. */

@@ -6,8 +6,14 @@
 // tuning trial's requests on gear 9), and the answers fell short of the target where the
 // static cascade's did not (docs/gear-switching.md, "Accuracy budget").
 //
-// The account, in item-points: every item served on a gear of accuracy a adds (a - target);
-// items are counted as the arrival rate times the time the gear ran. A positive balance decays
+// The account, in item-points: every item served on a gear of accuracy a adds (a - target).
+// Items are counted from the load monitor's arrival count where the caller passes it (the
+// server and the simulator do): an item keeps the gear it entered with, and a request's items
+// enter under the gear decided at its own look, so they are charged at the next look to the
+// gear then running. Without the count, items are the arrival rate times the time the gear
+// ran, which misreads sparse arrivals: a look after a quiet gap reads a short window's rate
+// of one request over the whole gap (the HTTP view's azure trials banked for the accurate
+// gear at low load what they then spent below the target: docs/gear-switching.md). A positive balance decays
 // with windowMs (the target holds over about that window, not over all time since start: a
 // quiet day must not pay for a degraded week). A gear below the target may be taken only while
 // the balance pays for one hold of it at the current rate; when the balance runs out on such
@@ -35,6 +41,9 @@ export class AccuracyBudget {
   /** Item-points banked: sum over served items of (gear accuracy - target), decayed when positive. */
   #balance = 0;
   #lastMs = NaN;
+  /** Arrival count read at the previous look, and the count charged so far (NaN: no count read yet). */
+  #seenArrived = NaN;
+  #chargedArrived = NaN;
 
   constructor(o: AccuracyBudgetOptions) {
     if (!(o.target > 0 && o.target <= 1)) throw new RangeError(`accuracy target must be a fraction in (0, 1], got ${String(o.target)}`);
@@ -57,14 +66,28 @@ export class AccuracyBudget {
     return this.gearAccuracy[g] >= this.target - 1e-12;
   }
 
-  /** Counts the items served on gear `current` since the last look, at `rateQps`. */
-  observe(nowMs: number, rateQps: number, current: number): void {
-    const dtMs = Number.isNaN(this.#lastMs) ? 0 : Math.min(kMaxStepMs, Math.max(0, nowMs - this.#lastMs));
+  /**
+   * Counts the items served on gear `current` since the last look: the arrivals up to the
+   * previous look when `arrivedItems` (the monitor's running count of items arrived, the
+   * request of this look included) is given, else `rateQps` times the time since then.
+   */
+  observe(nowMs: number, rateQps: number, current: number, arrivedItems?: number): void {
+    const dtMs = Number.isNaN(this.#lastMs) ? 0 : Math.max(0, nowMs - this.#lastMs);
     this.#lastMs = nowMs;
-    if (dtMs === 0) return;
-    if (this.#balance > 0) this.#balance *= Math.exp(-dtMs / this.windowMs);
-    const items = (Math.max(0, rateQps) * dtMs) / 1000;
-    this.#balance += items * (this.gearAccuracy[current] - this.target);
+    // the decay runs on the whole gap: a server stopped or idle for a minute keeps e^-1 of its
+    // bank, not the bank of a second ago (the HTTP view's servers are stopped between trials)
+    if (this.#balance > 0 && dtMs > 0) this.#balance *= Math.exp(-dtMs / this.windowMs);
+    let items: number;
+    if (arrivedItems !== undefined) {
+      // the first count read starts the account (a policy may start after arrivals)
+      if (Number.isNaN(this.#seenArrived)) this.#seenArrived = this.#chargedArrived = arrivedItems;
+      items = Math.max(0, this.#seenArrived - this.#chargedArrived);
+      this.#chargedArrived = this.#seenArrived;
+      this.#seenArrived = arrivedItems;
+    } else {
+      items = (Math.max(0, rateQps) * Math.min(kMaxStepMs, dtMs)) / 1000;
+    }
+    if (items > 0) this.#balance += items * (this.gearAccuracy[current] - this.target);
   }
 
   /** True when gear g may be taken: it meets the target, or the balance pays for `holdMs` of it at `rateQps`. */

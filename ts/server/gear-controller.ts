@@ -126,7 +126,8 @@ export class GearController {
     const backlogItems = this.#engine.inFlight;
     const failedRateQps = this.#failures?.rateQps(nowMs);
     const slowdown = this.#speed?.slowdown();
-    const decision = this.#policy.decide({ nowMs, rateQps, recentRateQps, backlogItems, current: this.#current, ...(failedRateQps !== undefined ? { failedRateQps } : {}), ...(slowdown !== undefined ? { slowdown } : {}) });
+    const arrivedItems = this.#monitor.totalItems;
+    const decision = this.#policy.decide({ nowMs, rateQps, recentRateQps, arrivedItems, backlogItems, current: this.#current, ...(failedRateQps !== undefined ? { failedRateQps } : {}), ...(slowdown !== undefined ? { slowdown } : {}) });
     const next = decision.gear;
     if (next === this.#current || decision.reason === 'stay' || this.#refused.has(next)) return;
     const from = this.gears[this.#current];

@@ -304,15 +304,15 @@ export class BacklogGearPolicy implements GearPolicy {
     return this.#effSlowdown;
   }
 
-  decide({ nowMs, rateQps, recentRateQps, backlogItems, current, failedRateQps, slowdown }: GearPolicyInput): GearDecision {
+  decide({ nowMs, rateQps, recentRateQps, arrivedItems, backlogItems, current, failedRateQps, slowdown }: GearPolicyInput): GearDecision {
     this.#atSpeed(slowdown);
     const last = this.gears.length - 1;
     const cur = Math.min(Math.max(current, 0), last);
     const budget = this.#budget;
     if (budget) {
-      // items served counted at the short window's rate: the long window lags a burst by
-      // its length, and a burst's items then went uncounted on the cheap gear
-      budget.observe(nowMs, recentRateQps ?? rateQps, cur);
+      // items served counted from the arrival count; without one, at the short window's rate
+      // (the long window lags a burst by its length, and a burst's items went uncounted)
+      budget.observe(nowMs, recentRateQps ?? rateQps, cur, arrivedItems);
       if (budget.exhausted(cur)) {
         const g = budget.cheapestMeeting();
         if (g >= 0) {

@@ -39,6 +39,8 @@ export interface ServedModelOptions {
   hostSpeed?: boolean;
   /** The gear policy keeps the answers at the plan's load-weighted accuracy target on average (accuracy-budget.ts). Default true. */
   accuracyBudget?: boolean;
+  /** The budget's window (accuracy-budget.ts windowMs); default the budget's own (60 s). */
+  accuracyWindowMs?: number;
   /** Replaces the cascade's gear policy (the evaluation's oracle); default BacklogGearPolicy. */
   gearPolicy?: (gears: readonly ServingGear[], context: { sloMs: number; holdMs: number; lanes: number }) => GearPolicy;
   /** How often the controller looks at the load without arrivals and samples engine costs. */
@@ -321,7 +323,8 @@ export class ServedModel {
     const gears = policyGears(this.#gears.map((g) => ({ ...g, stages: g.engine.stages.map((st) => ({ maxBatch: st.maxBatch, maxQueueDelayUs: st.maxQueueDelayUs ?? 0 })) })), sloMs, lanes);
     // the monitor's recent window: the policy tells a ramp from that window's noise
     const overloadHorizonMs = this.#options.overloadHorizonMs ?? this.plan.plan.policy?.overloadHorizonMs;
-    const budget = this.#options.accuracyBudget === false ? undefined : accuracyBudgetOf(this.plan.plan);
+    const of = this.#options.accuracyBudget === false ? undefined : accuracyBudgetOf(this.plan.plan);
+    const budget = of && this.#options.accuracyWindowMs !== undefined ? { ...of, windowMs: this.#options.accuracyWindowMs } : of;
     return new BacklogGearPolicy(gears, { sloMs, holdMs, recentMs: this.#monitor.options.recentMs, ...(overloadHorizonMs !== undefined ? { overloadHorizonMs } : {}), ...(budget ? { accuracyBudget: budget } : {}) });
   }
 

@@ -19,6 +19,7 @@ export function validateServerOptions(o: ServerOptions): void {
   check('maxInFlightImages', o.maxInFlightImages, isPositiveInteger, 'a positive integer');
   check('upSwitchHoldMs', o.upSwitchHoldMs, isFiniteNonNegative, 'a finite number >= 0 (milliseconds)');
   check('overloadHorizonMs', o.overloadHorizonMs, isFiniteNonNegative, 'a finite number >= 0 (milliseconds)');
+  check('accuracyWindowMs', o.accuracyWindowMs, (x) => Number.isFinite(x) && x > 0, 'a finite number > 0 (milliseconds)');
   check('maxEventLoopLagMs', o.maxEventLoopLagMs, isFiniteNonNegative, 'a finite number >= 0 (milliseconds)');
   // The load monitor's own rules, with the option names the caller used.
   try {

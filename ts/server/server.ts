@@ -69,6 +69,11 @@ export interface ServerOptions {
    * (ts/server/accuracy-budget.ts). Default true; plans without that objective are unaffected.
    */
   accuracyBudget?: boolean;
+  /**
+   * How long the accuracy target holds over, ms: the time constant over which the budget's
+   * bank decays (accuracy banked a window ago counts e^-1). Default 60,000.
+   */
+  accuracyWindowMs?: number;
   /** Arrival-rate window and its resolution. Defaults 200 ms and 5 ms. */
   loadWindowMs?: number;
   loadBucketMs?: number;
@@ -229,6 +234,7 @@ export async function createServer(options: ServerOptions): Promise<CascadeServe
     ...(options.overloadHorizonMs !== undefined ? { overloadHorizonMs: options.overloadHorizonMs } : {}),
     hostSpeed: options.hostSpeed ?? true,
     accuracyBudget: options.accuracyBudget ?? true,
+    ...(options.accuracyWindowMs !== undefined ? { accuracyWindowMs: options.accuracyWindowMs } : {}),
     loadMonitor: { windowMs: options.loadWindowMs ?? 200, bucketMs: options.loadBucketMs ?? 5, ...(options.loadRecentMs !== undefined ? { recentMs: options.loadRecentMs } : {}) },
     tickMs: Math.max(5, options.loadBucketMs ?? 5),
     ...(options.gearPolicy ? { gearPolicy: options.gearPolicy } : {}),
