@@ -23,7 +23,7 @@ import { simGearsFromPlan } from '../../planner/switching-simulator.js';
 import type { Plan } from '../../ts/contracts/plan-schema.js';
 import type { Profile } from '../../ts/contracts/profile-schema.js';
 import { BacklogGearPolicy, policyGears } from '../../ts/server/gear-policy.js';
-import { accuracyBudgetOf } from '../../ts/server/accuracy-budget.js';
+import { accuracyBudgetOf, type AccuracyBudgetOptions } from '../../ts/server/accuracy-budget.js';
 import { bracketedCapacity, kServerMonitor, simulatedRun, simulatedRunPasses } from '../../testkit/switching-sim.js';
 import { makeTrace, type TraceShape } from '../../testkit/traces.js';
 import { median } from './measure.js';
@@ -53,13 +53,17 @@ export interface HorizonTuning {
   heldoutCount: number;
 }
 
+/** The plan's accuracy budget with the window the evaluation's servers run it with: one day. */
+function dayBudget(plan: Plan, dayMs: number): AccuracyBudgetOptions | undefined {
+  const of = accuracyBudgetOf(plan);
+  return of ? { ...of, windowMs: dayMs } : undefined;
+}
+
 /** Simulated capacity of `plan` under the server's policy with the given overload horizon (undefined: the policy's default), per tuning seed. */
 export function simulatedCapacities(plan: Plan, o: HorizonTuning, overloadHorizonMs: number | undefined): number[] {
   const { gears, modelTimeUs } = simGearsFromPlan(plan, o.profile);
   const figures = policyGears(plan.gears, plan.slo.p95Ms, plan.lanes.length);
-  // the budget's window as the evaluation's servers run it: one day
-  const of = accuracyBudgetOf(plan);
-  const budget = of ? { ...of, windowMs: o.dayMs } : undefined;
+  const budget = dayBudget(plan, o.dayMs);
   const sloMs = plan.slo.p95Ms;
   return o.tuningSeeds.map((seed) => {
     const passes = (scale: number) =>
@@ -113,9 +117,7 @@ export interface AccuracyHorizonChoice {
 export function chooseOverloadHorizonForAccuracy(plan: Plan, o: Omit<HorizonTuning, 'targetVal' | 'guessQps'> & { scalesQps: readonly number[] }): AccuracyHorizonChoice {
   const { gears, modelTimeUs } = simGearsFromPlan(plan, o.profile);
   const figures = policyGears(plan.gears, plan.slo.p95Ms, plan.lanes.length);
-  // the budget's window as the evaluation's servers run it: one day
-  const of = accuracyBudgetOf(plan);
-  const budget = of ? { ...of, windowMs: o.dayMs } : undefined;
+  const budget = dayBudget(plan, o.dayMs);
   const sloMs = plan.slo.p95Ms;
   const traces = o.scalesQps.flatMap((scale) => o.tuningSeeds.map((seed) => ({ seed, timesUs: Float64Array.from(makeTrace(o.trace, scale, o.dayMs, seed, o.heldoutCount).sendMs, (x) => x * 1000) })));
   const runs = kHorizonSlos.map((slos) => {

@@ -93,9 +93,10 @@ const systems = planPaths.map(({ path, budget, oracle }) => {
 });
 const pct = (x: number) => `${(x * 100).toFixed(2)}%`;
 
+// the accuracy budget's window, as the evaluation runs every system: one day
+const [accuracyWindowMs] = numbers('--accuracy-window-ms', String(dayMs));
 // The HTTP view as the evaluation runs it: `cascadeserve serve` as a child process, this
 // process the open-loop generator (server-proc.ts, replay.ts).
-const [accuracyWindowMs] = numbers('--accuracy-window-ms', String(dayMs));
 async function startSystem(path: string, oracle: boolean, accuracyBudget: boolean) {
   if (view === 'engine') return startEngineSystem(path, heldout, { oracle, accuracyBudget, accuracyWindowMs });
   const srv = await startServer(path, accuracyBudget ? ['--accuracy-window-ms', String(accuracyWindowMs)] : ['--no-accuracy-budget']);

@@ -12,8 +12,8 @@
 // enter under the gear decided at its own look, so they are charged at the next look to the
 // gear then running. Without the count, items are the arrival rate times the time the gear
 // ran, which misreads sparse arrivals: a look after a quiet gap reads a short window's rate
-// of one request over the whole gap (the HTTP view's azure trials banked for the accurate
-// gear at low load what they then spent below the target: docs/gear-switching.md). A positive balance decays
+// of one request over the whole gap, and sparse arrivals come at low load, on the accurate
+// gears (docs/gear-switching.md, "The budget's count and window"). A positive balance decays
 // with windowMs (the target holds over about that window, not over all time since start: a
 // quiet day must not pay for a degraded week). A gear below the target may be taken only while
 // the balance pays for one hold of it at the current rate; when the balance runs out on such
