@@ -2,8 +2,10 @@
 // hand (items x (gear accuracy - target), counted from arrivals, each request charged to the
 // gear it entered under; the positive balance decaying over the whole gap with the window), a
 // gear below the target taken only while the balance pays for one hold of it, the return to the
-// cheapest gear meeting the target when it runs out, the down rules' choices with and without
-// it, which plans ask for it, and the server's wiring (status route, option, CLI flag).
+// cheapest gear meeting the target when it runs out (only to a load that gear holds, and not
+// while items fail), the budget stepping aside while items fail or are about to, the down
+// rules' choices with and without it, a hiccup's failures not read as the host's scale, which
+// plans ask for it, and the server's wiring (status route, option, CLI flag).
 import t from 'tap';
 import { AccuracyBudget, accuracyBudgetOf } from '../ts/server/accuracy-budget.js';
 import { BacklogGearPolicy, type PolicyGear } from '../ts/server/gear-policy.js';
@@ -121,30 +123,58 @@ t.test('down: a gear below the target only while the balance pays for it', async
   t.ok(banked > 450 && banked < 500, `about 462 item-points banked, got ${banked}`);
   // a hold of gear 2 at 6000/s costs 0.05 x 6000 x 0.2 = 60: paid
   t.same(p.decide({ ...input, nowMs: 10_000 }), { gear: 2, reason: 'would_miss' });
-  // on gear 2 at 6000/s the balance falls by 300 item-points a second (less decay): it runs out within 2 s
-  let back = -1;
-  for (let ms = 10_005; ms <= 13_000 && back < 0; ms += 5) {
+  // on gear 2 at 6000/s the balance falls by 300 item-points a second (less the decay): within
+  // 2 s it is spent, but gear 1 cannot hold 6000/s even for one SLO (its queue would grow by
+  // 40 ms of work per 10 ms), so the policy stays and owes: a failed item costs the whole target
+  let ms = 10_005;
+  for (; ms <= 13_000; ms += 5) {
     const d = p.decide({ nowMs: ms, rateQps: 6000, recentRateQps: 6000, backlogItems: 0, current: 2 });
-    if (d.gear !== 2) {
-      t.same(d, { gear: 1, reason: 'accuracy_budget' }, 'back to the cheapest gear meeting the target');
-      back = ms;
-    }
+    if (d.gear !== 2) t.fail(`left gear 2 at ${ms} ms: ${JSON.stringify(d)}`);
   }
-  t.ok(back > 11_000 && back < 11_700, `ran out after about 1.5 s (462 / 300 per s), at ${back} ms`);
+  // the balance worked out apart: b' = -300 - b/60 (the decay of the positive part only)
+  const tZeroS = 60 * Math.log((banked + 300 * 60) / (300 * 60));
+  const expected = -300 * (3 - tZeroS);
+  t.ok(Math.abs(p.accuracyBudget!.balance - expected) < 5, `owes about ${expected.toFixed(0)} item-points, got ${p.accuracyBudget!.balance.toFixed(0)}`);
+  // once the load is one gear 1 holds within the up rule's band, back at once (the up rule
+  // itself waits a hold): 2100/s, a queue of 100/s x 10 ms / 2500/s = 0.4 ms <= 3 ms
+  t.same(p.decide({ nowMs: ms, rateQps: 2100, recentRateQps: 2100, backlogItems: 0, current: 2 }), { gear: 1, reason: 'accuracy_budget' }, 'back to the cheapest gear meeting the target');
   t.ok(p.accuracyBudget!.balance <= 0);
-  // and gear 2 stays out of reach until the balance pays for a hold again
-  t.same(p.decide({ nowMs: back + 5, rateQps: 6000, recentRateQps: 6000, backlogItems: 0, current: 1 }), { gear: 1, reason: 'stay' });
+  // and gear 2 stays out of reach until the balance pays for a hold again (nothing queued: not about to fail)
+  t.same(p.decide({ nowMs: ms + 5, rateQps: 6000, recentRateQps: 6000, backlogItems: 0, current: 1 }), { gear: 1, reason: 'stay' });
 });
 
-t.test('failing: only to gears the balance allows', async (t) => {
-  // failures on gear 0 at 3000/s: without a budget the cheapest gear with the capacity (gear 2,
-  // the last, is the fallback); with nothing banked gear 1, the cheapest meeting the target
+t.test('the return waits while items fail', async (t) => {
+  const p = make(true);
+  // nothing banked, on gear 2 (below the target) at a load gear 1 holds: back at once, unless items fail
+  t.same(p.decide({ nowMs: 0, rateQps: 1500, recentRateQps: 1500, backlogItems: 0, current: 2, failedRateQps: 20 }), { gear: 2, reason: 'stay' });
+  t.same(make(true).decide({ nowMs: 0, rateQps: 1500, recentRateQps: 1500, backlogItems: 0, current: 2 }), { gear: 1, reason: 'accuracy_budget' });
+});
+
+t.test('failing, or about to: the budget steps aside', async (t) => {
+  // failures on gear 0 at 3000/s: the cheapest gear with the capacity (gear 2, the last, is the
+  // fallback), with or without the budget: a failed item costs the whole target
   const input = { nowMs: 1000, rateQps: 3000, recentRateQps: 3000, backlogItems: 0, current: 0, failedRateQps: 500 };
   t.same(make(false).decide(input), { gear: 2, reason: 'failing' });
-  t.same(make(true).decide(input), { gear: 1, reason: 'failing' });
-  // already on the cheapest gear meeting the target with nothing banked: no failing switch
-  const p = make(true);
-  t.equal(p.decide({ ...input, current: 1 }).reason === 'failing', false);
+  t.same(make(true).decide(input), { gear: 2, reason: 'failing' });
+  t.same(make(true).decide({ ...input, current: 1 }), { gear: 2, reason: 'failing' }, 'also from the cheapest gear meeting the target, nothing banked');
+  // about to fail: on gear 1 at 4000/s, gear 1 would miss (an arrival waits 20 ms of excess
+  // over its 6 ms budget). With nothing queued the budget holds gear 2 back; with 16 items
+  // queued (6.4 ms of gear 1's work, past its 6 ms budget) what is queued times out, and the
+  // policy takes gear 2, which would not miss (6.4 ms of queue, at its sustained rate, <= 7 ms)
+  const at = { nowMs: 0, rateQps: 4000, recentRateQps: 4000, current: 1 };
+  t.same(make(true).decide({ ...at, backlogItems: 0 }), { gear: 1, reason: 'stay' });
+  t.same(make(true).decide({ ...at, backlogItems: 16 }), { gear: 2, reason: 'would_miss' });
+});
+
+t.test('a hiccup does not set the host scale', async (t) => {
+  // one late item at 600/s on gear 0 (capacity 1000/s): a step down, the capacities kept
+  const p = make(false);
+  t.same(p.decide({ nowMs: 1000, rateQps: 600, recentRateQps: 600, backlogItems: 0, current: 0, failedRateQps: 5 }), { gear: 1, reason: 'failing' });
+  t.equal(p.hostScale(1000), 1);
+  // a tenth of the load failing: the gear held 540 of its 1000/s
+  const q = make(false);
+  q.decide({ nowMs: 1000, rateQps: 600, recentRateQps: 600, backlogItems: 0, current: 0, failedRateQps: 60 });
+  t.ok(Math.abs(q.hostScale(1000) - 0.54) < 1e-9, `0.54, got ${q.hostScale(1000)}`);
 });
 
 t.test('which plans ask for a budget', async (t) => {

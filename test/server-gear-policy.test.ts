@@ -214,11 +214,11 @@ t.test('failing: items failing for load take the gear that holds the load at the
   t.equal(p.hostScale(1), 0.76);
   // Failures of the last window were mostly gear 0's: no second step within the hold (200 ms).
   t.same(p.decide({ nowMs: 100, rateQps: 800, recentRateQps: 800, backlogItems: 0, current: 1, failedRateQps: 40 }), { gear: 1, reason: 'stay' }, 'within the hold');
-  // Still failing after a hold: gear 1 held 790 of 2000, scale 0.395; gear 2 is the last.
-  t.same(p.decide({ nowMs: 201, rateQps: 800, recentRateQps: 800, backlogItems: 0, current: 1, failedRateQps: 10 }), { gear: 2, reason: 'failing' }, 'the next step after a hold');
-  t.equal(p.upCapacityQps(1, 201), 790);
-  t.equal(p.upCapacityQps(0, 201), 395);
-  t.equal(p.upCapacityQps(0, 10_201), 790, 'x2 after 10 s');
+  // Still failing after a hold: gear 1 held 750 of 2000, scale 0.375; gear 2 is the last.
+  t.same(p.decide({ nowMs: 201, rateQps: 800, recentRateQps: 800, backlogItems: 0, current: 1, failedRateQps: 50 }), { gear: 2, reason: 'failing' }, 'the next step after a hold');
+  t.equal(p.upCapacityQps(1, 201), 750);
+  t.equal(p.upCapacityQps(0, 201), 375);
+  t.equal(p.upCapacityQps(0, 10_201), 750, 'x2 after 10 s');
   t.equal(p.upCapacityQps(0, 30_201), 1000, 'back to the plan\'s once relaxed past it');
   // A large shortfall skips gears: held 500 of 1000 (scale 0.5), gear 1 holds 1000 < 1500.
   t.same(make().decide({ nowMs: 0, rateQps: 1500, backlogItems: 0, current: 0, failedRateQps: 1000 }), { gear: 2, reason: 'failing' });

@@ -4,7 +4,9 @@
 // goes through the served model the server runs (ts/server/served-model.ts, the server's
 // default options): its load monitor and gear controller (onArrival), then one engine.submit
 // of one image with the server's default deadline (the plan's SLO; a late item times out in
-// the engine and counts as a failure). The server's admission control is left out: it is the
+// the engine, counts as a failure and, as in the server, is reported to the gear policy as a
+// failure for load: ServedModel.recordLoadFailures; until session 18 it was not, so the
+// policy's `failing` rule never fired in this view). The server's admission control is left out: it is the
 // front end's policy, and it refused every request after an overload here (its cost
 // estimate, inflated across a gear switch to a much cheaper gear, made one image "too large
 // for the deadline" and, with nothing admitted, never recovered).
@@ -106,6 +108,10 @@ export async function startEngineSystem(planPath: string, heldout: Dataset, o: {
             res.ok[i] = 1;
             res.gear[i] = gearId;
             res.correct[i] = r.predictedClass === heldout.labels[img] ? 1 : 0;
+          } else if (r.status === 'timeout' || r.status === 'overloaded') {
+            // as the server does for a request on the plan's deadline (infer-core.ts): the
+            // policy's `failing` rule reads these
+            served.recordLoadFailures(1);
           }
         },
         () => {},
