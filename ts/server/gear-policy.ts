@@ -67,7 +67,7 @@
 //   is past its budget), the budget restricts no gear; and the return waits until that gear
 //   holds the load within the up rule's band, over one SLO, and no item fails. Before this
 //   (session 18) the budget sent a 25 ms-SLO trial back to a gear at twice its capacity at
-//   the trace's peak and lost 2-5% of its items (docs/gear-switching.md).
+//   the trace's peak and lost up to 6% of its items (docs/gear-switching.md).
 // Loads are items per second, times milliseconds.
 import type { GearDecision, GearPolicy, GearPolicyInput } from '../contracts/gear-policy.js';
 import { AccuracyBudget, type AccuracyBudgetOptions } from './accuracy-budget.js';
@@ -347,7 +347,7 @@ export class BacklogGearPolicy implements GearPolicy {
     }
     // Cheaper gears the accuracy budget allows now: all of them without one, and all while items
     // fail for load or are about to (for the same reason: on the evaluation's 25 ms cell the
-    // budget held a gear that lost 2-5% of a trial's items while the cheapest gear, 1.5 points
+    // budget held a gear that lost up to 6% of a trial's items while the cheapest gear, 1.5 points
     // below the target, went unused; docs/gear-switching.md, "When items fail, the budget steps
     // aside"). About to: the running gear's queue plus one SLO of the excess arrivals is past
     // its budget, so what arrives now times out (the overload horizon's prediction is the down
