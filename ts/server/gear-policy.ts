@@ -66,7 +66,7 @@
 //   point or two: while items fail for load, or are about to (the running gear's queue alone
 //   is past its budget), the budget restricts no gear; and the return waits until that gear
 //   holds the load within the up rule's band, over one SLO, and no item fails. Before this
-//   (session 18) the budget sent a 25 ms-SLO trial back to a gear at twice its capacity at
+//   (session 18) the budget sent a 25 ms-SLO trial back to a gear at 1.5-2.3x its capacity at
 //   the trace's peak and lost up to 6% of its items (docs/gear-switching.md).
 // Loads are items per second, times milliseconds.
 import type { GearDecision, GearPolicy, GearPolicyInput } from '../contracts/gear-policy.js';
@@ -339,7 +339,7 @@ export class BacklogGearPolicy implements GearPolicy {
         // costs the whole target where a cheaper gear costs a point or two. Within the up rule's
         // band (upWaitFraction of the budget), or the return and the `losing` rule below flap.
         const holds = g >= 0 && this.waitMs(g, backlogMs, rate, true) <= this.upWaitFraction * this.#eff[g].budgetMs && !(this.hostScale(nowMs) < 1 && this.upCapacityQps(g, nowMs) < rate);
-        if (g >= 0 && !failing && holds) {
+        if (holds && !failing) {
           this.reset();
           return { gear: g, reason: 'accuracy_budget' };
         }
@@ -349,9 +349,9 @@ export class BacklogGearPolicy implements GearPolicy {
     // fail for load or are about to (for the same reason: on the evaluation's 25 ms cell the
     // budget held a gear that lost up to 6% of a trial's items while the cheapest gear, 1.5 points
     // below the target, went unused; docs/gear-switching.md, "When items fail, the budget steps
-    // aside"). About to: the running gear's queue plus one SLO of the excess arrivals is past
-    // its budget, so what arrives now times out (the overload horizon's prediction is the down
-    // rule's, not this: a burst the queue absorbs loses nothing).
+    // aside"). About to: the running gear's queued work alone is past its budget, so what is
+    // queued times out (counting one SLO of excess arrivals too spent the azure cell's accuracy
+    // on bursts the queue absorbs).
     const losing = failing || backlogMs > this.#eff[cur].budgetMs;
     const allowed = (g: number, atRate: number) => losing || !budget || budget.allows(g, atRate, this.holdMs);
     let lastAllowed = -1;
