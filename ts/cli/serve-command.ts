@@ -66,7 +66,7 @@ origins call the server (CORS headers, preflights answered); without it, no CORS
     { name: 'cors', kind: 'string', value: 'ORIGINS', help: 'comma-separated origins (or *) allowed to call the server from a browser' },
     { name: 'body-limit', kind: 'integer', value: 'BYTES', min: 1, max: 2 ** 30, default: 16_777_216, help: 'largest request body, after decompression (413 beyond)' },
     { name: 'max-images', kind: 'integer', min: 1, max: 65_536, default: 256, help: 'most images per request (413 beyond)' },
-    { name: 'max-in-flight', kind: 'integer', min: 1, max: 1_048_576, default: 1024, help: 'images in flight per model (429/503 beyond)' },
+    { name: 'max-in-flight', kind: 'integer', min: 1, max: 1_048_576, help: 'images in flight per model (429/503 beyond; default: the most the plan\'s cheapest gear answers within one SLO, 1024 to 65536)' },
     { name: 'headers-timeout-ms', kind: 'integer', value: 'MS', min: 1, max: kHourMs, default: 10_000, help: 'time to receive the request headers (408 after)' },
     { name: 'request-timeout-ms', kind: 'integer', value: 'MS', min: 1, max: kHourMs, default: 30_000, help: 'time to receive the whole request (408 after)' },
     { name: 'keep-alive-timeout-ms', kind: 'integer', value: 'MS', min: 1, max: kHourMs, default: 72_000, help: 'idle time before a kept-alive connection is closed' },

@@ -29,7 +29,8 @@ import type { ServingGear, ServingPlan } from './plan-loader.js';
 
 export interface ServedModelOptions {
   maxImagesPerRequest: number;
-  maxInFlightItems: number;
+  /** Items accepted and not yet answered, at most (admission and the engine's stage queues); default inFlightBoundOf the plan. */
+  maxInFlightItems?: number;
   /** How long the up-switch condition must hold (the server's default: the monitor window). */
   upSwitchHoldMs: number;
   /** The gear policy's overload horizon, ms (the server's option); default the plan's policy.overloadHorizonMs, else the policy's own (4 x the SLO). */
@@ -55,6 +56,26 @@ export interface TensorMetadata {
   name: string;
   datatype: string;
   shape: number[];
+}
+
+/** The in-flight bound never goes below the server's old fixed default. */
+export const kMinInFlightItems = 1024;
+/** Nor above this: the bound guards memory (each item's input is held until it is answered). */
+export const kMaxInFlightItems = 65536;
+
+/**
+ * The default bound on items in flight for a served model: the most items its cheapest gear
+ * completes within one SLO on the plan's lanes (lanes x SLO / that gear's expected cost per
+ * item), within [kMinInFlightItems, kMaxInFlightItems]. An item beyond it could not be answered
+ * in time even by that gear, so refusing it at once loses nothing; a fixed 1024 refused items a
+ * fast plan would have answered (at 100 ms and 35,000 QPS a gear queues 3,500 items within its
+ * SLO; the evaluation's 100 ms cell lost items to that bound in every system alike).
+ */
+export function inFlightBoundOf(sloMs: number, lanes: number, gears: readonly Pick<ServingGear, 'expectedCostUs'>[]): number {
+  let cheapestUs = Infinity;
+  for (const g of gears) if (g.expectedCostUs > 0 && g.expectedCostUs < cheapestUs) cheapestUs = g.expectedCostUs;
+  if (!Number.isFinite(cheapestUs) || !(sloMs > 0)) return kMinInFlightItems;
+  return Math.min(kMaxInFlightItems, Math.max(kMinInFlightItems, Math.ceil((Math.max(1, lanes) * sloMs * 1000) / cheapestUs)));
 }
 
 export class ServedModel {
@@ -90,7 +111,11 @@ export class ServedModel {
     this.kind = kind;
     this.classes = plan.classes;
     this.plan = plan;
-    this.#engineOptions = engineOptions;
+    const lanes = engineOptions.lanes?.length ?? 1;
+    const maxInFlightItems = options.maxInFlightItems ?? inFlightBoundOf(plan.sloMs, lanes, gears);
+    // The engine's stage-0 queue holds no fewer than admission lets in: otherwise it refuses
+    // what admission accepted (both were 1024 before the bound followed the plan).
+    this.#engineOptions = { ...engineOptions, maxQueueSizePerStage: Math.max(engineOptions.maxQueueSizePerStage ?? 0, maxInFlightItems) };
     this.#gears = gears;
     this.#options = options;
     // A dynamic axis (-1) counts as one element in itemElems: only the fast path reads it.
@@ -107,10 +132,9 @@ export class ServedModel {
     this.stats = stats ?? new ModelStats(name);
     this.#monitor = new LoadMonitor(options.loadMonitor);
     this.#failures = new LoadMonitor(options.loadMonitor);
-    const lanes = engineOptions.lanes?.length ?? 1;
     // An idle cost estimate returns to the plan's over the load window: the horizon over
     // which the server judges the load (admission.ts).
-    this.admission = new AdmissionController({ sloMs: plan.sloMs, parallelism: lanes, maxInFlightItems: options.maxInFlightItems }, new CostEstimator(gears[0].expectedCostUs, undefined, Math.max(...gears.map((g) => g.expectedCostUs)), this.#monitor.options.windowMs));
+    this.admission = new AdmissionController({ sloMs: plan.sloMs, parallelism: lanes, maxInFlightItems }, new CostEstimator(gears[0].expectedCostUs, undefined, Math.max(...gears.map((g) => g.expectedCostUs)), this.#monitor.options.windowMs));
     this.#outputIsLogits = new Map(engineOptions.models.map((m) => [m.name, (m.outputKind ?? 'logits') === 'logits']));
   }
 

@@ -50,7 +50,7 @@ export interface ServerOptions {
   bodyLimit?: number;
   /** Most images in one request (413 beyond). Default 256. */
   maxImagesPerRequest?: number;
-  /** Hard bound on images accepted and not yet answered, per model. Default 1024. */
+  /** Hard bound on images accepted and not yet answered, per model. Default: the most its plan's cheapest gear answers within one SLO, 1,024 to 65,536 (served-model.ts inFlightBoundOf). */
   maxInFlightImages?: number;
   /** Status of overload refusals; both carry Retry-After. Default 429. */
   overloadStatus?: 429 | 503;
@@ -229,7 +229,7 @@ export async function createServer(options: ServerOptions): Promise<CascadeServe
   const metrics = createMetrics(() => repository?.metricsSources() ?? []);
   const modelOptions: ServedModelOptions = {
     maxImagesPerRequest: options.maxImagesPerRequest ?? 256,
-    maxInFlightItems: options.maxInFlightImages ?? 1024,
+    ...(options.maxInFlightImages !== undefined ? { maxInFlightItems: options.maxInFlightImages } : {}),
     upSwitchHoldMs: options.upSwitchHoldMs ?? options.loadWindowMs ?? 200,
     ...(options.overloadHorizonMs !== undefined ? { overloadHorizonMs: options.overloadHorizonMs } : {}),
     hostSpeed: options.hostSpeed ?? true,
