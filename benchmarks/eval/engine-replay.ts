@@ -66,7 +66,7 @@ function modelOptions(onSwitch: (e: GearSwitchEvent) => void): ServedModelOption
  * Starts a system in process from a plan file: the served cascade with its own policy, or
  * (oracle) the plan's gears set from the trace's true rate.
  */
-export async function startEngineSystem(planPath: string, heldout: Dataset, o: { oracle?: boolean; accuracyBudget?: boolean; accuracyWindowMs?: number } = {}): Promise<EngineSystem> {
+export async function startEngineSystem(planPath: string, heldout: Dataset, o: { oracle?: boolean; accuracyBudget?: boolean; accuracyWindowMs?: number; maxInFlightItems?: number } = {}): Promise<EngineSystem> {
   const switches: SwitchRecord[] = [];
   let tBase = performance.now();
   // the oracle's true rate: the running trial's curve (0 between trials: the top gear)
@@ -74,6 +74,7 @@ export async function startEngineSystem(planPath: string, heldout: Dataset, o: {
   const options = modelOptions((e) => switches.push({ tMs: performance.now() - tBase, from: e.from, to: e.to, rateQps: e.rateQps, backlogItems: e.backlogItems, ...(e.slowdown !== undefined ? { slowdown: Math.round(e.slowdown * 1000) / 1000 } : {}), reason: e.reason }));
   if (o.accuracyBudget === false) options.accuracyBudget = false;
   if (o.accuracyWindowMs !== undefined) options.accuracyWindowMs = o.accuracyWindowMs;
+  if (o.maxInFlightItems !== undefined) options.maxInFlightItems = o.maxInFlightItems;
   if (o.oracle) options.gearPolicy = (gears) => new OracleGearPolicy(gears.map((g) => g.sustainedQps ?? g.maxQps), (nowMs) => trueRate(nowMs));
   const plan = await loadServingPlan(planPath);
   const served = await ServedModel.cascade(plan, options);

@@ -1,6 +1,7 @@
 // `node dist/benchmarks/eval/probe.js --plan PLAN[,PLAN...] [--view engine|http] [--scales
 // 4200,4700] [--seeds 11,12,13] [--trace azure] [--day-ms 6000] [--drop 0.005] [--no-pause]
-// [--oracle] [--switches] [--batch-times-k K] [--hog] [--accuracy-window-ms MS]`:
+// [--oracle] [--switches] [--batch-times-k K] [--hog] [--accuracy-window-ms MS]
+// [--max-in-flight N]`:
 // replays a trace into the systems of frozen plan files (the evaluation's engine view,
 // engine-replay.ts, or its HTTP view, a `cascadeserve serve` child per plan), once per seed,
 // scale and plan, plans in turn as a cell runs them, and prints what decides a trial: the
@@ -17,7 +18,8 @@
 // K, the calibration the plan was computed with), so that a plan from before session 15 engages
 // the server's host speed; a copy with them goes to benchmarks/local/plans/. The same plan with
 // and without the suffix runs the two side by side. --hog keeps one CPU busy with another process for the
-// whole probe (a noisy neighbour). For looking into one cell between recorded runs, on
+// whole probe (a noisy neighbour). --max-in-flight N sets each system's bound on items in flight
+// (default: the plan's, as the server's; `serve --max-in-flight`). For looking into one cell between recorded runs, on
 // tuning seeds; its outcomes are single trials, not capacities.
 import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -95,11 +97,13 @@ const pct = (x: number) => `${(x * 100).toFixed(2)}%`;
 
 // the accuracy budget's window, as the evaluation runs every system: one day
 const [accuracyWindowMs] = numbers('--accuracy-window-ms', String(dayMs));
+const maxInFlight = arg('--max-in-flight') === undefined ? undefined : Number(arg('--max-in-flight'));
+if (maxInFlight !== undefined && !(Number.isInteger(maxInFlight) && maxInFlight >= 1)) throw new Error(`--max-in-flight: expected a positive integer, got '${arg('--max-in-flight')}'`);
 // The HTTP view as the evaluation runs it: `cascadeserve serve` as a child process, this
 // process the open-loop generator (server-proc.ts, replay.ts).
 async function startSystem(path: string, oracle: boolean, accuracyBudget: boolean) {
-  if (view === 'engine') return startEngineSystem(path, heldout, { oracle, accuracyBudget, accuracyWindowMs });
-  const srv = await startServer(path, accuracyBudget ? ['--accuracy-window-ms', String(accuracyWindowMs)] : ['--no-accuracy-budget']);
+  if (view === 'engine') return startEngineSystem(path, heldout, { oracle, accuracyBudget, accuracyWindowMs, ...(maxInFlight !== undefined ? { maxInFlightItems: maxInFlight } : {}) });
+  const srv = await startServer(path, [...(accuracyBudget ? ['--accuracy-window-ms', String(accuracyWindowMs)] : ['--no-accuracy-budget']), ...(maxInFlight !== undefined ? ['--max-in-flight', String(maxInFlight)] : [])]);
   if (pauseIdle) srv.pause();
   return {
     replay: async (t: ReturnType<typeof makeTrace>) => {
