@@ -10,7 +10,9 @@
 // later and smoother than the trace, so what passed was not the trace at that scale. The scale
 // becomes the search's ceiling, and the capacity is "at least" the largest passing scale below
 // it once the two are within the bracket. A failing trial fails whatever the lag. A search
-// whose every pass had the generator lagging beyond the limit measured nothing, and throws.
+// whose every pass had the generator lagging beyond the limit measured nothing: the seed is
+// returned as unmeasured (not as a capacity, not as "below"), and the rest of the evaluation
+// goes on; on a loaded machine one such search used to end the whole run.
 import type { SwitchRecord } from './engine-replay.js';
 import type { TrialSummary } from './measure.js';
 
@@ -30,6 +32,8 @@ export interface SeedCapacity {
   capacity: number | null;
   /** When none passed: every scale tried down to this one failed. */
   belowQps?: number;
+  /** Nothing was measured: every pass had the generator lagging beyond the limit (capacity null, no belowQps). */
+  unmeasured?: boolean;
   /** The ceiling passed: the capacity is at least this (the load generator's limit). */
   atLeast?: boolean;
   /** The scale at which the generator lagged beyond lagLimitMs in a passing trial (the ceiling it set). */
@@ -87,7 +91,7 @@ export async function searchCapacity(seed: number, tryScale: (scale: number) => 
   if (bound < hi) {
     if (lo > 0) return { seed, capacity: lo, atLeast: true, trials, ...boundField() };
     // Every pass had the generator lagging beyond the limit: nothing was measured.
-    throw new Error(`seed ${seed}: the load generator lagged more than ${o.lagLimitMs} ms (p95) in every passing trial, down to ${bound.toFixed(0)} mean QPS: no scale was measured cleanly`);
+    return { seed, capacity: null, unmeasured: true, trials, generatorBoundQps: bound };
   }
   return lo > 0 ? { seed, capacity: lo, trials, ...boundField() } : { seed, capacity: null, belowQps: hi, trials, ...boundField() };
 }

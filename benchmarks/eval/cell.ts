@@ -99,6 +99,8 @@ export interface SystemResult {
   max: number | null;
   /** Where some seed found no passing scale: the lowest scale tried (all failed). */
   belowQps?: number;
+  /** Seeds where nothing was measured (every pass had the generator lagging beyond the limit): left out of median, min and max. */
+  unmeasuredSeeds?: number[];
   wallS: number;
 }
 
@@ -254,9 +256,10 @@ export async function runCapacityCell(env: Env, c: CellSpec, onStart?: (r: CellR
   const summarizeSystem = (system: CellSystem): SystemResult => {
     const p = plans[system]!;
     const seedsDone = perSeed.get(system)!;
-    const caps = seedsDone.map((x) => x.capacity);
+    const unmeasured = seedsDone.filter((x) => x.unmeasured).map((x) => x.seed);
+    const caps = seedsDone.filter((x) => !x.unmeasured).map((x) => x.capacity);
     const got = caps.filter((x): x is number => x !== null);
-    const below = seedsDone.filter((x) => x.capacity === null).map((x) => x.belowQps!);
+    const below = seedsDone.filter((x) => x.capacity === null && !x.unmeasured).map((x) => x.belowQps!);
     // a seed with no passing scale counts as 0 in the median (its true capacity is below belowQps)
     const all = caps.map((x) => x ?? 0);
     return {
@@ -272,6 +275,7 @@ export async function runCapacityCell(env: Env, c: CellSpec, onStart?: (r: CellR
       min: got.length ? Math.min(...all) : null,
       max: got.length ? Math.max(...all) : null,
       ...(below.length ? { belowQps: Math.max(...below) } : {}),
+      ...(unmeasured.length ? { unmeasuredSeeds: unmeasured } : {}),
       wallS: (performance.now() - t0) / 1000,
     };
   };
@@ -304,7 +308,7 @@ export async function runCapacityCell(env: Env, c: CellSpec, onStart?: (r: CellR
         }),
       );
       for (const system of active) result.systems[system] = summarizeSystem(system);
-      env.log(`[${tag}] after seed ${seed}: ${active.map((x) => `${x} ${perSeed.get(x)!.map((y) => (y.capacity === null ? `<${y.belowQps!.toFixed(0)}` : y.capacity.toFixed(0))).join(',')}`).join('; ')} (${((performance.now() - t0) / 1000).toFixed(0)} s)`);
+      env.log(`[${tag}] after seed ${seed}: ${active.map((x) => `${x} ${perSeed.get(x)!.map((y) => (y.unmeasured ? `unmeasured (lag from ${y.generatorBoundQps!.toFixed(0)})` : y.capacity === null ? `<${y.belowQps!.toFixed(0)}` : y.capacity.toFixed(0))).join(',')}`).join('; ')} (${((performance.now() - t0) / 1000).toFixed(0)} s)`);
       env.onProgress?.();
     }
   } finally {

@@ -14,16 +14,23 @@ const pct = (x: number) => (Number.isFinite(x) ? `${(x * 100).toFixed(2)}%` : '-
 const ms = (x: number) => (Number.isFinite(x) ? x.toFixed(1) : 'inf');
 const q = (x: number) => x.toFixed(0);
 
+/** No seed measured: every pass had the load generator lagging beyond its limit (capacity.ts). */
+const measuredNothing = (c: Capacity) => c.median === 0 && c.below === undefined && (c.unmeasured ?? 0) > 0;
+const seedsText = (n: number) => `${n} seed${n === 1 ? '' : 's'}`;
+
 export function capText(c: Capacity | null | undefined): string {
   if (!c) return 'not run';
-  if (c.median === 0 && c.below !== undefined) return `below ${q(c.below)}`;
+  if (measuredNothing(c)) return `not measured (the load generator lagged; ${seedsText(c.unmeasured!)})`;
+  const unmeasured = c.unmeasured ? ` (${seedsText(c.unmeasured)} not measured: the load generator lagged)` : '';
+  if (c.median === 0 && c.below !== undefined) return `below ${q(c.below)}${unmeasured}`;
   const spread = c.min === c.max ? '' : ` [${q(c.min)}-${q(c.max)}]`;
-  return `${c.atLeast ? '>= ' : ''}${q(c.median)}${spread}${c.below !== undefined ? ` (a seed: below ${q(c.below)})` : ''}`;
+  return `${c.atLeast ? '>= ' : ''}${q(c.median)}${spread}${c.below !== undefined ? ` (a seed: below ${q(c.below)})` : ''}${unmeasured}`;
 }
 
 /** a / b as a ratio of medians, with the ratio of the extremes (worst: a.min / b.max). */
 function ratioText(a: Capacity | null, b: Capacity | null): { text: string; value: number } {
   if (!a || !b) return { text: '-', value: NaN };
+  if (measuredNothing(a) || measuredNothing(b)) return { text: 'not measured', value: NaN };
   if (b.median <= 0) return { text: a.median > 0 ? `inf (${b.below !== undefined ? `base below ${q(b.below)}` : 'base 0'})` : '-', value: a.median > 0 ? Infinity : NaN };
   const v = a.median / b.median;
   const worst = b.max > 0 ? a.min / b.max : NaN;
@@ -39,6 +46,9 @@ function strongestStatic(r: SummaryRow): Capacity | null {
   const b = r.capacity.staticBest;
   if (!a) return b ?? null;
   if (!b) return a;
+  // one of them not measured at all: which is stronger is unknown (the ratio says so)
+  if (measuredNothing(a)) return a;
+  if (measuredNothing(b)) return b;
   return b.median > a.median ? b : a;
 }
 
@@ -47,6 +57,8 @@ function bestBaseline(r: SummaryRow): Capacity | null {
   const m = r.capacity.msplus;
   if (!d) return m;
   if (!m) return d;
+  if (measuredNothing(d)) return d;
+  if (measuredNothing(m)) return m;
   return m.median > d.median ? m : d;
 }
 
@@ -73,8 +85,8 @@ export function renderTables(s: Summary): string {
     const bb = ratioText(cs, bestBaseline(r));
     md.push(`| CascadeServe >= 2x best of dynamic batching and MS+ | ${cellName(r)} | ${bb.text} | ${Number.isNaN(bb.value) ? 'not measured' : bb.value >= 2 ? 'yes' : '**no**'} |`);
     if (r.capacity.msplus && r.msplusTop) {
-      const v = r.capacity.msplus.median >= r.msplusTop.median;
-      md.push(`| MS+ never below its top model fixed | ${cellName(r)} | ${capText(r.capacity.msplus)} vs ${capText(r.msplusTop)} | ${v ? 'yes' : '**no**'} |`);
+      const v = measuredNothing(r.capacity.msplus) || measuredNothing(r.msplusTop) ? 'not measured' : r.capacity.msplus.median >= r.msplusTop.median ? 'yes' : '**no**';
+      md.push(`| MS+ never below its top model fixed | ${cellName(r)} | ${capText(r.capacity.msplus)} vs ${capText(r.msplusTop)} | ${v} |`);
     }
   }
   for (const f of s.fixedHardware) {

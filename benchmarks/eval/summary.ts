@@ -20,6 +20,12 @@ export interface Capacity {
   below?: number;
   /** Some seed passed at the generator's ceiling: the capacity is at least that. */
   atLeast?: boolean;
+  /**
+   * Seeds where nothing was measured (every pass had the load generator lagging beyond its
+   * limit), left out of median, min and max; when every seed was, median, min and max are 0
+   * and there is no `below`.
+   */
+  unmeasured?: number;
 }
 
 export interface SystemDetail {
@@ -29,9 +35,10 @@ export interface SystemDetail {
   planScaleQps?: number;
   /** A switched plan's overload horizon, chosen on the tuning seeds (benchmarks/eval/horizon.ts), ms. */
   overloadHorizonMs?: number;
-  /** Capacity per reported seed (null: none passed, see belowQps). */
+  /** Capacity per reported seed (null: none passed, see belowQps; or not measured, see unmeasuredSeeds). */
   perSeed: (number | null)[];
   belowQps?: number;
+  unmeasuredSeeds?: number[];
   trials: number;
   /** Medians over seeds of the trial at each seed's capacity. */
   atCapacity: { accuracy: number; target: number; gearAccuracy: number; p95Ms: number; violationRate: number; lagP95Ms: number; switches: number } | null;
@@ -114,8 +121,11 @@ export interface Summary {
 
 function capacityOf(c: CellResult, s: CellSystem): Capacity | null {
   const r = c.systems[s];
-  if (!r || r.median === null) return r ? { median: 0, min: 0, max: 0, below: r.belowQps } : null;
-  return { median: r.median, min: r.min!, max: r.max!, ...(r.belowQps !== undefined ? { below: r.belowQps } : {}), ...(r.seeds.some((x) => x.atLeast) ? { atLeast: true } : {}) };
+  if (!r) return null;
+  const below = r.belowQps !== undefined ? { below: r.belowQps } : {};
+  const unmeasured = r.unmeasuredSeeds?.length ? { unmeasured: r.unmeasuredSeeds.length } : {};
+  if (r.median === null) return { median: 0, min: 0, max: 0, ...below, ...unmeasured };
+  return { median: r.median, min: r.min!, max: r.max!, ...below, ...(r.seeds.some((x) => x.atLeast) ? { atLeast: true } : {}), ...unmeasured };
 }
 
 function detailOf(c: CellResult, s: CellSystem): SystemDetail | undefined {
@@ -131,6 +141,7 @@ function detailOf(c: CellResult, s: CellSystem): SystemDetail | undefined {
     ...(r.policy ? { overloadHorizonMs: r.policy.overloadHorizonMs } : {}),
     perSeed: r.seeds.map((x) => x.capacity),
     ...(r.belowQps !== undefined ? { belowQps: r.belowQps } : {}),
+    ...(r.unmeasuredSeeds?.length ? { unmeasuredSeeds: r.unmeasuredSeeds } : {}),
     trials: r.seeds.reduce((a, x) => a + x.trials.length, 0),
     atCapacity: at.length ? { accuracy: med((t) => t.s.accuracy), target: med((t) => t.s.target ?? NaN), gearAccuracy: med((t) => t.s.gearAccuracy), p95Ms: med((t) => t.s.p95Ms), violationRate: med((t) => t.s.violationRate), lagP95Ms: med((t) => t.s.lagP95Ms), switches: med((t) => t.switches) } : null,
   };
