@@ -2,6 +2,8 @@
 // from tap's per-file results (.tap/test-results, or the folder given), so that the end of a
 // long CI log, often the only part anyone sees, names what failed and why. Exits 1 (it runs
 // only after a failure). `node scripts/test-failures.mjs [RESULTS_DIR]`
+// tap keeps a file's results until that file runs again, so after a partial run (or a test
+// file deleted since) a failure listed here may be older than this run; `npm test` runs them all.
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 
