@@ -150,6 +150,30 @@ t.test('the return waits while items fail', async (t) => {
   t.same(make(true).decide({ nowMs: 0, rateQps: 1500, recentRateQps: 1500, backlogItems: 0, current: 2 }), { gear: 1, reason: 'accuracy_budget' });
 });
 
+t.test('the return reads the higher of the window\'s and the near rate', async (t) => {
+  // nothing banked, on gear 2 at 4000/s in the window: gear 1 would wait (4000 - 2000) x 10 /
+  // 2500 = 8 ms > 3 ms, so no return. A near rate of 100/s (past 5 sigma of the window's: a
+  // stall of the arrivals, not a lull) read alone gave a wait below zero and took gear 1 back
+  // into a load twice its capacity.
+  const stalled = { nowMs: 0, rateQps: 4000, recentRateQps: 100, backlogItems: 0, current: 2 };
+  t.equal(make(true).decide(stalled).reason, 'stay');
+  t.same(make(true).decide({ ...stalled, rateQps: 1500 }), { gear: 1, reason: 'accuracy_budget' }, 'a window gear 1 holds: back');
+});
+
+t.test('failures within one hold and one SLO of a switch do not set the host scale', async (t) => {
+  // gear 0 with 8 ms of queued work (10 items at 1250/s) past its 6 ms budget: down to gear 1
+  const p = make(false);
+  t.same(p.decide({ nowMs: 0, rateQps: 1200, recentRateQps: 1200, backlogItems: 10, current: 0 }), { gear: 1, reason: 'would_miss' });
+  // 60 ms later a quarter of the load fails: gear 0's queue timing out, not what gear 1 holds
+  t.same(p.decide({ nowMs: 60, rateQps: 1200, recentRateQps: 1200, backlogItems: 0, current: 1, failedRateQps: 300 }), { gear: 2, reason: 'failing' }, 'the step is still taken');
+  t.equal(p.hostScale(60), 1, 'the capacities kept');
+  // 210 ms after the switch (hold 200 + SLO 10) the window's failures are gear 1's own: held 900 of 2000
+  const q = make(false);
+  q.decide({ nowMs: 0, rateQps: 1200, recentRateQps: 1200, backlogItems: 10, current: 0 });
+  t.same(q.decide({ nowMs: 210, rateQps: 1200, recentRateQps: 1200, backlogItems: 0, current: 1, failedRateQps: 300 }), { gear: 2, reason: 'failing' });
+  t.ok(Math.abs(q.hostScale(210) - 0.45) < 1e-12, `0.45, got ${q.hostScale(210)}`);
+});
+
 t.test('failing, or about to: the budget steps aside', async (t) => {
   // failures on gear 0 at 3000/s: the cheapest gear with the capacity (gear 2, the last, is the
   // fallback), with or without the budget: a failed item costs the whole target

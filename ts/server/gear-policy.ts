@@ -47,7 +47,8 @@
 //   (`failing`), at most once per hold, and up-switches read every capacity at that scale,
 //   which relaxes back to the plan's (it doubles every observedCapMemoryMs). Failures under 5%
 //   of the load still step down but do not set the scale: one late item in a light load is a
-//   hiccup, not a host that holds a tenth of the plan.
+//   hiccup, not a host that holds a tenth of the plan; nor do failures within one hold and one
+//   SLO of a switch: those items were queued under the gear before.
 // - Host speed (the server's measurement, GearPolicyInput.slowdown): every figure above is the
 //   plan's, computed from batch times profiled before the plan; a host that now runs the models
 //   slower (a neighbour, the front end's share of the cores, another machine) holds less, one
@@ -65,7 +66,8 @@
 //   A failed item answers nothing, so it costs the whole target where a gear below it costs a
 //   point or two: while items fail for load, or are about to (the running gear's queue alone
 //   is past its budget), the budget restricts no gear; and the return waits until that gear
-//   holds the load within the up rule's band, over one SLO, and no item fails. Before this
+//   holds the load within the up rule's band, over one SLO, at the higher of the window's and
+//   the near rate, and no item fails. Before this
 //   (session 18) the budget sent a 25 ms-SLO trial back to a gear at 1.5-2.3x its capacity at
 //   the trace's peak and lost up to 6% of its items (docs/gear-switching.md).
 // Loads are items per second, times milliseconds.
@@ -197,6 +199,11 @@ export class BacklogGearPolicy implements GearPolicy {
   #hostScaleAtMs = -Infinity;
   /** When the last `failing` switch was made. */
   #failingSwitchMs = -Infinity;
+  // The gear of the last look (or the one it chose) and since when it runs: items failing in the
+  // load window were admitted up to one SLO before it, so only holdMs + sloMs after a switch are
+  // they all this gear's. -Infinity: the gear the server started on.
+  #seenGear = -1;
+  #seenGearSinceMs = -Infinity;
   /** The gears' figures at the host's measured speed (#atSpeed), and that slowdown. */
   #eff: readonly PolicyGear[];
   #effSlowdown = 1;
@@ -318,10 +325,24 @@ export class BacklogGearPolicy implements GearPolicy {
     return this.#effSlowdown;
   }
 
-  decide({ nowMs, rateQps, recentRateQps, arrivedItems, backlogItems, current, failedRateQps, slowdown }: GearPolicyInput): GearDecision {
-    this.#atSpeed(slowdown);
+  decide(input: GearPolicyInput): GearDecision {
+    this.#atSpeed(input.slowdown);
+    const { nowMs } = input;
+    const cur = Math.min(Math.max(input.current, 0), this.gears.length - 1);
+    if (cur !== this.#seenGear) {
+      if (this.#seenGear >= 0) this.#seenGearSinceMs = nowMs;
+      this.#seenGear = cur;
+    }
+    const d = this.#decide(input, cur);
+    if (d.gear !== cur) {
+      this.#seenGear = d.gear;
+      this.#seenGearSinceMs = nowMs;
+    }
+    return d;
+  }
+
+  #decide({ nowMs, rateQps, recentRateQps, arrivedItems, backlogItems, failedRateQps }: GearPolicyInput, cur: number): GearDecision {
     const last = this.gears.length - 1;
-    const cur = Math.min(Math.max(current, 0), last);
     const budget = this.#budget;
     const rate = this.nearRate(rateQps, recentRateQps);
     // Items failing for load now: the load is more than the running gear holds here.
@@ -338,7 +359,12 @@ export class BacklogGearPolicy implements GearPolicy {
         // failures showed holds less than the load: its items would fail, and a failed item
         // costs the whole target where a cheaper gear costs a point or two. Within the up rule's
         // band (upWaitFraction of the budget), or the return and the `losing` rule below flap.
-        const holds = g >= 0 && this.waitMs(g, backlogMs, rate, true) <= this.upWaitFraction * this.#eff[g].budgetMs && !(this.hostScale(nowMs) < 1 && this.upCapacityQps(g, nowMs) < rate);
+        // At the higher of the two rates: a return is a step to a slower gear, and a dip of the
+        // short window is as often a stall of the arrivals (an event loop busy for 10 ms) as a
+        // lull: read as one, 138/s against a window of 18,240/s took the headline cell's plan back
+        // to its target gear at the peak (docs/gear-switching.md, "Two misreadings at the peak").
+        const returnRate = Math.max(rate, rateQps);
+        const holds = g >= 0 && this.waitMs(g, backlogMs, returnRate, true) <= this.upWaitFraction * this.#eff[g].budgetMs && !(this.hostScale(nowMs) < 1 && this.upCapacityQps(g, nowMs) < returnRate);
         if (holds && !failing) {
           this.reset();
           return { gear: g, reason: 'accuracy_budget' };
@@ -368,8 +394,11 @@ export class BacklogGearPolicy implements GearPolicy {
       const held = Math.max(0, Math.min(rateQps, rateQps - failedRateQps!));
       // A few failures in a light load are a hiccup (one late batch), not the host's scale: read
       // as one, a single timeout at a fifth of gear 0's capacity held every capacity at a tenth
-      // for seconds in the engine view. Only a share a p95 SLO would not tolerate counts.
-      if (failedRateQps! >= kHiccupShare * rateQps) {
+      // for seconds in the engine view. Only a share a p95 SLO would not tolerate counts. Nor
+      // failures of items queued under the gear before (within holdMs + sloMs of a switch): the
+      // backlog a would_miss step left behind, read against a gear at half its capacity, halved
+      // every capacity for seconds.
+      if (failedRateQps! >= kHiccupShare * rateQps && nowMs - this.#seenGearSinceMs >= this.holdMs + this.sloMs) {
         this.#hostScale = Math.min(this.hostScale(nowMs), held / this.#eff[cur].sustainedQps);
         this.#hostScaleAtMs = nowMs;
       }
