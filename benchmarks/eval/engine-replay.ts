@@ -33,6 +33,8 @@ export interface SwitchRecord {
   from: number;
   to: number;
   rateQps: number;
+  /** The monitor's recent (near) rate the decision read, items/s (absent in trials recorded before). */
+  recentRateQps?: number;
   backlogItems: number;
   /** The host slowdown the decision read (absent: none measured). */
   slowdown?: number;
@@ -71,7 +73,7 @@ export async function startEngineSystem(planPath: string, heldout: Dataset, o: {
   let tBase = performance.now();
   // the oracle's true rate: the running trial's curve (0 between trials: the top gear)
   let trueRate: (nowMs: number) => number = () => 0;
-  const options = modelOptions((e) => switches.push({ tMs: performance.now() - tBase, from: e.from, to: e.to, rateQps: e.rateQps, backlogItems: e.backlogItems, ...(e.slowdown !== undefined ? { slowdown: Math.round(e.slowdown * 1000) / 1000 } : {}), reason: e.reason }));
+  const options = modelOptions((e) => switches.push({ tMs: performance.now() - tBase, from: e.from, to: e.to, rateQps: e.rateQps, recentRateQps: Math.round(e.recentRateQps), backlogItems: e.backlogItems, ...(e.slowdown !== undefined ? { slowdown: Math.round(e.slowdown * 1000) / 1000 } : {}), reason: e.reason }));
   if (o.accuracyBudget === false) options.accuracyBudget = false;
   if (o.accuracyWindowMs !== undefined) options.accuracyWindowMs = o.accuracyWindowMs;
   if (o.maxInFlightItems !== undefined) options.maxInFlightItems = o.maxInFlightItems;

@@ -258,7 +258,7 @@ export async function runEval(o: EvalOptions): Promise<{ summaryPath: string; do
       return {
         trial: async (trace) => {
           const { result: record, switches: lines } = await trialOnPausedServer(srv, () => replay(trace, { url: srv.url, model: manifest.name, heldout, agent: srv.agent }));
-          const switches = lines.map((x) => ({ tMs: x.time, from: x.from, to: x.to, rateQps: x.rateQps, backlogItems: x.backlogItems, ...(x.reason ? { reason: x.reason } : {}) }));
+          const switches = lines.map((x) => ({ tMs: x.time, from: x.from, to: x.to, rateQps: x.rateQps, recentRateQps: Math.round(x.recentRateQps), backlogItems: x.backlogItems, ...(x.slowdown !== undefined ? { slowdown: Math.round(x.slowdown * 1000) / 1000 } : {}), ...(x.reason ? { reason: x.reason } : {}) }));
           return { record, switches };
         },
         close: () => srv.stop(),
