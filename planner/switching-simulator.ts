@@ -157,7 +157,7 @@ export function simulateSwitching(input: SwitchSimInput): SwitchSimResult {
     const d = policy.decide({ nowMs, rateQps, recentRateQps, arrivedItems: monitor.totalItems, backlogItems, current });
     if (d.reason === 'stay' || d.gear === current || !(d.gear >= 0 && d.gear < gears.length)) return;
     switches++;
-    input.onSwitch?.({ atMs: nowMs, from: gears[current].id ?? current, to: gears[d.gear].id ?? d.gear, fromIndex: current, toIndex: d.gear, rateQps, recentRateQps, backlogItems, reason: d.reason });
+    input.onSwitch?.({ atMs: nowMs, from: gears[current].id ?? current, to: gears[d.gear].id ?? d.gear, fromIndex: current, toIndex: d.gear, rateQps, recentRateQps, backlogItems, ...(monitor.dispersion ? { recentDispersion: monitor.dispersion(nowMs) } : {}), reason: d.reason });
     current = d.gear;
     applyGear(current);
   };

@@ -94,10 +94,12 @@ t.test('every switch is decided, swapped and timed once, both ways', async (t) =
   );
   const logged = events.slice(-kSwitchLogLength);
   t.same(
-    status.recent_switches.map((e) => [e.from_index, e.to_index, e.rate_qps, e.recent_rate_qps, e.backlog_items]),
-    logged.map((e) => [e.fromIndex, e.toIndex, e.rateQps, e.recentRateQps, e.backlogItems]),
+    status.recent_switches.map((e) => [e.from_index, e.to_index, e.rate_qps, e.recent_rate_qps, e.backlog_items, e.recent_dispersion]),
+    logged.map((e) => [e.fromIndex, e.toIndex, e.rateQps, e.recentRateQps, e.backlogItems, e.recentDispersion]),
     'each with the load the decision read, as the event callback reported it',
   );
+  // a 20 ms window holds too few 10 ms blocks to measure clumping: read as Poisson
+  t.ok(events.every((e) => e.recentDispersion === 1), 'dispersion 1 on a window too short to measure it');
   t.ok(status.recent_switches.every((e, i, a) => i === 0 || e.time_ms >= a[i - 1].time_ms), 'in time order');
   const sorted = events.map((e) => e.switchUs).sort((a, b) => a - b);
   // Reported, not asserted: speed is for benchmarks, not for a test on a shared machine.

@@ -29,6 +29,7 @@ import { emptyRecord, type RequestRecord } from './measure.js';
 import { sendOnSchedule } from './replay.js';
 
 export interface SwitchRecord {
+  /** Since the trial's start, ms (HTTP-view trials recorded before session 23: epoch ms). */
   tMs: number;
   from: number;
   to: number;
@@ -38,6 +39,8 @@ export interface SwitchRecord {
   backlogItems: number;
   /** The host slowdown the decision read (absent: none measured). */
   slowdown?: number;
+  /** The recent window's dispersion the decision read (absent in trials recorded before). */
+  recentDispersion?: number;
   reason?: string;
 }
 
@@ -73,7 +76,7 @@ export async function startEngineSystem(planPath: string, heldout: Dataset, o: {
   let tBase = performance.now();
   // the oracle's true rate: the running trial's curve (0 between trials: the top gear)
   let trueRate: (nowMs: number) => number = () => 0;
-  const options = modelOptions((e) => switches.push({ tMs: performance.now() - tBase, from: e.from, to: e.to, rateQps: e.rateQps, recentRateQps: Math.round(e.recentRateQps), backlogItems: e.backlogItems, ...(e.slowdown !== undefined ? { slowdown: Math.round(e.slowdown * 1000) / 1000 } : {}), reason: e.reason }));
+  const options = modelOptions((e) => switches.push({ tMs: performance.now() - tBase, from: e.from, to: e.to, rateQps: e.rateQps, recentRateQps: Math.round(e.recentRateQps), backlogItems: e.backlogItems, ...(e.slowdown !== undefined ? { slowdown: Math.round(e.slowdown * 1000) / 1000 } : {}), ...(e.recentDispersion !== undefined ? { recentDispersion: Math.round(e.recentDispersion * 100) / 100 } : {}), reason: e.reason }));
   if (o.accuracyBudget === false) options.accuracyBudget = false;
   if (o.accuracyWindowMs !== undefined) options.accuracyWindowMs = o.accuracyWindowMs;
   if (o.maxInFlightItems !== undefined) options.maxInFlightItems = o.maxInFlightItems;

@@ -257,8 +257,13 @@ export async function runEval(o: EvalOptions): Promise<{ summaryPath: string; do
       srv.pause();
       return {
         trial: async (trace) => {
-          const { result: record, switches: lines } = await trialOnPausedServer(srv, () => replay(trace, { url: srv.url, model: manifest.name, heldout, agent: srv.agent }));
-          const switches = lines.map((x) => ({ tMs: x.time, from: x.from, to: x.to, rateQps: x.rateQps, recentRateQps: Math.round(x.recentRateQps), backlogItems: x.backlogItems, ...(x.slowdown !== undefined ? { slowdown: Math.round(x.slowdown * 1000) / 1000 } : {}), ...(x.reason ? { reason: x.reason } : {}) }));
+          // switch times from the trial's start, as the engine view records them (the server logs epoch ms)
+          let startEpochMs = Date.now();
+          const { result: record, switches: lines } = await trialOnPausedServer(srv, () => {
+            startEpochMs = Date.now();
+            return replay(trace, { url: srv.url, model: manifest.name, heldout, agent: srv.agent });
+          });
+          const switches = lines.map((x) => ({ tMs: x.time - startEpochMs, from: x.from, to: x.to, rateQps: x.rateQps, recentRateQps: Math.round(x.recentRateQps), backlogItems: x.backlogItems, ...(x.slowdown !== undefined ? { slowdown: Math.round(x.slowdown * 1000) / 1000 } : {}), ...(x.recentDispersion !== undefined ? { recentDispersion: x.recentDispersion } : {}), ...(x.reason ? { reason: x.reason } : {}) }));
           return { record, switches };
         },
         close: () => srv.stop(),

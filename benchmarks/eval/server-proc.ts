@@ -21,6 +21,8 @@ export interface SwitchLine {
   recentRateQps: number;
   /** The host slowdown the decision read (absent: none measured). */
   slowdown?: number;
+  /** The recent window's dispersion the decision read (absent: none measured). */
+  recentDispersion?: number;
   reason?: string;
 }
 
@@ -83,7 +85,7 @@ export async function startServer(planPath: string, extraArgs: string[] = []): P
       if (line.includes('gear switch')) {
         try {
           const j = JSON.parse(line) as SwitchLine;
-          switches.push({ time: j.time, from: j.from, to: j.to, toIndex: j.toIndex, rateQps: j.rateQps, backlogItems: j.backlogItems, recentRateQps: j.recentRateQps, ...(typeof j.slowdown === 'number' ? { slowdown: Math.round(j.slowdown * 1000) / 1000 } : {}), ...(j.reason ? { reason: j.reason } : {}) });
+          switches.push({ time: j.time, from: j.from, to: j.to, toIndex: j.toIndex, rateQps: j.rateQps, backlogItems: j.backlogItems, recentRateQps: j.recentRateQps, ...(typeof j.slowdown === 'number' ? { slowdown: Math.round(j.slowdown * 1000) / 1000 } : {}), ...(typeof j.recentDispersion === 'number' ? { recentDispersion: Math.round(j.recentDispersion * 100) / 100 } : {}), ...(j.reason ? { reason: j.reason } : {}) });
         } catch {
           /* not JSON */
         }

@@ -68,6 +68,8 @@ export interface ArrivalMonitor {
   recordRequest(items: number, nowMs: number): void;
   rateQps(nowMs: number): number;
   recentRateQps(nowMs: number): number;
+  /** How clumped the arrivals are (LoadMonitor.dispersion); optional, read only when a switch is recorded. */
+  dispersion?(nowMs: number): number;
   /** Items recorded since the monitor started (every request's whole count). */
   readonly totalItems: number;
 }
@@ -89,5 +91,11 @@ export interface GearSwitchRecord {
   failedRateQps?: number;
   /** The host slowdown the decision read (GearPolicyInput.slowdown); absent where none was measured. */
   slowdown?: number;
+  /**
+   * How much more the recent window's count varied than a Poisson count's at the switch
+   * (ArrivalMonitor.dispersion, >= 1; absent where none was measured): a diagnostic of arrivals
+   * reaching the monitor in clumps, which the policy does not read.
+   */
+  recentDispersion?: number;
   reason: Exclude<GearSwitchReason, 'stay'>;
 }

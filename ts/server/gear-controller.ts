@@ -151,7 +151,7 @@ export class GearController {
     this.#cost.setExpectedCost(to.expectedCostUs);
     const cheaper = next > from.index;
     this.#stats.recordSwitch(cheaper, switchUs);
-    const event: GearSwitchEvent = { atMs: nowMs, from: from.id, to: to.id, fromIndex: from.index, toIndex: next, rateQps, recentRateQps, backlogItems, ...(failedRateQps !== undefined ? { failedRateQps } : {}), ...(slowdown !== undefined ? { slowdown } : {}), reason: decision.reason, switchUs };
+    const event: GearSwitchEvent = { atMs: nowMs, from: from.id, to: to.id, fromIndex: from.index, toIndex: next, rateQps, recentRateQps, backlogItems, ...(failedRateQps !== undefined ? { failedRateQps } : {}), ...(slowdown !== undefined ? { slowdown } : {}), recentDispersion: this.#monitor.dispersion(nowMs), reason: decision.reason, switchUs };
     this.#stats.recordSwitchEvent(event, Date.now());
     this.#log.info({ model: this.#stats.name, ...event, expectedAccuracy: to.expectedAccuracy }, cheaper ? 'gear switch: cheaper' : 'gear switch: more accurate');
     this.#onSwitch(event);

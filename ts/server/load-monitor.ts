@@ -109,6 +109,39 @@ export class LoadMonitor implements ArrivalMonitor {
     return sum / (elapsedMs / 1000);
   }
 
+  /**
+   * How much more the count of a recent window varies than a Poisson count would (variance over
+   * mean, at least 1), measured on the window's older part in blocks of the recent window's
+   * length, from neighbouring blocks' differences (a ramp's trend is not noise). Arrivals taken
+   * up in clumps (a busy event loop, a time-sliced CPU) read several times 1; the recent window's
+   * own count is left out, so a spike does not widen its own reading. 1 while the older part
+   * holds fewer than 4 blocks or no arrivals. A diagnostic of the switch records (O(window) per
+   * call): the gear policy does not read it.
+   */
+  dispersion(nowMs: number): number {
+    const b = this.#advance(nowMs);
+    const { bucketMs, recentMs } = this.options;
+    const m = recentMs / bucketMs;
+    const n = this.#counts.length;
+    const blocks = Math.floor((n - m) / m);
+    if (blocks < 4) return 1;
+    let sum = 0;
+    let sumSqDiff = 0;
+    let prev = NaN;
+    for (let j = 0; j < blocks; j++) {
+      let c = 0;
+      for (let k = b - m * (j + 2) + 1; k <= b - m * (j + 1); k++) c += this.#counts[slotOf(k, n)];
+      sum += c;
+      if (j > 0) sumSqDiff += (c - prev) ** 2;
+      prev = c;
+    }
+    const mean = sum / blocks;
+    if (mean <= 0) return 1;
+    // Half the mean squared difference of neighbouring blocks: the variance without a ramp's trend.
+    const variance = sumSqDiff / (2 * (blocks - 1));
+    return Math.max(1, variance / mean);
+  }
+
   /** Items recorded since creation. */
   get totalItems(): number {
     return this.#totalItems;

@@ -114,8 +114,8 @@ export class ModelStats {
     const kind = this.switchesByKind.get(key);
     if (kind) kind.count++;
     else this.switchesByKind.set(key, { from: r.from, to: r.to, reason: r.reason, count: 1 });
-    const { atMs, from, to, fromIndex, toIndex, rateQps, recentRateQps, backlogItems, failedRateQps, slowdown, reason } = r;
-    this.switchLog.push({ timeMs, atMs, from, to, fromIndex, toIndex, rateQps, recentRateQps, backlogItems, ...(failedRateQps !== undefined ? { failedRateQps } : {}), ...(slowdown !== undefined ? { slowdown } : {}), reason });
+    const { atMs, from, to, fromIndex, toIndex, rateQps, recentRateQps, backlogItems, failedRateQps, slowdown, recentDispersion, reason } = r;
+    this.switchLog.push({ timeMs, atMs, from, to, fromIndex, toIndex, rateQps, recentRateQps, backlogItems, ...(failedRateQps !== undefined ? { failedRateQps } : {}), ...(slowdown !== undefined ? { slowdown } : {}), ...(recentDispersion !== undefined ? { recentDispersion } : {}), reason });
     if (this.switchLog.length > kSwitchLogLength) this.switchLog.shift();
   }
 

@@ -29,6 +29,8 @@ export interface StatusSwitch {
   failed_rate_qps: number;
   /** The host slowdown the decision read (measured over planned batch time); null where none was measured. */
   slowdown: number | null;
+  /** How much more the recent window's count varied than a Poisson count's (LoadMonitor.dispersion); null where none was measured. */
+  recent_dispersion: number | null;
   reason: string;
 }
 
@@ -76,7 +78,7 @@ export async function cascadeStatus(ctx: ServerContext): Promise<CascadeStatus> 
     requests: { success: m.stats.successCount, rejected, failed_other: m.stats.failureCount - rejected },
     stage_exits: [...m.stats.stageExits],
     gear_switches: { ...m.stats.gearSwitches },
-    recent_switches: m.stats.switchLog.map((e) => ({ time_ms: e.timeMs, from: e.from, to: e.to, from_index: e.fromIndex, to_index: e.toIndex, rate_qps: e.rateQps, recent_rate_qps: e.recentRateQps, backlog_items: e.backlogItems, failed_rate_qps: e.failedRateQps ?? 0, slowdown: e.slowdown ?? null, reason: e.reason })),
+    recent_switches: m.stats.switchLog.map((e) => ({ time_ms: e.timeMs, from: e.from, to: e.to, from_index: e.fromIndex, to_index: e.toIndex, rate_qps: e.rateQps, recent_rate_qps: e.recentRateQps, backlog_items: e.backlogItems, failed_rate_qps: e.failedRateQps ?? 0, slowdown: e.slowdown ?? null, recent_dispersion: e.recentDispersion ?? null, reason: e.reason })),
     overload_horizon_ms: policy instanceof BacklogGearPolicy ? policy.overloadHorizonMs : null,
     host_slowdown: policy instanceof BacklogGearPolicy ? policy.slowdown : null,
     accuracy_budget: policy instanceof BacklogGearPolicy && policy.accuracyBudget ? { target: policy.accuracyBudget.target, balance_items: policy.accuracyBudget.balance, window_ms: policy.accuracyBudget.windowMs } : null,
