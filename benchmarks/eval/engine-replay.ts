@@ -39,7 +39,7 @@ export interface SwitchRecord {
   backlogItems: number;
   /** The host slowdown the decision read (absent: none measured). */
   slowdown?: number;
-  /** The recent window's dispersion the decision read (absent in trials recorded before). */
+  /** How clumped the arrivals were at the switch (GearSwitchRecord.recentDispersion; absent in trials recorded before). */
   recentDispersion?: number;
   reason?: string;
 }

@@ -21,7 +21,7 @@ export interface SwitchLine {
   recentRateQps: number;
   /** The host slowdown the decision read (absent: none measured). */
   slowdown?: number;
-  /** The recent window's dispersion the decision read (absent: none measured). */
+  /** How clumped the arrivals were at the switch (GearSwitchRecord.recentDispersion; absent: none measured). */
   recentDispersion?: number;
   reason?: string;
 }
