@@ -4,27 +4,16 @@
 // over mean), a ramp's trend is not read as noise, and a spike in the recent window does not
 // move it.
 import t from 'tap';
+import { mulberry32 } from '../ts/contracts/items.js';
 import { LoadMonitor } from '../ts/server/load-monitor.js';
 
 const kBucketMs = 5;
 const kWindowMs = 200;
 const kRecentMs = 10;
 
-/** Seeded uniform [0, 1) (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = a;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** Times (ms) of a Poisson process at rateQps over [0, untilMs), each event `clump` arrivals at once. */
 function arrivals(rateQps: number, untilMs: number, seed: number, clump = 1): number[] {
-  const u = rng(seed);
+  const u = mulberry32(seed);
   const out: number[] = [];
   const eventsPerMs = rateQps / clump / 1000;
   for (let tMs = -Math.log(1 - u()) / eventsPerMs; tMs < untilMs; tMs += -Math.log(1 - u()) / eventsPerMs) {
