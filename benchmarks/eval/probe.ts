@@ -11,7 +11,9 @@
 // --no-pause leaves them all running. --oracle (engine view) runs each plan a second time under
 // the oracle switcher (the trace's true rate, no hysteresis), as the evaluation's oracle does;
 // --switches prints every switch of a trial (time, gears, the measured rate and backlog, the
-// policy's reason). A plan named PLAN+nobudget runs without the policy's accuracy budget
+// policy's reason). At the end, per plan: trials passed, the generator's lag in passed and
+// failed trials, and the arrivals' dispersion (LoadMonitor.dispersion) at its switches by reason.
+// A plan named PLAN+nobudget runs without the policy's accuracy budget
 // (`serve --no-accuracy-budget`); --accuracy-window-ms sets the budget's window (default: the
 // day, as the evaluation runs it). --batch-times-k K runs each plan named with a `+times` suffix (PLAN+times)
 // as if the planner had written its batch times (models[].batchTimesUs: the profile's p50s times
@@ -91,7 +93,7 @@ const withTimes = (named: string): string => {
 const planPaths = planPath.split(',').map((named) => (named.endsWith('+nobudget') ? { named: named.slice(0, -'+nobudget'.length), budget: false } : { named, budget: true })).map(({ named, budget }) => ({ path: withTimes(named), budget })).flatMap(({ path, budget }) => (withOracle ? [{ path, budget, oracle: false }, { path, budget, oracle: true }] : [{ path, budget, oracle: false }]));
 const systems = planPaths.map(({ path, budget, oracle }) => {
   const plan = validatePlan(JSON.parse(readFileSync(path, 'utf8')));
-  return { path, budget, oracle, name: path.replace(/^.*\//, '').replace(/\.json$/, '') + (budget ? '' : ' (no budget)') + (oracle ? ' (oracle)' : ''), gearAccuracy: new Map(plan.gears.map((g) => [g.id, g.heldoutAccuracy ?? g.expectedAccuracy])), sloMs: plan.slo.p95Ms, passed: 0, n: 0 };
+  return { path, budget, oracle, name: path.replace(/^.*\//, '').replace(/\.json$/, '') + (budget ? '' : ' (no budget)') + (oracle ? ' (oracle)' : ''), gearAccuracy: new Map(plan.gears.map((g) => [g.id, g.heldoutAccuracy ?? g.expectedAccuracy])), sloMs: plan.slo.p95Ms, passed: 0, n: 0, dispersionByReason: new Map<string, number[]>(), lagMs: { pass: [] as number[], fail: [] as number[] } };
 });
 const pct = (x: number) => `${(x * 100).toFixed(2)}%`;
 
@@ -140,6 +142,12 @@ try {
         const pass = s.accuracy >= target - 1e-9 && s.p95Ms <= x.sloMs;
         x.passed += pass ? 1 : 0;
         x.n++;
+        x.lagMs[pass ? 'pass' : 'fail'].push(s.lagP95Ms);
+        for (const w of switches) {
+          if (w.recentDispersion === undefined) continue;
+          const reason = w.reason ?? 'unknown';
+          x.dispersionByReason.set(reason, [...(x.dispersionByReason.get(reason) ?? []), w.recentDispersion]);
+        }
         const share = Object.entries(s.gearShare).map(([g, k]) => `${g}:${((100 * k) / s.requests).toFixed(0)}%`).join(' ');
         console.log(`${systems.length > 1 ? `${x.name} ` : ''}seed ${seed} scale ${scale}: accuracy ${pct(s.accuracy)} (gears ${pct(s.gearAccuracy)}) vs target ${pct(target)}, p95 ${s.p95Ms.toFixed(1)} ms (generator lag p95 ${s.lagP95Ms.toFixed(1)} ms), failed ${s.failed}/${s.requests}, switches ${switches.length} -> ${pass ? 'pass' : 'fail'}; requests per gear ${share}`);
         if (showSwitches) for (const w of switches) console.log(`  switch ${JSON.stringify(w)}`);
@@ -147,7 +155,17 @@ try {
       }
     }
   }
-  for (const x of systems) console.log(`${x.name}: ${x.passed} of ${x.n} trials passed`);
+  const spread = (xs: number[], digits: number) => {
+    const v = [...xs].sort((a, b) => a - b);
+    return `${v[(v.length - 1) >> 1].toFixed(digits)} [${v[0].toFixed(digits)}-${v[v.length - 1].toFixed(digits)}]`;
+  };
+  for (const x of systems) {
+    console.log(`${x.name}: ${x.passed} of ${x.n} trials passed`);
+    const lag = (['pass', 'fail'] as const).filter((k) => x.lagMs[k].length > 0).map((k) => `${k}ed trials ${spread(x.lagMs[k], 1)}`);
+    console.log(`  generator lag p95, ms (median [min-max]): ${lag.join('; ')}`);
+    const byReason = [...x.dispersionByReason].map(([reason, v]) => `${reason} ${spread(v, 2)} (${v.length})`);
+    if (byReason.length > 0) console.log(`  arrival dispersion at its switches, by reason (median [min-max] (switches)): ${byReason.join('; ')}`);
+  }
 } finally {
   hog?.kill('SIGKILL');
   for (const sys of running) await sys.close();
