@@ -109,7 +109,7 @@ async function startSystem(path: string, oracle: boolean, accuracyBudget: boolea
   if (pauseIdle) srv.pause();
   return {
     replay: async (t: ReturnType<typeof makeTrace>) => {
-      const run = () => replay(t, { url: srv.url, model: manifest.name, heldout, agent: srv.agent });
+      const run = () => replay(t, { url: srv.url, model: manifest.name, heldout, pool: srv.pool });
       if (!pauseIdle) {
         const before = srv.switches.length;
         return { record: await run(), switches: srv.switches.slice(before) };

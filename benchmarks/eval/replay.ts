@@ -1,26 +1,28 @@
 // HTTP view: an open-loop trace replayer. Every request leaves at its scheduled time whatever
 // the answers (a closed-loop generator slows down with the server and hides overload), over
-// keep-alive connections (node:http Agent). Latency is timed from the request's ACTUAL send;
-// the generator's own lag behind its schedule is recorded per request and reported beside the
-// latency (measure.ts), so a generator that falls behind on 2 shared cores is seen as such and
-// not charged to the system. The generator sleeps on timers between sends instead of spinning:
-// a spinning generator took a whole core of the two that the server under test also needs.
+// keep-alive connections (http-client.ts: prepared request bytes and a minimal answer parser,
+// because node:http's per-request work made the generator itself lag and clump its sends).
+// Latency is timed from the request's ACTUAL send; the generator's own lag behind its schedule
+// is recorded per request and reported beside the latency (measure.ts), so a generator that
+// falls behind on 2 shared cores is seen as such and not charged to the system. The generator
+// sleeps on timers between sends instead of spinning: a spinning generator took a whole core of
+// the two that the server under test also needs.
 // Records per request: latency, whether it was answered, the gear that answered and whether
 // the answer was right (held-out labels).
 //
 // Requests carry one image each as UINT8 pixels in Triton's binary tensor extension (784
 // bytes after a small JSON header) and ask for the `class` output as JSON.
-import http from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { Dataset } from '../../ts/contracts/dataset.js';
 import type { Trace } from '../../testkit/traces.js';
+import { ConnectionPool } from './http-client.js';
 import { emptyRecord, quantileOf, type RequestRecord } from './measure.js';
 
 export interface ReplayOptions {
   url: string;
   model: string;
   heldout: Dataset;
-  /** Sockets per host (keep-alive). Default 256. */
+  /** Connections at most (keep-alive). Default 256. */
   maxSockets?: number;
   /** How long after the last send answers are awaited. Default 3000 ms. */
   drainMs?: number;
@@ -29,14 +31,18 @@ export interface ReplayOptions {
    * end. A fresh pool opens its connections during the trial: at a few thousand QPS that
    * connection storm alone held p95 above 500 ms for the first ~300 ms.
    */
-  agent?: http.Agent;
+  pool?: ConnectionPool;
 }
 
-/** One image as UINT8 in the binary tensor extension: the JSON header and the HTTP headers. */
-function binaryRequest(heldout: Dataset): { header: Buffer; headers: Record<string, string> } {
+/**
+ * One image as UINT8 in the binary tensor extension: the request's HTTP head and JSON header
+ * (the same for every image) and the body of image i.
+ */
+function binaryRequest(pool: ConnectionPool, path: string, heldout: Dataset): { head: Buffer; body: (i: number) => Buffer } {
   const elems = heldout.imageSize;
   const header = Buffer.from(JSON.stringify({ inputs: [{ name: 'input', shape: [1, 1, heldout.rows, heldout.cols], datatype: 'UINT8', parameters: { binary_data_size: elems } }], outputs: [{ name: 'class' }] }));
-  return { header, headers: { 'content-type': 'application/octet-stream', 'inference-header-content-length': String(header.length), 'content-length': String(header.length + elems) } };
+  const head = pool.requestHead('POST', path, { 'Content-Type': 'application/octet-stream', 'Inference-Header-Content-Length': String(header.length) }, header.length + elems);
+  return { head, body: (i) => Buffer.concat([header, heldout.image(i)]) };
 }
 
 /** A request may leave this much before its scheduled time (timer granularity is ~1 ms). */
@@ -63,9 +69,8 @@ export function sendOnSchedule(sendMs: ArrayLike<number>, t0: number, send: (i: 
 export async function replay(trace: Trace, o: ReplayOptions): Promise<RequestRecord> {
   const n = trace.sendMs.length;
   if (n > 400_000) throw new RangeError(`trace of ${n} requests: beyond what the replayer sends (scale ${trace.scale})`);
-  const url = new URL(`${o.url}/v2/models/${o.model}/infer`);
-  const agent = o.agent ?? new http.Agent({ keepAlive: true, maxSockets: o.maxSockets ?? 256 });
-  const { header, headers } = binaryRequest(o.heldout);
+  const pool = o.pool ?? new ConnectionPool(o.url, { maxConnections: o.maxSockets ?? 256 });
+  const { head, body } = binaryRequest(pool, `/v2/models/${o.model}/infer`, o.heldout);
   const res = emptyRecord(trace.sendMs);
   let pending = 0;
   let allSent: () => void = () => {};
@@ -77,32 +82,22 @@ export async function replay(trace: Trace, o: ReplayOptions): Promise<RequestRec
     res.sendLagMs[i] = actual - (t0 + trace.sendMs[i]);
     const img = trace.image[i];
     pending++;
-    const done = () => {
+    pool.send(head, body(img), (status, answer) => {
+      if (status === 200 && answer) {
+        try {
+          const parsed = JSON.parse(answer.toString('utf8')) as { outputs: { name: string; data: number[]; parameters?: { gear?: number } }[] };
+          const out = parsed.outputs.find((x) => x.name === 'class') ?? parsed.outputs[0];
+          res.latencyMs[i] = performance.now() - actual;
+          res.ok[i] = 1;
+          res.gear[i] = out.parameters?.gear ?? -1;
+          res.correct[i] = out.data[0] === o.heldout.labels[img] ? 1 : 0;
+        } catch {
+          /* unreadable answer: a failure */
+        }
+      }
       pending--;
       if (pending === 0 && sent === n) allSent();
-    };
-    const req = http.request({ host: url.hostname, port: url.port, path: url.pathname, method: 'POST', agent, headers }, (r) => {
-      const chunks: Buffer[] = [];
-      r.on('data', (c: Buffer) => chunks.push(c));
-      r.on('end', () => {
-        if (r.statusCode === 200) {
-          try {
-            const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { outputs: { name: string; data: number[]; parameters?: { gear?: number } }[] };
-            const out = body.outputs.find((x) => x.name === 'class') ?? body.outputs[0];
-            res.latencyMs[i] = performance.now() - actual;
-            res.ok[i] = 1;
-            res.gear[i] = out.parameters?.gear ?? -1;
-            res.correct[i] = out.data[0] === o.heldout.labels[img] ? 1 : 0;
-          } catch {
-            /* unreadable answer: a failure */
-          }
-        }
-        done();
-      });
-      r.on('error', done);
     });
-    req.on('error', done);
-    req.end(Buffer.concat([header, o.heldout.image(img)]));
   };
   await sendOnSchedule(trace.sendMs, t0, (i) => {
     sent = i + 1;
@@ -110,7 +105,7 @@ export async function replay(trace: Trace, o: ReplayOptions): Promise<RequestRec
   });
   if (pending === 0) allSent();
   await Promise.race([drained, new Promise((r) => setTimeout(r, o.drainMs ?? 3000))]);
-  if (!o.agent) agent.destroy();
+  if (!o.pool) pool.destroy();
   res.wallMs = performance.now() - t0;
   return res;
 }
@@ -130,9 +125,8 @@ export interface SaturationResult {
  * measure. The first `warmupMs` are not counted.
  */
 export async function saturate(o: ReplayOptions & { concurrency: number; durationMs: number; warmupMs?: number }): Promise<SaturationResult> {
-  const url = new URL(`${o.url}/v2/models/${o.model}/infer`);
-  const agent = o.agent ?? new http.Agent({ keepAlive: true, maxSockets: o.concurrency });
-  const { header, headers } = binaryRequest(o.heldout);
+  const pool = o.pool ?? new ConnectionPool(o.url, { maxConnections: o.concurrency });
+  const { head, body } = binaryRequest(pool, `/v2/models/${o.model}/infer`, o.heldout);
   const tStart = performance.now();
   const tCount = tStart + (o.warmupMs ?? 300);
   const tEnd = tCount + o.durationMs;
@@ -143,54 +137,31 @@ export async function saturate(o: ReplayOptions & { concurrency: number; duratio
   const one = () =>
     new Promise<void>((resolve) => {
       const t = performance.now();
-      const i = img++ % o.heldout.count;
-      const req = http.request({ host: url.hostname, port: url.port, path: url.pathname, method: 'POST', agent, headers }, (r) => {
-        r.resume();
-        r.on('end', () => {
-          const now = performance.now();
-          if (now >= tCount && now < tEnd) {
-            if (r.statusCode === 200) {
-              answered++;
-              lat.push(now - t);
-            } else failed++;
-          }
-          resolve();
-        });
-        r.on('error', () => resolve());
-      });
-      req.on('error', () => {
-        failed++;
+      pool.send(head, body(img++ % o.heldout.count), (status) => {
+        const now = performance.now();
+        if (status === 0) failed++;
+        else if (now >= tCount && now < tEnd) {
+          if (status === 200) {
+            answered++;
+            lat.push(now - t);
+          } else failed++;
+        }
         resolve();
       });
-      req.end(Buffer.concat([header, o.heldout.image(i)]));
     });
   const client = async () => {
     while (performance.now() < tEnd) await one();
   };
   await Promise.all(Array.from({ length: o.concurrency }, client));
-  if (!o.agent) agent.destroy();
+  if (!o.pool) pool.destroy();
   lat.sort((a, b) => a - b);
   return { throughputQps: answered / (o.durationMs / 1000), answered, failed, p50Ms: quantileOf(lat, 0.5) };
 }
 
 /**
- * Opens `count` keep-alive connections in `agent` (concurrent GET /v2/health/live) so that a
- * trial measures the server, not TCP connection set-up (see ReplayOptions.agent).
+ * Opens `count` keep-alive connections in `pool` (concurrent GET /v2/health/live) so that a
+ * trial measures the server, not TCP connection set-up (see ReplayOptions.pool).
  */
-export async function openConnections(agent: http.Agent, baseUrl: string, count: number): Promise<void> {
-  const url = new URL(`${baseUrl}/v2/health/live`);
-  await Promise.all(
-    Array.from(
-      { length: count },
-      () =>
-        new Promise<void>((resolve) => {
-          const req = http.get({ host: url.hostname, port: url.port, path: url.pathname, agent }, (r) => {
-            r.resume();
-            r.on('end', () => resolve());
-            r.on('error', () => resolve());
-          });
-          req.on('error', () => resolve());
-        }),
-    ),
-  );
+export function openConnections(pool: ConnectionPool, count: number): Promise<void> {
+  return pool.warm(count, '/v2/health/live');
 }

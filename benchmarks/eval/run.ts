@@ -261,7 +261,7 @@ export async function runEval(o: EvalOptions): Promise<{ summaryPath: string; do
           let startEpochMs = Date.now();
           const { result: record, switches: lines } = await trialOnPausedServer(srv, () => {
             startEpochMs = Date.now();
-            return replay(trace, { url: srv.url, model: manifest.name, heldout, agent: srv.agent });
+            return replay(trace, { url: srv.url, model: manifest.name, heldout, pool: srv.pool });
           });
           const switches = lines.map((x) => ({ tMs: x.time - startEpochMs, from: x.from, to: x.to, rateQps: x.rateQps, recentRateQps: Math.round(x.recentRateQps), backlogItems: x.backlogItems, ...(x.slowdown !== undefined ? { slowdown: Math.round(x.slowdown * 1000) / 1000 } : {}), ...(x.recentDispersion !== undefined ? { recentDispersion: x.recentDispersion } : {}), ...(x.reason ? { reason: x.reason } : {}) }));
           return { record, switches };
@@ -423,7 +423,7 @@ async function calibrate(profile: Profile, manifestPath: string, heldout: Datase
     writeFileSync(file, JSON.stringify(plan));
     const srv = await startServer(file);
     try {
-      const run = (durationMs: number) => saturate({ url: srv.url, model, heldout, concurrency: 32, durationMs, warmupMs: 0, agent: srv.agent });
+      const run = (durationMs: number) => saturate({ url: srv.url, model, heldout, concurrency: 32, durationMs, warmupMs: 0, pool: srv.pool });
       await run(quick ? 500 : 1000); // warm-up: the first batches of a fresh session are slow
       const runsQps: number[] = [];
       const cpuUs: number[] = [];
@@ -441,7 +441,7 @@ async function calibrate(profile: Profile, manifestPath: string, heldout: Datase
           const qps = f * throughputQps;
           const cpu0 = cpuUsUsed(srv.child.pid!);
           const t0 = performance.now();
-          await replay(makeTrace('constant', qps, quick ? 1500 : 3000, kTuningSeeds[0], heldout.count), { url: srv.url, model, heldout, agent: srv.agent, drainMs: 500 });
+          await replay(makeTrace('constant', qps, quick ? 1500 : 3000, kTuningSeeds[0], heldout.count), { url: srv.url, model, heldout, pool: srv.pool, drainMs: 500 });
           openLoop.push({ qps, cores: (cpuUsUsed(srv.child.pid!) - cpu0) / 1000 / (performance.now() - t0) });
         }
       }

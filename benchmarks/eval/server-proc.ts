@@ -1,11 +1,11 @@
 // The system under test as a child process: `cascadeserve serve --plan X --port 0`, so the
 // load generator (this process) never shares the server's event loop. Gear switches are read
 // from the server's JSON log lines on stderr. Each server comes with a keep-alive pool whose
-// connections are opened before any trial (see ReplayOptions.agent).
+// connections are opened before any trial (see ReplayOptions.pool).
 import { spawn, type ChildProcess } from 'node:child_process';
-import http from 'node:http';
 import { join } from 'node:path';
 import { packageRoot } from '../../ts/contracts/package-root.js';
+import { ConnectionPool } from './http-client.js';
 import { openConnections } from './replay.js';
 
 /** Connections opened up front (the pool may grow to 256 under overload). */
@@ -30,8 +30,8 @@ export interface ServerProc {
   url: string;
   child: ChildProcess;
   switches: SwitchLine[];
-  /** Keep-alive pool for every request to this server. */
-  agent: http.Agent;
+  /** Keep-alive connections for every request to this server. */
+  pool: ConnectionPool;
   /**
    * Stops the process (SIGSTOP) until resume(): between its trials a server takes no CPU time
    * from the system under trial (its timers and threads would wake and preempt it).
@@ -104,18 +104,18 @@ export async function startServer(planPath: string, extraArgs: string[] = []): P
       reject(new Error(`server exited (${code}) before listening: ${errText}`));
     });
   });
-  const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
-  await openConnections(agent, url, kWarmConnections);
+  const pool = new ConnectionPool(url, { maxConnections: 256 });
+  await openConnections(pool, kWarmConnections);
   return {
     url,
     child,
     switches,
-    agent,
+    pool,
     pause: () => void (child.exitCode === null && child.kill('SIGSTOP')),
     resume: () => void (child.exitCode === null && child.kill('SIGCONT')),
     stop: () =>
       new Promise<void>((resolve) => {
-        agent.destroy();
+        pool.destroy();
         if (child.exitCode === null) child.kill('SIGCONT'); // a stopped process would not see SIGTERM until continued
         if (child.exitCode !== null) return resolve();
         const kill = setTimeout(() => child.kill('SIGKILL'), 10_000);
