@@ -2,9 +2,10 @@
 // flight per connection, requests written as prepared bytes and answers read by a minimal
 // parser (status line, Content-Length, body). Why not node:http's Agent: the generator shares
 // 2 cores with the server under test, and node:http's per-request work (request objects,
-// header validation, an IncomingMessage stream per answer) cost the generator enough that it
-// fell behind its schedule when a batch of answers arrived at once, then sent the requests it
-// owed in a clump: arrivals the trace does not have, made by the harness.
+// header validation, an IncomingMessage stream per answer) took about twice this client's CPU
+// per request (benchmarks/eval/generator-cost.ts). While a batch of answers was being read the
+// sends fell behind their schedule, and the ones held back then left together: arrivals closer
+// together than the trace's, made by the harness.
 //
 // Scope: what the evaluation's servers send. An answer must carry Content-Length (Fastify's
 // do); one without it, or a malformed one, fails its request and closes the connection.
@@ -55,10 +56,6 @@ class Connection {
       this.onClosed(this);
       h?.(0, undefined);
     });
-  }
-
-  get busy(): boolean {
-    return this.inFlight !== undefined;
   }
 
   send(p: Pending): void {
@@ -115,7 +112,7 @@ export interface ConnectionPoolOptions {
 }
 
 /**
- * Keep-alive connections to one server (http://host:port). post() sends on an idle connection,
+ * Keep-alive connections to one server (http://host:port). send() writes on an idle connection,
  * opens one while fewer than maxConnections are open, or queues the request.
  */
 export class ConnectionPool {
@@ -131,7 +128,7 @@ export class ConnectionPool {
   constructor(baseUrl: string, o: ConnectionPoolOptions = {}) {
     const u = new URL(baseUrl);
     if (u.protocol !== 'http:') throw new RangeError(`ConnectionPool: ${baseUrl}: only http: URLs`);
-    this.host = u.hostname;
+    this.host = u.hostname.replace(/^\[(.*)\]$/, '$1'); // an IPv6 literal without its brackets
     this.port = Number(u.port || 80);
     this.max = o.maxConnections ?? 256;
   }
@@ -143,7 +140,8 @@ export class ConnectionPool {
 
   /** The bytes of a request's head; build once per distinct request shape, reuse per send. */
   requestHead(method: 'GET' | 'POST', path: string, headers: Record<string, string>, bodyBytes: number): Buffer {
-    let h = `${method} ${path} HTTP/1.1\r\nHost: ${this.host}:${this.port}\r\n`;
+    const host = this.host.includes(':') ? `[${this.host}]` : this.host;
+    let h = `${method} ${path} HTTP/1.1\r\nHost: ${host}:${this.port}\r\n`;
     for (const [k, v] of Object.entries(headers)) h += `${k}: ${v}\r\n`;
     if (method === 'POST' || bodyBytes > 0) h += `Content-Length: ${bodyBytes}\r\n`;
     return Buffer.from(h + '\r\n', 'latin1');
