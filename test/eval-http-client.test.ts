@@ -54,7 +54,7 @@ const script = `
     const got = await Promise.all(Array.from({ length: n }, (_, id) => new Promise((resolve) => {
       const body = Buffer.from('item-' + id);
       const head = pool.requestHead('POST', '/' + path, { 'Content-Type': 'text/plain' }, body.length);
-      pool.send(head, body, (status, answer) => {
+      pool.send(Buffer.concat([head, body]), (status, answer) => {
         calls[id]++;
         resolve({ id, status, body: answer ? answer.toString('utf8') : null });
       });

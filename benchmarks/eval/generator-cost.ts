@@ -9,6 +9,7 @@
 import http from 'node:http';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { helpText, kExitUsage, parseCommandLine, UsageError, type CommandSpec } from '../../ts/cli/args.js';
 import { packageRoot } from '../../ts/contracts/package-root.js';
 import { loadManifest } from '../../ts/contracts/manifest.js';
 import { sendOnSchedule } from './replay.js';
@@ -34,11 +35,12 @@ function clients(srv: ServerProc, model: string): { ours: Send; nodeHttp: Send; 
   const path = `/v2/models/${model}/infer`;
   const url = new URL(srv.url);
   const head = srv.pool.requestHead('POST', path, { 'Content-Type': 'application/octet-stream', 'Inference-Header-Content-Length': String(header.length) }, body.length);
+  // Each client builds its request per send, as the replayer does (replay.ts).
   const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
   const headers = { 'content-type': 'application/octet-stream', 'inference-header-content-length': String(header.length), 'content-length': String(body.length) };
   // Both read the answer's JSON, as the replayer does.
   const ours: Send = (done) =>
-    srv.pool.send(head, Buffer.from(body), (status, answer) => {
+    srv.pool.send(Buffer.concat([head, body]), (status, answer) => {
       if (answer) JSON.parse(answer.toString('utf8'));
       done(status);
     });
@@ -90,23 +92,37 @@ function spread(xs: number[], digits: number): string {
   return `${quantileOf(s, 0.5).toFixed(digits)} [${s[0].toFixed(digits)}-${s[s.length - 1].toFixed(digits)}]`;
 }
 
+const kSpec: CommandSpec = {
+  name: 'generator-cost',
+  description: "The HTTP view's load generator (http-client.ts) against node:http's Agent, side by side against one server of the demo plan: CPU per request, lag and latency, median [min-max] over alternating runs.",
+  flags: [
+    { name: 'qps', kind: 'number', above: 0, max: 20000, default: 1500, help: 'open-loop rate of each run' },
+    { name: 'seconds', kind: 'number', above: 0, max: 60, default: 3, help: 'length of each run' },
+    { name: 'runs', kind: 'integer', min: 1, max: 20, default: 3, help: 'runs per client' },
+    { name: 'plan', kind: 'input-file', help: 'the plan to serve (default: models/fmnist/plan.json)' },
+  ],
+};
+
 async function main(): Promise<void> {
-  const args = process.argv.slice(2);
-  const arg = (name: string) => {
-    const k = args.indexOf(name);
-    return k >= 0 ? args[k + 1] : undefined;
-  };
-  const num = (name: string, def: number) => {
-    const v = arg(name);
-    if (v === undefined) return def;
-    const x = Number(v);
-    if (!Number.isFinite(x) || x <= 0) throw new RangeError(`${name}: a positive number, got '${v}'`);
-    return x;
-  };
-  const qps = num('--qps', 1500);
-  const ms = num('--seconds', 3) * 1000;
-  const runs = Math.round(num('--runs', 3));
-  const planPath = arg('--plan') ?? join(packageRoot(), 'models', 'fmnist', 'plan.json');
+  let parsed;
+  try {
+    parsed = parseCommandLine(kSpec, process.argv.slice(2));
+  } catch (e) {
+    if (e instanceof UsageError) {
+      process.stderr.write(`generator-cost: ${e.message}\n`);
+      process.exit(kExitUsage);
+    }
+    throw e;
+  }
+  if (parsed.help) {
+    process.stdout.write(helpText(kSpec).replace('Usage: cascadeserve generator-cost', 'Usage: node dist/benchmarks/eval/generator-cost.js'));
+    return;
+  }
+  const v = parsed.values;
+  const qps = (v.qps as number | undefined) ?? 1500;
+  const ms = ((v.seconds as number | undefined) ?? 3) * 1000;
+  const runs = (v.runs as number | undefined) ?? 3;
+  const planPath = (v.plan as string | undefined) ?? join(packageRoot(), 'models', 'fmnist', 'plan.json');
   const model = (await loadManifest(join(packageRoot(), 'models', 'fmnist', 'cascade.json'))).name;
   const srv = await startServer(planPath);
   const c = clients(srv, model);

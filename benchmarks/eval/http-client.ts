@@ -16,8 +16,8 @@ import net from 'node:net';
 export type AnswerHandler = (status: number, body: Buffer | undefined) => void;
 
 interface Pending {
-  head: Buffer;
-  body: Buffer;
+  /** The whole request: head and body. */
+  request: Buffer;
   onAnswer: AnswerHandler;
 }
 
@@ -62,7 +62,7 @@ class Connection {
     this.inFlight = p.onAnswer;
     this.buf = Buffer.alloc(0);
     this.bodyBytes = -1;
-    this.socket.write(p.body.length === 0 ? p.head : Buffer.concat([p.head, p.body]));
+    this.socket.write(p.request);
   }
 
   private fail(): void {
@@ -138,7 +138,7 @@ export class ConnectionPool {
     return this.open.size;
   }
 
-  /** The bytes of a request's head; build once per distinct request shape, reuse per send. */
+  /** The bytes of a request's head; build once per distinct request shape, then send head + body. */
   requestHead(method: 'GET' | 'POST', path: string, headers: Record<string, string>, bodyBytes: number): Buffer {
     const host = this.host.includes(':') ? `[${this.host}]` : this.host;
     let h = `${method} ${path} HTTP/1.1\r\nHost: ${host}:${this.port}\r\n`;
@@ -147,10 +147,10 @@ export class ConnectionPool {
     return Buffer.from(h + '\r\n', 'latin1');
   }
 
-  /** Sends head + body; onAnswer is called exactly once. */
-  send(head: Buffer, body: Buffer, onAnswer: AnswerHandler): void {
+  /** Sends one whole request (requestHead's bytes, then the body); onAnswer is called exactly once. */
+  send(request: Buffer, onAnswer: AnswerHandler): void {
     if (this.closed) return onAnswer(0, undefined);
-    const p: Pending = { head, body, onAnswer };
+    const p: Pending = { request, onAnswer };
     const c = this.idle.pop();
     if (c) return c.send(p);
     this.waiting.push(p);
@@ -161,7 +161,7 @@ export class ConnectionPool {
   async warm(count: number, path: string): Promise<void> {
     const head = this.requestHead('GET', path, {}, 0);
     const n = Math.min(count, this.max);
-    await Promise.all(Array.from({ length: n }, () => new Promise<void>((resolve) => this.send(head, Buffer.alloc(0), () => resolve()))));
+    await Promise.all(Array.from({ length: n }, () => new Promise<void>((resolve) => this.send(head, () => resolve()))));
   }
 
   /** Closes every connection; requests not yet answered get status 0. */

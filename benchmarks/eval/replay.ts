@@ -1,7 +1,8 @@
 // HTTP view: an open-loop trace replayer. Every request leaves at its scheduled time whatever
 // the answers (a closed-loop generator slows down with the server and hides overload), over
-// keep-alive connections (http-client.ts: prepared request bytes and a minimal answer parser,
-// because node:http's per-request work made the generator itself lag and clump its sends).
+// keep-alive connections (http-client.ts: prepared request bytes and a minimal answer parser;
+// node:http's client took about twice the CPU per request, and the generator lagged about twice
+// as much with it: generator-cost.ts, trial-lag.ts).
 // Latency is timed from the request's ACTUAL send; the generator's own lag behind its schedule
 // is recorded per request and reported beside the latency (measure.ts), so a generator that
 // falls behind on 2 shared cores is seen as such and not charged to the system. The generator
@@ -23,7 +24,7 @@ export interface ReplayOptions {
   model: string;
   heldout: Dataset;
   /** Connections at most (keep-alive). Default 256. */
-  maxSockets?: number;
+  maxConnections?: number;
   /** How long after the last send answers are awaited. Default 3000 ms. */
   drainMs?: number;
   /**
@@ -35,14 +36,14 @@ export interface ReplayOptions {
 }
 
 /**
- * One image as UINT8 in the binary tensor extension: the request's HTTP head and JSON header
- * (the same for every image) and the body of image i.
+ * The request for image i as UINT8 in the binary tensor extension: the HTTP head and JSON
+ * header (the same for every image), then the pixels, in one buffer.
  */
-function binaryRequest(pool: ConnectionPool, path: string, heldout: Dataset): { head: Buffer; body: (i: number) => Buffer } {
+function binaryRequest(pool: ConnectionPool, path: string, heldout: Dataset): (i: number) => Buffer {
   const elems = heldout.imageSize;
   const header = Buffer.from(JSON.stringify({ inputs: [{ name: 'input', shape: [1, 1, heldout.rows, heldout.cols], datatype: 'UINT8', parameters: { binary_data_size: elems } }], outputs: [{ name: 'class' }] }));
   const head = pool.requestHead('POST', path, { 'Content-Type': 'application/octet-stream', 'Inference-Header-Content-Length': String(header.length) }, header.length + elems);
-  return { head, body: (i) => Buffer.concat([header, heldout.image(i)]) };
+  return (i) => Buffer.concat([head, header, heldout.image(i)]);
 }
 
 /** A request may leave this much before its scheduled time (timer granularity is ~1 ms). */
@@ -69,8 +70,8 @@ export function sendOnSchedule(sendMs: ArrayLike<number>, t0: number, send: (i: 
 export async function replay(trace: Trace, o: ReplayOptions): Promise<RequestRecord> {
   const n = trace.sendMs.length;
   if (n > 400_000) throw new RangeError(`trace of ${n} requests: beyond what the replayer sends (scale ${trace.scale})`);
-  const pool = o.pool ?? new ConnectionPool(o.url, { maxConnections: o.maxSockets ?? 256 });
-  const { head, body } = binaryRequest(pool, `/v2/models/${o.model}/infer`, o.heldout);
+  const pool = o.pool ?? new ConnectionPool(o.url, { maxConnections: o.maxConnections ?? 256 });
+  const request = binaryRequest(pool, `/v2/models/${o.model}/infer`, o.heldout);
   const res = emptyRecord(trace.sendMs);
   let pending = 0;
   let allSent: () => void = () => {};
@@ -82,7 +83,7 @@ export async function replay(trace: Trace, o: ReplayOptions): Promise<RequestRec
     res.sendLagMs[i] = actual - (t0 + trace.sendMs[i]);
     const img = trace.image[i];
     pending++;
-    pool.send(head, body(img), (status, answer) => {
+    pool.send(request(img), (status, answer) => {
       if (status === 200 && answer) {
         try {
           const parsed = JSON.parse(answer.toString('utf8')) as { outputs: { name: string; data: number[]; parameters?: { gear?: number } }[] };
@@ -126,7 +127,7 @@ export interface SaturationResult {
  */
 export async function saturate(o: ReplayOptions & { concurrency: number; durationMs: number; warmupMs?: number }): Promise<SaturationResult> {
   const pool = o.pool ?? new ConnectionPool(o.url, { maxConnections: o.concurrency });
-  const { head, body } = binaryRequest(pool, `/v2/models/${o.model}/infer`, o.heldout);
+  const request = binaryRequest(pool, `/v2/models/${o.model}/infer`, o.heldout);
   const tStart = performance.now();
   const tCount = tStart + (o.warmupMs ?? 300);
   const tEnd = tCount + o.durationMs;
@@ -137,7 +138,7 @@ export async function saturate(o: ReplayOptions & { concurrency: number; duratio
   const one = () =>
     new Promise<void>((resolve) => {
       const t = performance.now();
-      pool.send(head, body(img++ % o.heldout.count), (status) => {
+      pool.send(request(img++ % o.heldout.count), (status) => {
         const now = performance.now();
         if (status === 0) failed++;
         else if (now >= tCount && now < tEnd) {
