@@ -72,7 +72,9 @@ function configFor(ctx: PlanContext, cascade: number, qps: number, B: number): B
     const rate = qps * c.reach[s];
     maxBatch.push(B);
     const fillUs = rate > 0 ? ((B - 1) / rate) * 1e6 : 0;
-    maxQueueDelayUs.push(Math.round(Math.min(fillUs, budgetUs)));
+    // Rounded up: a delay rounded down fills B - 1 items at this rate, and the batch of B - 1
+    // costs as much as one of B (step times) for fewer items (a hole in the servable loads).
+    maxQueueDelayUs.push(Math.ceil(Math.min(fillUs, budgetUs)));
   }
   return { maxBatch, maxQueueDelayUs };
 }

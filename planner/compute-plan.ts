@@ -219,9 +219,12 @@ export async function computePlan(profile: Profile, options: PlanOptions & PlanL
       const allLanes = (lanes * 1e6) / cheapest.expectedCostUs;
       // with a histogram and no --max-qps: up to 4x its highest rate (room for the peaks to grow)
       const peak = o.loadHistogram ? Math.max(...o.loadHistogram.map((b) => b.rateQps)) : 0;
-      const top = o.maxQps ?? (peak > 0 ? Math.min(allLanes, 4 * peak) : allLanes);
-      levels = Array.from({ length: o.loadLevels }, (_, i) => (top * (i + 1)) / o.loadLevels);
       ctx = mkCtx(lanes);
+      // Otherwise up to what the cheapest cascade holds under the utilization cap, searched:
+      // its cost at full utilization (allLanes) is always above the cap, and a grid topped
+      // there listed its top level as unservable in every plan made without --max-qps.
+      const top = o.maxQps ?? (peak > 0 && 4 * peak < allLanes ? 4 * peak : ((await cascadeCapacity(ctx, cascades.length - 1, allLanes / 1024, allLanes))?.qps ?? allLanes));
+      levels = Array.from({ length: o.loadLevels }, (_, i) => (top * (i + 1)) / o.loadLevels);
       if (staticIdx >= 0) {
         // The static cascade's own capacity becomes a load level, pinned to it: the grid alone
         // may put no level between the capacities of its neighbours. Searched beyond the grid's

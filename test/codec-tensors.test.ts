@@ -188,12 +188,20 @@ t.test('refusals name the input', async (t) => {
     ['an unsafe integer', (i) => [{ ...i[0], data: [1, 2 ** 60, 3] }, i[1]], /^inputs\[0\]\.data: element 1 of input 'input_ids' is .*, expected an integer/],
     ['a string', (i) => [{ ...i[0], data: [1, '2', 3] }, i[1]], /^inputs\[0\]\.data: element 1 of input 'input_ids' is "2"/],
     ['a mask starting with 0', (i) => [i[0], { ...i[1], data: [0, 1, 1] }], /^inputs\[1\]\.data: item 0 of mask input 'attention_mask' starts with 0/],
+    ['a mask with a hole', (i) => [i[0], { ...i[1], data: [1, 0, 1] }], /^inputs\[1\]\.data: item 0 of mask input 'attention_mask' is nonzero at position 2 after a 0 at position 1: a mask is ones followed by zeros/],
   ];
   for (const [what, make, message] of cases) {
     const e = refusal(t, () => decodeInferRequest({ inputs: make(good()) } as never, undefined, kTokens));
     t.equal(e.statusCode, 400, `${what}: 400`);
     t.match(e.message, message, what);
   }
+  // A length beyond what the models run (manifest models[].maxLength): 400 naming the input.
+  const limited = { ...kTokens, tensors: { ...kTokens.tensors!, maxLength: 3 } };
+  const four = [{ name: 'input_ids', shape: [1, 4], datatype: 'INT64', data: [1, 2, 3, 4] }, { name: 'attention_mask', shape: [1, 4], datatype: 'INT64', data: [1, 1, 1, 1] }];
+  const over = refusal(t, () => decodeInferRequest({ inputs: four } as never, undefined, limited));
+  t.equal(over.statusCode, 400, 'longer than maxLength: 400');
+  t.equal(over.message, "inputs[0].shape[1]: input 'input_ids' has length 4, longer than the 3 positions this model runs (cascade.json models[].maxLength)");
+  t.equal(decodeInferRequest({ inputs: good() } as never, undefined, limited).tensors?.length, 3, 'at maxLength: accepted');
   const tooMany = refusal(t, () =>
     decodeInferRequest({ inputs: [{ name: 'input_ids', shape: [9, 1], datatype: 'INT64', data: Array(9).fill(1) }, { name: 'attention_mask', shape: [9, 1], datatype: 'INT64', data: Array(9).fill(1) }] } as never, undefined, kTokens),
   );

@@ -218,3 +218,36 @@ t.test('FP16 input and output without a dynamic axis: the engine feeds half bits
   });
   t.throws(() => engine.submitTensors({ count: 1, length: 3, tensors: { x: bits.subarray(0, 3) } }), { message: /^items\.length must be absent/ });
 });
+
+t.test('an item too long for a model fails alone: the shorter items of its batch are run again at their own lengths', async (t) => {
+  // tokens_positional.onnx has a position table of 8 rows: ONNX Runtime fails any run longer
+  // than 8, so a batch padded to a 12-long item fails as a whole.
+  const positional: EngineModel = { name: 'positional', path: fixture('tokens_positional.onnx'), inputs: tokenInputs, output: 'logits', classes: kClasses };
+  const items = makeItems(16, 12, 11);
+  for (let i = 0; i < items.count; i++) items.lengths[i] = Math.min(items.lengths[i], 8);
+  items.lengths[5] = 12;
+  for (let p = 0; p < 12; p++) {
+    items.ids[5 * 12 + p] = BigInt(1 + p);
+    items.mask[5 * 12 + p] = 1n;
+  }
+  for (let i = 0; i < items.count; i++) {
+    for (let p = items.lengths[i]; p < 12; p++) items.mask[i * 12 + p] = 0n;
+  }
+  // the reference of the long item (not compared) is taken on its first 8 positions
+  const ref = await referenceLogits(positional.path, { ...items, lengths: Int32Array.from(items.lengths, (n) => Math.min(n, 8)) });
+  const engine = await CascadeEngine.create({ models: [positional], gear: { id: 1, stages: [{ model: 'positional', threshold: 0, maxBatch: 16, maxQueueDelayUs: 2000 }] } });
+  t.teardown(() => engine.close());
+  const results = await submitAll(engine, items, 1);
+  t.equal(engine.stats().queues[0].batches, 1, 'all 16 items went in one batch');
+  const long = results[5];
+  t.equal(long.status, 'error', 'the 12-long item fails');
+  t.match(long.error, /Non-zero status code returned while running/, "with ONNX Runtime's message");
+  let worst = 0;
+  for (let i = 0; i < items.count; i++) {
+    if (i === 5) continue;
+    t.equal(results[i].status, 'ok', `item ${i} (length ${items.lengths[i]}) is answered`);
+    const output = results[i].output;
+    if (output) worst = Math.max(worst, maxDiff(probs(output), probs(ref[i])));
+  }
+  t.ok(worst <= 1e-4, `every other answer equals onnxruntime-node on the unpadded item (worst ${worst.toExponential(2)})`);
+});

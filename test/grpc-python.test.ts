@@ -159,7 +159,7 @@ if (missing) {
       expectError(await infer({ inputs: [typedInput(x)], parameters: { priority: { string_param: 'high' } } }), 'INVALID_ARGUMENT', /parameters\.priority/, 'bad priority');
       expectError(await infer({ inputs: [typedInput(x)], outputs: [{ name: 'logits' }] }), 'INVALID_ARGUMENT', /outputs\[0\]\.name: unknown output 'logits'/, 'unknown output');
       // 413 and 429: RESOURCE_EXHAUSTED; 429 with Retry-After as a trailer.
-      expectError(await infer(rawInput(items(9, 1))), 'RESOURCE_EXHAUSTED', /9 images in one request, the server accepts at most 8/, 'too many images (413)');
+      expectError(await infer(rawInput(items(9, 1))), 'RESOURCE_EXHAUSTED', /9 items in one request, the server accepts at most 8/, 'too many images (413)');
       expectError(await infer(rawInput(new Float32Array(1100 * kItemElems))), 'RESOURCE_EXHAUSTED', /larger than max|Received message larger/i, 'message over the body limit (413)');
       // 429: five held calls of 8 images fill the 40 in flight the server allows.
       server.engine.pause();
@@ -170,7 +170,7 @@ if (missing) {
       await waitFor(async () => (await (await fetch(`${url}/v2/models/fixture/stats`)).json()).model_stats[0].cascade.backlog_items === 40);
       const overload = await infer(rawInput(items(8, 9)));
       server.engine.resume();
-      expectError(overload, 'RESOURCE_EXHAUSTED', /limit of 40 images in flight/, 'overload (429)');
+      expectError(overload, 'RESOURCE_EXHAUSTED', /limit of 40 items in flight/, 'overload (429)');
       if (!overload.ok) t.ok(Number(overload.trailers['retry-after']) >= 1, `retry-after trailer ${overload.trailers['retry-after']}`);
       t.ok((await held).every((a) => a.ok), 'the held calls are answered once the engine resumes');
       // 504: the request's own timeout passes while the engine is paused.
@@ -191,7 +191,7 @@ if (missing) {
       // 500: the model fails at run time (gather_mlp refuses an index outside [0, 8)).
       const bad = items(1, 1);
       bad[0] = 100;
-      expectError(await infer({ ...rawInput(bad), model_name: 'fixture.gather' }), 'INTERNAL', /model 'gather' failed on image 0/, 'model failure (500)');
+      expectError(await infer({ ...rawInput(bad), model_name: 'fixture.gather' }), 'INTERNAL', /model 'gather' failed on item 0/, 'model failure (500)');
       // A method of the specification this server does not offer.
       expectError(await client.call({ raw_call: '/inference.GRPCInferenceService/SystemSharedMemoryStatus' }), 'UNIMPLEMENTED', /./, 'unknown method');
     });

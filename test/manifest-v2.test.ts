@@ -76,6 +76,11 @@ t.test('a version 2 manifest parses to inputs, mask, per-model outputs and the n
   t.equal(fixed.maskInput, null);
 });
 
+t.test('a model\'s maxLength parses; without one, none', async (t) => {
+  const m = parse(v2({ models: [{ name: 'tiny', file: 'tiny.onnx', output: 'logits', outputKind: 'logits' }, { name: 'big', file: 'big.onnx', output: 'probs', outputKind: 'probabilities', maxLength: 512 }] }));
+  t.same(m.models.map((x) => x.maxLength), [undefined, 512]);
+});
+
 t.test('an integer input\'s range parses; without one, none', async (t) => {
   const m = parse(v2({ inputs: [{ name: 'input_ids', datatype: 'INT64', shape: [-1], padValue: 0, range: { min: 0, max: 11 } }, { name: 'attention_mask', datatype: 'INT64', shape: [-1], padValue: 0 }] }));
   t.same(m.inputs[0].range, { min: 0, max: 11 });
@@ -135,6 +140,9 @@ t.test('every invalid field is named, with the file', async (t) => {
     ['model kind', { models: [{ name: 'a', file: 'a.onnx', output: 'y', outputKind: 'softmax' }] }, /^models\[0\]\.outputKind: expected one of "logits", "probabilities", got "softmax"/],
     ['model inputs', { models: [{ name: 'a', file: 'a.onnx', output: 'y', outputKind: 'logits', inputs: ['ids'] }] }, /^models\[0\]\.inputs\[0\]: names no manifest input/],
     ['pad invariant', { models: [{ name: 'a', file: 'a.onnx', output: 'y', outputKind: 'logits', padInvariant: 'yes' }] }, /^models\[0\]\.padInvariant: expected true or false, got "yes"/],
+    ['max length zero', { models: [{ name: 'a', file: 'a.onnx', output: 'y', outputKind: 'logits', maxLength: 0 }] }, /^models\[0\]\.maxLength: expected an integer >= 1, got number 0/],
+    ['max length fractional', { models: [{ name: 'a', file: 'a.onnx', output: 'y', outputKind: 'logits', maxLength: 7.5 }] }, /^models\[0\]\.maxLength: expected an integer >= 1, got number 7\.5/],
+    ['max length, fixed shapes', { inputs: [{ name: 'x', datatype: 'FP32', shape: [4] }], maskInput: undefined, models: [{ name: 'a', file: 'a.onnx', output: 'y', outputKind: 'logits', maxLength: 8 }] }, /^models\[0\]\.maxLength: the model takes no input with a dynamic axis/],
     ['model v1 input', { models: [{ name: 'a', file: 'a.onnx', output: 'y', outputKind: 'logits', input: 'x' }] }, /^models\[0\]\.input: not a version 2 field/],
     ['no models', { models: [] }, /^models: expected a non-empty array/],
   ];

@@ -90,8 +90,9 @@ t.test('init -> profile -> plan -> serve on the token cascade answers as onnxrun
   ];
   for (const [name, args] of steps) {
     const r = await cli(args);
-    // plan exits 3 when it wrote a plan that leaves some load levels unservable (listed).
-    if (r.code !== 0 && !(name === 'plan' && r.code === 3)) {
+    // Exit 0 from every step, plan included: its default grid tops out at what the cheapest
+    // cascade holds under the utilization cap, so no level is unservable (exit 3).
+    if (r.code !== 0) {
       t.fail(`cascadeserve ${name} exited ${r.code}:\n${r.out}`);
       return;
     }

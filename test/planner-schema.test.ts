@@ -62,10 +62,19 @@ t.test('plan command: malformed profile, impossible SLO, success with svg', asyn
   t.match(r.o.err, /cannot serve 0-/);
   r = io();
   const code = await runPlanCommand(['--profile', join(dir, 'p.json'), '--slo-p95-ms', '50', '--lanes', '2', '--threads', '1', '--out', join(dir, 'plan.json'), '--svg', join(dir, 'plan.svg')], r.io);
-  // Exit 3 exactly when some load levels are unservable (this host's cores decide which).
+  // Without --max-qps the grid tops out at the cheapest cascade's capacity under the
+  // utilization cap: every level servable, exit 0 (until 2026-12-05 the top was that cascade
+  // at full utilization, always unservable, and every such plan exited 3).
   const written = validatePlan(JSON.parse(readFileSync(join(dir, 'plan.json'), 'utf8')));
-  t.equal(code, written.unservable.length > 0 ? 3 : 0, `exit ${code} with ${written.unservable.length} unservable ranges`);
-  for (const u of written.unservable) t.ok(r.o.err.includes(`cannot serve ${u.minQps.toFixed(0)}-${u.maxQps.toFixed(0)} qps`), `unservable ${u.minQps.toFixed(0)}-${u.maxQps.toFixed(0)} reported`);
+  t.equal(code, 0, `exit ${code} with ${written.unservable.length} unservable ranges`);
+  t.same(written.unservable, [], 'no unservable level');
   t.match(readFileSync(join(dir, 'plan.svg'), 'utf8'), /<svg/);
   t.match(r.o.err, /cascade search/);
+  // Exit 3 exactly when some load levels are unservable: a grid above the cascades' capacity.
+  r = io();
+  const over = await runPlanCommand(['--profile', join(dir, 'p.json'), '--slo-p95-ms', '50', '--lanes', '2', '--threads', '1', '--max-qps', String(written.loadGrid.maxQps * 4), '--out', join(dir, 'over.json')], r.io);
+  const overPlan = validatePlan(JSON.parse(readFileSync(join(dir, 'over.json'), 'utf8')));
+  t.ok(overPlan.unservable.length > 0, 'a grid to 4x that top leaves levels unservable');
+  t.equal(over, 3, 'and exits 3');
+  for (const u of overPlan.unservable) t.ok(r.o.err.includes(`cannot serve ${u.minQps.toFixed(0)}-${u.maxQps.toFixed(0)} qps`), `unservable ${u.minQps.toFixed(0)}-${u.maxQps.toFixed(0)} reported`);
 });

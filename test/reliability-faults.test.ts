@@ -47,7 +47,7 @@ t.test('a model failure mid-traffic fails only the requests that ran into it', a
   const [c, f] = await Promise.all([Promise.all(cascade), Promise.all(failing)]);
   t.same(c.map((r) => r.status), Array(60).fill(200), 'the cascade answers all its requests meanwhile');
   t.same(f.map((r) => r.status), Array(20).fill(500), 'the failing model fails its requests');
-  t.match(f[0].json.error, /^model 'gather' failed on image 0$/, 'the message names the model, not the runtime error');
+  t.match(f[0].json.error, /^model 'gather' failed on item 0$/, 'the message names the model, not the runtime error');
 
   const text = await (await fetch(`${url}/metrics`)).text();
   t.equal(metric(text, 'nv_inference_request_failure', '{model="fixture.gather",version="1",reason="backend"}'), 30, 'backend failures counted on the failing model');

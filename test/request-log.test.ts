@@ -80,6 +80,7 @@ t.test('request ids, failed-request lines at debug, access log', async (t) => {
     const modelFailure = linesOf('f-500').find((l) => l.msg === 'model failure');
     t.equal(modelFailure?.level, 50, 'a model failure is also an error line, with the same request id');
     t.equal(modelFailure?.model, 'gather');
+    t.equal(modelFailure?.item, 0, 'and the item of the request it failed on');
     t.match(modelFailure?.error, /indices|out of|bounds|range/i, "ONNX Runtime's message");
     t.notMatch(modelFailure?.error, /onnxruntime_src|\.cc:\d+/, 'without its source paths');
   });

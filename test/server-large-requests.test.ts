@@ -27,7 +27,7 @@ t.test('admission: a request whose own items exceed the deadline is refused with
   if (r.kind !== 'too_large_for_deadline') return;
   t.equal(r.neededTimeoutUs, Math.ceil(own(101) / 1000) * 1000, 'needed timeout: own time rounded up to whole ms');
   t.equal(r.maxItemsInBudget, 100, 'most images within the SLO');
-  t.match(r.reason, /^too large for the deadline: 101 images need about 101 ms, more than the default deadline of 100 ms \(the plan's SLO\); ask for more time with parameters\.timeout of at least 101000 \(microseconds\), or send at most 100 images per request$/);
+  t.match(r.reason, /^too large for the deadline: 101 items need about 101 ms, more than the default deadline of 100 ms \(the plan's SLO\); ask for more time with parameters\.timeout of at least 101000 \(microseconds\), or send at most 100 items per request$/);
   t.same(a.admit(101, r.neededTimeoutUs, 0), { accepted: true, budgetUs: 101_000 }, 'accepted with the suggested timeout');
   const timed = a.admit(101, 50_000, 0);
   t.match(!timed.accepted && timed.reason, /more than the requested timeout of 50 ms/, 'a too short timeout is named as such');
@@ -71,7 +71,7 @@ t.test('HTTP: 256 images on a plan that cannot answer them within its SLO', asyn
   t.equal(refused.headers.get('retry-after'), null, 'no Retry-After: retrying the same request cannot help');
   t.match(refused.json.error, /^too large for the deadline: /);
   t.ok(refused.json.error.includes(`parameters.timeout of at least ${neededUs} (microseconds)`), `names the timeout that would do (${neededUs} us): ${refused.json.error}`);
-  t.ok(refused.json.error.includes(`at most ${fitting} images per request`), `names the images that fit the SLO (${fitting})`);
+  t.ok(refused.json.error.includes(`at most ${fitting} items per request`), `names the images that fit the SLO (${fitting})`);
   t.equal(server.cascade.stats.failures.rejected, 1, 'counted as a refusal');
   t.equal(server.engine.inFlight, 0, 'nothing reached the engine');
 

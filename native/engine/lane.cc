@@ -219,19 +219,30 @@ void Lane::AssembleInputs(int64_t rows, int32_t batch_length) {
   }
 }
 
-Status Lane::RunRowAlone(int model, int64_t row, int32_t batch_length, float* output_row) {
+Status Lane::RunRowAlone(int model, int64_t row, float* output_row) {
   const ItemLayout& layout = state_->layout;
   const size_t input_count = layout.inputs.size();
+  // At the row's own length, not the batch's: an item too long for a model (a position table
+  // it overruns) must not fail the shorter items padded to its length.
+  const RequestPtr& request = batch_[row];
+  const int32_t length = request->length;
+  if (row_buffers_.size() < input_count) row_buffers_.resize(input_count);
   row_tensors_.resize(input_count);
   row_dims_.clear();
-  for (size_t k = 0; k < input_count; ++k) row_dims_.insert(row_dims_.end(), batch_dims_[k].begin(), batch_dims_[k].end());
+  for (size_t k = 0; k < input_count; ++k) {
+    row_dims_.push_back(1);
+    for (int64_t d : layout.inputs[k].item_dims) row_dims_.push_back(d == -1 ? length : d);
+  }
   size_t at = 0;
   for (size_t k = 0; k < input_count; ++k) {
-    const size_t row_bytes = layout.inputs[k].ItemBytes(batch_length);
-    row_dims_[at] = 1;
-    row_tensors_[k] = BatchTensor{input_buffers_[k].data() + static_cast<size_t>(row) * row_bytes, row_bytes,
-                                  layout.inputs[k].type, row_dims_.data() + at, batch_tensors_[k].rank};
-    at += batch_dims_[k].size();
+    const InputLayout& input = layout.inputs[k];
+    const uint8_t* item = request->input.get() + layout.InputOffset(k, length);
+    const size_t bytes = input.ItemBytes(length);
+    EnsureSize(&row_buffers_[k], bytes);
+    GatherPadded(input, &item, &length, 1, length, row_buffers_[k].data());
+    const int rank = static_cast<int>(input.item_dims.size()) + 1;
+    row_tensors_[k] = BatchTensor{row_buffers_[k].data(), bytes, input.type, row_dims_.data() + at, rank};
+    at += static_cast<size_t>(rank);
   }
   return runners_[model]->Run(row_tensors_.data(), static_cast<int>(input_count), 1, output_row);
 }
@@ -268,7 +279,7 @@ int64_t Lane::RunBatch(int model, std::vector<ItemResult>* results, int64_t* bus
     } else {
       // Isolation: rerun row by row (only on the failure path) to find the rows at fault.
       for (int64_t row = 0; row < rows; ++row) {
-        Status one = RunRowAlone(model, row, batch_length, output_buffer_.data() + row * classes);
+        Status one = RunRowAlone(model, row, output_buffer_.data() + row * classes);
         if (!one.ok()) row_errors[row] = message_of(one);
       }
     }

@@ -53,8 +53,8 @@ class Lane {
   // Gathers batch_'s inputs into input_buffers_, padded to batch_length (row_lengths_ filled),
   // and describes them in batch_tensors_.
   void AssembleInputs(int64_t rows, int32_t batch_length);
-  // Runs batch_[row] alone, from its slice of the assembled batch (failure isolation).
-  Status RunRowAlone(int model, int64_t row, int32_t batch_length, float* output_row);
+  // Runs batch_[row] alone at its own length (failure isolation), gathered into row_buffers_.
+  Status RunRowAlone(int model, int64_t row, float* output_row);
   // Answers or forwards batch_[row] from its output row.
   void RouteRow(int64_t row, int model, const float* output_row, std::vector<ItemResult>* results);
 
@@ -76,6 +76,7 @@ class Lane {
   std::vector<std::vector<uint8_t>> input_buffers_;  // per input, the assembled batch
   std::vector<std::vector<int64_t>> batch_dims_;     // per input, the batch's shape
   std::vector<BatchTensor> batch_tensors_;           // per input, what the runner gets
+  std::vector<std::vector<uint8_t>> row_buffers_;    // scratch of RunRowAlone: per input, one row
   std::vector<int64_t> row_dims_;                    // scratch of RunRowAlone
   std::vector<BatchTensor> row_tensors_;             // scratch of RunRowAlone
   std::vector<float> output_buffer_;

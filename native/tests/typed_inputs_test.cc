@@ -220,10 +220,12 @@ struct RecordedBatch {
 struct TypedLog {
   std::mutex mu;
   std::vector<RecordedBatch> batches;
+  int64_t max_length = INT64_MAX;  // a run longer than this fails (a model's position table)
 };
 
 // Records each batch; out[0] = sum of ids / 100, out[1] = number of true flags (padding
-// included: a pad-sensitive "model") + the two scales. Fails a batch holding id kFailId.
+// included: a pad-sensitive "model") + the two scales. Fails a batch holding id kFailId, and
+// one longer than log->max_length.
 class TypedRunner : public ModelRunner {
  public:
   explicit TypedRunner(TypedLog* log) : log_(log) {}
@@ -241,6 +243,7 @@ class TypedRunner : public ModelRunner {
       log_->batches.push_back(batch);
     }
     const int64_t length = inputs[0].dims[2];
+    if (length > log_->max_length) return Status::RuntimeError("longer than the position table");
     const int64_t* ids = static_cast<const int64_t*>(inputs[0].data);
     const uint8_t* flags = static_cast<const uint8_t*>(inputs[1].data);
     const uint16_t* scale = static_cast<const uint16_t*>(inputs[2].data);
@@ -329,6 +332,13 @@ struct TypedFixture {
     return engine->SubmitTensors(static_cast<int64_t>(n), tickets.data(), tensors, 3, padded, items.lengths.data(), nullptr,
                                  nullptr, detail.data(), accepted.data());
   }
+  // All items queued before any batch forms, then waits for every answer.
+  bool SubmitAsOneBatch(const TokenItems& items) {
+    engine->Pause();
+    const bool submitted = Submit(items).ok();
+    engine->Resume();
+    return submitted && collector.WaitFor(items.lengths.size());
+  }
   EngineConfig config;
   TypedLog log;
   cstest::Collector collector;
@@ -409,25 +419,46 @@ TEST(EngineSameLengthBatchesForPadSensitiveModel) {
   CHECK_EQ(f.engine->Stats().queues[0].padded_positions, 0);
 }
 
-// A failing batch of mixed lengths is rerun row by row from the padded batch: only the bad
-// item fails, the others get their answers.
+// A failing batch of mixed lengths is rerun row by row, each row at its own length: only the
+// bad item fails, the others get their answers (unpadded: this fake counts padding flags).
 TEST(EngineTypedInputsFailureIsolation) {
   TypedFixture f(/*pad_invariant=*/true);
   CHECK(f.Start(8).ok());
   const TokenItems items({2, 3, 1}, /*fail_item=*/1);
-  f.engine->Pause();
-  CHECK(f.Submit(items).ok());
-  f.engine->Resume();
-  CHECK(f.collector.WaitFor(3));
+  CHECK(f.SubmitAsOneBatch(items));
   std::lock_guard<std::mutex> lock(f.collector.mu);
   for (const ItemResult& r : f.collector.results) {
     if (r.ticket == 1) {
       CHECK(r.status == StatusCode::kRuntimeError);
     } else {
       CHECK(r.status == StatusCode::kOk);
-      CHECK(r.output == items.Expected(r.ticket, 3));
+      CHECK(r.output == items.Expected(r.ticket, items.lengths[r.ticket]));
     }
   }
+}
+
+// An item too long for the model fails its padded batch as a whole; rerun at their own
+// lengths, the shorter items are answered and only the long one fails.
+TEST(EngineTypedInputsTooLongItemFailsAlone) {
+  TypedFixture f(/*pad_invariant=*/true);
+  f.log.max_length = 2;
+  CHECK(f.Start(8).ok());
+  const TokenItems items({2, 3, 1});
+  CHECK(f.SubmitAsOneBatch(items));
+  std::lock_guard<std::mutex> lock(f.collector.mu);
+  for (const ItemResult& r : f.collector.results) {
+    if (r.ticket == 1) {
+      CHECK(r.status == StatusCode::kRuntimeError);
+      CHECK(r.error_message == "longer than the position table");
+    } else {
+      CHECK(r.status == StatusCode::kOk);
+      CHECK(r.output == items.Expected(r.ticket, items.lengths[r.ticket]));
+    }
+  }
+  std::lock_guard<std::mutex> log_lock(f.log.mu);
+  CHECK_EQ(f.log.batches.size(), 4u);  // the batch of 3, then each row alone
+  CHECK_EQ(f.log.batches[1].dims[0][2], 2);
+  CHECK_EQ(f.log.batches[3].dims[0][2], 1);
 }
 
 TEST(EngineSubmitTensorsGuards) {

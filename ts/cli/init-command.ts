@@ -9,7 +9,8 @@ import { readNpyItems, splitIndices, ItemsError, type LabelledItems } from '../c
 import { NpyError } from '../contracts/npy.js';
 import { runCommand, UsageError, type CliIo, type CommandSpec } from './args.js';
 import { onnxParamsOf } from './onnx-params.js';
-import { checkDataRanges, checkModel, dataFacts, detectRanges, InitError, inspectModel, unifyInputs, type ModelCheck, type ModelInfo } from './init-inspect.js';
+import { withoutSourceLocations } from '../errors.js';
+import { checkDataRanges, checkModel, dataFacts, detectRanges, InitError, inspectModel, probeMaxLength, unifyInputs, type LengthLimit, type ModelCheck, type ModelInfo } from './init-inspect.js';
 
 export const kInitCommand: CommandSpec = {
   name: 'init',
@@ -50,6 +51,12 @@ function modelMap(flag: string, text: string | undefined, models: string[], valu
     out.set(model, value);
   }
   return out;
+}
+
+/** ONNX Runtime's message on one line, without its source locations, at most 160 characters. */
+function clipMessage(message: string): string {
+  const line = withoutSourceLocations(message).replace(/\s+/g, ' ').trim();
+  return line.length > 160 ? `${line.slice(0, 157)}...` : line;
 }
 
 /** Up to n indices spread evenly over count items. */
@@ -154,6 +161,13 @@ export async function runInitCommand(argv: string[], io: CliIo): Promise<number>
       for (const m of models) {
         checks.set(m.name, await checkModel(m, { inputs: facts.inputs, items, sample, classes, kindOverride: kinds.get(m.name) as OutputKind | undefined, timingBatch: 8, timingRuns: 15 }));
       }
+      // The longest length each model runs: the server refuses longer requests (400) instead
+      // of failing them in ONNX Runtime.
+      const limits = new Map<string, LengthLimit>();
+      for (const m of models) {
+        const limit = await probeMaxLength(m, facts.inputs, items);
+        if (limit) limits.set(m.name, limit);
+      }
       const order = [...models].sort((a, b) => checks.get(a.name)!.medianBatchUs - checks.get(b.name)!.medianBatchUs || a.name.localeCompare(b.name));
       const allInputs = inputs.map((x) => x.name);
       const manifest = {
@@ -176,6 +190,7 @@ export async function runInitCommand(argv: string[], io: CliIo): Promise<number>
             output: m.output,
             outputKind: c.outputKind,
             padInvariant: c.padInvariant,
+            ...(limits.has(m.name) ? { maxLength: limits.get(m.name)!.maxLength } : {}),
             ...(params !== null ? { params } : {}),
           };
         }),
@@ -194,6 +209,9 @@ export async function runInitCommand(argv: string[], io: CliIo): Promise<number>
           `  ${m.name.padEnd(14)} ${String(c.medianBatchUs.toFixed(0)).padStart(7)} µs per batch of ${Math.min(8, sample.length)}  output ${m.output} (${c.outputKind}${c.detected ? ', detected' : ', as given'})  ` +
             `padding ${c.padInvariant ? 'harmless' : `changes the answer by up to ${c.padDifference.toExponential(1)}: batched by equal length only`}  accuracy on ${sample.length} checked items ${c.sampleAccuracy.toFixed(3)}\n`,
         );
+      }
+      for (const [model, l] of limits) {
+        io.stdout.write(`  ${model} runs lengths up to ${l.maxLength} (at ${l.maxLength + 1}: ${clipMessage(l.failure)}): longer requests are refused\n`);
       }
       const parts = splitIndices(items.count, seed, validationFraction);
       io.stdout.write(`split (seed ${seed}): ${parts.validation.length} validation, ${parts.heldout.length} held-out items\n`);

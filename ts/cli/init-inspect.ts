@@ -431,3 +431,93 @@ export async function checkModel(model: ModelInfo, opts: CheckOptions): Promise<
     sampleAccuracy: correct / Math.max(1, sample.length),
   };
 }
+
+/** What the length probe found: the longest length the model ran, and why one longer failed. */
+export interface LengthLimit {
+  maxLength: number;
+  /** ONNX Runtime's message at maxLength + 1. */
+  failure: string;
+}
+
+/** Probed lengths go up to this many times the data's padded length, and no further than kProbeMaxLength. */
+export const kProbeLengthFactor = 16;
+export const kProbeMaxLength = 4096;
+
+/**
+ * The longest length on the dynamic axis the model runs, found by running one item (the data's
+ * longest, its own positions repeated to the length) at doubling lengths from the data's padded
+ * length, then bisecting between the last that ran and the first that failed. A model that ran
+ * every probed length (up to kProbeLengthFactor x the padded length, at most kProbeMaxLength)
+ * has no limit found: null. A model with a position table of P rows, say, runs P positions;
+ * without the limit the server would accept a longer item and ONNX Runtime would fail it.
+ */
+export async function probeMaxLength(model: ModelInfo, inputs: ManifestInput[], items: LabelledItems): Promise<LengthLimit | null> {
+  const names = model.inputs.map((x) => x.name);
+  const axisOf = (k: number) => inputs[k].dynamicAxis;
+  const dynamicInputs = inputs.map((x, k) => k).filter((k) => names.includes(inputs[k].name) && axisOf(k) !== null);
+  if (dynamicInputs.length === 0) return null;
+  const padded = items.tensors[dynamicInputs[0]].itemShape[axisOf(dynamicInputs[0])!];
+  let longest = 0;
+  for (let i = 0; i < items.count; i++) if ((items.lengths?.[i] ?? padded) > (items.lengths?.[longest] ?? padded)) longest = i;
+  const own = items.lengths?.[longest] ?? padded;
+  const feedsAt = (length: number): Record<string, TensorInput> => {
+    const feeds: Record<string, TensorInput> = {};
+    for (const name of names) {
+      const k = inputs.findIndex((x) => x.name === name);
+      const t = items.tensors[k];
+      const axis = axisOf(k);
+      const per = shapeSize(t.itemShape);
+      const Ctor = t.data.constructor as new (n: number) => ItemData;
+      if (axis === null) {
+        const data = new Ctor(per);
+        (data as Uint8Array).set((t.data as Uint8Array).subarray(longest * per, (longest + 1) * per));
+        feeds[name] = { data, dims: [1, ...t.itemShape] };
+        continue;
+      }
+      const shape = [...t.itemShape];
+      const L = shape[axis];
+      shape[axis] = length;
+      const outer = shapeSize(shape.slice(0, axis));
+      const inner = shapeSize(shape.slice(axis + 1));
+      const data = new Ctor(shapeSize(shape));
+      const src = t.data as Uint8Array;
+      // The item's own positions, repeated: values the model accepts, a mask all ones.
+      for (let o = 0; o < outer; o++) {
+        for (let p = 0; p < length; p++) {
+          const from = longest * per + (o * L + (p % own)) * inner;
+          (data as Uint8Array).set(src.subarray(from, from + inner), (o * length + p) * inner);
+        }
+      }
+      feeds[name] = { data, dims: [1, ...shape] };
+    }
+    return feeds;
+  };
+  let failure = '';
+  const runs = async (length: number): Promise<boolean> => {
+    try {
+      await model.session.run(feedsAt(length), [model.output]);
+      return true;
+    } catch (e) {
+      failure = (e as Error).message;
+      return false;
+    }
+  };
+  const limit = Math.max(padded, Math.min(kProbeLengthFactor * padded, kProbeMaxLength));
+  let ok = padded; // checkModel ran the sample padded to it
+  let bad = 0;
+  for (let length = Math.min(2 * padded, limit); length > ok; length = Math.min(2 * length, limit)) {
+    if (!(await runs(length))) {
+      bad = length;
+      break;
+    }
+    ok = length;
+  }
+  if (bad === 0) return null;
+  let badFailure = failure;
+  while (bad - ok > 1) {
+    const mid = Math.floor((ok + bad) / 2);
+    if (await runs(mid)) ok = mid;
+    else [bad, badFailure] = [mid, failure];
+  }
+  return { maxLength: ok, failure: badFailure };
+}

@@ -35,7 +35,7 @@ export const kPlanCommand: CommandSpec = {
     { name: 'load-histogram', kind: 'input-file', help: 'expected loads for --min-accuracy (objective accuracy): [{"rateQps", "weight"}] (weight: the share of time at that rate; the target is met per request), {"histogram": [...]} or {"qps": [...]} (per-second trace)' },
     { name: 'gear-ranges', kind: 'choice', choices: ['sustained', 'utilization-cap'], default: 'sustained', help: 'a gear serves up to its sustained capacity (Poisson p95 within the SLO, utilization <= 0.95) or, as before #14, up to utilization 0.8 with a bursty p95 check' },
     { name: 'workload', kind: 'input-file', help: 'loads to serve: {"qps": [...]} or {"histogram": [{"qps", "weight"}]}' },
-    { name: 'max-qps', kind: 'number', value: 'Q', min: kDefaultLoadLevels * kMinLevelQps, max: kMaxQps, help: `top of the grid of ${kDefaultLoadLevels} load levels, the lowest at Q/${kDefaultLoadLevels} (default: capacity of the cheapest cascade on all lanes)` },
+    { name: 'max-qps', kind: 'number', value: 'Q', min: kDefaultLoadLevels * kMinLevelQps, max: kMaxQps, help: `top of the grid of ${kDefaultLoadLevels} load levels, the lowest at Q/${kDefaultLoadLevels} (default: capacity of the cheapest cascade on all lanes under the utilization cap)` },
     { name: 'memory-mb', kind: 'number', value: 'M', above: 0, max: 16_777_216, help: 'model memory budget per lane in MiB (default: unlimited)' },
     { name: 'host-cores', kind: 'number', value: 'C', above: 0, max: 1024, help: 'CPU cores shared by the lanes and the HTTP work (with --host-us-per-request)' },
     { name: 'host-us-per-request', kind: 'number', value: 'U', min: 0, max: 1_000_000, help: 'host CPU microseconds per request outside the lanes (with --host-cores)' },

@@ -86,6 +86,12 @@ export interface ManifestModel {
   outputKind: OutputKind;
   /** False when padding changes the model's answer: batch only items of equal length. Default true. */
   padInvariant: boolean;
+  /**
+   * Version 2, optional: the longest length on the dynamic axis the model runs (init probes
+   * it: a transformer's position table, say); the server refuses longer requests with a 400.
+   * Absent: no limit found.
+   */
+  maxLength?: number;
   /** 0 when the manifest does not say. */
   params: number;
   /** Version 2's mflopsPerItem; 0 when the manifest does not say. */
@@ -347,6 +353,11 @@ export function parseManifest(text: string, path: string, options: LoadManifestO
         if (mo.padInvariant !== undefined) {
           if (typeof mo.padInvariant === 'boolean') model.padInvariant = mo.padInvariant;
           else fail(`${f}.padInvariant`, `expected true or false, got ${describe(mo.padInvariant)}`);
+        }
+        if (mo.maxLength !== undefined) {
+          const dynamic = model.inputs.some((name) => inputs.find((x) => x.name === name)?.dynamicAxis !== null);
+          if (!dynamic) fail(`${f}.maxLength`, 'the model takes no input with a dynamic axis (-1 in its shape)');
+          else model.maxLength = int(mo.maxLength, `${f}.maxLength`, 1);
         }
         if (mo.params !== undefined) model.params = int(mo.params, `${f}.params`, 0);
         if (mo.mflopsPerItem !== undefined) model.mflopsPerItem = num(mo.mflopsPerItem, `${f}.mflopsPerItem`, 0);

@@ -213,19 +213,19 @@ export class AdmissionController {
       const neededTimeoutUs = Math.ceil(ownUs / 1000) * 1000;
       const maxItemsInBudget = this.maxItemsWithin(budgetUs);
       const deadline = timeoutUs === undefined ? `the default deadline of ${formatMs(budgetUs)} ms (the plan's SLO)` : `the requested timeout of ${formatMs(budgetUs)} ms`;
-      const fewer = maxItemsInBudget >= 1 ? `, or send at most ${maxItemsInBudget} images per request` : '';
+      const fewer = maxItemsInBudget >= 1 ? `, or send at most ${maxItemsInBudget} items per request` : '';
       return {
         accepted: false,
         kind: 'too_large_for_deadline',
         reason:
-          `too large for the deadline: ${items} images need about ${formatMs(ownUs)} ms, more than ${deadline}; ` +
+          `too large for the deadline: ${items} items need about ${formatMs(ownUs)} ms, more than ${deadline}; ` +
           `ask for more time with parameters.timeout of at least ${neededTimeoutUs} (microseconds)${fewer}`,
         neededTimeoutUs,
         maxItemsInBudget,
       };
     }
     if (backlogItems + items > this.maxInFlightItems) {
-      return { accepted: false, kind: 'overloaded', reason: `server is at its limit of ${this.maxInFlightItems} images in flight`, retryAfterS: this.#retryAfterS(backlogItems) };
+      return { accepted: false, kind: 'overloaded', reason: `server is at its limit of ${this.maxInFlightItems} items in flight`, retryAfterS: this.#retryAfterS(backlogItems) };
     }
     if (backlogItems > 0) {
       const waitUs = this.estimatedWaitUs(backlogItems, items);

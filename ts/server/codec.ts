@@ -109,7 +109,7 @@ function decodeImageInput(body: InferRequestBody, binaryTail: Buffer | undefined
   if (input.name !== contract.inputName) throw badRequest(`${at}.name: expected '${contract.inputName}', got '${clip(input.name, 64)}'`);
   const items = checkShape(input.shape, contract, `${at}.shape`);
   if (items > contract.maxImagesPerRequest) {
-    throw tooLarge(`${at}.shape: ${items} images in one request, the server accepts at most ${contract.maxImagesPerRequest}`);
+    throw tooLarge(`${at}.shape: ${items} items in one request, the server accepts at most ${contract.maxImagesPerRequest}`);
   }
   const bytesPer = kBytesPerElement.get(input.datatype);
   if (bytesPer === undefined) throw badRequest(`${at}.datatype: expected FP32 or UINT8, got '${clip(input.datatype, 32)}'`);
@@ -375,7 +375,7 @@ function outputValues(name: Exclude<OutputName, 'model'>, results: ItemResult[],
       for (let i = 0; i < n; i++) {
         const r = results[i];
         const row = r.output;
-        if (!row || row.length !== c) throw new Error(`engine returned no output row of ${c} values for image ${i}`);
+        if (!row || row.length !== c) throw new Error(`engine returned no output row of ${c} values for item ${i}`);
         if (ctx.outputIsLogits(r.model)) softmaxInto(row, out, i * c);
         else out.set(row, i * c);
       }

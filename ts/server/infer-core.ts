@@ -104,10 +104,10 @@ export async function runInference<T>(ctx: ServerContext, model: ServedModel, ca
     const { index, result } = failure;
     switch (result.status) {
       case 'error':
-        call.logError?.({ model: result.model, image: index, error: result.error }, 'model failure');
-        throw fail('backend', new HttpError('model_failure', `model '${result.model}' failed on image ${index}`));
+        call.logError?.({ model: result.model, item: index, error: result.error }, 'model failure');
+        throw fail('backend', new HttpError('model_failure', `model '${result.model}' failed on item ${index}`));
       case 'timeout':
-        throw fail('timeout', new HttpError('deadline', `image ${index} was not answered within its deadline of ${Math.round(budgetUs / 1000)} ms`));
+        throw fail('timeout', new HttpError('deadline', `item ${index} was not answered within its deadline of ${Math.round(budgetUs / 1000)} ms`));
       case 'overloaded':
         throw fail('rejected', new HttpError('overloaded', `the queue of model '${result.model}' is full`, { retryAfterS: 1, statusCode: ctx.overloadStatus }));
       default:

@@ -16,7 +16,7 @@ import { CascadeEngine } from '../engine/engine.js';
 import { CascadeServeError } from '../errors.js';
 import type { EngineOptions } from '../engine/config.js';
 import type { EngineStats } from '../engine/engine.js';
-import { warmUp } from '../engine/warm-up.js';
+import { kWarmUpLength, warmUp } from '../engine/warm-up.js';
 import { AdmissionController, CostEstimator, type EngineTotals } from './admission.js';
 import type { InputContract } from './codec.js';
 import { GearController, type GearSwitchEvent, type SwitchLogger } from './gear-controller.js';
@@ -127,7 +127,11 @@ export class ServedModel {
       uint8Scale: plan.inputs === null && plan.manifest.input.preprocessing.replace(/\s/g, '') === 'pixel/255' ? 1 / 255 : 1,
       maxImagesPerRequest: options.maxImagesPerRequest,
     };
-    if (plan.inputs !== null) this.contract.tensors = plan.inputs;
+    if (plan.inputs !== null) {
+      // The shortest limit of the models this one runs: an item may reach any of them.
+      const limits = engineOptions.models.flatMap((m) => plan.members.find((x) => x.name === m.name)?.maxLength ?? []);
+      this.contract.tensors = limits.length > 0 ? { ...plan.inputs, maxLength: Math.min(...limits) } : plan.inputs;
+    }
     // A reloaded model keeps its predecessor's statistics: the figures stay cumulative.
     this.stats = stats ?? new ModelStats(name);
     this.#monitor = new LoadMonitor(options.loadMonitor);
@@ -300,7 +304,9 @@ export class ServedModel {
       const policy = this.kind === 'cascade' ? this.#policy() : null;
       const engine = await CascadeEngine.create(this.#engineOptions);
       try {
-        if (!this.#closed && this.#options.warmUp) await warmUp(engine, this.#engineOptions, this.#gears.map((g) => g.engine));
+        // Not longer than the models run (a position table): the warm-up would fail the start.
+        const maxLength = this.contract.tensors?.maxLength;
+        if (!this.#closed && this.#options.warmUp) await warmUp(engine, this.#engineOptions, this.#gears.map((g) => g.engine), Math.min(kWarmUpLength, maxLength ?? Infinity));
       } catch (e) {
         await engine.close();
         throw e;

@@ -31,6 +31,8 @@ export interface TensorContract {
   dynamicAxis: number | null;
   /** The input whose leading ones give each item's length (manifest maskInput), or null. */
   maskInput: string | null;
+  /** The longest length on the dynamic axis the served models all run (manifest models[].maxLength); absent: no limit. */
+  maxLength?: number;
 }
 
 /** The argument of engine.submitTensors (ENGINE API, COORD.md). */
@@ -105,6 +107,10 @@ export function decodeTensorInputs(inputs: RequestTensor[], tail: Buffer | undef
     if (axis >= 0) {
       const l = shape[axis + 1];
       if (l < 1) throw badRequest(`${at}.shape[${axis + 1}]: input '${spec.name}' needs a length >= 1 on its dynamic axis, got ${l}`);
+      // Longer items fail in ONNX Runtime (a position table they overrun): refused here, not run.
+      if (contract.maxLength !== undefined && l > contract.maxLength) {
+        throw badRequest(`${at}.shape[${axis + 1}]: input '${spec.name}' has length ${l}, longer than the ${contract.maxLength} positions this model runs (cascade.json models[].maxLength)`);
+      }
       if (length < 0) {
         length = l;
         lengthFrom = spec.name;
@@ -184,6 +190,12 @@ function itemLengths(inputs: RequestTensor[], tensors: Record<string, TensorData
     let n = 0;
     while (n < length && Number(data[base + n * stride]) !== 0) n++;
     if (n === 0) throw badRequest(`inputs[${index}].data: item ${item} of mask input '${spec.name}' starts with 0: every item needs at least one position (leading ones give its length)`);
+    // A one after the padding would be dropped silently (the item is cut at its first 0).
+    for (let p = n + 1; p < length; p++) {
+      if (Number(data[base + p * stride]) !== 0) {
+        throw badRequest(`inputs[${index}].data: item ${item} of mask input '${spec.name}' is nonzero at position ${p} after a 0 at position ${n}: a mask is ones followed by zeros (padding at the end)`);
+      }
+    }
     lengths[item] = n;
   }
   return lengths;
