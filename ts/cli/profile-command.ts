@@ -111,7 +111,7 @@ export async function runProfileCommand(argv: string[], io: CliIo): Promise<numb
       const t = timingFor(m, profile.lanes[0]).batchTimesUs;
       const acc = m.validation.correct.reduce((a, b) => a + b, 0) / m.validation.count;
       const at = (b: number) => t.find((r) => r.batch === b);
-      const cell = (b: number) => (at(b) ? `b${b} ${at(b)!.p50.toFixed(0)} µs (${(at(b)!.p50 / b).toFixed(1)}/img)` : '');
+      const cell = (b: number) => (at(b) ? `b${b} ${at(b)!.p50.toFixed(0)} µs (${(at(b)!.p50 / b).toFixed(1)}/item)` : '');
       io.stdout.write(`  ${m.name.padEnd(12)} acc ${acc.toFixed(4)}  ${cell(1)}  ${cell(32)}  mem ${(m.memoryBytes / 2 ** 20).toFixed(1)} MiB\n`);
       const buckets = timingFor(m, profile.lanes[0]).lengthBuckets;
       if (buckets) io.stdout.write(`  ${''.padEnd(12)} b32 by length: ${buckets.map((k) => `<=${k.length} (${(k.share * 100).toFixed(0)}%) ${k.batchTimesUs.find((r) => r.batch === 32)?.p50.toFixed(0) ?? '-'} µs`).join(', ')}\n`);
