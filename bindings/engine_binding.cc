@@ -134,14 +134,20 @@ EngineBlueprint ReadBlueprint(const Napi::Object& cfg, const Napi::Object& gear)
     OrtModelSpec spec;
     spec.name = Str(m, "name");
     spec.path = Str(m, "path");
+    // inputIndices (validated in TypeScript): the engine input behind each of the model's own.
     Napi::Array own = m.Get("inputs").As<Napi::Array>();
+    Napi::Value indices = m.Get("inputIndices");
+    const bool mapped = indices.IsArray();
+    ModelConfig mc;
     for (uint32_t k = 0; k < own.Length() && k < b.config.inputs.size(); ++k) {
       Napi::Object in = own.Get(k).As<Napi::Object>();
-      spec.inputs.push_back(OrtInputSpec{Str(in, "name"), b.config.inputs[k].type, I64s(in, "itemDims")});
+      const int index = mapped ? indices.As<Napi::Array>().Get(k).As<Napi::Number>().Int32Value() : static_cast<int>(k);
+      if (index < 0 || static_cast<size_t>(index) >= b.config.inputs.size()) continue;  // refused by ValidateEngineConfig
+      spec.inputs.push_back(OrtInputSpec{Str(in, "name"), b.config.inputs[index].type, I64s(in, "itemDims")});
+      mc.input_indices.push_back(index);
     }
     spec.output_name = Str(m, "output");
     spec.classes = I32(m, "classes");
-    ModelConfig mc;
     mc.name = spec.name;
     mc.output_elems = spec.classes;
     mc.output_kind = static_cast<OutputKind>(I32(m, "outputKind"));

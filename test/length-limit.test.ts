@@ -6,27 +6,19 @@
 // before failure isolation ran each row at its own length, its batch-mates) in ONNX Runtime. A
 // model served alone keeps its own limit: the unlimited one answers the long request.
 import t from 'tap';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { runInitCommand } from '../ts/cli/init-command.js';
 import { runPlanCommand } from '../ts/cli/plan-command.js';
 import { runProfileCommand } from '../ts/cli/profile-command.js';
-import { writeNpy } from '../ts/contracts/npy.js';
 import { createServer } from '../ts/server/server.js';
-import { fixture, root as repoRoot } from '../testkit/paths.js';
+import { fixture } from '../testkit/paths.js';
+import { tokenFixtureConstant, tokenItem, writeTokenFolder } from '../testkit/token-folder.js';
 import { postJson } from '../testkit/server-fixture.js';
 
-/** A constant of the fixtures' generator script (`POSITIONS = 8`, `VOCAB, DIM, CLASSES = 50, 8, 3`). */
-function constantOf(name: string): number {
-  const text = readFileSync(join(repoRoot, 'test', 'fixtures', 'make_token_fixtures.py'), 'utf8');
-  const m = new RegExp(`^${name}(?:, \\w+)* = (\\d+)`, 'm').exec(text);
-  if (!m) throw new Error(`make_token_fixtures.py: no ${name} constant`);
-  return Number(m[1]);
-}
-const kPositions = constantOf('POSITIONS');
-const kVocab = constantOf('VOCAB');
+const kPositions = tokenFixtureConstant('POSITIONS');
 const kPadded = 6;
 const kItems = 48;
 
@@ -36,12 +28,8 @@ const io = () => {
   return { io: { stdout: { write: (s: string) => out.push(s) }, stderr: { write: (s: string) => err.push(s) } }, out, err };
 };
 
-function tokens(length: number): { ids: BigInt64Array; mask: BigInt64Array } {
-  return { ids: BigInt64Array.from({ length }, (_, p) => BigInt(1 + ((p * 7) % (kVocab - 1)))), mask: new BigInt64Array(length).fill(1n) };
-}
-
 const request = (length: number) => {
-  const { ids, mask } = tokens(length);
+  const { ids, mask } = tokenItem(0, length);
   return { inputs: [
     { name: 'input_ids', shape: [1, length], datatype: 'INT64', data: Array.from(ids, Number) },
     { name: 'attention_mask', shape: [1, length], datatype: 'INT64', data: Array.from(mask, Number) },
@@ -52,7 +40,7 @@ t.test('init finds a model\'s length limit; the server refuses longer requests w
   // onnxruntime-node, independently: the positional model runs kPositions positions, not one more.
   const s = await ort.InferenceSession.create(fixture('tokens_positional.onnx'));
   const feeds = (length: number) => {
-    const { ids, mask } = tokens(length);
+    const { ids, mask } = tokenItem(0, length);
     return { input_ids: new ort.Tensor('int64', ids, [1, length]), attention_mask: new ort.Tensor('int64', mask, [1, length]) };
   };
   await s.run(feeds(kPositions));
@@ -61,23 +49,7 @@ t.test('init finds a model\'s length limit; the server refuses longer requests w
 
   const dir = join(mkdtempSync(join(tmpdir(), 'cs-length-')), 'tokens');
   t.teardown(() => rmSync(join(dir, '..'), { recursive: true, force: true }));
-  mkdirSync(join(dir, 'data'), { recursive: true });
-  copyFileSync(fixture('tokens_positional.onnx'), join(dir, 'positional.onnx'));
-  copyFileSync(fixture('tokens_meanpool.onnx'), join(dir, 'meanpool.onnx'));
-  const ids = new BigInt64Array(kItems * kPadded);
-  const mask = new BigInt64Array(kItems * kPadded);
-  const labels = new BigInt64Array(kItems);
-  for (let i = 0; i < kItems; i++) {
-    const length = 1 + (i % kPadded);
-    for (let p = 0; p < length; p++) {
-      ids[i * kPadded + p] = BigInt(1 + ((i * 5 + p * 3) % (kVocab - 1)));
-      mask[i * kPadded + p] = 1n;
-    }
-    labels[i] = BigInt(i % 3);
-  }
-  writeNpy(join(dir, 'data', 'input_ids.npy'), { descr: '<i8', shape: [kItems, kPadded], data: ids });
-  writeNpy(join(dir, 'data', 'attention_mask.npy'), { descr: '<i8', shape: [kItems, kPadded], data: mask });
-  writeNpy(join(dir, 'data', 'labels.npy'), { descr: '<i8', shape: [kItems], data: labels });
+  writeTokenFolder(dir, { models: { positional: 'tokens_positional.onnx', meanpool: 'tokens_meanpool.onnx' }, items: kItems, padded: kPadded });
 
   let p = io();
   t.equal(await runInitCommand([dir], p.io), 0, p.err.join(''));

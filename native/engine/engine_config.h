@@ -26,6 +26,10 @@ struct ModelConfig {
   // Whether padding the dynamic axis leaves the model's answers unchanged. false: its
   // batches hold only items of one length (the head item's; others join in queue order).
   bool pad_invariant = true;
+  // The EngineConfig::inputs this model takes, in the order its runner receives them. Empty:
+  // all of them, in order. Items carry every input; a model may take a subset (a model
+  // without token_type_ids beside one with them, say).
+  std::vector<int> input_indices;
 };
 
 struct LaneConfig {

@@ -67,6 +67,19 @@ Status ValidateEngineConfig(const EngineConfig& config) {
     if (!IsValidOutputKind(static_cast<int>(model.output_kind))) {
       return Status::InvalidArgument(field + ".output_kind: must be 0 (logits) or 1 (probabilities)");
     }
+    for (size_t j = 0; j < model.input_indices.size(); ++j) {
+      const int k = model.input_indices[j];
+      if (k < 0 || static_cast<size_t>(k) >= config.inputs.size()) {
+        return Status::InvalidArgument(Index((field + ".input_indices").c_str(), j) + ": input " + std::to_string(k) +
+                                       " does not exist (" + std::to_string(config.inputs.size()) + " inputs)");
+      }
+      for (size_t i = 0; i < j; ++i) {
+        if (model.input_indices[i] == k) {
+          return Status::InvalidArgument(Index((field + ".input_indices").c_str(), j) + ": input " + std::to_string(k) +
+                                         " is listed twice");
+        }
+      }
+    }
   }
   if (config.lanes.empty()) return Status::InvalidArgument("lanes: at least one lane is required");
   for (size_t l = 0; l < config.lanes.size(); ++l) {

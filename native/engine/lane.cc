@@ -244,7 +244,21 @@ Status Lane::RunRowAlone(int model, int64_t row, float* output_row) {
     row_tensors_[k] = BatchTensor{row_buffers_[k].data(), bytes, input.type, row_dims_.data() + at, rank};
     at += static_cast<size_t>(rank);
   }
-  return runners_[model]->Run(row_tensors_.data(), static_cast<int>(input_count), 1, output_row);
+  int count = 0;
+  const BatchTensor* tensors = ModelInputs(model, row_tensors_, &count);
+  return runners_[model]->Run(tensors, count, 1, output_row);
+}
+
+const BatchTensor* Lane::ModelInputs(int model, const std::vector<BatchTensor>& all, int* count) {
+  const std::vector<int>& indices = state_->config.models[model].input_indices;
+  if (indices.empty()) {
+    *count = static_cast<int>(state_->layout.inputs.size());
+    return all.data();
+  }
+  model_tensors_.clear();
+  for (int k : indices) model_tensors_.push_back(all[static_cast<size_t>(k)]);
+  *count = static_cast<int>(model_tensors_.size());
+  return model_tensors_.data();
 }
 
 int64_t Lane::RunBatch(int model, std::vector<ItemResult>* results, int64_t* busy_us) {
@@ -267,8 +281,9 @@ int64_t Lane::RunBatch(int model, std::vector<ItemResult>* results, int64_t* bus
 
   const int64_t start_us = SteadyNowUs();
   AssembleInputs(rows, batch_length);
-  const int input_count = static_cast<int>(s.layout.inputs.size());
-  Status status = runners_[model]->Run(batch_tensors_.data(), input_count, rows, output_buffer_.data());
+  int input_count = 0;
+  const BatchTensor* inputs = ModelInputs(model, batch_tensors_, &input_count);
+  Status status = runners_[model]->Run(inputs, input_count, rows, output_buffer_.data());
   // Row status: empty = ok, else the message of the run that failed it.
   std::vector<std::string> row_errors;
   auto message_of = [](const Status& st) { return st.message().empty() ? std::string("model runner failed") : st.message(); };

@@ -55,6 +55,9 @@ class Lane {
   void AssembleInputs(int64_t rows, int32_t batch_length);
   // Runs batch_[row] alone at its own length (failure isolation), gathered into row_buffers_.
   Status RunRowAlone(int model, int64_t row, float* output_row);
+  // The tensors of `all` (one per engine input) that `model` takes, in its runner's order
+  // (ModelConfig::input_indices); `all` itself when it takes every input.
+  const BatchTensor* ModelInputs(int model, const std::vector<BatchTensor>& all, int* count);
   // Answers or forwards batch_[row] from its output row.
   void RouteRow(int64_t row, int model, const float* output_row, std::vector<ItemResult>* results);
 
@@ -79,6 +82,7 @@ class Lane {
   std::vector<std::vector<uint8_t>> row_buffers_;    // scratch of RunRowAlone: per input, one row
   std::vector<int64_t> row_dims_;                    // scratch of RunRowAlone
   std::vector<BatchTensor> row_tensors_;             // scratch of RunRowAlone
+  std::vector<BatchTensor> model_tensors_;           // scratch of ModelInputs
   std::vector<float> output_buffer_;
   // Positions of the batch just run (RunBatch), counted by FinishBatchLocked.
   int64_t batch_item_positions_ = 0;

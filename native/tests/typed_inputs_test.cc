@@ -221,6 +221,19 @@ struct TypedLog {
   std::mutex mu;
   std::vector<RecordedBatch> batches;
   int64_t max_length = INT64_MAX;  // a run longer than this fails (a model's position table)
+
+  // Copies what a runner was given.
+  void Record(const BatchTensor* inputs, int input_count, int64_t rows) {
+    RecordedBatch batch;
+    batch.rows = rows;
+    for (int k = 0; k < input_count; ++k) {
+      batch.dims.emplace_back(inputs[k].dims, inputs[k].dims + inputs[k].rank);
+      const uint8_t* p = static_cast<const uint8_t*>(inputs[k].data);
+      batch.bytes.emplace_back(p, p + inputs[k].byte_length);
+    }
+    std::lock_guard<std::mutex> lock(mu);
+    batches.push_back(std::move(batch));
+  }
 };
 
 // Records each batch; out[0] = sum of ids / 100, out[1] = number of true flags (padding
@@ -231,17 +244,7 @@ class TypedRunner : public ModelRunner {
   explicit TypedRunner(TypedLog* log) : log_(log) {}
   Status Run(const BatchTensor* inputs, int input_count, int64_t rows, float* output) override {
     if (input_count != 3) return Status::InvalidArgument("want 3 inputs");
-    RecordedBatch batch;
-    batch.rows = rows;
-    for (int k = 0; k < input_count; ++k) {
-      batch.dims.emplace_back(inputs[k].dims, inputs[k].dims + inputs[k].rank);
-      const uint8_t* p = static_cast<const uint8_t*>(inputs[k].data);
-      batch.bytes.emplace_back(p, p + inputs[k].byte_length);
-    }
-    {
-      std::lock_guard<std::mutex> lock(log_->mu);
-      log_->batches.push_back(batch);
-    }
+    log_->Record(inputs, input_count, rows);
     const int64_t length = inputs[0].dims[2];
     if (length > log_->max_length) return Status::RuntimeError("longer than the position table");
     const int64_t* ids = static_cast<const int64_t*>(inputs[0].data);
@@ -483,4 +486,58 @@ TEST(EngineSubmitTensorsGuards) {
   CHECK(!floats.ok() && floats.message().find("SubmitTensors") != std::string::npos);
   CHECK_EQ(f.engine->item_elems(), 0);
   CHECK_EQ(f.collector.Count(), 0u);
+}
+
+namespace {
+
+// Records the inputs it is given (count and shapes) and answers zeros.
+class SubsetRunner : public ModelRunner {
+ public:
+  explicit SubsetRunner(TypedLog* log) : log_(log) {}
+  Status Run(const BatchTensor* inputs, int input_count, int64_t rows, float* output) override {
+    log_->Record(inputs, input_count, rows);
+    std::fill(output, output + rows * 2, 0.f);
+    return Status::Ok();
+  }
+
+ private:
+  TypedLog* log_;
+};
+
+}  // namespace
+
+// A model that takes a subset of the items' inputs (input_indices) gets those tensors only, in
+// its own order; indices that name no input, or one twice, are refused naming the field.
+TEST(EngineModelTakesASubsetOfTheInputs) {
+  TypedFixture f(/*pad_invariant=*/true);
+  f.config.models[0].input_indices = {2, 0};  // scale, then ids
+  RunnerFactory factory = [&f](int, int, std::unique_ptr<ModelRunner>* out) {
+    *out = std::make_unique<SubsetRunner>(&f.log);
+    return Status::Ok();
+  };
+  GearStage stage;
+  stage.max_batch = 8;
+  CHECK(Engine::Create(f.config, GearConfig{1, {stage}}, factory, f.collector.Fn(), &f.engine).ok());
+  const TokenItems items({2, 3});
+  CHECK(f.SubmitAsOneBatch(items));
+  {
+    std::lock_guard<std::mutex> lock(f.log.mu);
+    CHECK_EQ(f.log.batches.size(), 1u);
+    const RecordedBatch& batch = f.log.batches[0];
+    CHECK_EQ(batch.dims.size(), 2u);
+    CHECK(batch.dims[0] == std::vector<int64_t>({2, 2}));        // scale [N, 2]
+    CHECK(batch.dims[1] == std::vector<int64_t>({2, 2, 3, 2}));  // ids [N, 2, L, 2], L = 3
+    const uint16_t* scale = reinterpret_cast<const uint16_t*>(batch.bytes[0].data());
+    CHECK_EQ(HalfBitsToFloat(scale[2]), 0.5f);  // item 1's first scale
+  }
+  f.engine.reset();
+
+  for (const auto& [indices, message] : std::vector<std::pair<std::vector<int>, std::string>>{
+           {{0, 5}, "models[0].input_indices[1]: input 5 does not exist (3 inputs)"},
+           {{1, 1}, "models[0].input_indices[1]: input 1 is listed twice"}}) {
+    TypedFixture bad(true);
+    bad.config.models[0].input_indices = indices;
+    Status status = bad.Start(4);
+    CHECK_EQ(status.message(), message);
+  }
 }

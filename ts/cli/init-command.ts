@@ -19,8 +19,9 @@ export const kInitCommand: CommandSpec = {
     'the input, first axis = items, padded to one length on the dynamic axis; labels.npy with integer',
     'class ids; lengths.npy optional, else the mask input is detected), checks that they fit together,',
     'and writes DIR/cascade.json: the inputs, the mask input, each model\'s output and its kind, the',
-    'classes, the seeded validation / held-out split and the models ordered cheapest first by a quick',
-    'timing. Then: cascadeserve profile DIR/cascade.json --out DIR/profile.json. See docs/manifest.md.',
+    'longest sequence each model runs (probed), the classes, the seeded validation / held-out split and',
+    'the models ordered cheapest first by a quick timing. Then: cascadeserve profile DIR/cascade.json',
+    '--out DIR/profile.json. See docs/manifest.md.',
   ].join('\n'),
   positionals: [{ name: 'DIR', kind: 'string', help: 'the folder with the .onnx files and data/' }],
   flags: [

@@ -22,7 +22,7 @@ export const kMaxBudgetUs = 86_400_000_000;
 /** Largest value of an int32 field of the addon (read with napi's Int32Value, which wraps). */
 export const kMaxInt32 = 2 ** 31 - 1;
 
-/** One input of every item (a cascade's models all take the same inputs). */
+/** One input of every item (the engine's inputs; each model takes all of them or, with EngineOptions.inputs, a subset). */
 export interface EngineInput {
   name: string;
   datatype: Datatype;
@@ -83,6 +83,13 @@ export interface EngineOptions {
   /** libonnxruntime to load; default: onnxruntime-node's, or CASCADESERVE_ORT_LIBRARY. */
   runtimeLibrary?: string;
   models: EngineModel[];
+  /**
+   * The items' inputs, when the models take different subsets of them (a model without
+   * token_type_ids beside one with them): every item carries all of these, and each model's
+   * `inputs` must each be one of them (same name, datatype, item shape and pad value). Typed
+   * form only. Default: models[0]'s inputs, which every model then takes.
+   */
+  inputs?: EngineInput[];
   lanes?: EngineLane[]; // default one CPU lane
   /** model name -> lane indices hosting a session of it; default: every model on every lane. */
   placement?: Record<string, number[]>;
@@ -109,14 +116,14 @@ export interface RawEngineInput {
 
 /** What the addon reads: indices instead of names, codes instead of strings. */
 export interface RawEngineConfig {
-  /** The items' inputs, shared by every model. */
+  /** The items' inputs (every model takes these or a subset). */
   inputs: RawEngineInput[];
   /**
-   * inputs[k]: the model's name and item shape for the engine's input k (equal to the
-   * engine's, except that single-input FP32 models may each name theirs and shape the same
-   * number of floats their own way).
+   * inputs[k]: the model's name and item shape for its k-th input, which is the engine's input
+   * inputIndices[k] (equal to the engine's, except that single-input FP32 models may each name
+   * theirs and shape the same number of floats their own way).
    */
-  models: { name: string; path: string; inputs: { name: string; itemDims: number[] }[]; output: string; classes: number; outputKind: number; padInvariant: boolean }[];
+  models: { name: string; path: string; inputs: { name: string; itemDims: number[] }[]; inputIndices: number[]; output: string; classes: number; outputKind: number; padInvariant: boolean }[];
   lanes: { kind: 'cpu' | 'cuda'; deviceId: number; intraOpThreads: number }[];
   placement: number[][];
   maxQueueSizePerStage: number;
@@ -202,7 +209,9 @@ export function fillEngineConfig(o: EngineOptions): RawEngineConfig {
   if (o === null || typeof o !== 'object') throw invalidArgument('options', 'must be an object');
   if (!Array.isArray(o.models) || o.models.length === 0) throw invalidArgument('options.models', 'must be a non-empty array');
   const names = new Set<string>();
-  let inputs: RawEngineInput[] = [];
+  // Given: the items' inputs, of which each model takes a subset (matched by name below).
+  const shared = o.inputs === undefined ? null : modelInputs({ name: '', path: '', output: '', classes: 1, inputs: o.inputs }, 'options');
+  let inputs: RawEngineInput[] = shared ?? [];
   const models = o.models.map((m, i) => {
     const at = `options.models[${i}]`;
     if (m === null || typeof m !== 'object') throw invalidArgument(at, 'must be an object');
@@ -212,7 +221,20 @@ export function fillEngineConfig(o: EngineOptions): RawEngineConfig {
     if (names.has(m.name)) throw invalidArgument(`${at}.name`, `'${m.name}' is used by another model`);
     names.add(m.name);
     const own = modelInputs(m, at);
-    if (i === 0) {
+    let inputIndices = own.map((_, k) => k);
+    if (shared) {
+      if (m.inputs === undefined) throw invalidArgument(`${at}.inputs`, 'is required with options.inputs (the typed form)');
+      inputIndices = own.map((input, k) => {
+        const j = shared.findIndex((x) => x.name === input.name);
+        const iat = `${at}.inputs[${k}]`;
+        if (j < 0) throw invalidArgument(`${iat}.name`, `'${input.name}' is not one of options.inputs (${shared.map((x) => x.name).join(', ')})`);
+        const want = shared[j];
+        if (input.datatype !== want.datatype) throw invalidArgument(`${iat}.datatype`, `is ${input.datatype} but options.inputs[${j}] is ${want.datatype}`);
+        if (!sameDims(input.itemDims, want.itemDims)) throw invalidArgument(`${iat}.itemDims`, `is ${JSON.stringify(input.itemDims)} but options.inputs[${j}] has ${JSON.stringify(want.itemDims)}`);
+        if (input.padValue !== want.padValue) throw invalidArgument(`${iat}.padValue`, `is ${input.padValue} but options.inputs[${j}] pads with ${want.padValue}`);
+        return j;
+      });
+    } else if (i === 0) {
       inputs = own;
     } else {
       // A cascade passes the same items from stage to stage, so every model takes the same inputs.
@@ -241,7 +263,7 @@ export function fillEngineConfig(o: EngineOptions): RawEngineConfig {
     if (!(kind in kOutputKindCodes)) throw invalidArgument(`${at}.outputKind`, `must be 'logits' or 'probabilities', got ${String(kind)}`);
     const padInvariant = m.padInvariant ?? true;
     if (typeof padInvariant !== 'boolean') throw invalidArgument(`${at}.padInvariant`, `must be true or false, got ${String(m.padInvariant)}`);
-    return { name: m.name, path: m.path, inputs: own.map((x) => ({ name: x.name, itemDims: [...x.itemDims] })), output: m.output, classes: m.classes, outputKind: kOutputKindCodes[kind], padInvariant };
+    return { name: m.name, path: m.path, inputs: own.map((x) => ({ name: x.name, itemDims: [...x.itemDims] })), inputIndices, output: m.output, classes: m.classes, outputKind: kOutputKindCodes[kind], padInvariant };
   });
   const laneList = o.lanes ?? [{}];
   if (!Array.isArray(laneList) || laneList.length === 0) throw invalidArgument('options.lanes', 'must be a non-empty array');

@@ -132,7 +132,10 @@ export async function loadServingPlan(planPath: string): Promise<ServingPlan> {
     },
   }));
 
+  // Items carry every manifest input; a model may take a subset (models[].inputs).
+  const itemInputs = inputs === null ? {} : { inputs: manifest.inputs.map(engineInput) };
   const cascadeOptions = (): EngineOptions => ({
+    ...itemInputs,
     models: plan.models.map((m) => engineModel(byName.get(m.name)!)),
     lanes,
     placement: { ...plan.placement },
@@ -172,6 +175,7 @@ export async function loadServingPlan(planPath: string): Promise<ServingPlan> {
       if (!m) throw new PlanLoadError(`'${model}' is not a model of the manifest`);
       // Every lane of the plan hosts it: the baselines get the same hardware as the cascade.
       return {
+        ...itemInputs,
         models: [engineModel(m)],
         lanes,
         gear: { id: 0, stages: [{ model, threshold: 0, maxBatch: memberMaxBatch(model), maxQueueDelayUs: 0 }] },

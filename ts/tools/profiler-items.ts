@@ -192,12 +192,14 @@ export async function profileItems(o: ItemsProfilerOptions): Promise<Profile> {
   let base = 0;
   const progress = (phase: string, done: number) => o.onProgress?.(phase, Math.min(total, base + done), total);
   const all = engineModels(manifest);
+  // Items carry every manifest input; a model may take a subset.
+  const inputs = manifest.inputs.map((i) => ({ name: i.name, datatype: i.datatype, itemDims: [...i.shape], padValue: i.padValue }));
   const first = { id: 0, stages: [{ model: names[0], threshold: 0, maxBatch: 1 }] };
   const one = slice(val, 0, 1);
   const oneArgs = padded !== null && val.lengths ? { length: padded, lengths: val.lengths.subarray(0, 1) } : {};
   // Load ONNX Runtime and the engine machinery once, so that no model is charged for them.
   {
-    const warm = await CascadeEngine.create({ runtimeLibrary: o.runtimeLibrary, models: [all[0]], lanes: [{ kind: 'cpu', intraOpThreads: threads }], gear: first });
+    const warm = await CascadeEngine.create({ runtimeLibrary: o.runtimeLibrary, inputs, models: [all[0]], lanes: [{ kind: 'cpu', intraOpThreads: threads }], gear: first });
     await Promise.all(warm.submitTensors({ count: 1, tensors: one.tensors, ...oneArgs }));
     await warm.close();
   }
@@ -206,6 +208,7 @@ export async function profileItems(o: ItemsProfilerOptions): Promise<Profile> {
     const rssBefore = process.memoryUsage().rss;
     const engine = await CascadeEngine.create({
       runtimeLibrary: o.runtimeLibrary,
+      inputs,
       models: [all[i]],
       lanes: [{ kind: 'cpu', intraOpThreads: threads }],
       maxQueueSizePerStage: Math.max(1024, maxBatch, dataBatch),
@@ -236,6 +239,7 @@ export async function profileItems(o: ItemsProfilerOptions): Promise<Profile> {
   if (!o.skipTiming) {
     const engine = await CascadeEngine.create({
       runtimeLibrary: o.runtimeLibrary,
+      inputs,
       models: all,
       lanes: [{ kind: 'cpu', intraOpThreads: threads }],
       maxQueueSizePerStage: Math.max(1024, maxBatch),
