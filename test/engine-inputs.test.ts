@@ -8,6 +8,7 @@ import { CascadeEngine, type EngineModel, type EngineOptions, type ItemResult } 
 import { warmUp } from '../ts/engine/warm-up.js';
 import { certaintyOf } from './helpers/cascade-oracle.js';
 import { fixture } from '../testkit/paths.js';
+import { halfToFloat } from '../testkit/half.js';
 
 const kVocab = 50;
 const kClasses = 3;
@@ -43,14 +44,6 @@ function makeItems(count: number, length: number, seed: number): Items {
   return { count, length, ids, mask, lengths };
 }
 
-function halfToFloat(h: number): number {
-  const sign = h & 0x8000 ? -1 : 1;
-  const e = (h >> 10) & 0x1f;
-  const m = h & 0x3ff;
-  if (e === 0) return sign * m * 2 ** -24;
-  if (e === 31) return m ? NaN : sign * Infinity;
-  return sign * (1 + m / 1024) * 2 ** (e - 15);
-}
 
 /** onnxruntime-node on each item alone, unpadded ([1, own length]): logits as float64. */
 async function referenceLogits(path: string, items: Items): Promise<number[][]> {

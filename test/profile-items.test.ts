@@ -16,6 +16,9 @@ import { splitIndices } from '../ts/contracts/items.js';
 import { validatePlan } from '../ts/contracts/plan-schema.js';
 import { validateProfile } from '../ts/contracts/profile-schema.js';
 import { packageRoot } from '../ts/contracts/package-root.js';
+import { fixture } from '../testkit/paths.js';
+import { halfToFloat } from '../testkit/half.js';
+import { tokenItem, writeTokenFolder } from '../testkit/token-folder.js';
 
 const capture = () => {
   const o = { out: '', err: '' };
@@ -130,4 +133,38 @@ t.test('profile a token cascade: answers, lengths, buckets, mix; then plan it', 
   t.equal(code, 0, `plan written, every level served ${r.o.err.split('\n').slice(-3).join(' ')}`);
   const plan = validatePlan(JSON.parse(readFileSync(planPath, 'utf8')));
   t.ok(plan.gears.length >= 1, `${plan.gears.length} gear(s)`);
+});
+
+t.test('a model that batches only equal lengths: answers per item, without waiting out a queue delay', async (t) => {
+  // tokens_padded_mean_fp16.onnx averages over the padded length (padInvariant false), so the
+  // engine runs each length of a slice as its own batch. The accuracy pass used a 10 s queue
+  // delay, which every length group of such a model waited out (322 s for 2,000 items); the
+  // bound below is far above a normal run (about a second) and far below one such wait.
+  const dir = join(mkdtempSync(join(tmpdir(), 'cs-profile-equal-')), 'equal');
+  writeTokenFolder(dir, { models: { meanpool: 'tokens_meanpool.onnx', padded: 'tokens_padded_mean_fp16.onnx' }, items: 60, padded: 6 });
+  let r = capture();
+  t.equal(await runInitCommand([dir], r.io), 0, r.o.err);
+  const manifest = JSON.parse(readFileSync(join(dir, 'cascade.json'), 'utf8'));
+  t.equal(manifest.models.find((m: { name: string }) => m.name === 'padded').padInvariant, false, 'init records it as not pad-invariant');
+  r = capture();
+  const t0 = Date.now();
+  t.equal(await runProfileCommand([join(dir, 'cascade.json'), '--out', join(dir, 'profile.json'), '--max-batch', '8', '--reps', '3', '--warmup', '1'], r.io), 0, r.o.err);
+  const seconds = (Date.now() - t0) / 1000;
+  t.ok(seconds < 10, `profile took ${seconds.toFixed(1)} s, less than one 10 s queue delay`);
+  const profile = validateProfile(JSON.parse(readFileSync(join(dir, 'profile.json'), 'utf8')));
+  const model = profile.models.find((m) => m.name === 'padded')!;
+  const session = await ort.InferenceSession.create(fixture('tokens_padded_mean_fp16.onnx'));
+  t.teardown(() => session.release());
+  const parts = splitIndices(60, manifest.data.split.seed, manifest.data.split.validationFraction);
+  let wrong = 0;
+  for (const [k, i] of Array.from(parts.validation).entries()) {
+    const length = 1 + (i % 6);
+    const item = tokenItem(i, length);
+    const out = await session.run({ input_ids: new ort.Tensor('int64', item.ids, [1, length]), attention_mask: new ort.Tensor('int64', item.mask, [1, length]) });
+    const logits = Array.from(out.logits.data as Uint16Array, halfToFloat);
+    let top = 0;
+    for (let c = 1; c < logits.length; c++) if (logits[c] > logits[top]) top = c;
+    if (model.validation.predictions[k] !== top) wrong++;
+  }
+  t.equal(wrong, 0, 'every stored prediction is onnxruntime-node\'s on the unpadded item');
 });

@@ -14,7 +14,7 @@
 // buckets get the mix; the planner and simulator use the buckets (cost by length).
 // Without a dynamic axis there are no buckets and every batch is timed at the data's shape.
 import { statSync } from 'node:fs';
-import { CascadeEngine, type TensorArray } from '../engine/engine.js';
+import { CascadeEngine, type ItemResult, type TensorArray } from '../engine/engine.js';
 import type { EngineModel } from '../engine/config.js';
 import type { Manifest } from '../contracts/manifest.js';
 import type { LabelledItems } from '../contracts/items.js';
@@ -99,14 +99,22 @@ function paddedLength(manifest: Manifest, items: LabelledItems): number | null {
 async function answers(engine: CascadeEngine, model: string, items: LabelledItems, padded: number | null, dataBatch: number, tick: (done: number) => void): Promise<ValidationResults> {
   const n = items.count;
   const out: ValidationResults = { count: n, predictions: new Array(n), correct: new Array(n), certainty: { max_prob: new Array(n), margin: new Array(n), entropy: new Array(n) } };
-  const gear = (b: number) => engine.setGear({ id: b, stages: [{ model, threshold: 0, measure: 'max_prob', maxBatch: b, maxQueueDelayUs: 10_000_000 }] });
-  gear(dataBatch);
+  // Batching held while a slice is queued, then no delay: the slice runs as one batch, or, for a
+  // model that batches only equal lengths, as one batch per length at once. (A long delay made
+  // each length group of a non-pad-invariant model wait it out: 322 s for 2,000 items.)
+  engine.setGear({ id: dataBatch, stages: [{ model, threshold: 0, measure: 'max_prob', maxBatch: dataBatch, maxQueueDelayUs: 0 }] });
   for (let s = 0; s < n; s += dataBatch) {
     const k = Math.min(dataBatch, n - s);
-    if (k < dataBatch) gear(k); // the last, short batch must not wait for the delay
     const { tensors } = slice(items, s, k);
     const lengthArgs = padded !== null && items.lengths ? { length: padded, lengths: items.lengths.subarray(s, s + k) } : {};
-    const results = await Promise.all(engine.submitTensors({ count: k, tensors, ...lengthArgs }, { wantCertainties: true }));
+    engine.pause();
+    let submitted: Promise<ItemResult>[];
+    try {
+      submitted = engine.submitTensors({ count: k, tensors, ...lengthArgs }, { wantCertainties: true });
+    } finally {
+      engine.resume();
+    }
+    const results = await Promise.all(submitted);
     results.forEach((r, j) => {
       const i = s + j;
       if (r.status !== 'ok' || !r.certainties) throw new Error(`model "${model}": item ${i} failed (${r.status}${r.error ? `: ${r.error}` : ''})`);
