@@ -313,6 +313,21 @@ t.test('fixed-shape FP32 models: no dynamic axis, no mask', async (t) => {
   t.equal(items.count, 20);
 });
 
+t.test('a mask input with one bad item: init says which item, and takes full lengths', async (t) => {
+  const dir = copy(['bag']);
+  const mask = readNpy(join(dir, 'data', 'attention_mask.npy'));
+  const L = mask.shape[1];
+  const data = mask.data as BigInt64Array;
+  let item = 0;
+  while (data[item * L + L - 1] !== 0n) item++; // the first padded item
+  data[item * L + L - 1] = 1n; // a 1 after its padding
+  writeFileSync(join(dir, 'data', 'attention_mask.npy'), encodeNpy(mask));
+  const p = io();
+  t.equal(await runInitCommand([dir], p.io), 0, p.err.join(''));
+  t.match(p.out.join(''), new RegExp(`no mask input \\(an integer or BOOL input whose every item is ones followed by zeros\\); data/attention_mask\\.npy is not one: item ${item} has a 1 at position ${L - 1} after a 0 at position \\d+`));
+  t.notOk(JSON.parse(readFileSync(join(dir, 'cascade.json'), 'utf8')).maskInput, 'no mask input recorded');
+});
+
 t.test('lengths.npy gives the lengths, and is recorded', async (t) => {
   const dir = copy(['bag']);
   const N = 1200;

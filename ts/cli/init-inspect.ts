@@ -213,7 +213,11 @@ export function dataFacts(inputs: ModelInputInfo[], items: LabelledItems, length
       lengths = maskLengths(items.tensors.find((t) => t.name === maskInput)!, dynamicAxis) as Int32Array;
       notes.push(`item lengths from the mask input ${maskInput}`);
     } else {
-      notes.push('no data/lengths.npy and no mask input (an integer input of ones followed by zeros): every item is taken at its full padded length');
+      // Say why an input that looks like a mask is not one: one bad item drops the mask for all.
+      const near = items.tensors.filter((t, k) => inputs[k].itemShape.includes(-1) && t.datatype !== 'FP32' && t.datatype !== 'FP16');
+      const why = near.map((t) => ({ t, problem: maskLengths(t, dynamicAxis) as string })).sort((a, b) => Number(/mask/i.test(b.t.name)) - Number(/mask/i.test(a.t.name)))[0];
+      const because = why ? `; data/${why.t.name}.npy is not one: ${why.problem}` : '';
+      notes.push(`no data/lengths.npy and no mask input (an integer or BOOL input whose every item is ones followed by zeros)${because}: every item is taken at its full padded length`);
     }
   }
   const result: ManifestInput[] = inputs.map((x, k) => {
