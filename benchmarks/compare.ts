@@ -17,7 +17,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { packageRoot } from '../bindings/binding.js';
-import { helpText, parseCommandLine, UsageError, kExitUsage, type CommandSpec } from '../ts/cli/args.js';
+import { kExitUsage, parseScriptArgs, type CommandSpec } from '../ts/cli/args.js';
 import { median, table, writeResult } from './stats.js';
 
 type BenchName = 'engine' | 'http' | 'planner' | 'session';
@@ -124,17 +124,8 @@ function runBench(tree: string, bench: BenchName, full: boolean): { values: Reco
 }
 
 function main(): void {
-  let parsed;
-  try {
-    parsed = parseCommandLine(kSpec, process.argv.slice(2));
-  } catch (e) {
-    if (e instanceof UsageError) fail(e.message, kExitUsage);
-    throw e;
-  }
-  if (parsed.help) {
-    process.stdout.write(helpText(kSpec).replace('Usage: cascadeserve bench:compare', 'Usage: npm run bench:compare --'));
-    return;
-  }
+  const parsed = parseScriptArgs(kSpec, process.argv.slice(2), 'npm run bench:compare --');
+  if (!parsed) return;
   const v = parsed.values;
   const o = {
     base: v.base as string | undefined, alternations: (v.alternations as number | undefined) ?? 3, benches: (v.benches as string | undefined) ?? kBenches.join(','),

@@ -9,7 +9,7 @@
 import http from 'node:http';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { helpText, kExitUsage, parseCommandLine, UsageError, type CommandSpec } from '../../ts/cli/args.js';
+import { parseScriptArgs, type CommandSpec } from '../../ts/cli/args.js';
 import { packageRoot } from '../../ts/contracts/package-root.js';
 import { loadManifest } from '../../ts/contracts/manifest.js';
 import { sendOnSchedule } from './replay.js';
@@ -104,20 +104,8 @@ const kSpec: CommandSpec = {
 };
 
 async function main(): Promise<void> {
-  let parsed;
-  try {
-    parsed = parseCommandLine(kSpec, process.argv.slice(2));
-  } catch (e) {
-    if (e instanceof UsageError) {
-      process.stderr.write(`generator-cost: ${e.message}\n`);
-      process.exit(kExitUsage);
-    }
-    throw e;
-  }
-  if (parsed.help) {
-    process.stdout.write(helpText(kSpec).replace('Usage: cascadeserve generator-cost', 'Usage: node dist/benchmarks/eval/generator-cost.js'));
-    return;
-  }
+  const parsed = parseScriptArgs(kSpec, process.argv.slice(2), 'node dist/benchmarks/eval/generator-cost.js');
+  if (!parsed) return;
   const v = parsed.values;
   const qps = (v.qps as number | undefined) ?? 1500;
   const ms = ((v.seconds as number | undefined) ?? 3) * 1000;

@@ -5,7 +5,7 @@
 //
 // `node dist/benchmarks/eval/trial-lag.js TRIALS.json [--view http|engine]`
 import { readFileSync } from 'node:fs';
-import { helpText, kExitUsage, parseCommandLine, UsageError, type CommandSpec } from '../../ts/cli/args.js';
+import { parseScriptArgs, type CommandSpec } from '../../ts/cli/args.js';
 import { quantileOf } from './measure.js';
 
 const kSpec: CommandSpec = {
@@ -24,33 +24,19 @@ interface StoredCell {
 }
 
 function main(): void {
-  let parsed;
-  try {
-    parsed = parseCommandLine(kSpec, process.argv.slice(2));
-  } catch (e) {
-    if (e instanceof UsageError) {
-      process.stderr.write(`trial-lag: ${e.message}\n`);
-      process.exit(kExitUsage);
-    }
-    throw e;
-  }
-  if (parsed.help) {
-    process.stdout.write(helpText(kSpec).replace('Usage: cascadeserve trial-lag', 'Usage: node dist/benchmarks/eval/trial-lag.js'));
-    return;
-  }
+  const parsed = parseScriptArgs(kSpec, process.argv.slice(2), 'node dist/benchmarks/eval/trial-lag.js');
+  if (!parsed) return;
   const view = parsed.values.view as string | undefined;
   const file = parsed.positionals[0];
-  {
-    const stored = JSON.parse(readFileSync(file, 'utf8'), (_, v: unknown) => (v === 'Infinity' ? Infinity : v)) as { cells?: StoredCell[] };
-    if (!Array.isArray(stored.cells)) throw new Error(`${file}: no 'cells' array (not a trials file of npm run eval)`);
-    for (const c of stored.cells.filter((x) => !view || x.view === view)) {
-      console.log(`  ${c.view} view, ${c.trace}, best - ${c.drop * 100} point, p95 ${c.sloMs} ms`);
-      for (const [name, sys] of Object.entries(c.systems)) {
-        const lags = sys.seeds.flatMap((s) => s.trials.map((t) => t.s.lagP95Ms)).filter((x) => Number.isFinite(x));
-        lags.sort((a, b) => a - b);
-        const text = lags.length ? `median ${quantileOf(lags, 0.5).toFixed(2)} ms, largest ${lags[lags.length - 1].toFixed(1)} ms` : 'no trials';
-        console.log(`    ${name.padEnd(12)} ${String(lags.length).padStart(3)} trials, lag p95 ${text}`);
-      }
+  const stored = JSON.parse(readFileSync(file, 'utf8'), (_, v: unknown) => (v === 'Infinity' ? Infinity : v)) as { cells?: StoredCell[] };
+  if (!Array.isArray(stored.cells)) throw new Error(`${file}: no 'cells' array (not a trials file of npm run eval)`);
+  for (const c of stored.cells.filter((x) => !view || x.view === view)) {
+    console.log(`  ${c.view} view, ${c.trace}, best - ${c.drop * 100} point, p95 ${c.sloMs} ms`);
+    for (const [name, sys] of Object.entries(c.systems)) {
+      const lags = sys.seeds.flatMap((s) => s.trials.map((t) => t.s.lagP95Ms)).filter((x) => Number.isFinite(x));
+      lags.sort((a, b) => a - b);
+      const text = lags.length ? `median ${quantileOf(lags, 0.5).toFixed(2)} ms, largest ${lags[lags.length - 1].toFixed(1)} ms` : 'no trials';
+      console.log(`    ${name.padEnd(12)} ${String(lags.length).padStart(3)} trials, lag p95 ${text}`);
     }
   }
 }

@@ -252,6 +252,25 @@ export function helpText(spec: CommandSpec): string {
 }
 
 /**
+ * For scripts outside the CLI (the benchmarks): argv parsed by `spec` as a command's, with
+ * `invocation` (e.g. 'node dist/benchmarks/eval/trial-lag.js') in the usage line. A usage error
+ * prints its message and exits with kExitUsage; `--help` prints the help and returns null.
+ */
+export function parseScriptArgs(spec: CommandSpec, argv: string[], invocation: string): ParsedArgs | null {
+  let args: ParsedArgs;
+  try {
+    args = parseCommandLine(spec, argv);
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    process.stderr.write(`${spec.name}: ${e.message}\n`);
+    process.exit(kExitUsage);
+  }
+  if (!args.help) return args;
+  process.stdout.write(helpText(spec).replace(`Usage: cascadeserve ${spec.name}`, `Usage: ${invocation}`));
+  return null;
+}
+
+/**
  * Runs a command body with the shared convention: parse (usage errors: message naming the
  * flag, the usage line, exit 2), `--help` to stdout (exit 0), other errors: their message,
  * exit 1, never a stack trace.

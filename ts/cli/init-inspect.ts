@@ -458,12 +458,13 @@ export const kProbeMaxLength = 4096;
 export async function probeMaxLength(model: ModelInfo, inputs: ManifestInput[], items: LabelledItems): Promise<LengthLimit | null> {
   const names = model.inputs.map((x) => x.name);
   const axisOf = (k: number) => inputs[k].dynamicAxis;
-  const dynamicInputs = inputs.map((x, k) => k).filter((k) => names.includes(inputs[k].name) && axisOf(k) !== null);
-  if (dynamicInputs.length === 0) return null;
-  const padded = items.tensors[dynamicInputs[0]].itemShape[axisOf(dynamicInputs[0])!];
+  const dynamic = inputs.findIndex((x) => names.includes(x.name) && x.dynamicAxis !== null);
+  if (dynamic < 0) return null;
+  const padded = items.tensors[dynamic].itemShape[axisOf(dynamic)!];
+  const lengthOf = (i: number) => items.lengths?.[i] ?? padded;
   let longest = 0;
-  for (let i = 0; i < items.count; i++) if ((items.lengths?.[i] ?? padded) > (items.lengths?.[longest] ?? padded)) longest = i;
-  const own = items.lengths?.[longest] ?? padded;
+  for (let i = 1; i < items.count; i++) if (lengthOf(i) > lengthOf(longest)) longest = i;
+  const own = lengthOf(longest);
   const feedsAt = (length: number): Record<string, TensorInput> => {
     const feeds: Record<string, TensorInput> = {};
     for (const name of names) {
