@@ -40,7 +40,8 @@ struct LaneConfig {
 };
 
 struct EngineConfig {
-  // The items' inputs, shared by every model (a cascade passes items from stage to stage).
+  // The items' inputs (a cascade passes items from stage to stage): each model takes all of
+  // them, or those its ModelConfig::input_indices name.
   // Empty: one FP32 input of models[first stage].input_elems elements, no dynamic axis.
   std::vector<InputSpec> inputs;
   std::vector<ModelConfig> models;

@@ -237,7 +237,8 @@ export function fillEngineConfig(o: EngineOptions): RawEngineConfig {
     } else if (i === 0) {
       inputs = own;
     } else {
-      // A cascade passes the same items from stage to stage, so every model takes the same inputs.
+      // A cascade passes the same items from stage to stage: without options.inputs, every model
+      // takes the same inputs.
       const first = inputs;
       if (m.inputs === undefined && first.length === 1 && first[0].datatype === 'FP32' && first[0].dynamicAxis < 0) {
         // Single-input form: the same number of floats per item (the shape may differ, e.g. [784] and [1, 28, 28]).
@@ -246,7 +247,7 @@ export function fillEngineConfig(o: EngineOptions): RawEngineConfig {
         if (elems !== want) throw invalidArgument(`${at}.itemDims`, `hold ${elems} values per item but options.models[0] takes ${want}: every model of a cascade takes the same items`);
       } else {
         if (own.length !== first.length) {
-          throw invalidArgument(m.inputs === undefined ? `${at}.input` : `${at}.inputs`, `has ${own.length} input(s) but options.models[0] has ${first.length}: every model of a cascade takes the same inputs`);
+          throw invalidArgument(m.inputs === undefined ? `${at}.input` : `${at}.inputs`, `has ${own.length} input(s) but options.models[0] has ${first.length}: every model of a cascade takes the same inputs (or give options.inputs, of which each model takes its own)`);
         }
         own.forEach((input, k) => {
           const want = first[k];
@@ -254,7 +255,7 @@ export function fillEngineConfig(o: EngineOptions): RawEngineConfig {
           if (what === null) return;
           const field = m.inputs === undefined ? (what === 'name' ? `${at}.input` : `${at}.itemDims`) : `${at}.inputs[${k}].${what}`;
           const show = (x: RawEngineInput) => (what === 'name' ? `'${x.name}'` : what === 'datatype' ? x.datatype : JSON.stringify(x.itemDims));
-          throw invalidArgument(field, `is ${show(input)} but options.models[0] has ${show(want)} for input ${k}: every model of a cascade takes the same inputs`);
+          throw invalidArgument(field, `is ${show(input)} but options.models[0] has ${show(want)} for input ${k}: every model of a cascade takes the same inputs (or give options.inputs, of which each model takes its own)`);
         });
       }
     }
