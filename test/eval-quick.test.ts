@@ -136,13 +136,15 @@ t.test('quick evaluation end to end', { skip: existsSync(join(zoo, 'cascade.json
   await execFileP(process.execPath, [join(root, 'dist', 'benchmarks', 'eval', 'report.js'), summaryPath], { cwd: root });
   t.equal(readFileSync(join(dir, 'eval-quick.md'), 'utf8'), md, 're-rendered from the summary');
   t.notMatch(md, /Measured at another commit/, 'one run, one commit: nothing said');
-  t.ok(s.rows.every((r: { commit?: string }) => r.commit === undefined), 'no row names its own commit');
-  // a cell kept from an earlier run (--add) names the commit it was measured at
-  const mixed = { ...s, rows: s.rows.map((r: object, i: number) => (i === 0 ? { ...r, commit: 'feedfacecafe0123' } : r)) };
+  t.ok(s.rows.every((r: { commit?: string; cpuModel?: string }) => r.commit === undefined && r.cpuModel === undefined), 'no row names its own commit or CPU');
+  // a cell kept from an earlier run (--add) names the commit it was measured at, and the CPU where it was another
+  const mixed = { ...s, rows: s.rows.map((r: object, i: number) => (i === 0 ? { ...r, commit: 'feedfacecafe0123' } : i === 1 ? { ...r, cpuModel: 'Another CPU 9000' } : r)) };
   const mixedPath = join(dir, 'mixed-summary.json');
   writeFileSync(mixedPath, JSON.stringify(mixed, (_, v) => (v === Infinity ? 'Infinity' : v)));
   await execFileP(process.execPath, [join(root, 'dist', 'benchmarks', 'eval', 'report.js'), mixedPath, '--doc', join(dir, 'mixed.md')], { cwd: root });
-  t.match(readFileSync(join(dir, 'mixed.md'), 'utf8'), new RegExp(`\\*\\*Measured at another commit\\*\\* \\(kept from an earlier run by \`--add\`\\): ${s.rows[0].view} view, [^;]* at feedfacec`), 'the kept cell and its commit are named');
+  const mixedMd = readFileSync(join(dir, 'mixed.md'), 'utf8');
+  t.match(mixedMd, new RegExp(`\\*\\*Measured at another commit or on another CPU\\*\\* \\(kept from an earlier run by \`--add\`\\): ${s.rows[0].view} view, [^;]* at feedfacec`), 'the kept cell and its commit are named');
+  t.match(mixedMd, /view, [^;]* on Another CPU 9000/, 'a cell measured on another CPU names it');
   // a system none of whose seeds was measured (the generator lagged in every pass) is said so,
   // and no ratio or criterion is computed against it
   const row = s.rows.find((r: { view: string }) => r.view === 'engine');

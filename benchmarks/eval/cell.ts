@@ -117,6 +117,8 @@ export interface CellResult {
   frozenAt: string;
   /** The commit the cell was measured at (run.ts sets it; a cell kept by --add keeps its own). */
   commit?: string;
+  /** The CPU model of the machine it was measured on (as commit; absent in cells recorded before session 26). */
+  cpuModel?: string;
   histogram: { upperQps: number[]; weight: number[] } | null;
   /** Margin added to every validation target (planner/selection-margin.ts), fraction. */
   selectionMargin: number;
@@ -372,6 +374,8 @@ export interface FixedResult {
   frozenAt: string;
   /** The commit the view was measured at (as CellResult.commit). */
   commit?: string;
+  /** As CellResult.cpuModel. */
+  cpuModel?: string;
   tuningChecks: { what: string; seed: number; scale: number; p95Ms: number; accuracy: number; held: boolean }[];
   systems: Partial<Record<CellSystem, FixedSystem>>;
 }

@@ -21,7 +21,8 @@
 // the server's host speed; a copy with them goes to benchmarks/local/plans/. The same plan with
 // and without the suffix runs the two side by side. --hog keeps one CPU busy with another process for the
 // whole probe (a noisy neighbour). --max-in-flight N sets each system's bound on items in flight
-// (default: the plan's, as the server's; `serve --max-in-flight`). For looking into one cell between recorded runs, on
+// (default: the plan's, as the server's; `serve --max-in-flight`). In the engine view each trial
+// also prints the JavaScript thread's CPU time per request (Linux). For looking into one cell between recorded runs, on
 // tuning seeds; its outcomes are single trials, not capacities.
 import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -93,7 +94,7 @@ const withTimes = (named: string): string => {
 const planPaths = planPath.split(',').map((named) => (named.endsWith('+nobudget') ? { named: named.slice(0, -'+nobudget'.length), budget: false } : { named, budget: true })).map(({ named, budget }) => ({ path: withTimes(named), budget })).flatMap(({ path, budget }) => (withOracle ? [{ path, budget, oracle: false }, { path, budget, oracle: true }] : [{ path, budget, oracle: false }]));
 const systems = planPaths.map(({ path, budget, oracle }) => {
   const plan = validatePlan(JSON.parse(readFileSync(path, 'utf8')));
-  return { path, budget, oracle, name: path.replace(/^.*\//, '').replace(/\.json$/, '') + (budget ? '' : ' (no budget)') + (oracle ? ' (oracle)' : ''), gearAccuracy: new Map(plan.gears.map((g) => [g.id, g.heldoutAccuracy ?? g.expectedAccuracy])), sloMs: plan.slo.p95Ms, passed: 0, n: 0, dispersionByReason: new Map<string, number[]>(), lagMs: { pass: [] as number[], fail: [] as number[] } };
+  return { path, budget, oracle, name: path.replace(/^.*\//, '').replace(/\.json$/, '') + (budget ? '' : ' (no budget)') + (oracle ? ' (oracle)' : ''), gearAccuracy: new Map(plan.gears.map((g) => [g.id, g.heldoutAccuracy ?? g.expectedAccuracy])), sloMs: plan.slo.p95Ms, passed: 0, n: 0, dispersionByReason: new Map<string, number[]>(), lagMs: { pass: [] as number[], fail: [] as number[] }, jsUsPerRequest: [] as number[] };
 });
 const pct = (x: number) => `${(x * 100).toFixed(2)}%`;
 
@@ -121,6 +122,17 @@ async function startSystem(path: string, oracle: boolean, accuracyBudget: boolea
   };
 }
 const running: Awaited<ReturnType<typeof startSystem>>[] = [];
+// The JavaScript thread's own CPU time (Linux: the main thread's utime + stime, in clock ticks of
+// 10 ms): in the engine view it carries the generator, the policy and every submit and answer,
+// and at tens of thousands of requests a second it, not the lanes, can bound a cascade.
+const mainThreadCpuMs = (): number | null => {
+  try {
+    const fields = readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  } catch {
+    return null;
+  }
+};
 // the noisy neighbour: a busy loop in another process, stopped with the probe
 const hog = args.includes('--hog') ? spawn(process.execPath, ['-e', 'for (;;) {}'], { stdio: 'ignore' }) : null;
 try {
@@ -137,7 +149,11 @@ try {
       for (const img of t.image) right += sp.held.correct[sp.bestModel][img];
       const target = right / t.image.length - drop;
       for (const [i, x] of systems.entries()) {
+        const cpu0 = mainThreadCpuMs();
         const { record, switches } = await running[i].replay(t);
+        const cpu1 = mainThreadCpuMs();
+        const jsUs = view === 'engine' && cpu0 !== null && cpu1 !== null ? ((cpu1 - cpu0) * 1000) / t.sendMs.length : null;
+        if (jsUs !== null) x.jsUsPerRequest.push(jsUs);
         const s = summarize(record, { sloMs: x.sloMs, gearAccuracy: x.gearAccuracy });
         const pass = s.accuracy >= target - 1e-9 && s.p95Ms <= x.sloMs;
         x.passed += pass ? 1 : 0;
@@ -149,7 +165,7 @@ try {
           x.dispersionByReason.set(reason, [...(x.dispersionByReason.get(reason) ?? []), w.recentDispersion]);
         }
         const share = Object.entries(s.gearShare).map(([g, k]) => `${g}:${((100 * k) / s.requests).toFixed(0)}%`).join(' ');
-        console.log(`${systems.length > 1 ? `${x.name} ` : ''}seed ${seed} scale ${scale}: accuracy ${pct(s.accuracy)} (gears ${pct(s.gearAccuracy)}) vs target ${pct(target)}, p95 ${s.p95Ms.toFixed(1)} ms (generator lag p95 ${s.lagP95Ms.toFixed(1)} ms), failed ${s.failed}/${s.requests}, switches ${switches.length} -> ${pass ? 'pass' : 'fail'}; requests per gear ${share}`);
+        console.log(`${systems.length > 1 ? `${x.name} ` : ''}seed ${seed} scale ${scale}: accuracy ${pct(s.accuracy)} (gears ${pct(s.gearAccuracy)}) vs target ${pct(target)}, p95 ${s.p95Ms.toFixed(1)} ms (generator lag p95 ${s.lagP95Ms.toFixed(1)} ms), failed ${s.failed}/${s.requests}, switches ${switches.length}${jsUs !== null ? `, JavaScript thread ${jsUs.toFixed(2)} us/request` : ''} -> ${pass ? 'pass' : 'fail'}; requests per gear ${share}`);
         if (showSwitches) for (const w of switches) console.log(`  switch ${JSON.stringify(w)}`);
         await new Promise((r) => setTimeout(r, 500));
       }
@@ -163,6 +179,7 @@ try {
     console.log(`${x.name}: ${x.passed} of ${x.n} trials passed`);
     const lag = (['pass', 'fail'] as const).filter((k) => x.lagMs[k].length > 0).map((k) => `${k}ed trials ${spread(x.lagMs[k], 1)}`);
     console.log(`  generator lag p95, ms (median [min-max]): ${lag.join('; ')}`);
+    if (x.jsUsPerRequest.length > 0) console.log(`  JavaScript thread CPU per request, us (median [min-max] over trials): ${spread(x.jsUsPerRequest, 2)}`);
     const byReason = [...x.dispersionByReason].map(([reason, v]) => `${reason} ${spread(v, 2)} (${v.length})`);
     if (byReason.length > 0) console.log(`  arrival dispersion at its switches, by reason (median [min-max] (switches)): ${byReason.join('; ')}`);
   }

@@ -68,9 +68,10 @@ export function renderTables(s: Summary): string {
   const m = s.meta;
   const md: string[] = [];
   md.push(`Generated ${m.createdAt} by \`npm run eval${m.quick ? ' -- --quick' : ''}\` at commit ${m.commit.slice(0, 10)} on ${m.machine.cpus} CPU(s) (${m.machine.cpuModel}) in ${Math.round(m.wallS / 60)} min; ${m.complete ? 'every part ran' : '**the run did not finish every part: see "Not run"**'}. Machine load (1-minute load average, sampled through the run): median ${m.loadAverage.median.toFixed(1)}, ${m.loadAverage.min.toFixed(1)}-${m.loadAverage.max.toFixed(1)} on ${m.machine.cpus} cores. Every figure below comes from \`benchmarks/results/eval-summary.json\`.${m.quick ? ' **QUICK RUN: tiny trials, figures not meaningful.**' : ''}`, '');
-  // parts kept from an earlier run (--add) were measured on other code: said where they are
-  const older = [...s.rows.filter((r) => r.commit).map((r) => `${cellName(r)} at ${r.commit!.slice(0, 10)}`), ...s.fixedHardware.filter((f) => f.commit).map((f) => `fixed hardware (${f.view} view, ${f.trace}, p95 ${f.sloMs} ms, ${f.scaleStep}x the base scale) at ${f.commit!.slice(0, 10)}`)];
-  if (older.length) md.push(`**Measured at another commit** (kept from an earlier run by \`--add\`): ${older.join('; ')}.`, '');
+  // parts kept from an earlier run (--add) were measured on other code, or on another machine: said where they are
+  const where = (x: { commit?: string; cpuModel?: string }) => [x.commit ? `at ${x.commit.slice(0, 10)}` : '', x.cpuModel ? `on ${x.cpuModel}` : ''].filter(Boolean).join(' ');
+  const older = [...s.rows.filter((r) => r.commit || r.cpuModel).map((r) => `${cellName(r)} ${where(r)}`), ...s.fixedHardware.filter((f) => f.commit || f.cpuModel).map((f) => `fixed hardware (${f.view} view, ${f.trace}, p95 ${f.sloMs} ms, ${f.scaleStep}x the base scale) ${where(f)}`)];
+  if (older.length) md.push(`**Measured at another commit or on another CPU** (kept from an earlier run by \`--add\`): ${older.join('; ')}.`, '');
   md.push(`Seeds (each a paired trace-and-image seed): tuning ${s.seeds.tuning.join(', ')} (plans, load histograms, baseline choices; never reported); reported ${s.seeds.reported.join(', ')}. Targets: the best single model's accuracy minus 0.5 / 1.5 / 3 points (${pct(m.bestHeld)} on the whole held-out half; a trial's own target is the best model's accuracy on the images that trial's requests carried, minus the drop), judged on the answers actually given (failures count as wrong).`, '');
 
   // acceptance

@@ -145,15 +145,19 @@ export async function runEval(o: EvalOptions): Promise<{ summaryPath: string; do
   // --add: keep the parts a previous run stored (its trials file) and run only what is asked
   const kept = new Set<string>();
   let prevWallS = 0;
+  // the best single model's accuracy, for a run whose every part was kept (no space is built then)
+  let prevBest: { bestHeld?: number; bestVal?: number } = {};
   if (o.add && existsSync(trialsPath)) {
     const prev = JSON.parse(readFileSync(trialsPath, 'utf8'), (_, v) => (v === 'Infinity' ? Infinity : v)) as { cells: CellResult[]; fixed: FixedResult[]; calibration?: Record<string, unknown>; wallS?: number; loads?: number[] };
     prevWallS = prev.wallS ?? 0;
     loads.push(...(prev.loads ?? []));
-    const prevMeta = existsSync(summaryPath) ? (JSON.parse(readFileSync(summaryPath, 'utf8')) as { meta?: { commit?: string; calibration?: Record<string, unknown> } }).meta : undefined;
-    // each kept part keeps the commit it was measured at (the earlier summary's, if it lacks one)
-    const withCommit = <T extends { commit?: string }>(x: T): T => {
+    const prevMeta = existsSync(summaryPath) ? (JSON.parse(readFileSync(summaryPath, 'utf8')) as { meta?: { commit?: string; machine?: { cpuModel?: string }; bestHeld?: number; bestVal?: number; calibration?: Record<string, unknown> } }).meta : undefined;
+    prevBest = { bestHeld: prevMeta?.bestHeld, bestVal: prevMeta?.bestVal };
+    // each kept part keeps the commit and the CPU it was measured on (the earlier summary's, if it lacks them)
+    const withCommit = <T extends { commit?: string; cpuModel?: string }>(x: T): T => {
       const at = x.commit ?? prevMeta?.commit;
-      return at ? { ...x, commit: at } : x;
+      const cpu = x.cpuModel ?? prevMeta?.machine?.cpuModel;
+      return { ...x, ...(at ? { commit: at } : {}), ...(cpu ? { cpuModel: cpu } : {}) };
     };
     cells.push(...prev.cells.map(withCommit));
     fixed.push(...prev.fixed.map(withCommit));
@@ -182,8 +186,8 @@ export async function runEval(o: EvalOptions): Promise<{ summaryPath: string; do
       machine: machine(),
       loadAverage: { min: sorted[0], median: sorted[sorted.length >> 1], max: sorted[sorted.length - 1], samples: sorted.length },
       wallS: prevWallS + (performance.now() - tStart) / 1000,
-      bestHeld: sp0?.bestHeld ?? NaN,
-      bestVal: sp0?.bestVal ?? NaN,
+      bestHeld: sp0?.bestHeld ?? prevBest.bestHeld ?? NaN,
+      bestVal: sp0?.bestVal ?? prevBest.bestVal ?? NaN,
       sizing: z.notes,
       notRun: complete ? notRun : [...notRun, 'the run was still going when this summary was written: parts after the last row are missing'],
       calibration,
@@ -273,10 +277,11 @@ export async function runEval(o: EvalOptions): Promise<{ summaryPath: string; do
   };
   const cellName = (view: string, c: CellSpec) => `${view} view, ${c.trace}, best - ${c.drop * 100} point, p95 ${c.sloMs} ms`;
   // every part measured by this run records this run's commit (--add keeps the others')
-  const measured = (r: CellResult) => void cells.push(Object.assign(r, { commit }));
+  const { cpuModel } = machine();
+  const measured = (r: CellResult) => void cells.push(Object.assign(r, { commit, cpuModel }));
   const steps: { what: string; part: string; trace: string; sloMs: number; run: () => Promise<void> }[] = [
     ...z.engineCells.filter((c) => c.headline).map((c) => ({ what: cellName('engine', c), part: 'engine', trace: c.trace, sloMs: c.sloMs, run: async () => void (await runCapacityCell(await engine(), c, measured)) })),
-    { what: 'fixed-hardware view (engine)', part: 'fixed', trace: z.fixed.trace, sloMs: z.fixed.sloMs, run: () => engine().then((env) => runFixedHardware(env, z.fixed, (r) => void fixed.push({ ...r, commit }))) },
+    { what: 'fixed-hardware view (engine)', part: 'fixed', trace: z.fixed.trace, sloMs: z.fixed.sloMs, run: () => engine().then((env) => runFixedHardware(env, z.fixed, (r) => void fixed.push({ ...r, commit, cpuModel }))) },
     ...z.httpCells.map((c) => ({ what: cellName('HTTP', c), part: 'http', trace: c.trace, sloMs: c.sloMs, run: async () => void (await runCapacityCell(await http(), c, measured)) })),
     ...z.engineCells.filter((c) => !c.headline).map((c) => ({ what: cellName('engine', c), part: 'engine', trace: c.trace, sloMs: c.sloMs, run: async () => void (await runCapacityCell(await engine(), c, measured)) })),
   ];

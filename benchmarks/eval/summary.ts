@@ -59,6 +59,8 @@ export interface SummaryRow {
   frozenAt: string;
   /** The commit this cell was measured at, when it differs from meta.commit (kept from an earlier run by --add). */
   commit?: string;
+  /** The CPU model of the machine it was measured on, when it differs from meta.machine.cpuModel (as commit). */
+  cpuModel?: string;
   /** Margin added to the validation target of every system (fraction; planner/selection-margin.ts). */
   selectionMargin: number;
   detail: Partial<Record<CellSystem, SystemDetail>>;
@@ -94,6 +96,8 @@ export interface SummaryFixed {
   tuningChecks: FixedResult['tuningChecks'];
   /** As SummaryRow.commit. */
   commit?: string;
+  /** As SummaryRow.cpuModel. */
+  cpuModel?: string;
 }
 
 export interface SummaryMeta {
@@ -163,6 +167,7 @@ export function buildSummary(cells: CellResult[], fixed: FixedResult[], tuning: 
       seeds: c.seeds,
       frozenAt: c.frozenAt,
       ...(c.commit && c.commit !== meta.commit ? { commit: c.commit } : {}),
+      ...(c.cpuModel && c.cpuModel !== meta.machine.cpuModel ? { cpuModel: c.cpuModel } : {}),
       selectionMargin: c.selectionMargin,
       detail: Object.fromEntries((Object.keys(c.systems) as CellSystem[]).map((s) => [s, detailOf(c, s)])),
     })),
@@ -180,6 +185,7 @@ export function buildSummary(cells: CellResult[], fixed: FixedResult[], tuning: 
       seeds: f.seeds,
       tuningChecks: f.tuningChecks,
       ...(f.commit && f.commit !== meta.commit ? { commit: f.commit } : {}),
+      ...(f.cpuModel && f.cpuModel !== meta.machine.cpuModel ? { cpuModel: f.cpuModel } : {}),
     })),
     meta,
   };
