@@ -381,6 +381,26 @@ t.test('FP16 input and output: the kind read from float16 rows; a model that can
   t.match(await failing(t, corrupt, 1), /corrupt\.onnx: cannot load the model: /);
 });
 
+t.test('a binary classifier with one score column: refused with what to export instead', async (t) => {
+  // Without the check this surfaced as labels "out of range" for one class.
+  for (const name of ['binary_score', 'binary_score_open']) {
+    // independently: onnxruntime-node runs the file and gives one column per item
+    const s = await ort.InferenceSession.create(fixture(`${name}.onnx`));
+    const y = (await s.run({ x: new ort.Tensor('float32', Float32Array.from([1, 2, 3, 4, 5, 6]), [2, 3]) })).y;
+    t.same(y.dims, [2, 1], `${name}: onnxruntime-node answers [2, 1]`);
+    await s.release();
+    const dir = join(root, name);
+    mkdirSync(join(dir, 'data'), { recursive: true });
+    cpSync(fixture(`${name}.onnx`), join(dir, `${name}.onnx`));
+    writeFileSync(join(dir, 'data', 'x.npy'), encodeNpy({ descr: '<f4', shape: [6, 3], data: Float32Array.from({ length: 18 }, (_, i) => (i % 7) - 3) }));
+    writeFileSync(join(dir, 'data', 'labels.npy'), encodeNpy({ descr: '<i8', shape: [6], data: BigInt64Array.from([0n, 1n, 0n, 1n, 1n, 0n]) }));
+    const err = await failing(t, dir, 1);
+    t.match(err, new RegExp(`${name}\\.onnx: output "y" has one column \\(\\[batch, 1\\]\\): a binary classifier's single score`), `${name}: names the file, the output and the problem`);
+    t.match(err, /for a logit z, \[0, z\] .* for a probability p, \[1 - p, p\]/, `${name}: says what to export`);
+    t.notMatch(err, /out of range/, `${name}: not the labels' error`);
+  }
+});
+
 t.test('a model with several outputs: the class scores are found, or named with --output', async (t) => {
   const dir = copy(['bag']);
   cpSync(join(kExtra, 'bag-two-outputs.onnx'), join(dir, 'bag-two-outputs.onnx'));

@@ -91,8 +91,17 @@ export async function inspectModel(path: string, outputOverride: string | undefi
   }
   if (out.type !== 'float32' && out.type !== 'float16') throw new InitError(`${file}: output ${JSON.stringify(out.name)}: element type ${out.type}; class scores must be float32 or float16`);
   if (out.shape.length !== 2) throw new InitError(`${file}: output ${JSON.stringify(out.name)}: shape [${out.shape.join(', ')}]; class scores are [batch, classes]`);
+  if (out.shape[1] === 1) throw new InitError(oneScoreColumn(file, out.name));
   const classes = out.shape[1] > 0 ? out.shape[1] : null;
   return { name: basename(path, '.onnx'), path, session, inputs, output: out.name, outputType: out.type, classes };
+}
+
+/**
+ * A binary classifier that outputs one score per item (a sigmoid's logit or probability), which
+ * would otherwise surface as labels "out of range" for one class: what to export instead.
+ */
+export function oneScoreColumn(file: string, output: string): string {
+  return `${file}: output ${JSON.stringify(output)} has one column ([batch, 1]): a binary classifier's single score. cascadeserve needs one score per class; export two columns: for a logit z, [0, z] (its softmax is [1 - sigmoid(z), sigmoid(z)]), for a probability p, [1 - p, p]`;
 }
 
 /** The inputs of all models, which must agree where they share a name; first model's order first. */
@@ -379,6 +388,7 @@ export async function checkModel(model: ModelInfo, opts: CheckOptions): Promise<
       throw new InitError(`${file}: running the model on the data failed: ${(e as Error).message}`);
     }
     const t = out[model.output];
+    if (t.dims.length === 2 && t.dims[1] === 1) throw new InitError(oneScoreColumn(file, model.output));
     if (t.dims.length !== 2 || t.dims[0] !== indices.length || t.dims[1] !== classes) {
       throw new InitError(`${file}: output ${JSON.stringify(model.output)} came back as [${t.dims.join(', ')}] for ${indices.length} item(s); expected [${indices.length}, ${classes}]`);
     }
