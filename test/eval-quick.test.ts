@@ -145,6 +145,23 @@ t.test('quick evaluation end to end', { skip: existsSync(join(zoo, 'cascade.json
   const mixedMd = readFileSync(join(dir, 'mixed.md'), 'utf8');
   t.match(mixedMd, new RegExp(`\\*\\*Measured at another commit or on another CPU\\*\\* \\(kept from an earlier run by \`--add\`\\): ${s.rows[0].view} view, [^;]* at feedfacec`), 'the kept cell and its commit are named');
   t.match(mixedMd, /view, [^;]* on Another CPU 9000/, 'a cell measured on another CPU names it');
+  // --add with every part kept runs nothing and rewrites the summary: each part keeps the commit
+  // and the CPU it was measured on (the earlier summary's where the trials file lacks them), and
+  // the best model's accuracy survives though no part ran
+  const trialsPath = join(dir, 'eval-quick-trials.json');
+  const stored = JSON.parse(readFileSync(trialsPath, 'utf8'));
+  t.ok(stored.cells.every((c: { commit?: string; cpuModel?: string }) => typeof c.commit === 'string' && typeof c.cpuModel === 'string'), 'every measured cell records its commit and CPU');
+  stored.cells[0].commit = 'feedfacecafe0123';
+  stored.cells[0].cpuModel = 'Another CPU 9000';
+  delete stored.cells[1].cpuModel;
+  writeFileSync(trialsPath, JSON.stringify(stored));
+  await execFileP(process.execPath, [join(root, 'dist', 'benchmarks', 'eval', 'run.js'), '--quick', '--add', '--out', dir], { cwd: root, maxBuffer: 64 << 20 });
+  const again = JSON.parse(readFileSync(summaryPath, 'utf8'), (_, v) => (v === 'Infinity' ? Infinity : v));
+  t.equal(again.rows.length, s.rows.length, '--add: every row kept');
+  t.same([again.rows[0].commit, again.rows[0].cpuModel], ['feedfacecafe0123', 'Another CPU 9000'], '--add: a kept cell keeps its own commit and CPU');
+  t.equal(again.rows[1].cpuModel, undefined, '--add: a cell without a CPU takes the earlier summary\'s, this machine\'s (not named)');
+  t.equal(again.meta.bestHeld, s.meta.bestHeld, '--add: the best model\'s accuracy kept though no part ran');
+  t.match(readFileSync(join(dir, 'eval-quick.md'), 'utf8'), /at feedfacec[0-9a-f]* on Another CPU 9000/, '--add: the table names both');
   // a system none of whose seeds was measured (the generator lagged in every pass) is said so,
   // and no ratio or criterion is computed against it
   const row = s.rows.find((r: { view: string }) => r.view === 'engine');
