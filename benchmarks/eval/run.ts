@@ -276,7 +276,7 @@ export async function runEval(o: EvalOptions): Promise<{ summaryPath: string; do
     return (httpEnv = baseEnv(sp, 'http', start, z.httpSeeds, planMaxQps, kHttpCeilingQps));
   };
   const cellName = (view: string, c: CellSpec) => `${view} view, ${c.trace}, best - ${c.drop * 100} point, p95 ${c.sloMs} ms`;
-  // every part measured by this run records this run's commit (--add keeps the others')
+  // every part measured by this run records this run's commit and CPU (--add keeps the others')
   const { cpuModel } = machine();
   const measured = (r: CellResult) => void cells.push(Object.assign(r, { commit, cpuModel }));
   const steps: { what: string; part: string; trace: string; sloMs: number; run: () => Promise<void> }[] = [
