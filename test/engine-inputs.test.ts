@@ -9,6 +9,7 @@ import { warmUp } from '../ts/engine/warm-up.js';
 import { certaintyOf } from './helpers/cascade-oracle.js';
 import { fixture } from '../testkit/paths.js';
 import { halfToFloat } from '../testkit/half.js';
+import { maxDiff, softmax as probs } from '../testkit/softmax.js';
 
 const kVocab = 50;
 const kClasses = 3;
@@ -65,13 +66,6 @@ async function referenceLogits(path: string, items: Items): Promise<number[][]> 
   return out;
 }
 
-const probs = (row: ArrayLike<number>) => {
-  const max = Math.max(...Array.from(row));
-  const e = Array.from(row, (v) => Math.exp(v - max));
-  const sum = e.reduce((a, b) => a + b, 0);
-  return e.map((v) => v / sum);
-};
-const maxDiff = (a: number[], b: number[]) => a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i])), 0);
 
 /** Every item of `items` in `calls` submitTensors calls of a few items each, all queued before any batch forms. */
 async function submitAll(engine: CascadeEngine, items: Items, perCall: number): Promise<ItemResult[]> {

@@ -15,6 +15,7 @@ import { loadManifest } from '../ts/contracts/manifest.js';
 import { loadItems, splitIndices } from '../ts/contracts/items.js';
 import { encodeNpy, readNpy } from '../ts/contracts/npy.js';
 import { fixture, root as repoRoot } from '../testkit/paths.js';
+import { softmax } from '../testkit/softmax.js';
 
 const kCascade = fixture('token-cascade');
 const kExtra = fixture('token-extra');
@@ -73,12 +74,6 @@ function maskLength(i: number): number {
   return s;
 }
 
-function softmax(row: Float32Array): number[] {
-  const m = Math.max(...row);
-  const e = Array.from(row, (v) => Math.exp(v - m));
-  const s = e.reduce((a, b) => a + b, 0);
-  return e.map((v) => v / s);
-}
 
 t.test('init on the token cascade: inputs, mask, kinds, order, split', async (t) => {
   const dir = copy();

@@ -15,6 +15,7 @@ import { runPlanCommand } from '../ts/cli/plan-command.js';
 import { runProfileCommand } from '../ts/cli/profile-command.js';
 import { createServer } from '../ts/server/server.js';
 import { fixture } from '../testkit/paths.js';
+import { maxDiff, softmax } from '../testkit/softmax.js';
 import { tokenFixtureConstant, tokenItem, writeTokenFolder } from '../testkit/token-folder.js';
 import { postJson } from '../testkit/server-fixture.js';
 
@@ -25,13 +26,6 @@ const types: EngineInput = { name: 'token_type_ids', datatype: 'INT64', itemDims
 const meanpool: EngineModel = { name: 'meanpool', path: fixture('tokens_meanpool.onnx'), inputs: [ids, mask], output: 'logits', classes: kClasses };
 const typed: EngineModel = { name: 'typed', path: fixture('tokens_typed.onnx'), inputs: [ids, mask, types], output: 'logits', classes: kClasses };
 
-const softmax = (row: ArrayLike<number>) => {
-  const max = Math.max(...Array.from(row));
-  const e = Array.from(row, (v) => Math.exp(v - max));
-  const sum = e.reduce((a, b) => a + b, 0);
-  return e.map((v) => v / sum);
-};
-const maxDiff = (a: number[], b: number[]) => a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i])), 0);
 
 /** onnxruntime-node on item i alone at `length`, with the model's own inputs: probabilities. */
 async function reference(session: ort.InferenceSession, i: number, length: number, withTypes: boolean): Promise<number[]> {

@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { certaintyOf, route, runWithOrtNode } from './helpers/cascade-oracle.js';
 import { root } from '../testkit/paths.js';
+import { softmax } from '../testkit/softmax.js';
 
 const platform = `${process.platform}-${process.arch}`;
 const zoo = join(root, 'models', 'fmnist');
@@ -54,12 +55,6 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-function softmax(row: ArrayLike<number>): number[] {
-  const max = Math.max(...Array.from(row));
-  const e = Array.from(row, (v) => Math.exp(v - max));
-  const sum = e.reduce((a, b) => a + b, 0);
-  return e.map((v) => v / sum);
-}
 
 /** Output rows of a zoo model for `count` blank images, through onnxruntime-node. */
 function oracleRows(file: string, count: number): Promise<Float32Array> {
