@@ -4,6 +4,7 @@
 #include <thread>
 
 #include "addon.h"
+#include "engine/certainty.h"
 #include "engine/deadline.h"
 #include "errors.h"
 #include "ort/ort_model_runner.h"
@@ -147,10 +148,10 @@ EngineBlueprint ReadBlueprint(const Napi::Object& cfg, const Napi::Object& gear)
       mc.input_indices.push_back(index);
     }
     spec.output_name = Str(m, "output");
-    spec.classes = I32(m, "classes");
     mc.name = spec.name;
-    mc.output_elems = spec.classes;
+    mc.output_elems = I32(m, "classes");
     mc.output_kind = static_cast<OutputKind>(I32(m, "outputKind"));
+    spec.classes = ModelOutputColumns(mc.output_kind, mc.output_elems);  // what the model itself writes
     Napi::Value pad_invariant = m.Get("padInvariant");
     mc.pad_invariant = !pad_invariant.IsBoolean() || pad_invariant.As<Napi::Boolean>().Value();
     b.config.models.push_back(mc);

@@ -27,6 +27,8 @@ static_assert(static_cast<int>(CertaintyMeasure::kEntropy) == 2, "kCertaintyMeas
 
 static_assert(static_cast<int>(OutputKind::kLogits) == 0, "kOutputKindCodes.logits");
 static_assert(static_cast<int>(OutputKind::kProbabilities) == 1, "kOutputKindCodes.probabilities");
+static_assert(static_cast<int>(OutputKind::kBinaryLogit) == 2, "kOutputKindCodes['binary_logit']");
+static_assert(static_cast<int>(OutputKind::kBinaryProbability) == 3, "kOutputKindCodes['binary_probability']");
 
 // Engine inputs carry ONNX's numbers: TensorElement equals ElementType where both exist.
 static_assert(static_cast<int>(TensorElement::kFloat32) == static_cast<int>(ElementType::kFloat32), "FP32");
@@ -84,6 +86,8 @@ Napi::Object EnumTables(Napi::Env env) {
   const Entry kinds[] = {
       {"logits", static_cast<int>(OutputKind::kLogits)},
       {"probabilities", static_cast<int>(OutputKind::kProbabilities)},
+      {"binary_logit", static_cast<int>(OutputKind::kBinaryLogit)},
+      {"binary_probability", static_cast<int>(OutputKind::kBinaryProbability)},
   };
   // ONNX's element type numbers (native/ort/tensor.h), the subset engine inputs may have.
   const Entry element_types[] = {

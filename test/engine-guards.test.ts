@@ -191,3 +191,15 @@ t.test('certainties of every measure: the engine\'s numbers agree with the oracl
   const plain = await engine.infer(items(1, 5));
   t.equal(plain.certainties, undefined, 'not returned unless asked');
 });
+
+t.test('a binary score needs two classes: named by the TypeScript validation and by the C++ guard', async (t) => {
+  const model = { name: 'b', path: fixture('binary_score.onnx'), input: 'x', output: 'y', itemDims: [3] };
+  const gear: EngineGear = { id: 0, stages: [{ model: 'b', threshold: 0, maxBatch: 4 }] };
+  t.throws(() => fillEngineConfig({ models: [{ ...model, classes: 3, outputKind: 'binary_logit' }], gear }), { code: 'ERR_CS_INVALID_ARGUMENT', message: /^options\.models\[0\]\.classes must be 2 for outputKind 'binary_logit'/ });
+  t.throws(() => fillEngineConfig({ models: [{ ...model, classes: 2, outputKind: 'sigmoid' as never }], gear }), { message: /^options\.models\[0\]\.outputKind must be one of 'logits', 'probabilities', 'binary_logit', 'binary_probability', got sigmoid/ });
+  const ok = fillEngineConfig({ models: [{ ...model, classes: 2, outputKind: 'binary_probability' }], gear });
+  t.equal(ok.models[0].outputKind, 3, 'binary_probability crosses as 3');
+  // The C++ guard, past the TypeScript validation.
+  const bad = { ...ok, models: [{ ...ok.models[0], classes: 3 }] };
+  await t.rejects(async () => loadBinding().binding.createEngine(openRuntime(), bad, fillGear(gear, ok), () => {}), /models\[0\]\.output_elems: a binary score answers 2 classes \(got 3\)/);
+});

@@ -6,7 +6,7 @@
 namespace cascadeserve {
 
 bool IsValidCertaintyMeasure(int value) { return value >= 0 && value <= 2; }
-bool IsValidOutputKind(int value) { return value >= 0 && value <= 1; }
+bool IsValidOutputKind(int value) { return value >= 0 && value <= 3; }
 
 namespace {
 
@@ -74,6 +74,20 @@ void RowCertainties(const float* row, int64_t classes, OutputKind kind,
   int32_t predicted_class = -1;
   for (int m = 0; m < kCertaintyMeasureCount; ++m) {
     certainties[m] = RowCertainty(row, classes, kind, static_cast<CertaintyMeasure>(m), &predicted_class);
+  }
+}
+
+void ExpandBinaryScores(const float* scores, int64_t rows, OutputKind kind, float* rows2) {
+  if (kind == OutputKind::kBinaryLogit) {
+    for (int64_t r = 0; r < rows; ++r) {
+      rows2[2 * r] = 0.0f;
+      rows2[2 * r + 1] = scores[r];
+    }
+  } else {
+    for (int64_t r = 0; r < rows; ++r) {
+      rows2[2 * r] = 1.0f - scores[r];
+      rows2[2 * r + 1] = scores[r];
+    }
   }
 }
 

@@ -24,11 +24,35 @@ constexpr int kCertaintyMeasureCount = 3;
 enum class OutputKind : int {
   kLogits = 0,         // raw scores; softmax is applied first
   kProbabilities = 1,  // used as given (not renormalized); terms with p <= 0 add 0 entropy
+  // A binary classifier's one column per row (common with a sigmoid head). The engine widens
+  // each row to the two classes before anything reads it, so certainty, routing and the
+  // answer's probabilities see an ordinary two-class row (ExpandBinaryScores).
+  kBinaryLogit = 2,        // z, the logit of class 1: widened to logits [0, z]
+  kBinaryProbability = 3,  // p, the probability of class 1: widened to probabilities [1 - p, p]
 };
 
 // Returns false for values outside the enums (cheap guard for configs that crossed from JS).
 bool IsValidCertaintyMeasure(int value);
 bool IsValidOutputKind(int value);
+
+inline bool IsBinaryScore(OutputKind kind) {
+  return kind == OutputKind::kBinaryLogit || kind == OutputKind::kBinaryProbability;
+}
+
+// How a widened row is read: kLogits or kProbabilities.
+inline OutputKind RowKind(OutputKind kind) {
+  if (kind == OutputKind::kBinaryLogit) return OutputKind::kLogits;
+  if (kind == OutputKind::kBinaryProbability) return OutputKind::kProbabilities;
+  return kind;
+}
+
+// Floats per row the model itself writes: 1 for a binary score, else `classes`.
+inline int64_t ModelOutputColumns(OutputKind kind, int64_t classes) { return IsBinaryScore(kind) ? 1 : classes; }
+
+// Widens `rows` binary scores (one float per row) into rows of two columns in `rows2`
+// (2 * rows floats; must not overlap `scores`): [0, z] for kBinaryLogit, whose softmax is
+// [1 - sigmoid(z), sigmoid(z)]; [1 - p, p] for kBinaryProbability. Requires IsBinaryScore(kind).
+void ExpandBinaryScores(const float* scores, int64_t rows, OutputKind kind, float* rows2);
 
 // For each of `rows` rows of `classes` floats in `values` (row-major), writes the argmax
 // class (lowest index among ties) to predicted_class[r] and the certainty to certainty[r].

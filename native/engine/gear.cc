@@ -65,7 +65,12 @@ Status ValidateEngineConfig(const EngineConfig& config) {
                                      std::to_string(model.output_elems) + ")");
     }
     if (!IsValidOutputKind(static_cast<int>(model.output_kind))) {
-      return Status::InvalidArgument(field + ".output_kind: must be 0 (logits) or 1 (probabilities)");
+      return Status::InvalidArgument(field +
+                                     ".output_kind: must be 0 (logits), 1 (probabilities), 2 (binary logit) or 3 (binary probability)");
+    }
+    if (IsBinaryScore(model.output_kind) && model.output_elems != 2) {
+      return Status::InvalidArgument(field + ".output_elems: a binary score answers 2 classes (got " +
+                                     std::to_string(model.output_elems) + ")");
     }
     for (size_t j = 0; j < model.input_indices.size(); ++j) {
       const int k = model.input_indices[j];

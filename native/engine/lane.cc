@@ -278,12 +278,20 @@ int64_t Lane::RunBatch(int model, std::vector<ItemResult>* results, int64_t* bus
   batch_item_positions_ = item_positions;
   batch_padded_positions_ = rows * batch_length - item_positions;
   EnsureSize(&output_buffer_, static_cast<size_t>(rows * classes));
+  // A binary-score model writes one column, widened to `classes` (2) below.
+  const OutputKind kind = s.config.models[model].output_kind;
+  const int64_t columns = ModelOutputColumns(kind, classes);
+  float* model_output = output_buffer_.data();
+  if (IsBinaryScore(kind)) {
+    EnsureSize(&score_buffer_, static_cast<size_t>(rows));
+    model_output = score_buffer_.data();
+  }
 
   const int64_t start_us = SteadyNowUs();
   AssembleInputs(rows, batch_length);
   int input_count = 0;
   const BatchTensor* inputs = ModelInputs(model, batch_tensors_, &input_count);
-  Status status = runners_[model]->Run(inputs, input_count, rows, output_buffer_.data());
+  Status status = runners_[model]->Run(inputs, input_count, rows, model_output);
   // Row status: empty = ok, else the message of the run that failed it.
   std::vector<std::string> row_errors;
   auto message_of = [](const Status& st) { return st.message().empty() ? std::string("model runner failed") : st.message(); };
@@ -294,11 +302,12 @@ int64_t Lane::RunBatch(int model, std::vector<ItemResult>* results, int64_t* bus
     } else {
       // Isolation: rerun row by row (only on the failure path) to find the rows at fault.
       for (int64_t row = 0; row < rows; ++row) {
-        Status one = RunRowAlone(model, row, output_buffer_.data() + row * classes);
+        Status one = RunRowAlone(model, row, model_output + row * columns);
         if (!one.ok()) row_errors[row] = message_of(one);
       }
     }
   }
+  if (IsBinaryScore(kind)) ExpandBinaryScores(model_output, rows, kind, output_buffer_.data());
   const int64_t end_us = SteadyNowUs();
   *busy_us = end_us - start_us;
 
@@ -328,7 +337,8 @@ void Lane::RouteRow(int64_t row, int model, const float* output_row, std::vector
   // Each row is judged by the gear it entered with (rows of one batch may differ).
   const GearStage& stage = request->gear->config.stages[request->stage];
   int32_t predicted_class = -1;
-  const double certainty = RowCertainty(output_row, classes, model_config.output_kind, stage.measure, &predicted_class);
+  const OutputKind row_kind = RowKind(model_config.output_kind);  // binary scores are widened by now
+  const double certainty = RowCertainty(output_row, classes, row_kind, stage.measure, &predicted_class);
   const bool last_stage = request->stage + 1 == static_cast<int32_t>(request->gear->config.stages.size());
   if (last_stage || certainty >= static_cast<double>(stage.threshold)) {
     request->state = RequestState::kDone;
@@ -342,7 +352,7 @@ void Lane::RouteRow(int64_t row, int model, const float* output_row, std::vector
     result.queued_us = request->queued_us;
     result.compute_us = request->compute_us;
     if (request->want_certainties) {
-      RowCertainties(output_row, classes, model_config.output_kind, result.certainties.data());
+      RowCertainties(output_row, classes, row_kind, result.certainties.data());
       result.has_certainties = true;
     }
     if (request->want_output) result.output.assign(output_row, output_row + classes);

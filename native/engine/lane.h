@@ -83,7 +83,8 @@ class Lane {
   std::vector<int64_t> row_dims_;                    // scratch of RunRowAlone
   std::vector<BatchTensor> row_tensors_;             // scratch of RunRowAlone
   std::vector<BatchTensor> model_tensors_;           // scratch of ModelInputs
-  std::vector<float> output_buffer_;
+  std::vector<float> output_buffer_;                 // rows of `classes` floats, read by RouteRow
+  std::vector<float> score_buffer_;                  // a binary-score model's own column, before widening
   // Positions of the batch just run (RunBatch), counted by FinishBatchLocked.
   int64_t batch_item_positions_ = 0;
   int64_t batch_padded_positions_ = 0;

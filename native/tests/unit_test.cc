@@ -129,6 +129,39 @@ TEST(CertaintyMatchesIndependentFormulas) {
   std::printf("  certainty max |diff| vs long-double reference: %.3g\n", worst);
 }
 
+TEST(BinaryScoresWidenToTwoClasses) {
+  // A sigmoid head's one column: the widened row's certainty is that of [1 - p, p] with
+  // p = sigmoid(z) (logit) or p itself (probability), computed here in long double.
+  const std::vector<float> scores = {-4.5f, -0.25f, 0.f, 0.3f, 2.f, 17.f};
+  for (OutputKind kind : {OutputKind::kBinaryLogit, OutputKind::kBinaryProbability}) {
+    CHECK(IsBinaryScore(kind));
+    CHECK_EQ(ModelOutputColumns(kind, 2), 1);
+    std::vector<float> in = scores;
+    if (kind == OutputKind::kBinaryProbability) {
+      for (float& v : in) v = static_cast<float>(1.0L / (1.0L + std::exp(-static_cast<long double>(v))));
+    }
+    std::vector<float> rows2(in.size() * 2, -1.f);
+    ExpandBinaryScores(in.data(), static_cast<int64_t>(in.size()), kind, rows2.data());
+    for (size_t r = 0; r < in.size(); ++r) {
+      const long double p = kind == OutputKind::kBinaryLogit ? 1.0L / (1.0L + std::exp(-static_cast<long double>(in[r])))
+                                                             : static_cast<long double>(in[r]);
+      const std::vector<float> two = {static_cast<float>(1.0L - p), static_cast<float>(p)};
+      int32_t cls = -1;
+      const double got = RowCertainty(rows2.data() + 2 * r, 2, RowKind(kind), CertaintyMeasure::kMaxProb, &cls);
+      CHECK_NEAR(got, static_cast<double>(std::max(p, 1.0L - p)), 1e-7);
+      CHECK_EQ(cls, p > 0.5L ? 1 : 0);
+      for (int m = 1; m < 3; ++m) {
+        const auto measure = static_cast<CertaintyMeasure>(m);
+        CHECK_NEAR(RowCertainty(rows2.data() + 2 * r, 2, RowKind(kind), measure, &cls),
+                   static_cast<double>(RefCertainty(two, OutputKind::kProbabilities, measure)), 1e-6);
+      }
+    }
+  }
+  CHECK(!IsBinaryScore(OutputKind::kLogits));
+  CHECK_EQ(ModelOutputColumns(OutputKind::kProbabilities, 7), 7);
+  CHECK(RowKind(OutputKind::kLogits) == OutputKind::kLogits);
+}
+
 TEST(BatchPolicyTritonRule) {
   using K = BatchDecision::Kind;
   CHECK(DecideBatch(0, INT64_MAX, 8, 100, 1000).kind == K::kIdle);

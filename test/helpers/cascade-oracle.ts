@@ -2,9 +2,26 @@
 // onnxruntime-node, certainties computed here in float64, routing applied here.
 import * as ort from 'onnxruntime-node';
 
+export type OutputKind = 'logits' | 'probabilities' | 'binary_logit' | 'binary_probability';
+
 export type Measure = 'max_prob' | 'margin' | 'entropy';
 
-export function certaintyOf(row: ArrayLike<number>, measure: Measure, kind: 'logits' | 'probabilities' = 'logits'): { cls: number; certainty: number } {
+/** A model's output row as probabilities; a binary score (one column) gives [1 - p, p]. */
+export function probabilitiesOf(row: ArrayLike<number>, kind: OutputKind = 'logits'): number[] {
+  if (kind === 'binary_logit' || kind === 'binary_probability') {
+    if (row.length !== 1) throw new Error(`a ${kind} row has one value, got ${row.length}`);
+    const p = kind === 'binary_logit' ? 1 / (1 + Math.exp(-row[0])) : row[0];
+    return [1 - p, p];
+  }
+  if (kind === 'probabilities') return Array.from(row);
+  const max = Math.max(...Array.from(row));
+  const e = Array.from(row, (v) => Math.exp(v - max));
+  const sum = e.reduce((a, b) => a + b, 0);
+  return e.map((v) => v / sum);
+}
+
+export function certaintyOf(row: ArrayLike<number>, measure: Measure, kind: OutputKind = 'logits'): { cls: number; certainty: number } {
+  if (kind === 'binary_logit' || kind === 'binary_probability') return certaintyOf(probabilitiesOf(row, kind), measure, 'probabilities');
   const c = row.length;
   let p: number[];
   if (kind === 'logits') {

@@ -28,7 +28,7 @@ export const kInitCommand: CommandSpec = {
     { name: 'name', kind: 'string', help: 'served model name (default: the folder\'s name)' },
     { name: 'seed', kind: 'integer', min: 0, max: 0xffffffff, default: 1, help: 'seed of the validation / held-out split' },
     { name: 'validation-fraction', kind: 'number', above: 0, max: 1, default: 0.5, help: 'share of the items in the validation part' },
-    { name: 'output-kind', kind: 'string', value: 'MODEL=KIND[,...]', help: 'override the detected kind: KIND is logits or probabilities' },
+    { name: 'output-kind', kind: 'string', value: 'MODEL=KIND[,...]', help: 'override the detected kind: KIND is logits or probabilities (for a one-column binary score: how its column reads)' },
     { name: 'output', kind: 'string', value: 'MODEL=NAME[,...]', help: 'the output holding the class scores, for a model with several' },
     { name: 'class-names', kind: 'string', value: 'A,B,...', help: 'class names (default: 0, 1, ...)' },
     { name: 'check-items', kind: 'integer', min: 1, max: 10_000, default: 32, help: 'items run padded and unpadded per model (kind and padding check)' },
@@ -135,11 +135,19 @@ export async function runInitCommand(argv: string[], io: CliIo): Promise<number>
       try {
         items = readNpyItems(spec);
       } catch (e) {
-        if (e instanceof ItemsError || e instanceof NpyError) throw new InitError(e.message);
+        if (e instanceof ItemsError || e instanceof NpyError) {
+          // Say where the class count came from: a one-column model fixes it at 2.
+          const from = classes && /out of range/.test(e.message)
+            ? `; the models' outputs fix ${classes} classes (${models.filter((m) => m.classes !== null).map((m) => `${basename(m.path)}: ${m.oneColumn ? 'one score column, a binary classifier' : `${m.classes} columns`}`).join(', ')})`
+            : '';
+          throw new InitError(e.message + from);
+        }
         throw e;
       }
       if (!classes) {
-        classes = Math.max(2, ...items.labels) + 1;
+        let top = 1; // at least two classes
+        for (const l of items.labels) if (l > top) top = l;
+        classes = top + 1;
         io.stdout.write(`the models' outputs do not fix the number of classes; ${classes} taken from the labels\n`);
       }
       const classNames = (v['class-names'] as string | undefined)?.split(',').map((s) => s.trim()) ?? Array.from({ length: classes }, (_, i) => String(i));

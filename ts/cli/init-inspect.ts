@@ -7,6 +7,7 @@
 // the field.
 import { basename } from 'node:path';
 import { INTEGER_LIMITS, type Datatype, type InputRange, type ManifestInput, type OutputKind } from '../contracts/manifest.js';
+import { rowKind } from '../contracts/enums.js';
 import { maskLengths, type ItemData, type ItemTensor, type LabelledItems } from '../contracts/items.js';
 import { shapeSize } from '../contracts/npy.js';
 import { Session, type TensorInput } from '../runtime/session.js';
@@ -49,6 +50,8 @@ export interface ModelInfo {
   outputType: 'float32' | 'float16';
   /** Classes from the output's last axis, or null when that axis is dynamic. */
   classes: number | null;
+  /** Whether the output declares one column ([batch, 1]): a binary score, read as 2 classes. */
+  oneColumn: boolean;
 }
 
 /** Loads a model and reads its inputs and the output to serve. */
@@ -91,17 +94,9 @@ export async function inspectModel(path: string, outputOverride: string | undefi
   }
   if (out.type !== 'float32' && out.type !== 'float16') throw new InitError(`${file}: output ${JSON.stringify(out.name)}: element type ${out.type}; class scores must be float32 or float16`);
   if (out.shape.length !== 2) throw new InitError(`${file}: output ${JSON.stringify(out.name)}: shape [${out.shape.join(', ')}]; class scores are [batch, classes]`);
-  if (out.shape[1] === 1) throw new InitError(oneScoreColumn(file, out.name));
-  const classes = out.shape[1] > 0 ? out.shape[1] : null;
-  return { name: basename(path, '.onnx'), path, session, inputs, output: out.name, outputType: out.type, classes };
-}
-
-/**
- * A binary classifier that outputs one score per item (a sigmoid's logit or probability), which
- * would otherwise surface as labels "out of range" for one class: what to export instead.
- */
-export function oneScoreColumn(file: string, output: string): string {
-  return `${file}: output ${JSON.stringify(output)} has one column ([batch, 1]): a binary classifier's single score. cascadeserve needs one score per class; export two columns: for a logit z, [0, z] (its softmax is [1 - sigmoid(z), sigmoid(z)]), for a probability p, [1 - p, p]`;
+  // One declared column: a binary classifier's single score (read as two classes).
+  const classes = out.shape[1] === 1 ? 2 : out.shape[1] > 0 ? out.shape[1] : null;
+  return { name: basename(path, '.onnx'), path, session, inputs, output: out.name, outputType: out.type, classes, oneColumn: out.shape[1] === 1 };
 }
 
 /** The inputs of all models, which must agree where they share a name; first model's order first. */
@@ -380,6 +375,8 @@ export async function checkModel(model: ModelInfo, opts: CheckOptions): Promise<
   const names = model.inputs.map((x) => x.name);
   const { classes, items, sample, inputs } = opts;
   const dynamic = inputs.some((x) => x.dynamicAxis !== null && names.includes(x.name));
+  // A binary classifier may answer one column (its score of class 1) instead of two.
+  let columns = 0;
   const run = async (indices: number[], length: number | null): Promise<Float32Array> => {
     let out;
     try {
@@ -388,24 +385,38 @@ export async function checkModel(model: ModelInfo, opts: CheckOptions): Promise<
       throw new InitError(`${file}: running the model on the data failed: ${(e as Error).message}`);
     }
     const t = out[model.output];
-    if (t.dims.length === 2 && t.dims[1] === 1) throw new InitError(oneScoreColumn(file, model.output));
-    if (t.dims.length !== 2 || t.dims[0] !== indices.length || t.dims[1] !== classes) {
-      throw new InitError(`${file}: output ${JSON.stringify(model.output)} came back as [${t.dims.join(', ')}] for ${indices.length} item(s); expected [${indices.length}, ${classes}]`);
+    if (columns === 0 && t.dims.length === 2 && t.dims[1] === 1) {
+      if (classes !== 2) throw new InitError(`${file}: output ${JSON.stringify(model.output)} has one column ([batch, 1]), a binary classifier's single score, but the cascade has ${classes} classes`);
+      columns = 1;
+    } else if (columns === 0) {
+      columns = classes;
+    }
+    if (t.dims.length !== 2 || t.dims[0] !== indices.length || t.dims[1] !== columns) {
+      throw new InitError(`${file}: output ${JSON.stringify(model.output)} came back as [${t.dims.join(', ')}] for ${indices.length} item(s); expected [${indices.length}, ${columns}]`);
     }
     const rows = rowsOf(t.data as ArrayLike<number>, model.outputType);
     for (let i = 0; i < rows.length; i++) {
-      if (!Number.isFinite(rows[i])) throw new InitError(`${file}: output ${JSON.stringify(model.output)} holds ${rows[i]} for item ${items.indices[indices[Math.floor(i / classes)]]} of the data`);
+      if (!Number.isFinite(rows[i])) throw new InitError(`${file}: output ${JSON.stringify(model.output)} holds ${rows[i]} for item ${items.indices[indices[Math.floor(i / columns)]]} of the data`);
     }
     return rows;
   };
-  const alone = new Float32Array(sample.length * classes);
-  for (let k = 0; k < sample.length; k++) {
-    const i = sample[k];
-    alone.set(await run([i], dynamic && items.lengths ? items.lengths[i] : null), k * classes);
-  }
-  const detected = looksLikeProbabilities(alone, classes) ? 'probabilities' : 'logits';
-  const outputKind = opts.kindOverride ?? detected;
-  const probs = (rows: Float32Array, r: number) => {
+  const aloneRows: Float32Array[] = [];
+  for (const i of sample) aloneRows.push(await run([i], dynamic && items.lengths ? items.lengths[i] : null));
+  const alone = new Float32Array(sample.length * columns);
+  aloneRows.forEach((r, k) => alone.set(r, k * columns));
+  const binary = columns === 1;
+  const detected: OutputKind = binary
+    ? alone.every((v) => v >= 0 && v <= 1) ? 'binary_probability' : 'binary_logit'
+    : looksLikeProbabilities(alone, classes) ? 'probabilities' : 'logits';
+  // --output-kind says how the values read (logits or probabilities); one column makes it binary.
+  const given = opts.kindOverride;
+  const outputKind: OutputKind = given === undefined ? detected : binary ? (rowKind(given) === 'logits' ? 'binary_logit' : 'binary_probability') : rowKind(given);
+  const probs = (rows: Float32Array, r: number): Float64Array => {
+    if (binary) {
+      const v = rows[r];
+      const p = outputKind === 'binary_logit' ? 1 / (1 + Math.exp(-v)) : v;
+      return Float64Array.from([1 - p, p]);
+    }
     const row = rows.subarray(r * classes, (r + 1) * classes);
     return outputKind === 'logits' ? softmaxRow(row) : Float64Array.from(row);
   };

@@ -9,10 +9,23 @@ export type CertaintyMeasure = keyof typeof kCertaintyMeasureCodes;
 /** The measures in code order. */
 export const kCertaintyMeasures = ['max_prob', 'margin', 'entropy'] as const satisfies readonly CertaintyMeasure[];
 
-export const kOutputKindCodes = { logits: 0, probabilities: 1 } as const;
+/**
+ * How a model's output row is read. 'binary_logit' and 'binary_probability' are a binary
+ * classifier's one column (a sigmoid head's logit z, or its probability p of class 1); the
+ * engine widens it to the two classes, [0, z] read as logits or [1 - p, p] as probabilities.
+ */
+export const kOutputKindCodes = { logits: 0, probabilities: 1, 'binary_logit': 2, 'binary_probability': 3 } as const;
 export type OutputKind = keyof typeof kOutputKindCodes;
 /** The output kinds in code order. */
-export const kOutputKinds = ['logits', 'probabilities'] as const satisfies readonly OutputKind[];
+export const kOutputKinds = ['logits', 'probabilities', 'binary_logit', 'binary_probability'] as const satisfies readonly OutputKind[];
+/** Whether the model writes one column (a binary score) rather than one per class. */
+export function isBinaryScore(kind: OutputKind): boolean {
+  return kind === 'binary_logit' || kind === 'binary_probability';
+}
+/** How the answer's row (widened, for a binary score) is read. */
+export function rowKind(kind: OutputKind): 'logits' | 'probabilities' {
+  return kind === 'logits' || kind === 'binary_logit' ? 'logits' : 'probabilities';
+}
 
 export const kStatusCodes = {
   ok: 0,

@@ -17,7 +17,7 @@
 import { readFileSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, resolve } from 'node:path';
-import { kOutputKinds, type OutputKind } from './enums.js';
+import { isBinaryScore, kOutputKinds, type OutputKind } from './enums.js';
 export type { OutputKind };
 export const OUTPUT_KINDS: readonly OutputKind[] = kOutputKinds;
 
@@ -389,6 +389,12 @@ export function parseManifest(text: string, path: string, options: LoadManifestO
       output.name = models[0].output;
       output.kind = models[0].outputKind;
     }
+    models.forEach((m, i) => {
+      const classes = v2 ? classNames.length : output.classes;
+      if (isBinaryScore(m.outputKind) && classes && classes !== 2) {
+        fail(`models[${i}].outputKind`, `${JSON.stringify(m.outputKind)} is one score column of a binary classifier, but the cascade has ${classes} classes`);
+      }
+    });
   } else {
     fail('models', `expected a non-empty array, got ${describe(root.models)}`);
   }

@@ -4,7 +4,7 @@
 // everything accepted here passes them (test/engine-guards.test.ts checks that on edge
 // values), so an error at a gear switch cannot come from a rule only C++ knows.
 import { invalidArgument } from '../errors.js';
-import { kCertaintyMeasureCodes, kDatatypeCodes, kOutputKindCodes, type CertaintyMeasure, type Datatype, type OutputKind } from '../contracts/enums.js';
+import { isBinaryScore, kCertaintyMeasureCodes, kDatatypeCodes, kOutputKindCodes, type CertaintyMeasure, type Datatype, type OutputKind } from '../contracts/enums.js';
 
 export type { CertaintyMeasure, Datatype, OutputKind };
 // The native codes (ts/contracts/enums.ts; checked against the addon at load).
@@ -45,7 +45,10 @@ export interface EngineModel {
   input?: string;
   /** The single input's item shape (single-input form). */
   itemDims?: number[];
-  /** The output [N, classes] holding logits or probabilities, FP32 or FP16. */
+  /**
+   * The output [N, classes] holding logits or probabilities, FP32 or FP16; for the binary
+   * kinds [N, 1], one score per item, with classes 2.
+   */
   output: string;
   classes: number;
   outputKind?: OutputKind; // default 'logits'
@@ -261,7 +264,8 @@ export function fillEngineConfig(o: EngineOptions): RawEngineConfig {
     }
     if (!isPosInt(m.classes) || m.classes < 1) throw invalidArgument(`${at}.classes`, `must be a positive integer, got ${String(m.classes)}`);
     const kind = m.outputKind ?? 'logits';
-    if (!(kind in kOutputKindCodes)) throw invalidArgument(`${at}.outputKind`, `must be 'logits' or 'probabilities', got ${String(kind)}`);
+    if (!(kind in kOutputKindCodes)) throw invalidArgument(`${at}.outputKind`, `must be one of ${Object.keys(kOutputKindCodes).map((k) => `'${k}'`).join(', ')}, got ${String(kind)}`);
+    if (isBinaryScore(kind) && m.classes !== 2) throw invalidArgument(`${at}.classes`, `must be 2 for outputKind '${kind}' (one score column, widened to two classes), got ${m.classes}`);
     const padInvariant = m.padInvariant ?? true;
     if (typeof padInvariant !== 'boolean') throw invalidArgument(`${at}.padInvariant`, `must be true or false, got ${String(m.padInvariant)}`);
     return { name: m.name, path: m.path, inputs: own.map((x) => ({ name: x.name, itemDims: [...x.itemDims] })), inputIndices, output: m.output, classes: m.classes, outputKind: kOutputKindCodes[kind], padInvariant };

@@ -26,6 +26,7 @@ import { LoadMonitor, type LoadMonitorOptions } from './load-monitor.js';
 import { accuracyBudgetOf } from './accuracy-budget.js';
 import { ModelStats, type LiveFigures } from './model-stats.js';
 import type { ServingGear, ServingPlan } from './plan-loader.js';
+import { rowKind } from '../contracts/enums.js';
 
 export interface ServedModelOptions {
   maxImagesPerRequest: number;
@@ -139,7 +140,7 @@ export class ServedModel {
     // An idle cost estimate returns to the plan's over the load window: the horizon over
     // which the server judges the load (admission.ts).
     this.admission = new AdmissionController({ sloMs: plan.sloMs, parallelism: lanes, maxInFlightItems }, new CostEstimator(gears[0].expectedCostUs, undefined, Math.max(...gears.map((g) => g.expectedCostUs)), this.#monitor.options.windowMs));
-    this.#outputIsLogits = new Map(engineOptions.models.map((m) => [m.name, (m.outputKind ?? 'logits') === 'logits']));
+    this.#outputIsLogits = new Map(engineOptions.models.map((m) => [m.name, rowKind(m.outputKind ?? 'logits') === 'logits']));
   }
 
   /** The cascade, with its engine created and warmed now (the server is ready when this resolves). */

@@ -26,7 +26,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import { arch, cpus, hostname, platform } from 'node:os';
 import { CascadeEngine } from '../engine/engine.js';
-import type { EngineModel } from '../engine/config.js';
+import type { EngineModel, OutputKind } from '../engine/config.js';
 import { runtimeInfo } from '../runtime/runtime.js';
 import type { Dataset } from '../contracts/dataset.js';
 import { kCertaintyMeasures, kProfileSchema, validateProfile, type BatchTiming, type CertaintyMeasure, type Profile, type ProfileModel, type ValidationResults } from '../contracts/profile-schema.js';
@@ -39,7 +39,7 @@ export interface ProfileModelSpec {
   file: string;
   input: string;
   output: string;
-  outputKind: 'logits' | 'probabilities';
+  outputKind: OutputKind;
   itemDims: number[];
   classes: number;
   params: number;
