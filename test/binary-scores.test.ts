@@ -4,37 +4,28 @@
 // through the commands a user runs (`init`, `profile`, `plan`, `serve --plan`) as processes;
 // every answer must equal onnxruntime-node run here on the item by the model the response
 // names, widened here to [1 - p, p] (p = sigmoid(z) for a logit): probabilities within 1e-4,
-// the class their argmax, and the exit where the plan's thresholds put it.
-import { spawn } from 'node:child_process';
+// the class their argmax, and the exit where the plan's thresholds put it. Each model is also
+// asked alone (its member endpoint), so both one-column kinds answer whatever the plan chose.
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import * as ort from 'onnxruntime-node';
 import { fixture } from '../testkit/paths.js';
-import { kCliPath, startServeProcess } from '../testkit/serve-process.js';
+import { initProfilePlan, runCli, startServeProcess } from '../testkit/serve-process.js';
 import { encodeNpy, readNpy } from '../ts/contracts/npy.js';
-import { certaintyOf, probabilitiesOf, type Measure, type OutputKind } from './helpers/cascade-oracle.js';
+import { certaintyOf, exitMismatch, probabilitiesOf, type OutputKind, type PlanGearStages } from './helpers/cascade-oracle.js';
 
 const kProbTolerance = 1e-4;
 const kThresholdTolerance = 1e-5;
 
-function cli(args: string[]): Promise<{ code: number | null; out: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [kCliPath, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (out += d));
-    child.on('exit', (code) => resolve({ code, out }));
-  });
-}
 
 interface ManifestJson {
   name: string;
   models: { name: string; file: string; output: string; outputKind: OutputKind }[];
 }
 interface PlanJson {
-  gears: { id: number; stages: { model: string; threshold: number; measure?: Measure }[] }[];
+  gears: PlanGearStages[];
 }
 interface InferResponse {
   outputs: { name: string; shape: number[]; data: (number | string)[]; parameters?: Record<string, number | string> }[];
@@ -45,17 +36,10 @@ t.test('init -> profile -> plan -> serve on one-column binary classifiers answer
   const dir = mkdtempSync(join(tmpdir(), 'cs-binary-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   cpSync(fixture('binary-cascade'), dir, { recursive: true });
-  const steps: [string, string[]][] = [
-    ['init', ['init', dir]],
-    ['profile', ['profile', join(dir, 'cascade.json'), '--out', join(dir, 'profile.json'), '--max-batch', '8', '--reps', '3', '--warmup', '1']],
-    ['plan', ['plan', '--profile', join(dir, 'profile.json'), '--slo-p95-ms', '50', '--lanes', '1', '--out', join(dir, 'plan.json')]],
-  ];
-  for (const [name, args] of steps) {
-    const r = await cli(args);
-    if (r.code !== 0) {
-      t.fail(`cascadeserve ${name} exited ${r.code}:\n${r.out}`);
-      return;
-    }
+  const failed = await initProfilePlan(dir);
+  if (failed) {
+    t.fail(failed);
+    return;
   }
   const manifest = JSON.parse(readFileSync(join(dir, 'cascade.json'), 'utf8')) as ManifestJson;
   const plan = JSON.parse(readFileSync(join(dir, 'plan.json'), 'utf8')) as PlanJson;
@@ -94,21 +78,6 @@ t.test('init -> profile -> plan -> serve on one-column binary classifiers answer
     if (res.status !== 200) throw new Error(`item ${i}: ${res.status} ${text}`);
     return JSON.parse(text) as InferResponse;
   };
-  const exitError = async (i: number, gearId: number, stage: number, model: string): Promise<string | null> => {
-    const gear = plan.gears.find((g) => g.id === gearId);
-    if (!gear) return `gear ${gearId} is not in the plan`;
-    if (gear.stages[stage]?.model !== model) return `stage ${stage} of gear ${gearId} is not ${model}`;
-    for (let s = 0; s <= stage && s < gear.stages.length - 1; s++) {
-      const st = gear.stages[s];
-      const { certainty } = certaintyOf(await raw(i, st.model), st.measure ?? 'max_prob', kinds[st.model]);
-      const exits = certainty >= st.threshold;
-      const near = Math.abs(certainty - st.threshold) <= kThresholdTolerance;
-      if (s < stage && exits && !near) return `stage ${s} (${st.model}) has certainty ${certainty} >= ${st.threshold} but the item went on`;
-      if (s === stage && !exits && !near) return `stage ${s} (${st.model}) answered with certainty ${certainty} < ${st.threshold}`;
-    }
-    return null;
-  };
-
   // Every item, one request each, all at once: batches of several items form per stage.
   const answers = await Promise.all(Array.from({ length: count }, (_, i) => send(i)));
   let worst = 0;
@@ -125,13 +94,35 @@ t.test('init -> profile -> plan -> serve on one-column binary classifiers answer
     if (got.length !== 2) wrong.push(`item ${i}: ${got.length} probabilities, want 2`);
     for (let c = 0; c < 2; c++) worst = Math.max(worst, Math.abs(got[c] - want[c]));
     if (Math.abs(want[0] - want[1]) > kThresholdTolerance && cls !== (want[1] > want[0] ? 1 : 0)) wrong.push(`item ${i}: class ${cls}, probabilities ${want}`);
-    const exit = await exitError(i, params.gear as number, params.exit_stage as number, model);
+    const exit = await exitMismatch(plan.gears, params.gear as number, params.exit_stage as number, model, async (m, mu) => certaintyOf(await raw(i, m), mu, kinds[m]).certainty, kThresholdTolerance);
     if (exit) wrong.push(`item ${i}: ${exit}`);
   }
   t.same(wrong, [], 'every item has the class of its probabilities and exits where the thresholds put it');
   t.ok(worst <= kProbTolerance, `probabilities within ${kProbTolerance} of onnxruntime-node's, widened to two classes (worst ${worst})`);
   t.comment(`${count} items; answered by ${[...byModel].map(([m, n]) => `${m} ${n}`).join(', ')}`);
-  for (const m of ['weak', 'strong']) t.ok((byModel.get(m) ?? 0) > 0, `the one-column model ${m} answered some items`);
+
+  // Each model alone (its member endpoint), so that both one-column kinds answer whatever the
+  // plan chose on this machine's timings.
+  for (const m of manifest.models) {
+    let worstAlone = 0;
+    const bad: string[] = [];
+    await Promise.all(
+      Array.from({ length: 40 }, async (_, k) => {
+        const i = k * 6;
+        const body = { outputs: [{ name: 'probabilities' }, { name: 'class' }], inputs: [{ name: 'x', shape: [1, width], datatype: 'FP32', data: item(i) }] };
+        const res = await fetch(`${server.url}/v2/models/${manifest.name}.${m.name}/infer`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+        const out = (await res.json()) as InferResponse;
+        if (res.status !== 200) return void bad.push(`item ${i}: ${res.status} ${JSON.stringify(out)}`);
+        const want = probabilitiesOf(await raw(i, m.name), m.outputKind);
+        const got = out.outputs.find((o) => o.name === 'probabilities')!.data as number[];
+        for (let c = 0; c < 2; c++) worstAlone = Math.max(worstAlone, Math.abs(got[c] - want[c]));
+        const cls = out.outputs.find((o) => o.name === 'class')!.data[0] as number;
+        if (Math.abs(want[0] - want[1]) > kThresholdTolerance && cls !== (want[1] > want[0] ? 1 : 0)) bad.push(`item ${i}: class ${cls}, probabilities ${want}`);
+      }),
+    );
+    t.same(bad, [], `${m.name} alone (${m.outputKind}): every item answered with the class of its probabilities`);
+    t.ok(worstAlone <= kProbTolerance, `${m.name} alone: probabilities within ${kProbTolerance} of onnxruntime-node's (worst ${worstAlone})`);
+  }
 });
 
 t.test('a one-column model with labels of three classes is refused, naming the labels and the model', async (t) => {
@@ -141,7 +132,7 @@ t.test('a one-column model with labels of three classes is refused, naming the l
   const labels = readNpy(join(dir, 'data', 'labels.npy'));
   const three = BigInt64Array.from(labels.data as BigInt64Array, (v, i) => (i % 5 === 0 ? 2n : v));
   writeFileSync(join(dir, 'data', 'labels.npy'), encodeNpy({ descr: '<i8', shape: labels.shape, data: three }));
-  const r = await cli(['init', dir]);
+  const r = await runCli(['init', dir]);
   t.equal(r.code, 1, 'init exits 1');
   t.match(r.out, /labels\.npy: labels\[0\] = 2 is out of range: expected a class id from 0 to 1 \(2 classes\)/, 'names the labels file and the label');
   t.match(r.out, /strong\.onnx: one score column, a binary classifier/, 'says which model fixes two classes');

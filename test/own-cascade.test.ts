@@ -7,7 +7,6 @@
 // where the plan's thresholds put it (an item within 1e-5 of a threshold may exit at a
 // neighbouring stage). A request of several items padded by the client with mask 0 is
 // answered per item the same way, and so are gRPC requests (typed contents and raw bytes).
-import { spawn } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,25 +16,14 @@ import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { kLoaderOptions, protoPath } from '../ts/server/grpc/service.js';
 import { fixture, root as repoRoot } from '../testkit/paths.js';
-import { kCliPath, startServeProcess } from '../testkit/serve-process.js';
-import { certaintyOf, type Measure } from './helpers/cascade-oracle.js';
+import { initProfilePlan, runCli, startServeProcess } from '../testkit/serve-process.js';
+import { certaintyOf, exitMismatch, type PlanGearStages } from './helpers/cascade-oracle.js';
 
 const kFixture = fixture('token-cascade');
 const kProbTolerance = 1e-4;
 const kThresholdTolerance = 1e-5;
 /** The fixture's vocabulary, from its trainer (`VOCAB = 12`): ids 0..VOCAB-1 have embedding rows. */
 const kVocab = Number(/^VOCAB = (\d+)/m.exec(readFileSync(join(repoRoot, 'scripts', 'train-token-cascade.py'), 'utf8'))![1]);
-
-/** Runs `cascadeserve ...args`; resolves with its exit code and output. */
-function cli(args: string[]): Promise<{ code: number | null; out: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [kCliPath, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (out += d));
-    child.on('exit', (code) => resolve({ code, out }));
-  });
-}
 
 /** A little-endian C-order .npy file (the fixture's data), read here without the project's reader. */
 function readNpy(path: string): { shape: number[]; values: number[] } {
@@ -69,7 +57,7 @@ interface ManifestJson {
   models: { name: string; file: string; output: string; outputKind: 'logits' | 'probabilities' }[];
 }
 interface PlanJson {
-  gears: { id: number; stages: { model: string; threshold: number; measure?: Measure }[] }[];
+  gears: PlanGearStages[];
 }
 interface InferResponse {
   outputs: { name: string; shape: number[]; data: (number | string)[]; parameters: Record<string, number | string> }[];
@@ -83,19 +71,12 @@ t.test('init -> profile -> plan -> serve on the token cascade answers as onnxrun
   // What the commands write, so that none is read from the fixture.
   for (const f of ['cascade.json', 'profile.json', 'plan.json']) rmSync(join(dir, f), { force: true });
 
-  const steps: [string, string[]][] = [
-    ['init', ['init', dir]],
-    ['profile', ['profile', join(dir, 'cascade.json'), '--out', join(dir, 'profile.json'), '--max-batch', '8', '--reps', '3', '--warmup', '1']],
-    ['plan', ['plan', '--profile', join(dir, 'profile.json'), '--slo-p95-ms', '50', '--lanes', '1', '--out', join(dir, 'plan.json')]],
-  ];
-  for (const [name, args] of steps) {
-    const r = await cli(args);
-    // Exit 0 from every step, plan included: its default grid tops out at what the cheapest
-    // cascade holds under the utilization cap, so no level is unservable (exit 3).
-    if (r.code !== 0) {
-      t.fail(`cascadeserve ${name} exited ${r.code}:\n${r.out}`);
-      return;
-    }
+  // Exit 0 from every step, plan included: its default grid tops out at what the cheapest
+  // cascade holds under the utilization cap, so no level is unservable (exit 3).
+  const failed = await initProfilePlan(dir);
+  if (failed) {
+    t.fail(failed);
+    return;
   }
   const manifest = JSON.parse(readFileSync(join(dir, 'cascade.json'), 'utf8')) as ManifestJson;
   const plan = JSON.parse(readFileSync(join(dir, 'plan.json'), 'utf8')) as PlanJson;
@@ -192,23 +173,9 @@ t.test('init -> profile -> plan -> serve on the token cascade answers as onnxrun
   };
 
   /** Whether `model` answering at `stage` of gear `gearId` is where the thresholds send item i. */
-  const checkExit = async (i: number, gearId: number, stage: number, model: string): Promise<string | null> => {
-    const gear = plan.gears.find((g) => g.id === gearId);
-    if (!gear) return `gear ${gearId} is not in the plan`;
-    if (gear.stages[stage]?.model !== model) return `stage ${stage} of gear ${gearId} is not ${model}`;
-    for (let s = 0; s < gear.stages.length - 1; s++) {
-      const st = gear.stages[s];
-      const { certainty } = certaintyOf(await reference(i, st.model), st.measure ?? 'max_prob', 'probabilities');
-      const exits = certainty >= st.threshold;
-      const near = Math.abs(certainty - st.threshold) <= kThresholdTolerance;
-      if (s < stage && exits && !near) return `stage ${s} (${st.model}) has certainty ${certainty} >= ${st.threshold} but the item went on`;
-      if (s === stage) {
-        if (!exits && !near) return `stage ${s} (${st.model}) answered with certainty ${certainty} < ${st.threshold}`;
-        break;
-      }
-    }
-    return null;
-  };
+  const checkExit = (i: number, gearId: number, stage: number, model: string) =>
+    exitMismatch(plan.gears, gearId, stage, model, async (m, mu) => certaintyOf(await reference(i, m), mu, 'probabilities').certainty, kThresholdTolerance);
+
 
   // Up to 96 items spread over the data (so of many lengths), sent all at once.
   const picks = Array.from({ length: Math.min(count, 96) }, (_, k) => Math.floor((k * count) / Math.min(count, 96)));

@@ -52,3 +52,32 @@ export async function startServeProcess(args: string[], env: NodeJS.ProcessEnv =
     },
   };
 }
+
+/** Runs `node bin.js ...args` to its end; resolves with its exit code and its stdout and stderr together. */
+export function runCli(args: string[]): Promise<{ code: number | null; out: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [kCliPath, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
+    child.stderr!.setEncoding('utf8').on('data', (d: string) => (out += d));
+    child.on('exit', (code) => resolve({ code, out }));
+  });
+}
+
+/**
+ * `init DIR`, a quick `profile` (batches up to 8, 3 repetitions) and `plan` (p95 50 ms, one
+ * lane), as a user runs them on a cascade folder: null when each exits 0, else the failing
+ * step's exit code and output.
+ */
+export async function initProfilePlan(dir: string): Promise<string | null> {
+  const steps: [string, string[]][] = [
+    ['init', ['init', dir]],
+    ['profile', ['profile', join(dir, 'cascade.json'), '--out', join(dir, 'profile.json'), '--max-batch', '8', '--reps', '3', '--warmup', '1']],
+    ['plan', ['plan', '--profile', join(dir, 'profile.json'), '--slo-p95-ms', '50', '--lanes', '1', '--out', join(dir, 'plan.json')]],
+  ];
+  for (const [name, args] of steps) {
+    const r = await runCli(args);
+    if (r.code !== 0) return `cascadeserve ${name} exited ${r.code}:\n${r.out}`;
+  }
+  return null;
+}

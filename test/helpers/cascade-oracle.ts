@@ -80,3 +80,35 @@ export function route(outputs: Float32Array[], classes: number[], stages: Oracle
   }
   return answers;
 }
+
+export interface PlanGearStages {
+  id: number;
+  stages: { model: string; threshold: number; measure?: Measure }[];
+}
+
+/**
+ * Why an answer by `model` at `stage` of gear `gearId` is not where the plan's thresholds send
+ * the item, or null when it is. `certaintyAt` gives the item's certainty under a model and a
+ * measure, from the reference; within `tolerance` of a threshold either side is accepted.
+ */
+export async function exitMismatch(
+  gears: PlanGearStages[],
+  gearId: number,
+  stage: number,
+  model: string,
+  certaintyAt: (model: string, measure: Measure) => Promise<number>,
+  tolerance: number,
+): Promise<string | null> {
+  const gear = gears.find((g) => g.id === gearId);
+  if (!gear) return `gear ${gearId} is not in the plan`;
+  if (gear.stages[stage]?.model !== model) return `stage ${stage} of gear ${gearId} is not ${model}`;
+  for (let s = 0; s <= stage && s < gear.stages.length - 1; s++) {
+    const st = gear.stages[s];
+    const certainty = await certaintyAt(st.model, st.measure ?? 'max_prob');
+    const exits = certainty >= st.threshold;
+    const near = Math.abs(certainty - st.threshold) <= tolerance;
+    if (s < stage && exits && !near) return `stage ${s} (${st.model}) has certainty ${certainty} >= ${st.threshold} but the item went on`;
+    if (s === stage && !exits && !near) return `stage ${s} (${st.model}) answered with certainty ${certainty} < ${st.threshold}`;
+  }
+  return null;
+}
