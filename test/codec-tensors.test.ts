@@ -189,6 +189,8 @@ t.test('refusals name the input', async (t) => {
     ['a string', (i) => [{ ...i[0], data: [1, '2', 3] }, i[1]], /^inputs\[0\]\.data: element 1 of input 'input_ids' is "2"/],
     ['a mask starting with 0', (i) => [i[0], { ...i[1], data: [0, 1, 1] }], /^inputs\[1\]\.data: item 0 of mask input 'attention_mask' starts with 0/],
     ['a mask with a hole', (i) => [i[0], { ...i[1], data: [1, 0, 1] }], /^inputs\[1\]\.data: item 0 of mask input 'attention_mask' is nonzero at position 2 after a 0 at position 1: a mask is ones followed by zeros/],
+    ['a mask value of 2', (i) => [i[0], { ...i[1], data: [1, 2, 1] }], /^inputs\[1\]\.data: item 0 of mask input 'attention_mask' is 2 at position 1: a mask holds 1 \(a position of the item\) or 0 \(padding\)/],
+    ['a negative mask value', (i) => [i[0], { ...i[1], data: [-1, 1, 0] }], /^inputs\[1\]\.data: item 0 of mask input 'attention_mask' is -1 at position 0: a mask holds 1/],
   ];
   for (const [what, make, message] of cases) {
     const e = refusal(t, () => decodeInferRequest({ inputs: make(good()) } as never, undefined, kTokens));

@@ -188,7 +188,12 @@ function itemLengths(inputs: RequestTensor[], tensors: Record<string, TensorData
   for (let item = 0; item < count; item++) {
     const base = item * itemElems;
     let n = 0;
-    while (n < length && Number(data[base + n * stride]) !== 0) n++;
+    while (n < length && Number(data[base + n * stride]) !== 0) {
+      // Any other value would reach the models as it is and change their answers.
+      const v = Number(data[base + n * stride]);
+      if (v !== 1) throw badRequest(`inputs[${index}].data: item ${item} of mask input '${spec.name}' is ${v} at position ${n}: a mask holds 1 (a position of the item) or 0 (padding)`);
+      n++;
+    }
     if (n === 0) throw badRequest(`inputs[${index}].data: item ${item} of mask input '${spec.name}' starts with 0: every item needs at least one position (leading ones give its length)`);
     // A one after the padding would be dropped silently (the item is cut at its first 0).
     for (let p = n + 1; p < length; p++) {
