@@ -112,9 +112,11 @@ export async function runProfileCommand(argv: string[], io: CliIo): Promise<numb
       const acc = m.validation.correct.reduce((a, b) => a + b, 0) / m.validation.count;
       const at = (b: number) => t.find((r) => r.batch === b);
       const cell = (b: number) => (at(b) ? `b${b} ${at(b)!.p50.toFixed(0)} µs (${(at(b)!.p50 / b).toFixed(1)}/item)` : '');
-      io.stdout.write(`  ${m.name.padEnd(12)} acc ${acc.toFixed(4)}  ${cell(1)}  ${cell(32)}  mem ${(m.memoryBytes / 2 ** 20).toFixed(1)} MiB\n`);
+      // The larger column: batch 32, or the largest profiled below it (--max-batch 8, say).
+      const big = t.reduce((a, r) => (r.batch <= 32 && r.batch > a ? r.batch : a), 1);
+      io.stdout.write(`  ${m.name.padEnd(12)} acc ${acc.toFixed(4)}  ${cell(1)}  ${big > 1 ? cell(big) : ''}  mem ${(m.memoryBytes / 2 ** 20).toFixed(1)} MiB\n`);
       const buckets = timingFor(m, profile.lanes[0]).lengthBuckets;
-      if (buckets) io.stdout.write(`  ${''.padEnd(12)} b32 by length: ${buckets.map((k) => `<=${k.length} (${(k.share * 100).toFixed(0)}%) ${k.batchTimesUs.find((r) => r.batch === 32)?.p50.toFixed(0) ?? '-'} µs`).join(', ')}\n`);
+      if (buckets) io.stdout.write(`  ${''.padEnd(12)} b${big} by length: ${buckets.map((k) => `<=${k.length} (${(k.share * 100).toFixed(0)}%) ${k.batchTimesUs.find((r) => r.batch === big)?.p50.toFixed(0) ?? '-'} µs`).join(', ')}\n`);
     }
     return 0;
   });
