@@ -130,5 +130,26 @@ t.test('init -> profile -> plan -> serve with models on different inputs answers
   }
   const missing = await postJson(`${url}/v2/models/segments/infer`, { inputs: body(0, 3).inputs.slice(0, 2) });
   t.equal(missing.status, 400);
-  t.match(missing.json.error, /^inputs: missing input 'token_type_ids'/, 'a request carries every input of the folder');
+  t.match(missing.json.error, /^inputs: missing input 'token_type_ids'/, 'a request to the cascade carries every input of the folder');
+
+  // A member alone needs only the inputs its model reads: meanpool without token_type_ids.
+  const metaOf = async (name: string) => ((await (await fetch(`${url}/v2/models/${name}`)).json()) as { inputs: { name: string }[] }).inputs.map((x) => x.name);
+  t.same(await metaOf('segments.meanpool'), ['input_ids', 'attention_mask'], 'the member meanpool lists the inputs it reads');
+  t.same(await metaOf('segments.typed'), ['input_ids', 'attention_mask', 'token_type_ids'], 'the member typed lists all three');
+  t.same(await metaOf('segments'), ['input_ids', 'attention_mask', 'token_type_ids'], 'the cascade lists all three');
+  let worstAlone = 0;
+  for (let i = 0; i < 12; i++) {
+    const length = 1 + (i % 6);
+    const a = await postJson(`${url}/v2/models/segments.meanpool/infer`, { inputs: body(i, length).inputs.slice(0, 2) });
+    t.equal(a.status, 200, `meanpool without token_type_ids, item ${i}: ${JSON.stringify(a.json).slice(0, 200)}`);
+    worstAlone = Math.max(worstAlone, maxDiff(a.json.outputs[0].data, await reference(sessions.meanpool, i, length, false)));
+  }
+  t.ok(worstAlone <= 1e-4, `meanpool alone, its two inputs only: equals onnxruntime-node (worst ${worstAlone.toExponential(2)})`);
+  const noMask = await postJson(`${url}/v2/models/segments.meanpool/infer`, { inputs: [body(0, 3).inputs[0]] });
+  t.equal(noMask.status, 400);
+  t.match(noMask.json.error, /^inputs: missing input 'attention_mask'; this model takes input_ids, attention_mask$/, 'an input it reads is still required, and the message lists only those');
+  const typedMissing = await postJson(`${url}/v2/models/segments.typed/infer`, { inputs: body(0, 3).inputs.slice(0, 2) });
+  t.match(typedMissing.json.error, /^inputs: missing input 'token_type_ids'/, 'typed reads token_type_ids: required');
+  const badExtra = await postJson(`${url}/v2/models/segments.meanpool/infer`, { inputs: [...body(0, 3).inputs.slice(0, 2), { name: 'token_type_ids', shape: [1, 3], datatype: 'INT32', data: [0, 0, 1] }] });
+  t.match(badExtra.json.error, /^inputs\[2\]\.datatype: input 'token_type_ids' is INT64, got 'INT32'/, 'an input it does not read, when given, is checked like any other');
 });

@@ -132,6 +132,11 @@ export class ServedModel {
       // The shortest limit of the models this one runs: an item may reach any of them.
       const limits = engineOptions.models.flatMap((m) => plan.members.find((x) => x.name === m.name)?.maxLength ?? []);
       this.contract.tensors = limits.length > 0 ? { ...plan.inputs, maxLength: Math.min(...limits) } : plan.inputs;
+      if (kind === 'member') {
+        // A member alone needs only the inputs its model reads; the others may be left out.
+        const reads = new Set(engineOptions.models.flatMap((m) => plan.members.find((x) => x.name === m.name)?.inputs ?? []));
+        this.contract.tensors = { ...this.contract.tensors, inputs: this.contract.tensors.inputs.map((x) => (reads.has(x.name) ? x : { ...x, optional: true })) };
+      }
     }
     // A reloaded model keeps its predecessor's statistics: the figures stay cumulative.
     this.stats = stats ?? new ModelStats(name);
@@ -230,8 +235,8 @@ export class ServedModel {
       name: this.name,
       versions: ['1'],
       platform: this.kind === 'cascade' ? 'cascadeserve_cascade' : 'onnxruntime_onnx',
-      // Every input with its datatype; -1 for the batch axis and the dynamic axis.
-      inputs: c.tensors ? c.tensors.inputs.map((s) => ({ name: s.name, datatype: s.datatype, shape: [-1, ...s.itemShape] })) : [{ name: c.inputName, datatype: 'FP32', shape: [-1, ...c.itemShape] }],
+      // Every input it reads with its datatype; -1 for the batch axis and the dynamic axis.
+      inputs: c.tensors ? c.tensors.inputs.filter((s) => !s.optional).map((s) => ({ name: s.name, datatype: s.datatype, shape: [-1, ...s.itemShape] })) : [{ name: c.inputName, datatype: 'FP32', shape: [-1, ...c.itemShape] }],
       outputs: [
         { name: 'probabilities', datatype: 'FP32', shape: [-1, this.classes] },
         { name: 'class', datatype: 'INT64', shape: [-1] },

@@ -22,6 +22,12 @@ export interface TensorInputSpec {
   padValue: number;
   /** Integer inputs: the values (inclusive) every model accepts, e.g. token ids within the vocabulary (manifest inputs[i].range). */
   range?: { min: number; max: number };
+  /**
+   * An input the served model does not read (a member model served alone that takes a subset
+   * of the cascade's inputs): a request may leave it out, and then it is filled with its pad
+   * value; one that is given is checked like any other.
+   */
+  optional?: boolean;
 }
 
 /** What a typed-tensor model accepts, from its manifest. */
@@ -78,7 +84,7 @@ export function decodeTensorInputs(inputs: RequestTensor[], tail: Buffer | undef
     seen.set(input.name, i);
   });
   for (const s of contract.inputs) {
-    if (!seen.has(s.name)) throw badRequest(`inputs: missing input '${s.name}'; this model takes ${names}`);
+    if (!seen.has(s.name) && !s.optional) throw badRequest(`inputs: missing input '${s.name}'; this model takes ${contract.inputs.filter((x) => !x.optional).map((x) => x.name).join(', ')}`);
   }
 
   // Shapes and datatypes first, all of them, so that the items and the length agree before
@@ -157,6 +163,18 @@ export function decodeTensorInputs(inputs: RequestTensor[], tail: Buffer | undef
     }
     tensors[spec.name] = out;
   });
+  // Inputs this model does not read, left out: its pad value at the request's length (1 when
+  // no given input has the dynamic axis).
+  if (seen.size < contract.inputs.length) {
+    if (length < 0 && contract.dynamicAxis !== null) length = 1;
+    for (const spec of contract.inputs) {
+      if (seen.has(spec.name)) continue;
+      const elems = count * spec.itemShape.reduce((a, d) => a * (d < 0 ? length : d), 1);
+      const out = allocate(spec.datatype, elems);
+      if (spec.padValue !== 0) fillWith(out, spec.padValue);
+      tensors[spec.name] = out;
+    }
+  }
   const tailLength = tail?.length ?? 0;
   if (tailAt !== tailLength) {
     throw badRequest(
@@ -179,7 +197,8 @@ function itemLengths(inputs: RequestTensor[], tensors: Record<string, TensorData
   const lengths = new Int32Array(count).fill(length);
   const mask = contract.maskInput;
   const spec = mask === null ? undefined : contract.inputs.find((s) => s.name === mask);
-  if (!spec || contract.dynamicAxis === null) return lengths;
+  // A mask the request leaves out (an input this model does not read): the request's length.
+  if (!spec || contract.dynamicAxis === null || !inputs.some((t) => t.name === spec.name)) return lengths;
   const data = tensors[spec.name];
   const itemElems = data.length / count;
   // Elements between two positions of the dynamic axis (the axes after it).
@@ -204,6 +223,13 @@ function itemLengths(inputs: RequestTensor[], tensors: Record<string, TensorData
     lengths[item] = n;
   }
   return lengths;
+}
+
+/** Every element set to `value` (a pad value: within the datatype, as the manifest checks). */
+function fillWith(out: TensorData, value: number): void {
+  if (out instanceof BigInt64Array) out.fill(BigInt(value));
+  else if (out instanceof Uint16Array) out.fill(float16Bits(value)); // FP16 bits
+  else out.fill(value);
 }
 
 function allocate(datatype: TensorDatatype, elems: number): TensorData {
