@@ -102,7 +102,8 @@ export async function runInitCommand(argv: string[], io: CliIo): Promise<number>
       const classCounts = new Map(models.filter((m) => m.classes !== null).map((m) => [m.name, m.classes!]));
       const distinct = new Set(classCounts.values());
       if (distinct.size > 1) {
-        throw new InitError(`outputs: the models disagree on the number of classes (${[...classCounts].map(([m, c]) => `${m}.onnx: ${c}`).join(', ')})`);
+        const oneColumn = new Set(models.filter((m) => m.oneColumn).map((m) => m.name));
+        throw new InitError(`outputs: the models disagree on the number of classes (${[...classCounts].map(([m, c]) => `${m}.onnx: ${c}${oneColumn.has(m) ? ' (one score column, a binary classifier)' : ''}`).join(', ')})`);
       }
 
       const dataDir = join(dir, 'data');
