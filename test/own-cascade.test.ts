@@ -17,7 +17,7 @@ import * as protoLoader from '@grpc/proto-loader';
 import { kLoaderOptions, protoPath } from '../ts/server/grpc/service.js';
 import { fixture, root as repoRoot } from '../testkit/paths.js';
 import { initProfilePlan, runCli, startServeProcess } from '../testkit/serve-process.js';
-import { certaintyOf, exitMismatch, type PlanGearStages } from './helpers/cascade-oracle.js';
+import { certaintyOf, exitMismatch, probabilitiesOf, type PlanGearStages } from './helpers/cascade-oracle.js';
 
 const kFixture = fixture('token-cascade');
 const kProbTolerance = 1e-4;
@@ -118,12 +118,7 @@ t.test('init -> profile -> plan -> serve on the token cascade answers as onnxrun
     const feeds: Record<string, ort.Tensor> = {};
     for (const input of manifest.inputs) feeds[input.name] = new ort.Tensor('int64', BigInt64Array.from(item(i, input.name), BigInt), [1, len]);
     const out = await sessions.get(model)!.run(feeds);
-    const row = Array.from(out[m.output].data as Float32Array);
-    if (m.outputKind === 'probabilities') return row;
-    const max = Math.max(...row);
-    const e = row.map((v) => Math.exp(v - max));
-    const sum = e.reduce((a, b) => a + b, 0);
-    return e.map((v) => v / sum);
+    return probabilitiesOf(out[m.output].data as Float32Array, m.outputKind);
   };
 
   // REST on a free port, and gRPC on another (--port 0 without --grpc-port).

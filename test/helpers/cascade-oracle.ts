@@ -21,17 +21,8 @@ export function probabilitiesOf(row: ArrayLike<number>, kind: OutputKind = 'logi
 }
 
 export function certaintyOf(row: ArrayLike<number>, measure: Measure, kind: OutputKind = 'logits'): { cls: number; certainty: number } {
-  if (kind === 'binary_logit' || kind === 'binary_probability') return certaintyOf(probabilitiesOf(row, kind), measure, 'probabilities');
-  const c = row.length;
-  let p: number[];
-  if (kind === 'logits') {
-    const max = Math.max(...Array.from(row));
-    const e = Array.from(row, (v) => Math.exp(v - max));
-    const sum = e.reduce((a, b) => a + b, 0);
-    p = e.map((v) => v / sum);
-  } else {
-    p = Array.from(row);
-  }
+  const p = probabilitiesOf(row, kind);
+  const c = p.length;
   let cls = 0;
   for (let i = 1; i < c; i++) if (p[i] > p[cls]) cls = i;
   if (measure === 'max_prob') return { cls, certainty: p[cls] };
