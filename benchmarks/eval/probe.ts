@@ -1,6 +1,6 @@
 // `node dist/benchmarks/eval/probe.js --plan PLAN[,PLAN...] [--view engine|http] [--scales
 // 4200,4700] [--seeds 11,12,13] [--trace azure] [--day-ms 6000] [--drop 0.005] [--no-pause]
-// [--oracle] [--switches] [--batch-times-k K] [--hog] [--accuracy-window-ms MS]
+// [--oracle] [--switches] [--losses] [--batch-times-k K] [--hog] [--accuracy-window-ms MS]
 // [--max-in-flight N]`:
 // replays a trace into the systems of frozen plan files (the evaluation's engine view,
 // engine-replay.ts, or its HTTP view, a `cascadeserve serve` child per plan), once per seed,
@@ -11,7 +11,8 @@
 // --no-pause leaves them all running. --oracle (engine view) runs each plan a second time under
 // the oracle switcher (the trace's true rate, no hysteresis), as the evaluation's oracle does;
 // --switches prints every switch of a trial (time, gears, the measured rate and backlog, the
-// policy's reason). At the end, per plan: trials passed, the generator's lag in passed and
+// policy's reason); --losses (engine view) its lost items grouped into episodes, each with the
+// switches around it (loss-episodes.ts). At the end, per plan: trials passed, the generator's lag in passed and
 // failed trials, and the arrivals' dispersion (LoadMonitor.dispersion) at its switches by reason.
 // A plan named PLAN+nobudget runs without the policy's accuracy budget
 // (`serve --no-accuracy-budget`); --accuracy-window-ms sets the budget's window (default: the
@@ -33,10 +34,11 @@ import { packageRoot } from '../../ts/contracts/package-root.js';
 import { validateProfile } from '../../ts/contracts/profile-schema.js';
 import { validatePlan } from '../../ts/contracts/plan-schema.js';
 import { makeTrace, type TraceShape } from '../../testkit/traces.js';
-import { startEngineSystem } from './engine-replay.js';
+import { startEngineSystem, type SwitchRecord } from './engine-replay.js';
 import { replay } from './replay.js';
 import { startServer, trialOnPausedServer } from './server-proc.js';
 import { summarize } from './measure.js';
+import { describeLossEpisode, lossEpisodes } from './loss-episodes.js';
 import { makeSpace } from './systems.js';
 
 const args = process.argv.slice(2);
@@ -70,6 +72,8 @@ const sp = makeSpace(validateProfile(JSON.parse(readFileSync(join(root, 'models'
 const withOracle = args.includes('--oracle');
 if (withOracle && view !== 'engine') throw new Error('--oracle: the oracle switcher runs in the engine view only (it needs the true rate in process)');
 const showSwitches = args.includes('--switches');
+const showLosses = args.includes('--losses');
+if (showLosses && view !== 'engine') throw new Error("--losses: the engine view's only (its switch records share the trial's clock with the requests)");
 const timesK = arg('--batch-times-k') === undefined ? undefined : Number(arg('--batch-times-k'));
 if (timesK !== undefined && !(timesK > 0)) throw new Error(`--batch-times-k: expected a positive number, got '${arg('--batch-times-k')}'`);
 // A copy of the plan with the profile's batch times scaled by K, at the same depth below the
@@ -167,6 +171,7 @@ try {
         const share = Object.entries(s.gearShare).map(([g, k]) => `${g}:${((100 * k) / s.requests).toFixed(0)}%`).join(' ');
         console.log(`${systems.length > 1 ? `${x.name} ` : ''}seed ${seed} scale ${scale}: accuracy ${pct(s.accuracy)} (gears ${pct(s.gearAccuracy)}) vs target ${pct(target)}, p95 ${s.p95Ms.toFixed(1)} ms (generator lag p95 ${s.lagP95Ms.toFixed(1)} ms), failed ${s.failed}/${s.requests}, switches ${switches.length}${jsUs !== null ? `, JavaScript thread ${jsUs.toFixed(2)} us/request` : ''} -> ${pass ? 'pass' : 'fail'}; requests per gear ${share}`);
         if (showSwitches) for (const w of switches) console.log(`  switch ${JSON.stringify(w)}`);
+        if (showLosses) for (const e of lossEpisodes(record, switches as SwitchRecord[])) console.log(`  losses ${describeLossEpisode(e)}`);
         await new Promise((r) => setTimeout(r, 500));
       }
     }
