@@ -1,7 +1,8 @@
-// Loss episodes of one trial, for `probe.js --losses`: the lost items (timed out or refused)
-// grouped where fewer than gapMs apart by scheduled send time, each with the arrival rate over
-// it, the gear running when it began and the gear switches around it. It tells items lost
-// while the policy steps down gear by gear from items lost at spikes beyond the cheapest gear.
+// Loss episodes of one trial, for `probe.js --losses`: the items not answered (timed out,
+// refused or failed) grouped where fewer than gapMs apart by scheduled send time, each with
+// the arrival rate over it, the gear running when it began and the gear switches around it.
+// It tells items lost while the policy steps down gear by gear from items lost at spikes
+// beyond the cheapest gear.
 import type { SwitchRecord } from './engine-replay.js';
 import type { RequestRecord } from './measure.js';
 
