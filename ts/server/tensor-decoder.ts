@@ -359,12 +359,14 @@ function elementWriter(spec: TensorInputSpec, out: TensorData, at: string): Put 
       const b = out as BigInt64Array;
       return (v, k) => {
         // JSON numbers: exact only up to 2^53, beyond which a token id would silently change.
-        // Such a value is quoted as parsed, already rounded: the message says so rather than
-        // quote a number the client never sent as if it had.
-        if (typeof v === 'number' && Number.isInteger(v) && !Number.isSafeInteger(v)) {
-          throw badRequest(`${at}: element ${k} of input '${name}' lies beyond +-(2^53 - 1), where a JSON number loses precision (it reads as ${BigInt(v)}); send such INT64 values in the binary extension`);
+        if (typeof v !== 'number' || !Number.isSafeInteger(v)) {
+          // An integer beyond it arrives already rounded: say so rather than quote a number
+          // the client never sent as if it had.
+          if (typeof v === 'number' && Number.isInteger(v)) {
+            throw badRequest(`${at}: element ${k} of input '${name}' lies beyond +-(2^53 - 1), where a JSON number loses precision (it reads as ${BigInt(v)}); send such INT64 values in the binary extension`);
+          }
+          refuse(v, k, 'an integer (a JSON number within +-(2^53 - 1))');
         }
-        if (typeof v !== 'number' || !Number.isSafeInteger(v)) refuse(v, k, 'an integer (a JSON number within +-(2^53 - 1))');
         b[k] = BigInt(v as number);
       };
     }
