@@ -160,6 +160,18 @@ t.test('the return reads the higher of the window\'s and the near rate', async (
   t.same(make(true).decide({ ...stalled, rateQps: 1500 }), { gear: 1, reason: 'accuracy_budget' }, 'a window gear 1 holds: back');
 });
 
+t.test('the return is not to a gear the down rule would leave at once', async (t) => {
+  // overload horizon 4 SLOs (the default), nothing banked, on gear 2 (below the target)
+  const p = () => new BacklogGearPolicy(gears, { sloMs: 10, holdMs: 200, recentMs: 1000, accuracyBudget: budget });
+  // 2100/s: gear 1 waits 100 x 10 / 2500 = 0.4 ms over one SLO (<= 3 ms, the band) and
+  // 100 x 40 / 2500 = 1.6 ms over the overload horizon (<= 6 ms): back
+  t.same(p().decide({ nowMs: 0, rateQps: 2100, recentRateQps: 2100, backlogItems: 0, current: 2 }), { gear: 1, reason: 'accuracy_budget' });
+  // 2400/s: within the band over one SLO (1.6 ms) but 400 x 40 / 2500 = 6.4 ms > 6 over the
+  // overload horizon: the down rule would take gear 2 again a look later, after the queue had
+  // grown (on a tuning trial a return at 1.3x the gear's capacity lost 22 items): stay
+  t.same(p().decide({ nowMs: 0, rateQps: 2400, recentRateQps: 2400, backlogItems: 0, current: 2 }), { gear: 2, reason: 'stay' });
+});
+
 t.test('failures within one hold and one SLO of a switch do not set the host scale', async (t) => {
   // gear 0 with 8 ms of queued work (10 items at 1250/s) past its 6 ms budget: down to gear 1
   const p = make(false);

@@ -37,6 +37,23 @@ t.test('down: a burst the budget absorbs stays, one that would miss goes to the 
   t.same(p.decide({ nowMs: 5, rateQps: 9000, recentRateQps: 9000, backlogItems: 0, current: 2 }), { gear: 2, reason: 'stay' }, 'already on the cheapest');
 });
 
+t.test('down: whether to leave is read at the near rate, how far at the higher of it and the recent rate', async (t) => {
+  // recent window 10 ms (the default): at 2000/s a count of 20 +- 4.5 items, 5 sigma = 2236/s,
+  // so a recent 2600/s is within the noise and the near rate is the window's 2000/s
+  const p = new BacklogGearPolicy(gears, { sloMs: 10, holdMs: 200, overloadHorizonMs: 10 });
+  t.equal(p.nearRate(2000, 2600), 2000);
+  // backlog 5 = 4 ms at gear 0: wait(0) = 4 + 1000 * 10 / 1250 = 12 > 6, down. Gear 1 at 2000/s
+  // waits 4 ms (would hold), at 2600/s 4 + 600 * 10 / 2500 = 6.4 > 6; gear 2 at 2600/s
+  // 4 + (2600 - 4000) * 10 / 5000 = 1.2 -> gear 2. (A ramp the 200 ms window lags: stepping to
+  // the gear that holds the window's rate, then the next a look later, lost two thirds of a
+  // tuning trial's items; docs/gear-switching.md.)
+  t.same(p.decide({ nowMs: 0, rateQps: 2000, recentRateQps: 2600, backlogItems: 5, current: 0 }), { gear: 2, reason: 'would_miss' });
+  t.same(p.decide({ nowMs: 1, rateQps: 2000, recentRateQps: 2000, backlogItems: 5, current: 0 }), { gear: 1, reason: 'would_miss' }, 'a recent rate at the window\'s: the gear that holds it');
+  // the recent rate alone does not make a gear leave: at 900/s in the window (5 sigma 1500/s), a
+  // recent 1700/s would miss on gear 0 (1.6 + 700 * 10 / 1250 = 7.2 ms) but is noise
+  t.same(p.decide({ nowMs: 2, rateQps: 900, recentRateQps: 1700, backlogItems: 2, current: 0 }), { gear: 0, reason: 'stay' });
+});
+
 t.test('down when no gear meets the SLO: the most accurate gear that drains the backlog about as fast as the fastest', async (t) => {
   const p = make();
   // backlog 20 items = 16 ms at gear 0; at 100/s every gear misses: wait = 16 - 7.2, 16 - 7.6,

@@ -40,7 +40,8 @@ export interface GearPolicyInput {
 
 /**
  * Why a gear was chosen. Down: `would_miss` (the running gear's backlog plus the horizon's
- * excess arrivals would miss the SLO; the target is the most accurate gear that would not),
+ * excess arrivals would miss the SLO; the target is the most accurate gear that would not, at
+ * the higher of the near and the recent rate),
  * `cannot_meet` (no gear would meet it; the target drains the backlog soonest, see the
  * policy), `failing` (items are failing for load on the running gear: it holds less here
  * than the plan says). Up: `drained`; `accuracy_budget` (the running gear is below the

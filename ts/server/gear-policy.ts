@@ -17,7 +17,11 @@
 //   the SLO minus g's own latency (its queue delays and one batch). The rate is the recent
 //   one when it differs from the window's beyond its Poisson noise, else the window's.
 // - Down: only when the running gear would miss; then to the most accurate cheaper gear that
-//   would not (`would_miss`). Asking it also to hold the burst's rate indefinitely took a gear
+//   would not (`would_miss`), judged at the higher of the near rate and the recent window's:
+//   whether to leave is read at the near rate (noise must not move the gear), but once the
+//   running gear would miss, a recent rate above the window's is a ramp the 200 ms window lags,
+//   and a target that held only the window's rate was left again a look later with a longer
+//   queue, one gear per look (two thirds of a tuning trial's lost items). Asking the target also to hold the burst's rate indefinitely took a gear
 //   below the accuracy target for every short burst a more accurate gear's queue absorbs
 //   within the SLO (the azure trace's 100-300 ms bursts: docs/gear-switching.md). When none would (the backlog alone is over budget),
 //   switching cannot speed up the queued items, only what arrives next: the target is the most
@@ -67,7 +71,8 @@
 //   point or two: while items fail for load, or are about to (the running gear's queue alone
 //   is past its budget), the budget restricts no gear; and the return waits until that gear
 //   holds the load within the up rule's band, over one SLO, at the higher of the window's and
-//   the near rate, and no item fails. Before this
+//   the near rate, the down rule would not leave it at once (its overload horizon), and no item
+//   fails. Before this
 //   (session 18) the budget sent a 25 ms-SLO trial back to a gear at 1.5-2.3x its capacity at
 //   the trace's peak and lost up to 6% of its items (docs/gear-switching.md).
 // Loads are items per second, times milliseconds.
@@ -363,8 +368,11 @@ export class BacklogGearPolicy implements GearPolicy {
         // short window is as often a stall of the arrivals (an event loop busy for 10 ms) as a
         // lull: read as one, 138/s against a window of 18,240/s took the headline cell's plan back
         // to its target gear at the peak (docs/gear-switching.md, "Two misreadings at the peak").
+        // Nor to a gear the down rule would leave at once: a return at 1.3x the gear's capacity,
+        // within the band over one SLO, was followed by `would_miss` 80 ms later with 400 items
+        // queued, and lost items (docs/gear-switching.md, "Where the headline plan loses its items").
         const returnRate = Math.max(rate, rateQps);
-        const holds = g >= 0 && this.waitMs(g, backlogMs, returnRate, true) <= this.upWaitFraction * this.#eff[g].budgetMs && !(this.hostScale(nowMs) < 1 && this.upCapacityQps(g, nowMs) < returnRate);
+        const holds = g >= 0 && this.waitMs(g, backlogMs, returnRate, true) <= this.upWaitFraction * this.#eff[g].budgetMs && !this.wouldMiss(g, backlogMs, returnRate) && !(this.hostScale(nowMs) < 1 && this.upCapacityQps(g, nowMs) < returnRate);
         if (holds && !failing) {
           this.reset();
           return { gear: g, reason: 'accuracy_budget' };
@@ -414,7 +422,8 @@ export class BacklogGearPolicy implements GearPolicy {
     if (this.wouldMiss(cur, backlogMs, rate)) {
       this.reset();
       if (lastAllowed < 0) return { gear: cur, reason: 'stay' };
-      for (let g = cur + 1; g <= lastAllowed; g++) if (allowed(g, rate) && !this.wouldMiss(g, backlogMs, rate)) return { gear: g, reason: 'would_miss' };
+      const downRate = Math.max(rate, recentRateQps ?? rate);
+      for (let g = cur + 1; g <= lastAllowed; g++) if (allowed(g, rate) && !this.wouldMiss(g, backlogMs, downRate)) return { gear: g, reason: 'would_miss' };
       let fastest = Infinity;
       for (let g = cur; g <= lastAllowed; g++) if (g === cur || allowed(g, rate)) fastest = Math.min(fastest, this.drainMs(g, backlogMs, rate));
       if (fastest === Infinity) return { gear: lastAllowed, reason: 'cannot_meet' };
