@@ -369,8 +369,8 @@ export class BacklogGearPolicy implements GearPolicy {
         // lull: read as one, 138/s against a window of 18,240/s took the headline cell's plan back
         // to its target gear at the peak (docs/gear-switching.md, "Two misreadings at the peak").
         // Nor to a gear the down rule would leave at once: a return at 1.3x the gear's capacity,
-        // within the band over one SLO, was followed by `would_miss` 80 ms later with 400 items
-        // queued, and lost items (docs/gear-switching.md, "Where the headline plan loses its items").
+        // within the band over one SLO, was followed by `would_miss` 77 ms later with 401 items
+        // queued, and lost 22 (docs/gear-switching.md, "Two changes from the loss episodes").
         const returnRate = Math.max(rate, rateQps);
         const holds = g >= 0 && this.waitMs(g, backlogMs, returnRate, true) <= this.upWaitFraction * this.#eff[g].budgetMs && !this.wouldMiss(g, backlogMs, returnRate) && !(this.hostScale(nowMs) < 1 && this.upCapacityQps(g, nowMs) < returnRate);
         if (holds && !failing) {
