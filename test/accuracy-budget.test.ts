@@ -172,6 +172,30 @@ t.test('the return is not to a gear the down rule would leave at once', async (t
   t.same(p().decide({ nowMs: 0, rateQps: 2400, recentRateQps: 2400, backlogItems: 0, current: 2 }), { gear: 2, reason: 'stay' });
 });
 
+t.test('a queue keeps its gear: no return while the queue left behind would still miss', async (t) => {
+  // gear 0: 1,000/s, gear 1 ten times faster and below the target (MS+ on the azure trace:
+  // resnet and cnn-small); SLO 25 ms, both horizons 25 ms, nothing banked
+  const two: PolicyGear[] = [
+    { sustainedQps: 900, serviceRateQps: 1000, budgetMs: 20, ownLatencyMs: 0 },
+    { sustainedQps: 9000, serviceRateQps: 10_000, budgetMs: 20, ownLatencyMs: 0 },
+  ];
+  const p = new BacklogGearPolicy(two, { sloMs: 25, holdMs: 200, overloadHorizonMs: 25, recentMs: 1000, accuracyBudget: { target: 0.9, gearAccuracy: [0.95, 0.85] } });
+  // 21 items queued on gear 0 = 21 ms past its 20 ms budget (about to fail: the budget steps
+  // aside); gear 1 would wait 21 + (950 - 9000) x 25 / 10,000 = 0.9 ms: down
+  t.same(p.decide({ nowMs: 0, rateQps: 950, recentRateQps: 950, arrivedItems: 100, backlogItems: 21, current: 0 }), { gear: 1, reason: 'would_miss' });
+  // a look later, one arrival more, 21 in flight: 20 of them gear 0's, which drain at 1,000/s
+  // (20 ms), one gear 1's (0.1 ms); gear 0 would have an arrival wait 20.1 + 50 x 25 / 1,000 =
+  // 21.35 ms, past half its budget: no return. Read at gear 1's rate (2.1 ms: 3.35 ms) the
+  // budget took gear 0 back, and the down rule left it again at the next look.
+  const next = { nowMs: 1, rateQps: 950, recentRateQps: 950, arrivedItems: 101, backlogItems: 21, current: 1 };
+  t.same(p.decide(next), { gear: 1, reason: 'stay' });
+  t.ok(p.accuracyBudget!.exhausted(1), 'the budget owes for gear 1');
+  t.ok(Math.abs(p.backlogMs(1, next, 950) - 20.1) < 1e-9, `20.1 ms of queued work, got ${p.backlogMs(1, next, 950)}`);
+  // 25 ms on, 24 arrivals more and 3 in flight: gear 0's queue has drained (the oldest go
+  // first), 0.3 ms of gear 1's work is left: back
+  t.same(p.decide({ nowMs: 26, rateQps: 950, recentRateQps: 950, arrivedItems: 125, backlogItems: 3, current: 1 }), { gear: 0, reason: 'accuracy_budget' });
+});
+
 t.test('failures within one hold and one SLO of a switch do not set the host scale', async (t) => {
   // gear 0 with 8 ms of queued work (10 items at 1250/s) past its 6 ms budget: down to gear 1
   const p = make(false);

@@ -31,7 +31,8 @@ t.test('down: a burst the budget absorbs stays, one that would miss goes to the 
   // A backlog over the budget that the gear's spare capacity clears within the horizon:
   // wait(0) = 8 / 1250 = 6.4 ms + (500 - 1000) * 10 / 1250 = -4 ms -> 2.4 <= 6
   t.same(p.decide({ nowMs: 2.5, rateQps: 500, recentRateQps: 500, backlogItems: 8, current: 0 }), { gear: 0, reason: 'stay' }, 'the spare capacity drains it within the horizon');
-  t.same(p.decide({ nowMs: 3, rateQps: 1500, backlogItems: 3, current: 0 }), { gear: 1, reason: 'would_miss' }, 'without a recent rate the window rate is read');
+  // (a policy of its own: p's last look ran gear 2, whose queue the policy would read as draining at gear 2's rate)
+  t.same(make().decide({ nowMs: 3, rateQps: 1500, backlogItems: 3, current: 0 }), { gear: 1, reason: 'would_miss' }, 'without a recent rate the window rate is read');
   // above every gear's service rate, nothing drains: the cheapest
   t.same(p.decide({ nowMs: 4, rateQps: 9000, recentRateQps: 9000, backlogItems: 0, current: 0 }), { gear: 2, reason: 'cannot_meet' });
   t.same(p.decide({ nowMs: 5, rateQps: 9000, recentRateQps: 9000, backlogItems: 0, current: 2 }), { gear: 2, reason: 'stay' }, 'already on the cheapest');

@@ -5,8 +5,10 @@
 // The rule (BacklogGearPolicy), per look:
 // - Latency model: an arrival waits for the queued work ahead of it, then runs its own
 //   batches. Queued work = the backlog (items in flight) less what normal operation holds
-//   (Little's law: rate x the running gear's own latency); it was admitted under the running
-//   gear and keeps its stages, so it drains at that gear's service rate. Over a short horizon
+//   (Little's law: rate x the running gear's own latency). An item keeps the stages of the gear
+//   it was admitted under, so queued work drains at that gear's service rate: after a switch,
+//   what is left of the earlier gears' items (the oldest, answered first: the backlog less the
+//   arrivals since) at theirs, the rest at the running gear's (backlogMs). Over a short horizon
 //   (one SLO) gear g drains the queue by its spare capacity; arrivals above its sustained
 //   capacity add to it over a longer overload horizon (4 SLOs): an overload lasts as long as
 //   the burst does, and queued work keeps its gear's stages, so a switch made later cannot
@@ -212,6 +214,14 @@ export class BacklogGearPolicy implements GearPolicy {
   /** The gears' figures at the host's measured speed (#atSpeed), and that slowdown. */
   #eff: readonly PolicyGear[];
   #effSlowdown = 1;
+  // Items in flight when the running gear started (admitted under earlier gears: they keep those
+  // gears' stages), how many of them may still be queued, the arrival count and time then, and
+  // the rate their work drains at (items/s, at the speed of that switch). The oldest go first,
+  // so what is left of them is the backlog less what arrived since.
+  #carryItems = 0;
+  #carryArrived = NaN;
+  #carryAtMs = 0;
+  #carryServiceQps = Infinity;
   readonly #budget: AccuracyBudget | null;
 
   constructor(gears: readonly PolicyGear[], options: BacklogPolicyOptions) {
@@ -335,24 +345,62 @@ export class BacklogGearPolicy implements GearPolicy {
     const { nowMs } = input;
     const cur = Math.min(Math.max(input.current, 0), this.gears.length - 1);
     if (cur !== this.#seenGear) {
-      if (this.#seenGear >= 0) this.#seenGearSinceMs = nowMs;
+      if (this.#seenGear >= 0) {
+        this.#seenGearSinceMs = nowMs;
+        this.#carryOver(this.#seenGear, input);
+      }
       this.#seenGear = cur;
     }
     const d = this.#decide(input, cur);
     if (d.gear !== cur) {
+      this.#carryOver(cur, input);
       this.#seenGear = d.gear;
       this.#seenGearSinceMs = nowMs;
     }
     return d;
   }
 
-  #decide({ nowMs, rateQps, recentRateQps, arrivedItems, backlogItems, failedRateQps }: GearPolicyInput, cur: number): GearDecision {
+  /** Items admitted under the gears before the running one that are still in flight (never more than the backlog). */
+  carriedItems({ nowMs, rateQps, arrivedItems, backlogItems }: GearPolicyInput): number {
+    if (this.#carryItems <= 0) return 0;
+    const since = arrivedItems !== undefined && !Number.isNaN(this.#carryArrived) ? arrivedItems - this.#carryArrived : (rateQps * Math.max(0, nowMs - this.#carryAtMs)) / 1000;
+    this.#carryItems = Math.min(this.#carryItems, Math.max(0, backlogItems - since));
+    return this.#carryItems;
+  }
+
+  /** A switch away from gear `from` at this look: its backlog (and what is left of the one before) is carried. */
+  #carryOver(from: number, input: GearPolicyInput): void {
+    const left = this.carriedItems(input);
+    const b = input.backlogItems;
+    const workS = left / this.#carryServiceQps + Math.max(0, b - left) / this.#eff[from].serviceRateQps;
+    this.#carryItems = b;
+    this.#carryServiceQps = b > 0 && workS > 0 ? b / workS : Infinity;
+    this.#carryArrived = input.arrivedItems ?? NaN;
+    this.#carryAtMs = input.nowMs;
+  }
+
+  /**
+   * Time (ms) the queued work ahead of an arrival takes on gear `cur`'s lanes: the queued items
+   * (queuedItems) that were admitted under earlier gears drain at those gears' rate, the rest at
+   * cur's. Read at cur's rate alone, a resnet queue left behind by a step to a model 10x faster
+   * looked drained a look later: the accuracy budget's return took resnet back, the next look
+   * left it again, 212 switches in a 6 s tuning trial of MS+ and every other request on the
+   * queue that was missing its deadlines (docs/gear-switching.md, "A queue keeps its gear").
+   */
+  backlogMs(cur: number, input: GearPolicyInput, rateQps: number): number {
+    const queued = this.queuedItems(cur, input.backlogItems, rateQps);
+    const carried = Math.min(queued, this.carriedItems(input));
+    return (carried / this.#carryServiceQps + (queued - carried) / this.#eff[cur].serviceRateQps) * 1000;
+  }
+
+  #decide(input: GearPolicyInput, cur: number): GearDecision {
+    const { nowMs, rateQps, recentRateQps, arrivedItems, backlogItems, failedRateQps } = input;
     const last = this.gears.length - 1;
     const budget = this.#budget;
     const rate = this.nearRate(rateQps, recentRateQps);
     // Items failing for load now: the load is more than the running gear holds here.
     const failing = failedRateQps !== undefined && failedRateQps > 0;
-    const backlogMs = (this.queuedItems(cur, backlogItems, rate) / this.#eff[cur].serviceRateQps) * 1000;
+    const backlogMs = this.backlogMs(cur, input, rate);
     if (budget) {
       // items served counted from the arrival count; without one, at the short window's rate
       // (the long window lags a burst by its length, and a burst's items went uncounted)
