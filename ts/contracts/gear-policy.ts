@@ -15,7 +15,9 @@ export interface GearPolicyInput {
   /**
    * Items arrived since the monitor started, this look's own request included (the load
    * monitor's running count; optional). The accuracy budget charges them to the gear they
-   * entered under; without it, it counts the arrival rate times time.
+   * entered under, and the backlog policy counts how much of a switch's backlog is still
+   * queued (the backlog less the arrivals since); without it, both count the arrival rate
+   * times time.
    */
   arrivedItems?: number;
   /** Items accepted and not yet answered (the engine's in-flight count). */

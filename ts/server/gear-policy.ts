@@ -364,7 +364,8 @@ export class BacklogGearPolicy implements GearPolicy {
   carriedItems({ nowMs, rateQps, arrivedItems, backlogItems }: GearPolicyInput): number {
     if (this.#carryItems <= 0) return 0;
     const since = arrivedItems !== undefined && !Number.isNaN(this.#carryArrived) ? arrivedItems - this.#carryArrived : (rateQps * Math.max(0, nowMs - this.#carryAtMs)) / 1000;
-    this.#carryItems = Math.min(this.#carryItems, Math.max(0, backlogItems - since));
+    // a count that went back (another monitor) says nothing of what is left: forget the carry
+    this.#carryItems = since < 0 ? 0 : Math.min(this.#carryItems, Math.max(0, backlogItems - since));
     return this.#carryItems;
   }
 
