@@ -162,6 +162,22 @@ t.test('quick evaluation end to end', { skip: existsSync(join(zoo, 'cascade.json
   t.equal(again.rows[1].cpuModel, undefined, '--add: a cell without a CPU takes the earlier summary\'s, this machine\'s (not named)');
   t.equal(again.meta.bestHeld, s.meta.bestHeld, '--add: the best model\'s accuracy kept though no part ran');
   t.match(readFileSync(join(dir, 'eval-quick.md'), 'utf8'), /at feedfacec[0-9a-f]* on Another CPU 9000/, '--add: the table names both');
+  // --take: the cells of a run made alone (--out) replace the stored cells of the same view,
+  // trace, target and SLO, as measured there; the others are kept
+  const other = mkdtempSync(join(tmpdir(), 'cs-eval-take-'));
+  t.teardown(() => rmSync(other, { recursive: true, force: true }));
+  const taken = JSON.parse(readFileSync(trialsPath, 'utf8'));
+  const cell = taken.cells[1];
+  cell.commit = 'beefbeefcafe4567';
+  cell.systems.cascadeserve.median = 12_345;
+  writeFileSync(join(other, 'eval-quick-trials.json'), JSON.stringify({ ...taken, cells: [cell], fixed: [] }));
+  await t.rejects(execFileP(process.execPath, [join(root, 'dist', 'benchmarks', 'eval', 'run.js'), '--quick', '--take', other, '--out', dir], { cwd: root }), /--take: needs --add/, '--take alone is refused');
+  await execFileP(process.execPath, [join(root, 'dist', 'benchmarks', 'eval', 'run.js'), '--quick', '--add', '--take', other, '--out', dir], { cwd: root, maxBuffer: 64 << 20 });
+  const took = JSON.parse(readFileSync(summaryPath, 'utf8'), (_, v) => (v === 'Infinity' ? Infinity : v));
+  t.equal(took.rows.length, s.rows.length, '--take: a cell replaced, none added');
+  const same = (r: { view: string; trace: string; sloMs: number }) => r.view === cell.view && r.trace === cell.trace && r.sloMs === cell.sloMs;
+  t.same([took.rows.filter(same).length, took.rows.find(same).commit, took.rows.find(same).capacity.cascadeserve.median], [1, 'beefbeefcafe4567', 12_345], '--take: the taken cell as measured there');
+  t.equal(took.rows[0].commit, 'feedfacecafe0123', '--take: the other cells kept');
   // a system none of whose seeds was measured (the generator lagged in every pass) is said so,
   // and no ratio or criterion is computed against it
   const row = s.rows.find((r: { view: string }) => r.view === 'engine');

@@ -1,4 +1,5 @@
-// `npm run eval [-- --quick] [-- --record] [-- --out DIR] [-- --only engine,fixed,http] [-- --trace twitter,azure] [-- --slo 25,100]`: the
+// `npm run eval [-- --quick] [-- --record] [-- --out DIR] [-- --only engine,fixed,http] [-- --trace twitter,azure] [-- --slo 25,100]
+// [-- --add [--take DIR,...]]`: the
 // evaluation of issue 14 (method in docs/evaluation.md). Three parts, in this order:
 // 1. engine view (the headline): each trace replayed into the engine in this process, no HTTP
 //    (engine-replay.ts): capacity per system, cell and reported seed (cell.ts);
@@ -55,6 +56,13 @@ export interface EvalOptions {
   notRun?: string[];
   /** Keep the parts stored by an earlier run in the same directory (its trials file) and add to them. */
   add?: boolean;
+  /**
+   * With `add`: output folders of runs of single cells (`--out DIR`) whose cells (and
+   * fixed-hardware views) replace the kept ones of the same view, trace, target and SLO, each
+   * with its own commit, CPU, plans and calibration: a cell re-run alone enters the record as
+   * measured, without running it again.
+   */
+  take?: string[];
   /** No part starts after this time (a part under way finishes); the rest is listed as not run. */
   stopAfter?: Date;
   log?: (s: string) => void;
@@ -167,6 +175,28 @@ export async function runEval(o: EvalOptions): Promise<{ summaryPath: string; do
     for (const c of prev.cells) kept.add(`${c.view === 'http' ? 'HTTP' : 'engine'} view, ${c.trace}, best - ${c.drop * 100} point, p95 ${c.sloMs} ms`);
     if (prev.fixed.length) kept.add('fixed-hardware view (engine)');
     log(`--add: kept ${prev.cells.length} cell(s) and ${prev.fixed.length} fixed-hardware view(s) from ${trialsPath}`);
+  }
+  for (const dir of o.take ?? []) {
+    if (!o.add) throw new Error('--take: needs --add (the taken cells replace cells of the stored run)');
+    const path = join(dir, `${prefix}-trials.json`);
+    if (!existsSync(path)) throw new Error(`--take: no trials file at ${path} (a folder written by run.js --out)`);
+    const run = JSON.parse(readFileSync(path, 'utf8'), (_, v) => (v === 'Infinity' ? Infinity : v)) as { cells: CellResult[]; fixed: FixedResult[]; calibration?: Record<string, unknown>; loads?: number[] };
+    const key = (c: CellResult) => `${c.view} ${c.trace} ${c.drop} ${c.sloMs}`;
+    const cellWallS = (c: CellResult) => Math.max(0, ...Object.values(c.systems).map((x) => x?.wallS ?? 0));
+    for (const c of run.cells) {
+      if (!c.commit) throw new Error(`--take: ${path}: cell ${key(c)} names no commit`);
+      for (let i = cells.length - 1; i >= 0; i--) if (key(cells[i]) === key(c)) prevWallS -= cellWallS(cells.splice(i, 1)[0]);
+      cells.push(c);
+      prevWallS += cellWallS(c);
+      kept.add(`${c.view === 'http' ? 'HTTP' : 'engine'} view, ${c.trace}, best - ${c.drop * 100} point, p95 ${c.sloMs} ms`);
+    }
+    if (run.fixed.length) {
+      fixed.splice(0, fixed.length, ...run.fixed);
+      kept.add('fixed-hardware view (engine)');
+    }
+    for (const [k, v] of Object.entries(run.calibration ?? {})) calibration[`${k} (${dir})`] = v;
+    loads.push(...(run.loads ?? []));
+    log(`--take: ${run.cells.length} cell(s)${run.fixed.length ? ' and the fixed-hardware view' : ''} from ${path}`);
   }
   const docPath = o.record && !o.quick ? join(root, 'docs', 'evaluation-results.md') : join(outDir, `${prefix}.md`);
   let commit = 'unknown';
@@ -518,5 +548,6 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     return v;
   });
   const notRunArgs = args.flatMap((a, i) => (a === '--not-run' && args[i + 1] !== undefined ? [args[i + 1]] : []));
-  await runEval({ quick: args.includes('--quick'), add: args.includes('--add'), notRun: notRunArgs, record: recordFlag(args), outDir: arg('--out'), profilePath: arg('--profile'), ...(only ? { only } : {}), ...(traces ? { traces } : {}), ...(slos ? { slos } : {}), ...(stopAfter ? { stopAfter } : {}) });
+  const take = arg('--take')?.split(',');
+  await runEval({ quick: args.includes('--quick'), add: args.includes('--add'), ...(take ? { take } : {}), notRun: notRunArgs, record: recordFlag(args), outDir: arg('--out'), profilePath: arg('--profile'), ...(only ? { only } : {}), ...(traces ? { traces } : {}), ...(slos ? { slos } : {}), ...(stopAfter ? { stopAfter } : {}) });
 }
