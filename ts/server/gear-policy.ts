@@ -360,7 +360,10 @@ export class BacklogGearPolicy implements GearPolicy {
     return d;
   }
 
-  /** Items admitted under the gears before the running one that are still in flight (never more than the backlog). */
+  /**
+   * Items admitted under the gears before the running one that are still in flight (never more
+   * than the backlog). The count only falls, so each look also forgets what has drained.
+   */
   carriedItems({ nowMs, rateQps, arrivedItems, backlogItems }: GearPolicyInput): number {
     if (this.#carryItems <= 0) return 0;
     const since = arrivedItems !== undefined && !Number.isNaN(this.#carryArrived) ? arrivedItems - this.#carryArrived : (rateQps * Math.max(0, nowMs - this.#carryAtMs)) / 1000;
