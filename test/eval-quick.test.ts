@@ -178,6 +178,22 @@ t.test('quick evaluation end to end', { skip: existsSync(join(zoo, 'cascade.json
   const same = (r: { view: string; trace: string; sloMs: number }) => r.view === cell.view && r.trace === cell.trace && r.sloMs === cell.sloMs;
   t.same([took.rows.filter(same).length, took.rows.find(same).commit, took.rows.find(same).capacity.cascadeserve.median], [1, 'beefbeefcafe4567', 12_345], '--take: the taken cell as measured there');
   t.equal(took.rows[0].commit, 'feedfacecafe0123', '--take: the other cells kept');
+  // a summary made of parts gives the parts' own times added: each cell its longest system's,
+  // the fixed-hardware view its steps'
+  const revive = (_: string, v: unknown) => (v === 'Infinity' ? Infinity : v);
+  const parts = JSON.parse(readFileSync(trialsPath, 'utf8'), revive) as { cells: { systems: Record<string, { wallS?: number }> }[]; fixed: { wallS?: number }[] };
+  const cellsS = parts.cells.reduce((a, c) => a + Math.max(0, ...Object.values(c.systems).map((x) => x.wallS ?? 0)), 0);
+  t.ok(parts.fixed.length > 0 && parts.fixed.every((f) => typeof f.wallS === 'number' && f.wallS > 0), 'every fixed-hardware step records its time');
+  const fixedS = parts.fixed.reduce((a, f) => a + f.wallS!, 0);
+  t.ok(Math.abs(took.meta.wallS - (cellsS + fixedS)) < 1e-6, `--add: the run time is the parts' (${took.meta.wallS} s vs ${cellsS} + ${fixedS})`);
+  // a fixed-hardware view taken from a run that measured nothing else and recorded no step
+  // times (before FixedResult.wallS): that run's time is the view's
+  const fixedOnly = mkdtempSync(join(tmpdir(), 'cs-eval-take-fixed-'));
+  t.teardown(() => rmSync(fixedOnly, { recursive: true, force: true }));
+  writeFileSync(join(fixedOnly, 'eval-quick-trials.json'), JSON.stringify({ ...parts, cells: [], fixed: parts.fixed.map(({ wallS: _, ...f }) => f), wallS: 600 }, (_, v) => (v === Infinity ? 'Infinity' : v)));
+  await execFileP(process.execPath, [join(root, 'dist', 'benchmarks', 'eval', 'run.js'), '--quick', '--add', '--take', fixedOnly, '--out', dir], { cwd: root, maxBuffer: 64 << 20 });
+  const tookFixed = JSON.parse(readFileSync(summaryPath, 'utf8'), revive);
+  t.ok(Math.abs(tookFixed.meta.wallS - (cellsS + 600)) < 1e-6, `--take: a fixed view without step times counts its run's time (${tookFixed.meta.wallS} s vs ${cellsS} + 600)`);
   // a system none of whose seeds was measured (the generator lagged in every pass) is said so,
   // and no ratio or criterion is computed against it
   const row = s.rows.find((r: { view: string }) => r.view === 'engine');

@@ -30,6 +30,7 @@ t.test('a spin ends at its window when the answer does not come', async (t) => {
   spin.onIdleSubmit();
   t.ok(spin.active);
   await sleepMs(10);
+  await turn(); // the spin's pending turn runs first (immediates run in order) and sees the window end
   t.notOk(spin.active, 'ended after 2 ms with the item still in flight');
 });
 

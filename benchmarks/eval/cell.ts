@@ -376,6 +376,12 @@ export interface FixedResult {
   commit?: string;
   /** As CellResult.cpuModel. */
   cpuModel?: string;
+  /**
+   * Seconds this step took (the first step also choosing the base scale and the plans). Absent
+   * in results recorded before session 31; `run.js --take` fills it for a run that measured
+   * nothing else (that run's time, split evenly over its steps).
+   */
+  wallS?: number;
   tuningChecks: { what: string; seed: number; scale: number; p95Ms: number; accuracy: number; held: boolean }[];
   systems: Partial<Record<CellSystem, FixedSystem>>;
 }
@@ -383,6 +389,7 @@ export interface FixedResult {
 /** Runs the fixed-hardware view at every step of f.scaleSteps; `measured` gets each step's result as it completes. */
 export async function runFixedHardware(env: Env, f: FixedSpec, measured: (r: FixedResult) => void): Promise<void> {
   const { sp } = env;
+  let stepStartMs = performance.now();
   const curves = tuningCurves(f.trace, f.dayMs, env.tuningSeeds);
   const peakRatioTuning = Math.max(...curves.map((x) => Math.max(...x)));
   const checks: FixedResult['tuningChecks'] = [];
@@ -490,6 +497,8 @@ export async function runFixedHardware(env: Env, f: FixedSpec, measured: (r: Fix
         p95MaxMs: Math.max(...p95),
       };
     }
+    out.wallS = (performance.now() - stepStartMs) / 1000;
+    stepStartMs = performance.now();
     measured(out);
     env.onProgress?.();
   }

@@ -121,6 +121,9 @@ function sizing(quick: boolean): Sizing {
   };
 }
 
+/** A cell's time: its longest system's (the systems' searches run interleaved, from the cell's start). */
+const cellWallS = (c: CellResult): number => Math.max(0, ...Object.values(c.systems).map((x) => x?.wallS ?? 0));
+
 export async function runEval(o: EvalOptions): Promise<{ summaryPath: string; docPath: string }> {
   const tStart = performance.now();
   const log = o.log ?? ((s: string) => process.stderr.write(`${s}\n`));
@@ -180,9 +183,8 @@ export async function runEval(o: EvalOptions): Promise<{ summaryPath: string; do
     if (!o.add) throw new Error('--take: needs --add (the taken cells replace cells of the stored run)');
     const path = join(dir, `${prefix}-trials.json`);
     if (!existsSync(path)) throw new Error(`--take: no trials file at ${path} (a folder written by run.js --out)`);
-    const run = JSON.parse(readFileSync(path, 'utf8'), (_, v) => (v === 'Infinity' ? Infinity : v)) as { cells: CellResult[]; fixed: FixedResult[]; calibration?: Record<string, unknown>; loads?: number[] };
+    const run = JSON.parse(readFileSync(path, 'utf8'), (_, v) => (v === 'Infinity' ? Infinity : v)) as { cells: CellResult[]; fixed: FixedResult[]; calibration?: Record<string, unknown>; loads?: number[]; wallS?: number };
     const key = (c: CellResult) => `${c.view} ${c.trace} ${c.drop} ${c.sloMs}`;
-    const cellWallS = (c: CellResult) => Math.max(0, ...Object.values(c.systems).map((x) => x?.wallS ?? 0));
     for (const c of run.cells) {
       if (!c.commit) throw new Error(`--take: ${path}: cell ${key(c)} names no commit`);
       for (let i = cells.length - 1; i >= 0; i--) if (key(cells[i]) === key(c)) prevWallS -= cellWallS(cells.splice(i, 1)[0]);
@@ -191,6 +193,10 @@ export async function runEval(o: EvalOptions): Promise<{ summaryPath: string; do
       kept.add(`${c.view === 'http' ? 'HTTP' : 'engine'} view, ${c.trace}, best - ${c.drop * 100} point, p95 ${c.sloMs} ms`);
     }
     if (run.fixed.length) {
+      // A run that measured only this view, recorded before FixedResult.wallS: its time is the view's.
+      if (run.fixed.some((f) => f.wallS === undefined) && run.cells.length === 0 && run.wallS !== undefined) {
+        for (const f of run.fixed) f.wallS = run.wallS / run.fixed.length;
+      }
       fixed.splice(0, fixed.length, ...run.fixed);
       kept.add('fixed-hardware view (engine)');
     }
@@ -198,6 +204,12 @@ export async function runEval(o: EvalOptions): Promise<{ summaryPath: string; do
     loads.push(...(run.loads ?? []));
     log(`--take: ${run.cells.length} cell(s)${run.fixed.length ? ' and the fixed-hardware view' : ''} from ${path}`);
   }
+  // Parts kept or taken from several runs: their own times added, where every part has one
+  // (a cell from its systems' start to its last trial, a fixed-hardware step with its choice of
+  // scale and plans; calibrations and plan selection not counted);
+  // otherwise the earlier runs' total carried forward.
+  const partsWallS = (): number | undefined =>
+    o.add && fixed.every((f) => f.wallS !== undefined) ? cells.reduce((a, c) => a + cellWallS(c), 0) + fixed.reduce((a, f) => a + f.wallS!, 0) : undefined;
   const docPath = o.record && !o.quick ? join(root, 'docs', 'evaluation-results.md') : join(outDir, `${prefix}.md`);
   let commit = 'unknown';
   try {
@@ -215,7 +227,7 @@ export async function runEval(o: EvalOptions): Promise<{ summaryPath: string; do
       commit,
       machine: machine(),
       loadAverage: { min: sorted[0], median: sorted[sorted.length >> 1], max: sorted[sorted.length - 1], samples: sorted.length },
-      wallS: prevWallS + (performance.now() - tStart) / 1000,
+      wallS: partsWallS() ?? prevWallS + (performance.now() - tStart) / 1000,
       bestHeld: sp0?.bestHeld ?? prevBest.bestHeld ?? NaN,
       bestVal: sp0?.bestVal ?? prevBest.bestVal ?? NaN,
       sizing: z.notes,
