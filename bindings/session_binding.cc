@@ -20,7 +20,7 @@ struct RunArgs {
 
 // One run off the JavaScript thread: Execute on another thread, then Settle on the JavaScript
 // thread. `args.keep_alive` holds the input (and output) buffers while the run uses them.
-class OffThreadRun {
+class OffThreadRun : public SettleNode {
  public:
   OffThreadRun(Napi::Env env, std::shared_ptr<OrtSession> session)
       : deferred_(Napi::Promise::Deferred::New(env)), session_(std::move(session)) {}
@@ -36,6 +36,7 @@ class OffThreadRun {
 
   RunArgs args;
   Napi::ObjectReference owner;  // the SessionHandle, kept alive while its thread runs this
+  SessionHandle* handle = nullptr;  // owner's native side (set in Dispatch)
   bool on_caller_cpu = false;   // posted to run on the caller's CPU (set in Dispatch)
   double cpu_fraction = -1;     // then, if timed: the share of that CPU the run got (ThreadCpuShare)
 
@@ -342,8 +343,6 @@ SessionHandle::~SessionHandle() {
   // Finalized only when no run of run_thread_ is pending (each holds this handle): the thread
   // is idle or spinning, and joins at once.
   run_thread_.reset();
-  // At environment teardown N-API may have finalized the function before this handle.
-  if (settle_ && *settle_alive_) settle_.Release();
 }
 
 void SessionHandle::Dispatch(Napi::Env env, std::unique_ptr<OffThreadRun> run) {
@@ -352,18 +351,13 @@ void SessionHandle::Dispatch(Napi::Env env, std::unique_ptr<OffThreadRun> run) {
     return;
   }
   if (!run_thread_) {
-    settle_alive_ = std::make_shared<bool>(true);
-    settle_ = SettleFn::New(env, "cascadeserve-session-run", 0, 1, this,
-                            [](Napi::Env, std::shared_ptr<bool>* alive, SessionHandle*) {
-                              **alive = false;
-                              delete alive;
-                            },
-                            new std::shared_ptr<bool>(settle_alive_));
-    settle_.Unref(env);
+    settle_queue_ = SettleQueue::ForEnv(env, &SessionHandle::SettleOnJsThread, &SessionHandle::AbandonRun);
+    if (!settle_queue_) return;  // the JavaScript exception is pending
     run_thread_ = std::make_unique<RunThread>();
   }
   run->owner = Napi::Persistent(Value());
-  settle_.Ref(env);  // a pending run keeps the process alive, as a queued libuv work item does
+  run->handle = this;
+  settle_queue_->Expect();  // a pending run keeps the process alive, as a queued libuv work item does
   run_thread_busy_ = true;
   // The caller's CPU only while no other run of any session is in flight, so that two runs
   // never queue on one CPU beside an idle one.
@@ -371,7 +365,7 @@ void SessionHandle::Dispatch(Napi::Env env, std::unique_ptr<OffThreadRun> run) {
   const int caller_cpu = share_caller_cpu_ && alone && CpuShareAvailable() && share_backoff_.ShouldShare() ? CallingCpu() : -1;
   run->on_caller_cpu = caller_cpu >= 0;
   OffThreadRun* raw = run.release();
-  SettleFn settle = settle_;
+  SettleQueue* settle = settle_queue_.get();
   // One shared run in kCpuShareSampleEvery is timed for CpuShareBackoff: reading a thread's CPU
   // time is a system call, twice per run.
   const bool timed = caller_cpu >= 0 && (shared_runs_++ % kCpuShareSampleEvery) == 0;
@@ -381,10 +375,10 @@ void SessionHandle::Dispatch(Napi::Env env, std::unique_ptr<OffThreadRun> run) {
                       raw->Execute();
                       raw->cpu_fraction = share.Fraction();
                     },
-                    [raw, settle]() mutable {
+                    [raw, settle] {
                       runs_in_flight.fetch_sub(1, std::memory_order_relaxed);
                       // Fails only while the environment shuts down; the run is then abandoned.
-                      if (settle.NonBlockingCall(raw) != napi_ok) raw->Abandon();
+                      if (!settle->Push(raw)) raw->Abandon();
                     },
                     caller_cpu);
 }
@@ -402,18 +396,17 @@ Napi::Value SessionHandle::LastRunOnCallerCpu(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(info.Env(), last_run_on_caller_cpu_);
 }
 
-void SessionHandle::SettleOnJsThread(Napi::Env env, Napi::Function, SessionHandle* handle, OffThreadRun* run) {
-  std::unique_ptr<OffThreadRun> owned(run);
-  if (env == nullptr) {  // the environment is being torn down
-    owned->Abandon();
-    return;
-  }
+void SessionHandle::SettleOnJsThread(Napi::Env env, SettleNode* node) {
+  std::unique_ptr<OffThreadRun> owned(static_cast<OffThreadRun*>(node));
+  SessionHandle* handle = owned->handle;
   handle->run_thread_busy_ = false;
   handle->last_run_on_caller_cpu_ = owned->on_caller_cpu;
   if (owned->cpu_fraction >= 0) handle->share_backoff_.Observe(owned->cpu_fraction);
-  handle->settle_.Unref(env);
   owned->Settle(env);
 }
+
+// The environment is going away with the run still queued: its references are left to it.
+void SessionHandle::AbandonRun(SettleNode* node) { static_cast<OffThreadRun*>(node)->Abandon(); }
 
 Napi::Value SessionHandle::Release(const Napi::CallbackInfo& info) {
   // Runs in flight hold their own reference; the model is freed when the last one ends.

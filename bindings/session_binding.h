@@ -11,6 +11,7 @@
 #include "ort/ort_session.h"
 #include "common/cpu_share.h"
 #include "ort/run_thread.h"
+#include "settle_queue.h"
 
 namespace cascadeserve::bindings {
 
@@ -51,13 +52,13 @@ class SessionHandle : public Napi::ObjectWrap<SessionHandle> {
   // Starts `run` off the JavaScript thread: on run_thread_ when it has no run of this session
   // (the common case: a caller that awaits each run), else on libuv's thread pool.
   void Dispatch(Napi::Env env, std::unique_ptr<OffThreadRun> run);
-  static void SettleOnJsThread(Napi::Env env, Napi::Function, SessionHandle* handle, OffThreadRun* run);
+  static void SettleOnJsThread(Napi::Env env, SettleNode* node);
+  static void AbandonRun(SettleNode* node);
 
-  using SettleFn = Napi::TypedThreadSafeFunction<SessionHandle, OffThreadRun, &SessionHandle::SettleOnJsThread>;
   std::shared_ptr<OrtSession> session_;
+  // The way back from run_thread_; outlives it (the destructor joins the thread first).
+  std::shared_ptr<SettleQueue> settle_queue_;
   std::unique_ptr<RunThread> run_thread_;  // created by the first off-thread run
-  SettleFn settle_;                        // run_thread_'s way back; referenced only while it runs
-  std::shared_ptr<bool> settle_alive_;     // false once N-API has finalized settle_
   bool run_thread_busy_ = false;           // JS thread only: a run posted to run_thread_ is not settled yet
   bool share_caller_cpu_ = false;          // JS thread only: set by shareCallerCpu
   bool last_run_on_caller_cpu_ = false;    // JS thread only

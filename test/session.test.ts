@@ -1,6 +1,7 @@
 // Session runs real ONNX models through the C API; outputs are checked against a matrix
 // product computed here and against onnxruntime-node's own InferenceSession.
 import t from 'tap';
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import * as ort from 'onnxruntime-node';
 import { Session } from '../ts/index.js';
@@ -274,4 +275,51 @@ t.test('outputs whose shape the model leaves open: learned from a run, and refus
     t.equal(bad, 0, `${execution}: every answer equals NonZero computed here`);
     s.release();
   }
+});
+
+// Answers come back to the JavaScript thread through bindings/settle_queue.cc: its own libuv
+// handle, which holds the process open only while a run is pending, and which a worker's
+// teardown closes with runs still in flight.
+t.test('a pending run keeps the process alive; a worker that exits with runs in flight leaves the process sound', async (t) => {
+  const index = JSON.stringify(new URL('../ts/index.js', import.meta.url).href);
+  const model = JSON.stringify(fixture('mlp_small.onnx'));
+  const node = (script: string) => spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 60_000 });
+
+  // Nothing but the run holds the loop open: without the handle's reference the process
+  // would exit before the answer.
+  const alive = node(`
+    import { Session } from ${index};
+    const s = await Session.create(${model}, { execution: 'thread' });
+    const x = new Float32Array(16).fill(0.5);
+    s.run({ x: { data: x, dims: [1, 16] } }).then((o) => console.log('answered', o.y.dims.join('x')));
+  `);
+  t.equal(alive.status, 0, alive.stderr);
+  t.equal(alive.stdout.trim(), 'answered 1x4', 'the pending run kept the process alive until it was answered, then it exited');
+
+  const worker = node(`
+    import { Worker } from 'node:worker_threads';
+    import { Session } from ${index};
+    const inWorker = async (exitHow) => {
+      // The worker's code is a module, as this script's (--input-type is inherited).
+      const w = new Worker(\`
+        import { parentPort } from 'node:worker_threads';
+        import { Session } from ${index};
+        const s = await Session.create(${model}, { execution: 'thread' });
+        const x = new Float32Array(20000 * 16).fill(0.25);
+        for (let i = 0; i < 8; i++) s.run({ x: { data: x, dims: [20000, 16] } });
+        if ('\${exitHow}' === 'exit') process.exit(0);
+        parentPort.postMessage('started');
+      \`, { eval: true });
+      const exited = new Promise((r) => w.once('exit', r));
+      if (exitHow === 'terminate') w.once('message', () => w.terminate());
+      return exited;
+    };
+    await inWorker('exit');
+    await inWorker('terminate');
+    const s = await Session.create(${model}, { execution: 'thread' });
+    const outs = await Promise.all([1, 2, 3].map(() => s.run({ x: { data: new Float32Array(16), dims: [1, 16] } })));
+    console.log('main answered', outs.length);
+  `);
+  t.equal(worker.status, 0, worker.stderr);
+  t.equal(worker.stdout.trim(), 'main answered 3', 'after two workers went away mid-run, the main thread still runs sessions');
 });
