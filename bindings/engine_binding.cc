@@ -228,6 +228,7 @@ class CreateEngineWorker : public Napi::AsyncWorker {
 
   void OnOK() override {
     Napi::Env env = Env();
+    if (!CanRunJavaScript(env)) return;  // the environment is going away; the engine with it
     if (!status_.ok()) {
       deferred_.Reject(StatusToError(env, status_).Value());
       return;
@@ -266,10 +267,13 @@ void EngineHandle::Deliver(Napi::Env env, Napi::Function callback, PendingResult
     messages.swap(p->messages);
     p->delivery_scheduled = false;
   }
-  if (env == nullptr || callback.IsEmpty() || items.empty()) return;
+  if (env == nullptr || callback.IsEmpty() || items.empty() || !CanRunJavaScript(env)) return;
   const size_t n = items.size();
   constexpr size_t kWidth = static_cast<size_t>(ResultRowField::kWidth);
+  // Each allocation is checked: a worker's termination (another thread's terminate()) may
+  // begin during this call, and from then on N-API hands out empty arrays.
   Napi::Float64Array rows = Napi::Float64Array::New(env, n * kWidth);
+  if (rows.IsEmpty()) return;
   double* row = rows.Data();
   size_t output_floats = 0;
   bool any_certainties = false;
@@ -295,6 +299,7 @@ void EngineHandle::Deliver(Napi::Env env, Napi::Function callback, PendingResult
   if (output_floats > 0) {
     Napi::Int32Array output_offset = Napi::Int32Array::New(env, n + 1);
     Napi::Float32Array outputs = Napi::Float32Array::New(env, output_floats);
+    if (output_offset.IsEmpty() || outputs.IsEmpty()) return;
     size_t offset = 0;
     for (size_t i = 0; i < n; ++i) {
       const ItemResult& r = items[i];
@@ -312,6 +317,7 @@ void EngineHandle::Deliver(Napi::Env env, Napi::Function callback, PendingResult
   if (any_certainties) {
     const size_t per_item = static_cast<size_t>(kCertaintyMeasureCount);
     Napi::Float64Array certainties = Napi::Float64Array::New(env, n * per_item);
+    if (certainties.IsEmpty()) return;
     for (size_t i = 0; i < n; ++i) {
       for (size_t m = 0; m < per_item; ++m) certainties[i * per_item + m] = items[i].certainties[m];
     }
@@ -526,7 +532,7 @@ Napi::Value EngineHandle::Close(const Napi::CallbackInfo& info) {
 Napi::Value EngineHandle::SetRef(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!tsfn_released_ && tsfn) {
-    if (info.Length() > 0 && info[0].ToBoolean().Value()) tsfn.Ref(env);
+    if (info.Length() > 0 && info[0].IsBoolean() && info[0].As<Napi::Boolean>().Value()) tsfn.Ref(env);
     else tsfn.Unref(env);
   }
   return env.Undefined();

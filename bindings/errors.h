@@ -28,6 +28,17 @@ inline Napi::Error StatusToError(Napi::Env env, const Status& status) {
   return err;
 }
 
+// Whether the environment may still run JavaScript. False while it is torn down (a worker
+// thread that exits or is terminated, with answers still arriving): N-API then refuses every
+// call that could run JavaScript, allocations included, with napi_pending_exception though none
+// is pending, and a settle that went on would write through the buffers it did not get.
+inline bool CanRunJavaScript(Napi::Env env) {
+  napi_value probe;
+  if (napi_create_arraybuffer(env, 0, nullptr, &probe) == napi_ok) return true;
+  bool pending = false;
+  return napi_is_exception_pending(env, &pending) == napi_ok && pending;  // a real exception: not teardown
+}
+
 // Cheap guards at the edge only; full validation happens in TypeScript.
 #define CS_THROW_TYPE_IF(cond, env, msg)                      \
   do {                                                        \

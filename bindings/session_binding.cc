@@ -77,6 +77,7 @@ class CreateSessionWorker : public Napi::AsyncWorker {
   void Execute() override { status_ = OrtSession::Create(runtime_, path_, options_, &session_); }
   void OnOK() override {
     Napi::Env env = Env();
+    if (!CanRunJavaScript(env)) return;  // the environment is going away; the session with it
     if (!status_.ok()) {
       deferred_.Reject(StatusToError(env, status_).Value());
       return;
@@ -106,6 +107,7 @@ Napi::Array OutputsToJs(Napi::Env env, const std::vector<OwnedTensor>& outputs) 
     // A copy rather than an external buffer: outputs are small and external buffers are
     // refused where the V8 sandbox is on.
     Napi::ArrayBuffer buf = Napi::ArrayBuffer::New(env, t.byte_length);
+    if (buf.IsEmpty()) return result;  // the environment is being terminated (CanRunJavaScript)
     if (t.byte_length > 0) std::memcpy(buf.Data(), t.data, t.byte_length);
     result.Set(static_cast<uint32_t>(i * 3), Napi::Number::New(env, static_cast<int>(t.type)));
     result.Set(static_cast<uint32_t>(i * 3 + 1), dims);
@@ -254,7 +256,10 @@ class PoolRunWorker : public Napi::AsyncWorker {
   }
   ~PoolRunWorker() override { runs_in_flight.fetch_sub(1, std::memory_order_relaxed); }
   void Execute() override { run_->Execute(); }
-  void OnOK() override { run_->Settle(Env()); }
+  void OnOK() override {
+    if (CanRunJavaScript(Env())) run_->Settle(Env());
+    else run_->Abandon();  // the environment is going away
+  }
 
  private:
   std::unique_ptr<OffThreadRun> run_;
@@ -387,7 +392,8 @@ void SessionHandle::Dispatch(Napi::Env env, std::unique_ptr<OffThreadRun> run) {
 // CPU (native/common/cpu_share.h: while no other run is in flight, unless CpuShareBackoff says
 // the caller's CPU was busy, and where CpuShareAvailable()).
 Napi::Value SessionHandle::ShareCallerCpu(const Napi::CallbackInfo& info) {
-  share_caller_cpu_ = info.Length() > 0 && info[0].ToBoolean().Value();
+  // As<Boolean>, not ToBoolean: a coercion may run JavaScript, which a terminating worker refuses.
+  share_caller_cpu_ = info.Length() > 0 && info[0].IsBoolean() && info[0].As<Napi::Boolean>().Value();
   return info.Env().Undefined();
 }
 

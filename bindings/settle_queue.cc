@@ -4,6 +4,7 @@
 #include <thread>
 
 #include "addon.h"
+#include "errors.h"
 
 // The few libuv calls used here, declared rather than included: the Node-API headers the addon
 // builds against do not ship uv.h. Node exports these symbols, and libuv keeps them stable
@@ -102,6 +103,15 @@ void SettleQueue::Drain() {
     newest_first = next;
   }
   Napi::HandleScope scope(env_);
+  if (!CanRunJavaScript(env_)) {  // the environment is going away: nobody waits for these
+    for (SettleNode* node = oldest_first; node != nullptr;) {
+      SettleNode* next = node->settle_next;
+      --outstanding_;
+      abandon_(node);
+      node = next;
+    }
+    return;
+  }
   // Promise reactions run when this scope closes, as after any callback from the event loop.
   Napi::CallbackScope callback_scope(env_, loop_->context);
   while (oldest_first != nullptr) {
