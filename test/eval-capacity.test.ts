@@ -73,3 +73,22 @@ t.test('a search in which the generator lagged beyond the limit in every pass me
   t.ok(passes.length >= 1 && passes.every((x) => x.lagP95Ms > 1), `every pass (${passes.length}) had the generator lagging`);
   t.equal(r.generatorBoundQps, Math.min(...passes.map((x) => x.scale)), 'the lowest lagging pass is the bound');
 });
+
+t.test('confirmation: trials at a scale until a majority of three agrees', async (t) => {
+  const module = pathToFileURL(join(packageRoot(), 'dist', 'benchmarks', 'eval', 'capacity.js')).href;
+  // Each case: the outcomes the trials would have, in order; what the scale is decided, and how many trials ran.
+  const cases: [boolean[], boolean, number][] = [[[true, true, false], true, 2], [[false, false, true], false, 2], [[true, false, true], true, 3], [[false, true, false], false, 3], [[true, false, false], false, 3]];
+  const script = `
+    const { majorityAt } = await import(${JSON.stringify(module)});
+    const out = [];
+    for (const outcomes of ${JSON.stringify(cases.map((c) => c[0]))}) {
+      let i = 0;
+      const r = await majorityAt(1000, 3, async (scale) => { const pass = outcomes[i++]; return { seed: 1, scale, pass, switches: 0, s: { p95Ms: pass ? 10 : 99, accuracy: 0.9, failed: i } }; });
+      out.push({ pass: r.pass, votes: r.votes.length, firstFailed: r.s.failed });
+    }
+    process.stdout.write(JSON.stringify(out));`;
+  const got = JSON.parse(execFileSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' })) as { pass: boolean; votes: number; firstFailed: number }[];
+  t.same(got.map((g) => [g.pass, g.votes]), cases.map((c) => [c[1], c[2]]));
+  // the summary kept is the first trial that voted with the majority: trial 2 in [true, false, false], else trial 1
+  t.same(got.map((g) => g.firstFailed), [1, 1, 1, 1, 2]);
+});

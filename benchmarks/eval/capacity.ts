@@ -24,6 +24,11 @@ export interface Trial {
   switches: number;
   /** The trial's gear switches (time, from, to, measured load, backlog, reason), first 100. */
   switchLog?: SwitchRecord[];
+  /**
+   * With confirmation (CellSpec.confirm): every trial run at this scale, in order; `pass` is
+   * their majority and `s` the summary of the first trial that voted with it.
+   */
+  votes?: { pass: boolean; p95Ms: number; accuracy: number; failed: number }[];
 }
 
 export interface SeedCapacity {
@@ -94,4 +99,19 @@ export async function searchCapacity(seed: number, tryScale: (scale: number) => 
     return { seed, capacity: null, unmeasured: true, trials, generatorBoundQps: bound };
   }
   return lo > 0 ? { seed, capacity: lo, trials, ...boundField() } : { seed, capacity: null, belowQps: hi, trials, ...boundField() };
+}
+
+/**
+ * Trials at one scale until a majority of `confirm` (odd) agrees: with 3, a third trial only
+ * when the first two disagree. The result is the first trial that voted with the majority,
+ * every vote attached (Trial.votes).
+ */
+export async function majorityAt(scale: number, confirm: number, one: (scale: number) => Promise<Trial>): Promise<Trial> {
+  const need = Math.floor(confirm / 2) + 1;
+  const votes: Trial[] = [];
+  const count = (pass: boolean) => votes.filter((v) => v.pass === pass).length;
+  while (count(true) < need && count(false) < need) votes.push(await one(scale));
+  const pass = count(true) >= need;
+  const decided = votes.find((v) => v.pass === pass)!;
+  return { ...decided, votes: votes.map((v) => ({ pass: v.pass, p95Ms: v.s.p95Ms, accuracy: v.s.accuracy, failed: v.s.failed })) };
 }

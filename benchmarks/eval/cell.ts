@@ -13,7 +13,7 @@ import { performance } from 'node:perf_hooks';
 import type { Plan } from '../../ts/contracts/plan-schema.js';
 import { makeTrace, rateCurve, rateHistogram, smoothRate, kRateBinMs, type Trace, type TraceShape } from '../../testkit/traces.js';
 import { chooseOverloadHorizon, chooseOverloadHorizonForAccuracy } from './horizon.js';
-import { searchCapacity, type SeedCapacity, type Trial } from './capacity.js';
+import { majorityAt, searchCapacity, type SeedCapacity, type Trial } from './capacity.js';
 import type { SwitchRecord } from './engine-replay.js';
 import { median, summarize, type RequestRecord, type TrialSummary } from './measure.js';
 import { predictCapacity } from './predict.js';
@@ -54,6 +54,13 @@ export interface CellSpec {
   maxTrials: number;
   headline?: boolean;
   systems: CellSystem[];
+  /**
+   * Trials per scale, the majority deciding (odd; default 1). A system near its capacity may
+   * pass or fail one trial on the same arrivals (docs/gear-switching.md, "One trial at the
+   * capacity is a coin"); with 3, a scale passes when two trials of three pass, and the third
+   * runs only when the first two disagree.
+   */
+  confirm?: number;
 }
 
 export interface Env {
@@ -171,6 +178,8 @@ async function runTrial(env: Env, runner: Runner, plan: Plan, c: { trace: TraceS
 
 export async function runCapacityCell(env: Env, c: CellSpec, onStart?: (r: CellResult) => void): Promise<CellResult> {
   const { sp } = env;
+  const confirm = c.confirm ?? 1;
+  if (!(Number.isInteger(confirm) && confirm >= 1 && confirm % 2 === 1)) throw new Error(`confirm: expected an odd number of trials per scale, got ${confirm}`);
   const target = sp.bestHeld - c.drop;
   // the validation target every choice is held to: best - drop plus the selection margin
   const sm = env.selectionMargin(c.drop);
@@ -296,14 +305,15 @@ export async function runCapacityCell(env: Env, c: CellSpec, onStart?: (r: CellR
           const runner = runners.get(system)!;
           const found = perSeed.get(system)!.map((x) => x.capacity).filter((x): x is number => x !== null);
           const center = found.length ? median(found) * 1.05 : p.pred > 0 ? p.pred : env.ceilingQps / 10;
+          const one = (scale: number) =>
+            turn(async () => {
+              const t = await runTrial(env, runner, p.plan, { trace: c.trace, dayMs: c.dayMs, sloMs: c.sloMs, drop: c.drop }, seed, scale);
+              env.log(`  [${tag}] ${system} seed ${seed} scale ${scale.toFixed(0)}: p95 ${f1(t.s.p95Ms)} ms, acc ${pct(t.s.accuracy)} vs target ${pct(t.s.target!)} (gears ${pct(t.s.gearAccuracy)}), failed ${t.s.failed}/${t.s.requests}, viol ${(t.s.violationRate * 100).toFixed(0)}%/s, lag p95 ${t.s.lagP95Ms.toFixed(1)} ms, switches ${t.switches} -> ${t.pass ? 'pass' : 'fail'}`);
+              return t;
+            });
           const r = await searchCapacity(
             seed,
-            (scale) =>
-              turn(async () => {
-                const t = await runTrial(env, runner, p.plan, { trace: c.trace, dayMs: c.dayMs, sloMs: c.sloMs, drop: c.drop }, seed, scale);
-                env.log(`  [${tag}] ${system} seed ${seed} scale ${scale.toFixed(0)}: p95 ${f1(t.s.p95Ms)} ms, acc ${pct(t.s.accuracy)} vs target ${pct(t.s.target!)} (gears ${pct(t.s.gearAccuracy)}), failed ${t.s.failed}/${t.s.requests}, viol ${(t.s.violationRate * 100).toFixed(0)}%/s, lag p95 ${t.s.lagP95Ms.toFixed(1)} ms, switches ${t.switches} -> ${t.pass ? 'pass' : 'fail'}`);
-                return t;
-              }),
+            (scale) => (confirm > 1 ? majorityAt(scale, confirm, one) : one(scale)),
             { centerQps: center, trials: c.trials, maxTrials: c.maxTrials, floorQps: 5, ceilingQps: env.ceilingQps, ...(env.lagLimitOfSlo !== undefined ? { lagLimitMs: env.lagLimitOfSlo * c.sloMs } : {}) },
           );
           perSeed.get(system)!.push(r);

@@ -1,5 +1,5 @@
 // `npm run eval [-- --quick] [-- --record] [-- --out DIR] [-- --only engine,fixed,http] [-- --trace twitter,azure] [-- --slo 25,100]
-// [-- --add [--take DIR,...]]`: the
+// [-- --add [--take DIR,...]] [-- --confirm 3] [-- --systems cascadeserve,static,...]`: the
 // evaluation of issue 14 (method in docs/evaluation.md). Three parts, in this order:
 // 1. engine view (the headline): each trace replayed into the engine in this process, no HTTP
 //    (engine-replay.ts): capacity per system, cell and reported seed (cell.ts);
@@ -65,6 +65,10 @@ export interface EvalOptions {
   take?: string[];
   /** No part starts after this time (a part under way finishes); the rest is listed as not run. */
   stopAfter?: Date;
+  /** Trials per scale in the capacity cells, the majority deciding (CellSpec.confirm). Default 1. */
+  confirm?: number;
+  /** Only these systems in the capacity cells (a look at one comparison; not with `record`). */
+  systems?: string[];
   log?: (s: string) => void;
 }
 
@@ -128,6 +132,16 @@ export async function runEval(o: EvalOptions): Promise<{ summaryPath: string; do
   const tStart = performance.now();
   const log = o.log ?? ((s: string) => process.stderr.write(`${s}\n`));
   const z = sizing(o.quick);
+  if (o.systems) {
+    for (const x of o.systems) if (!(all as readonly string[]).includes(x)) throw new Error(`--systems: unknown system '${x}' (${all.join(', ')})`);
+    if (o.record) throw new Error('--systems: a recorded run measures every system (drop --record, or --systems)');
+  }
+  if (o.confirm !== undefined || o.systems) {
+    const adjust = (c: CellSpec): CellSpec => ({ ...c, ...(o.confirm !== undefined ? { confirm: o.confirm } : {}), ...(o.systems ? { systems: c.systems.filter((x) => o.systems!.includes(x)) } : {}) });
+    z.engineCells = z.engineCells.map(adjust);
+    z.httpCells = z.httpCells.map(adjust);
+    z.notes.push(`this run: ${o.confirm !== undefined ? `${o.confirm} trials per scale in the capacity cells, the majority deciding (the third only when the first two disagree)` : ''}${o.confirm !== undefined && o.systems ? '; ' : ''}${o.systems ? `only ${o.systems.join(', ')} in the capacity cells` : ''}`);
+  }
   const overlap = seedOverlap(z.tuningSeeds, [...z.engineSeeds, ...z.httpSeeds]);
   if (overlap.length) throw new Error(`tuning and reported seeds overlap (${overlap.join(', ')}): a result would be tuned on what it reports`);
   const only = new Set(o.only ?? ['engine', 'fixed', 'http']);
@@ -561,5 +575,9 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   });
   const notRunArgs = args.flatMap((a, i) => (a === '--not-run' && args[i + 1] !== undefined ? [args[i + 1]] : []));
   const take = arg('--take')?.split(',');
-  await runEval({ quick: args.includes('--quick'), add: args.includes('--add'), ...(take ? { take } : {}), notRun: notRunArgs, record: recordFlag(args), outDir: arg('--out'), profilePath: arg('--profile'), ...(only ? { only } : {}), ...(traces ? { traces } : {}), ...(slos ? { slos } : {}), ...(stopAfter ? { stopAfter } : {}) });
+  const confirmArg = arg('--confirm');
+  const confirm = confirmArg === undefined ? undefined : Number(confirmArg);
+  if (confirm !== undefined && !(Number.isInteger(confirm) && confirm >= 1 && confirm % 2 === 1)) throw new Error(`--confirm: expected an odd number of trials per scale (e.g. 3), got '${confirmArg}'`);
+  const systems = arg('--systems')?.split(',');
+  await runEval({ ...(confirm !== undefined ? { confirm } : {}), ...(systems ? { systems } : {}), quick: args.includes('--quick'), add: args.includes('--add'), ...(take ? { take } : {}), notRun: notRunArgs, record: recordFlag(args), outDir: arg('--out'), profilePath: arg('--profile'), ...(only ? { only } : {}), ...(traces ? { traces } : {}), ...(slos ? { slos } : {}), ...(stopAfter ? { stopAfter } : {}) });
 }

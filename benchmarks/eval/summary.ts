@@ -146,7 +146,7 @@ function detailOf(c: CellResult, s: CellSystem): SystemDetail | undefined {
     perSeed: r.seeds.map((x) => x.capacity),
     ...(r.belowQps !== undefined ? { belowQps: r.belowQps } : {}),
     ...(r.unmeasuredSeeds?.length ? { unmeasuredSeeds: r.unmeasuredSeeds } : {}),
-    trials: r.seeds.reduce((a, x) => a + x.trials.length, 0),
+    trials: r.seeds.reduce((a, x) => a + x.trials.reduce((b, t) => b + (t.votes?.length ?? 1), 0), 0),
     atCapacity: at.length ? { accuracy: med((t) => t.s.accuracy), target: med((t) => t.s.target ?? NaN), gearAccuracy: med((t) => t.s.gearAccuracy), p95Ms: med((t) => t.s.p95Ms), violationRate: med((t) => t.s.violationRate), lagP95Ms: med((t) => t.s.lagP95Ms), switches: med((t) => t.switches) } : null,
   };
 }
