@@ -54,7 +54,7 @@ class SettleQueue {
   Napi::Env env_;
   SettleFn settle_;
   AbandonFn abandon_;
-  std::unique_ptr<Loop> loop_;              // JavaScript thread; null once closed
+  std::unique_ptr<Loop> loop_;              // set and reset (Close) on the JavaScript thread; Push reads it while counted in pushing_
   int outstanding_ = 0;                     // JavaScript thread: expected and not yet settled
   std::atomic<SettleNode*> head_{nullptr};  // pushed, newest first
   std::atomic<int> pushing_{0};             // posters inside Push: Close waits them out
