@@ -178,8 +178,7 @@ async function runTrial(env: Env, runner: Runner, plan: Plan, c: { trace: TraceS
 
 export async function runCapacityCell(env: Env, c: CellSpec, onStart?: (r: CellResult) => void): Promise<CellResult> {
   const { sp } = env;
-  const confirm = c.confirm ?? 1;
-  if (!(Number.isInteger(confirm) && confirm >= 1 && confirm % 2 === 1)) throw new Error(`confirm: expected an odd number of trials per scale, got ${confirm}`);
+  const confirm = c.confirm ?? 1; // odd, checked by runEval
   const target = sp.bestHeld - c.drop;
   // the validation target every choice is held to: best - drop plus the selection margin
   const sm = env.selectionMargin(c.drop);

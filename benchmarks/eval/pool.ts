@@ -8,6 +8,7 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { CellResult } from './cell.js';
+import { median } from './measure.js';
 
 interface SeedRatio { run: string; commit: string; seed: number; cascadeserve: number; stronger: number; ratio: number }
 
@@ -16,23 +17,19 @@ export function poolCell(runs: { name: string; cells: CellResult[] }[], want: { 
   for (const run of runs) {
     const cell = run.cells.find((c) => c.view === want.view && c.trace === want.trace && c.sloMs === want.sloMs && Math.abs(c.drop - want.drop) < 1e-9);
     if (!cell) throw new Error(`${run.name}: no ${want.view} cell for ${want.trace}, ${want.sloMs} ms, drop ${want.drop}`);
-    const byseed = (system: 'cascadeserve' | 'static' | 'staticBest') => new Map((cell.systems[system]?.seeds ?? []).map((s) => [s.seed, s.capacity ?? 0]));
+    // a seed with no passing scale counts as 0, as in the summary's medians; an unmeasured one not at all
+    const byseed = (system: 'cascadeserve' | 'static' | 'staticBest') => new Map((cell.systems[system]?.seeds ?? []).filter((s) => !s.unmeasured).map((s) => [s.seed, s.capacity ?? 0]));
     const cs = byseed('cascadeserve');
     const st = byseed('static');
     const best = byseed('staticBest');
     for (const seed of cell.seeds) {
       const stronger = Math.max(st.get(seed) ?? 0, best.get(seed) ?? 0);
       const c = cs.get(seed);
-      if (c === undefined || stronger <= 0) continue; // unmeasured, or no static passed anywhere
+      if (c === undefined || stronger <= 0) continue; // CascadeServe unmeasured, or no static cascade measured passing
       out.push({ run: run.name, commit: (cell.commit ?? '').slice(0, 7), seed, cascadeserve: c, stronger, ratio: c / stronger });
     }
   }
   return out;
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 }
 
 function main() {

@@ -136,11 +136,17 @@ export async function runEval(o: EvalOptions): Promise<{ summaryPath: string; do
     for (const x of o.systems) if (!(all as readonly string[]).includes(x)) throw new Error(`--systems: unknown system '${x}' (${all.join(', ')})`);
     if (o.record) throw new Error('--systems: a recorded run measures every system (drop --record, or --systems)');
   }
+  if (o.confirm !== undefined && !(Number.isInteger(o.confirm) && o.confirm >= 1 && o.confirm % 2 === 1)) throw new Error(`--confirm: expected an odd number of trials per scale (e.g. 3), got ${o.confirm}`);
   if (o.confirm !== undefined || o.systems) {
-    const adjust = (c: CellSpec): CellSpec => ({ ...c, ...(o.confirm !== undefined ? { confirm: o.confirm } : {}), ...(o.systems ? { systems: c.systems.filter((x) => o.systems!.includes(x)) } : {}) });
+    const { confirm, systems } = o;
+    const adjust = (c: CellSpec): CellSpec => ({ ...c, ...(confirm !== undefined ? { confirm } : {}), ...(systems ? { systems: c.systems.filter((x) => systems.includes(x)) } : {}) });
     z.engineCells = z.engineCells.map(adjust);
     z.httpCells = z.httpCells.map(adjust);
-    z.notes.push(`this run: ${o.confirm !== undefined ? `${o.confirm} trials per scale in the capacity cells, the majority deciding (the third only when the first two disagree)` : ''}${o.confirm !== undefined && o.systems ? '; ' : ''}${o.systems ? `only ${o.systems.join(', ')} in the capacity cells` : ''}`);
+    const what = [
+      ...(confirm !== undefined ? [`${confirm} trials per scale in the capacity cells, the majority deciding (the third only when the first two disagree)`] : []),
+      ...(systems ? [`only ${systems.join(', ')} in the capacity cells`] : []),
+    ];
+    z.notes.push(`this run: ${what.join('; ')}`);
   }
   const overlap = seedOverlap(z.tuningSeeds, [...z.engineSeeds, ...z.httpSeeds]);
   if (overlap.length) throw new Error(`tuning and reported seeds overlap (${overlap.join(', ')}): a result would be tuned on what it reports`);
@@ -577,7 +583,6 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   const take = arg('--take')?.split(',');
   const confirmArg = arg('--confirm');
   const confirm = confirmArg === undefined ? undefined : Number(confirmArg);
-  if (confirm !== undefined && !(Number.isInteger(confirm) && confirm >= 1 && confirm % 2 === 1)) throw new Error(`--confirm: expected an odd number of trials per scale (e.g. 3), got '${confirmArg}'`);
   const systems = arg('--systems')?.split(',');
   await runEval({ ...(confirm !== undefined ? { confirm } : {}), ...(systems ? { systems } : {}), quick: args.includes('--quick'), add: args.includes('--add'), ...(take ? { take } : {}), notRun: notRunArgs, record: recordFlag(args), outDir: arg('--out'), profilePath: arg('--profile'), ...(only ? { only } : {}), ...(traces ? { traces } : {}), ...(slos ? { slos } : {}), ...(stopAfter ? { stopAfter } : {}) });
 }
