@@ -109,7 +109,7 @@ export class PlanTooSlowError extends Error {
     const searchHeavy = estimate.searchS >= estimate.assignS;
     const advice = searchHeavy
       ? `the search grows with the square of the profile's validation items (${w(work.items)}) and with the cube of its models (${work.models}): profile fewer validation items (data.split.validationFraction in the manifest) or fewer models`
-      : `the gear assignment simulates ${work.levels} load levels x ${work.gearCandidates} candidate cascades on ${work.lanes} lane(s)${work.assignments > 1 ? ` for ${work.assignments} lane counts (--objective cost)` : ''}, ${w(work.requests)} requests each: use fewer --lanes${work.assignments > 1 ? ' or --objective accuracy' : ''}${work.threads < work.cores ? ` or more --threads (${work.threads} of ${work.cores} cores now)` : ''}`;
+      : `the gear assignment simulates ${work.levels} load levels x up to ${work.gearCandidates} candidate cascades on ${work.lanes} lane(s)${work.assignments > 1 ? ` for ${work.assignments} lane counts (--objective cost)` : ''}, ${w(work.requests)} requests each: use fewer --lanes${work.assignments > 1 ? ' or --objective accuracy' : ''}${work.threads < work.cores ? ` or more --threads (${work.threads} of ${work.cores} cores now)` : ''}`;
     super(`planning would take about ${fmt(estimate.totalS)} s here (search ${fmt(estimate.searchS)} s, gear assignment ${fmt(estimate.assignS)} s), over the ${budgetS} s limit; ${advice}`);
     this.name = 'PlanTooSlowError';
     this.estimate = estimate;

@@ -72,7 +72,7 @@ t.test('too many simulations: refused with the assignment named and the flags to
   t.ok(err instanceof PlanTooSlowError, 'PlanTooSlowError');
   const e = err as PlanTooSlowError;
   t.ok(e.estimate.assignS > kPlanTimeBudgetS && e.estimate.assignS > e.estimate.searchS, `assignment ${e.estimate.assignS.toFixed(0)} s`);
-  t.match(e.message, /the gear assignment simulates 64 load levels x 24 candidate cascades on 64 lane\(s\), 200,000 requests each: use fewer --lanes/);
+  t.match(e.message, /the gear assignment simulates 64 load levels x up to 48 candidate cascades on 64 lane\(s\), 200,000 requests each: use fewer --lanes/);
   // the same inputs without the budget are not refused (a library caller may plan for as long as it likes)
   t.equal(estimatePlanSeconds(e.work).totalS, e.estimate.totalS);
 });

@@ -1,6 +1,7 @@
 import t from 'tap';
 import { laneSlowdown } from '../planner/batching.js';
-import { computePlan, PlanError } from '../planner/compute-plan.js';
+import { computePlan, PlanError, thin, thinForGears } from '../planner/compute-plan.js';
+import type { FrontierPoint } from '../planner/search.js';
 import { validatePlan } from '../ts/contracts/plan-schema.js';
 import { planSvg } from '../planner/svg.js';
 import { fixtureProfile } from './planner-fixture.js';
@@ -78,4 +79,30 @@ t.test("host CPU on the lanes' cores: lanes slow down with load, plans shrink to
   t.ok(last.minQps <= baseTop / 2, `from ${last.minQps.toFixed(0)} QPS on`);
   t.match(last.reason, /leaves the lanes no core|above the cap/, 'for lack of lane CPU');
   await t.rejects(computePlan(profile, { sloP95Ms: 50, lanes: 1, hostCpu: { cores: 0, usPerRequest: 10 } }), /--host-cores must be a positive number/);
+});
+
+t.test('gear candidates: evenly by position, plus evenly by log cost (the dear end of a frontier dense at the cheap end)', async (t) => {
+  // 200 points: cost 1..2 us for the first 180 (accuracy 0.80..0.89), then 20 from 2 to 256 us
+  const frontier: FrontierPoint[] = Array.from({ length: 200 }, (_, i) => ({
+    spec: { models: [0], thresholds: [], measure: 'max_prob' as const },
+    accuracy: 0.8 + i * 0.0005,
+    expectedCostUs: i < 180 ? 1 + i / 180 : 2 * Math.pow(128, (i - 179) / 20),
+  }));
+  const max = 10;
+  const got = thinForGears(frontier, max);
+  // reference: the positional picks, and for each log-spaced cost the dearest point within it
+  const want = new Set(thin(frontier, max));
+  for (let k = 0; k < max; k++) {
+    const cap = 1 * Math.pow(256 / 1, k / (max - 1));
+    const within = frontier.filter((p) => p.expectedCostUs <= cap * (1 + 1e-12));
+    want.add(within[within.length - 1]);
+  }
+  t.same(got, frontier.filter((p) => want.has(p)), 'the union, cheapest first, no repeats');
+  t.ok(got.length > thin(frontier, max).length, 'more candidates than by position alone');
+  // by position alone, one candidate between 2 and 256 us; with the log-cost picks, no two
+  // neighbours among the dear ones more than 256^(1/9) ~ 1.85x apart in cost (plus one step of the frontier)
+  const dear = got.filter((p) => p.expectedCostUs >= 2);
+  t.equal(thin(frontier, max).filter((p) => p.expectedCostUs > 2).length, 1);
+  for (let i = 1; i < dear.length; i++) t.ok(dear[i].expectedCostUs / dear[i - 1].expectedCostUs <= 1.85 * Math.pow(128, 1 / 20) + 1e-9, `neighbours ${i - 1}, ${i}: cost ratio ${(dear[i].expectedCostUs / dear[i - 1].expectedCostUs).toFixed(2)}`);
+  t.equal(thinForGears(frontier.slice(0, 8), max).length, 8, 'a frontier of at most max points: all of it');
 });
