@@ -24,8 +24,8 @@ export interface PlanOptions {
   thresholds?: number;
   loadLevels?: number;
   /**
-   * Frontier cascades considered as gears: `maxGears` evenly by position, plus without a load
-   * histogram up to `maxGears` more evenly by log cost (thinForGears).
+   * Frontier cascades considered as gears: `maxGears` evenly by position, plus for objective
+   * accuracy without a load histogram up to `maxGears` more evenly by log cost (thinForGears).
    */
   maxGears?: number;
   /**
@@ -376,12 +376,12 @@ export function thin(frontier: FrontierPoint[], max: number): FrontierPoint[] {
 
 /**
  * Gear candidates for objective accuracy without a load histogram (the most accurate gear at
- * every load): `thin` by position, plus, for `max` costs evenly
- * spaced on a log scale from the cheapest point's to the dearest's, the most accurate point
- * costing at most that (at most 2·max in all, cheapest first). Why: a gear's capacity goes as
+ * every load): `thin` by position, plus, for `max` costs evenly spaced on a log scale from
+ * the cheapest point's to the dearest's, the most accurate point costing at most that (at most
+ * 2·max in all, cheapest first; on a frontier accuracy rises with cost). Why: a gear's capacity goes as
  * 1 / cost, and on the zoo's frontier the points are dense at the cheap end, so spacing by
  * position alone left one candidate between 128 and 256 µs per query: the plan stepped from
- * 93.58% to 93.18% where cascades of 93.3-93.4% held the load (docs/planner.md).
+ * 93.58% to 93.18% where cascades of 93.3-93.5% held the load (docs/planner.md).
  */
 export function thinForGears(frontier: FrontierPoint[], max: number): FrontierPoint[] {
   if (frontier.length <= max) return frontier;
