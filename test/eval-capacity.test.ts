@@ -11,7 +11,7 @@ import { packageRoot } from '../ts/contracts/package-root.js';
 
 interface Tried { scale: number; pass: boolean; lagP95Ms: number }
 interface Outcome { capacity: number | null; belowQps?: number; atLeast?: boolean; unmeasured?: boolean; generatorBoundQps?: number; tried: Tried[] }
-interface Case { capacityQps: number; lagMsPerKqps: number; centerQps: number; lagLimitMs?: number }
+interface Case { capacityQps: number; lagMsPerKqps: number; centerQps: number; lagLimitMs?: number; trials?: number; maxTrials?: number }
 
 /** Searches a system holding `capacityQps`, driven by a generator lagging `lagMsPerKqps` ms per 1,000 QPS. */
 function search(c: Case): Outcome {
@@ -24,7 +24,7 @@ function search(c: Case): Outcome {
       const trial = { seed: 1, scale, pass: scale <= c.capacityQps, switches: 0, s: { lagP95Ms: (scale / 1000) * c.lagMsPerKqps } };
       tried.push({ scale, pass: trial.pass, lagP95Ms: trial.s.lagP95Ms });
       return trial;
-    }, { centerQps: c.centerQps, trials: 3, maxTrials: 6, floorQps: 5, ceilingQps: 60000, ...(c.lagLimitMs !== undefined ? { lagLimitMs: c.lagLimitMs } : {}) });
+    }, { centerQps: c.centerQps, trials: c.trials ?? 3, maxTrials: c.maxTrials ?? 6, floorQps: 5, ceilingQps: 60000, ...(c.lagLimitMs !== undefined ? { lagLimitMs: c.lagLimitMs } : {}) });
     process.stdout.write(JSON.stringify({ capacity: r.capacity, belowQps: r.belowQps, atLeast: r.atLeast, unmeasured: r.unmeasured, generatorBoundQps: r.generatorBoundQps, tried }));`;
   return JSON.parse(execFileSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })) as Outcome;
 }
@@ -36,6 +36,34 @@ t.test('without a lag limit: the capacity to within the bracket, or at least the
   const top = search({ capacityQps: 1e9, lagMsPerKqps: 0, centerQps: 50_000 });
   t.equal(top.capacity, 60_000);
   t.equal(top.atLeast, true, 'passed at the ceiling: at least');
+});
+
+t.test('the search starts at the centre and steps the way the outcome points: two trials for a centre within 1.21x', async (t) => {
+  const close = (a: number, b: number) => Math.abs(a / b - 1) < 1e-9;
+  for (const [centerQps, want] of [
+    [9000, [[9000, true], [9000 * 1.21, false]]],
+    [11_500, [[11_500, false], [11_500 / 1.21, true]]],
+    // the centre itself the capacity: it passes, the next step fails
+    [10_000, [[10_000, true], [12_100, false]]],
+  ] as [number, [number, boolean][]][]) {
+    const r = search({ capacityQps: 10_000, lagMsPerKqps: 0, centerQps, trials: 2, maxTrials: 4 });
+    t.equal(r.tried.length, 2, `centre ${centerQps}: two trials`);
+    t.ok(r.tried.every((x, i) => close(x.scale, want[i][0]) && x.pass === want[i][1]), `centre ${centerQps}: ${JSON.stringify(r.tried.map((x) => [Math.round(x.scale), x.pass]))}`);
+    t.ok(r.capacity! <= 10_000 && r.capacity! * 1.21 * 1.001 > 10_000, `centre ${centerQps}: capacity ${r.capacity} within 1.21x below 10,000`);
+  }
+  // one step more when the centre is 1.21-1.46x off: three trials
+  const three = search({ capacityQps: 10_000, lagMsPerKqps: 0, centerQps: 7500, trials: 2, maxTrials: 4 });
+  t.same(three.tried.map((x) => x.pass), [true, true, false]);
+  t.ok(close(three.tried[2].scale, 7500 * 1.21 * 1.21), `steps of 1.21x: ${three.tried.map((x) => Math.round(x.scale))}`);
+  // far off: three steps of 1.21x, then x1.5 until the outcome flips, then bisection
+  const far = search({ capacityQps: 10_000, lagMsPerKqps: 0, centerQps: 2500, trials: 2, maxTrials: 8 });
+  const ratios = far.tried.slice(1, 5).map((x, i) => x.scale / far.tried[i].scale);
+  t.ok(ratios.slice(0, 3).every((x) => close(x, 1.21)) && close(ratios[3], 1.5), `step ratios ${ratios.map((x) => x.toFixed(3))}`);
+  t.ok(far.capacity! <= 10_000 && far.capacity! * 1.21 * 1.001 > 10_000, `far: capacity ${far.capacity} within 1.21x below 10,000 after ${far.tried.length} trials`);
+  // with three trials at least, a flip after one step is bisected once more: within 1.1x
+  const fine = search({ capacityQps: 10_000, lagMsPerKqps: 0, centerQps: 9000, trials: 3, maxTrials: 5 });
+  t.equal(fine.tried.length, 3);
+  t.ok(fine.capacity! <= 10_000 && fine.capacity! * 1.1 * 1.001 > 10_000, `three trials: capacity ${fine.capacity} within 1.1x`);
 });
 
 t.test('a pass with the generator lagging beyond the limit sets the ceiling: at least the largest clean pass below it', async (t) => {

@@ -1,10 +1,14 @@
 // The capacity search for one system and one seed: the largest trace scale (mean QPS) at
 // which the trial passes (p95 <= SLO and the accuracy of the answers given >= target).
-// Bracketed by a prediction (the simulator's, made on the tuning seeds, or the capacity the
-// earlier seeds found): the first trial just below it, the second just above, then geometric
-// bisection; when the prediction is off, the scale moves by x1.5 until the outcome flips, then
-// bisects until the capacity is known as closely as a bracket that held (or trials run out). When
-// no scale down to `floorQps` passes, the result is "below" the lowest scale tried.
+// Centred on a prediction (the simulator's, made on the tuning seeds, or the capacity the
+// earlier seeds found): the first trial at the centre, then steps of the bracket's full width
+// (bracket^2, 1.21x) in the direction the outcome points until it flips, so a prediction off
+// by up to 1.21x either way costs two trials. The first search, a centre just below the
+// capacity and one just above, covered only 1.21x around the centre and spent four trials
+// whenever a seed's capacity lay outside it, as it did in most recorded searches. After
+// three such steps the scale moves by x1.5 (the prediction was far off), then bisects until
+// the capacity is known as closely as the bracket (or trials run out). When no scale down to
+// `floorQps` passes, the result is "below" the lowest scale tried.
 // The load generator's limit: with `lagLimitMs`, a trial that passes while the generator's own
 // lag (p95 of actual - scheduled send) is above it does not count as a pass: the requests came
 // later and smoother than the trace, so what passed was not the trace at that scale. The scale
@@ -49,20 +53,23 @@ export interface SeedCapacity {
 export interface SearchOptions {
   centerQps: number;
   /**
-   * Trials when the bracket holds (2 = the bracket only; 3 = one bisection). Past them the
-   * search still bisects while the capacity is known only to within more than the bracket
-   * (hi / lo > bracket^2: the prediction was off and the scale moved by x1.5), up to maxTrials.
+   * Fewest trials (2 = the outcome's flip only, within bracket^2; 3 = one bisection more).
+   * Past them the search still bisects while the capacity is known only to within more than
+   * bracket^2 (the prediction was far off and the scale moved by x1.5), up to maxTrials.
    */
   trials: number;
   /** Most trials in all (expansion when the prediction is off). */
   maxTrials: number;
   floorQps: number;
   ceilingQps: number;
-  /** Half-width of the bracket around the centre (ratio). Default 1.1. */
+  /** Half the width of one step, as a ratio (a step is bracket^2). Default 1.1. */
   bracket?: number;
   /** A passing trial whose generator lag p95 exceeds this (ms) sets the ceiling instead (above). Default: no limit. */
   lagLimitMs?: number;
 }
+
+/** Steps of the bracket's full width before the search moves by x1.5 instead. */
+const kBracketSteps = 3;
 
 export async function searchCapacity(seed: number, tryScale: (scale: number) => Promise<Trial>, o: SearchOptions): Promise<SeedCapacity> {
   const b = o.bracket ?? 1.1;
@@ -72,7 +79,8 @@ export async function searchCapacity(seed: number, tryScale: (scale: number) => 
   let bound = Infinity; // smallest scale whose pass the generator's lag voided
   const clamp = (x: number) => Math.min(o.ceilingQps, bound, Math.max(o.floorQps, x));
   const boundField = () => (Number.isFinite(bound) ? { generatorBoundQps: bound } : {});
-  let scale = clamp(o.centerQps / b);
+  let scale = clamp(o.centerQps);
+  let steps = 0; // bracket-wide steps taken before the outcome flipped
   while (trials.length < o.maxTrials) {
     const t = await tryScale(scale);
     trials.push(t);
@@ -83,11 +91,12 @@ export async function searchCapacity(seed: number, tryScale: (scale: number) => 
     // the search's upper end: a failure, or the generator's limit
     const top = Math.min(hi, bound);
     if (top <= o.floorQps) break;
-    if (top === Infinity) scale = clamp(trials.length === 1 ? o.centerQps * b : lo * 1.5);
-    else if (lo === 0) scale = clamp(top / 1.5);
+    const step = ++steps <= kBracketSteps ? b * b : 1.5;
+    if (top === Infinity) scale = clamp(lo * step);
+    else if (lo === 0) scale = clamp(top / step);
     else {
       // Below the generator's limit, everything tried passed: stop once within the bracket.
-      // Else a x1.5 step left the capacity known to within 1.5x: bisect on to the bracket's precision.
+      // Else the capacity is known to within one step: bisect on to the bracket's precision.
       if (top / lo <= b * b * 1.001 && (bound < hi || trials.length >= o.trials)) break;
       if (top / lo < 1.06) break;
       scale = Math.sqrt(lo * top);

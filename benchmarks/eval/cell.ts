@@ -303,7 +303,7 @@ export async function runCapacityCell(env: Env, c: CellSpec, onStart?: (r: CellR
           const p = plans[system]!;
           const runner = runners.get(system)!;
           const found = perSeed.get(system)!.map((x) => x.capacity).filter((x): x is number => x !== null);
-          const center = found.length ? median(found) * 1.05 : p.pred > 0 ? p.pred : env.ceilingQps / 10;
+          const center = found.length ? median(found) : p.pred > 0 ? p.pred : env.ceilingQps / 10;
           const one = (scale: number) =>
             turn(async () => {
               const t = await runTrial(env, runner, p.plan, { trace: c.trace, dayMs: c.dayMs, sloMs: c.sloMs, drop: c.drop }, seed, scale);
