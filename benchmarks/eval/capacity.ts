@@ -3,9 +3,9 @@
 // Centred on a prediction (the simulator's, made on the tuning seeds, or the capacity the
 // earlier seeds found): the first trial at the centre, then steps of the bracket's full width
 // (bracket^2, 1.21x) in the direction the outcome points until it flips, so a prediction off
-// by up to 1.21x either way costs two trials. The first search, a centre just below the
-// capacity and one just above, covered only 1.21x around the centre and spent four trials
-// whenever a seed's capacity lay outside it, as it did in most recorded searches. After
+// by up to 1.21x either way costs two trials. The search before session 35 tried just below
+// the centre and then just above it, which covered only 1.21x around the centre and spent four
+// trials whenever a seed's capacity lay outside it, as it did in most recorded searches. After
 // three such steps the scale moves by x1.5 (the prediction was far off), then bisects until
 // the capacity is known as closely as the bracket (or trials run out). When no scale down to
 // `floorQps` passes, the result is "below" the lowest scale tried.

@@ -88,7 +88,7 @@ const all = ['cascadeserve', 'static', 'staticBest', 'dynamic', 'msplus', 'oracl
 const httpSystems = ['cascadeserve', 'static', 'staticBest', 'dynamic', 'msplus'] as const;
 
 /**
- * What a run measures and how long it takes. Full (about 100 min on 2 cores, not the hour
+ * What a run measures and how long it takes. Full (91 min on 2 cores in session 35, not the hour
  * issue 14 asks: 7 systems per engine cell where the issue names 5, see the notes): engine view,
  * 4 reported seeds, the headline cell with 30 s days (the only one), the others with 6 s days;
  * HTTP view, 3 seeds, 6 s days, the headline target on both traces; fixed hardware with 10 s
