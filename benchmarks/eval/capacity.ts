@@ -80,7 +80,6 @@ export async function searchCapacity(seed: number, tryScale: (scale: number) => 
   const clamp = (x: number) => Math.min(o.ceilingQps, bound, Math.max(o.floorQps, x));
   const boundField = () => (Number.isFinite(bound) ? { generatorBoundQps: bound } : {});
   let scale = clamp(o.centerQps);
-  let steps = 0; // bracket-wide steps taken before the outcome flipped
   while (trials.length < o.maxTrials) {
     const t = await tryScale(scale);
     trials.push(t);
@@ -91,7 +90,8 @@ export async function searchCapacity(seed: number, tryScale: (scale: number) => 
     // the search's upper end: a failure, or the generator's limit
     const top = Math.min(hi, bound);
     if (top <= o.floorQps) break;
-    const step = ++steps <= kBracketSteps ? b * b : 1.5;
+    // bracket-wide steps for the first moves, x1.5 once the prediction proved far off
+    const step = trials.length <= kBracketSteps ? b * b : 1.5;
     if (top === Infinity) scale = clamp(lo * step);
     else if (lo === 0) scale = clamp(top / step);
     else {
