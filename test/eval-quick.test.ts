@@ -105,6 +105,17 @@ t.test('quick evaluation end to end', { skip: existsSync(join(zoo, 'cascade.json
         t.ok(r.detail[sys].trials >= 1, `${r.view} ${sys}: trials ran`);
       }
     }
+    // where the first seed's search starts: the engine view's plans at their simulated capacity
+    // on the tuning seeds (a one-gear plan's always, bounded by latency alone; a switched plan's
+    // where its simulated answers meet the target; the oracle at the fluid model's prediction),
+    // the HTTP view's at the fluid model's (the simulator has no front end)
+    for (const sys of [...capacitySystems, 'msplusTop']) {
+      const d = r.detail[sys];
+      if (!d) continue;
+      if (r.view === 'engine' && ['static', 'staticBest', 'dynamic', 'msplusTop'].includes(sys)) t.ok(d.simulatedQps > 0, `${r.view} ${sys}: the simulated capacity is recorded (${d.simulatedQps})`);
+      else if (r.view === 'engine' && sys !== 'oracle') t.ok(d.simulatedQps === undefined || d.simulatedQps > 0, `${r.view} ${sys}: a simulated capacity where the simulator's answers met the target (${d.simulatedQps})`);
+      else t.equal(d.simulatedQps, undefined, `${r.view} ${sys}: no simulated capacity`);
+    }
   }
   t.same(s.fixedHardware.map((x: { scaleStep: number }) => x.scaleStep), [1, 2], 'the fixed-hardware view at each step of the quick ladder');
   t.ok(s.fixedHardware[1].scaleQps > s.fixedHardware[0].scaleQps * 1.99 && s.fixedHardware[1].scaleQps < s.fixedHardware[0].scaleQps * 2.01, 'step 2 replays twice the base scale');
@@ -126,6 +137,12 @@ t.test('quick evaluation end to end', { skip: existsSync(join(zoo, 'cascade.json
   t.ok(s.meta.loadAverage.samples >= 2, 'the machine load was sampled');
   const trials = JSON.parse(readFileSync(join(dir, 'eval-quick-trials.json'), 'utf8'));
   const all = trials.cells.flatMap((c: { systems: Record<string, { seeds: { trials: { s: { requests: number; lagP95Ms: number; violationRate: number } }[] }[] }> }) => Object.values(c.systems).flatMap((x) => x.seeds.flatMap((y) => y.trials)));
+  // the first trial of the engine view's first seed is at the recorded centre
+  const engineCell = trials.cells.find((c: { view: string }) => c.view === 'engine');
+  for (const sys of ['static', 'dynamic']) {
+    const x = engineCell.systems[sys];
+    t.ok(x.simulatedQps > 0 && Math.abs(x.seeds[0].trials[0].scale / x.simulatedQps - 1) < 1e-9, `engine ${sys}: the first trial at the simulated capacity (${x.seeds[0].trials[0].scale} vs ${x.simulatedQps})`);
+  }
   t.ok(all.length >= 9 && all.every((x: { s: { requests: number; lagP95Ms: number } }) => x.s.requests > 0 && typeof x.s.lagP95Ms === 'number'), 'every trial records its requests and the generator lag');
   // the markdown is a function of the summary alone: re-rendering gives the same text
   const md = readFileSync(join(dir, 'eval-quick.md'), 'utf8');

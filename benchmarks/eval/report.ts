@@ -111,12 +111,12 @@ export function renderTables(s: Summary): string {
     for (const r of rows) md.push(`| ${pct(r.target)}${r.headline ? ' (headline)' : ''} | ${r.sloMs} | ${r.trace} | ${r.dayMs / 1000} | ${r.seeds.join(',')} | ${kCapacitySystems.map((x) => capText(r.capacity[x])).join(' | ')} | ${capText(r.msplusTop)} | ${ratioText(r.capacity.cascadeserve, strongestStatic(r)).text} | ${ratioText(r.capacity.cascadeserve, bestBaseline(r)).text} |`);
     md.push('');
     md.push(`At each seed's capacity (medians over seeds): the accuracy of the answers given (the criterion) and the trial's target, beside the gear-weighted accuracy, the whole-trial p95 beside the share of 1 s windows whose p95 missed the SLO, and the load generator's own lag (kept out of the latencies).`, '');
-    md.push('| cell | system | accuracy | its target | gear-weighted | p95 (ms) | 1 s windows over SLO | generator lag p95 (ms) | switches per trial | trials | predicted (tuning seeds) | overload horizon (ms) |', '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
+    md.push('| cell | system | accuracy | its target | gear-weighted | p95 (ms) | 1 s windows over SLO | generator lag p95 (ms) | switches per trial | trials | predicted (tuning seeds): fluid model / simulator | overload horizon (ms) |', '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
     for (const r of rows) {
       for (const [k, d] of Object.entries(r.detail)) {
         if (!d) continue;
         const a = d.atCapacity;
-        md.push(`| ${pct(r.target)} / ${r.sloMs} ms / ${r.trace} | ${label[k]} | ${a ? pct(a.accuracy) : '-'} | ${a ? pct(a.target) : '-'} | ${a ? pct(a.gearAccuracy) : '-'} | ${a ? ms(a.p95Ms) : '-'} | ${a ? `${(a.violationRate * 100).toFixed(1)}%` : '-'} | ${a ? a.lagP95Ms.toFixed(2) : '-'} | ${a ? a.switches.toFixed(0) : '-'} | ${d.trials} | ${q(d.predictedQps)} | ${d.overloadHorizonMs ?? '-'} |`);
+        md.push(`| ${pct(r.target)} / ${r.sloMs} ms / ${r.trace} | ${label[k]} | ${a ? pct(a.accuracy) : '-'} | ${a ? pct(a.target) : '-'} | ${a ? pct(a.gearAccuracy) : '-'} | ${a ? ms(a.p95Ms) : '-'} | ${a ? `${(a.violationRate * 100).toFixed(1)}%` : '-'} | ${a ? a.lagP95Ms.toFixed(2) : '-'} | ${a ? a.switches.toFixed(0) : '-'} | ${d.trials} | ${q(d.predictedQps)}${d.simulatedQps ? ` / ${q(d.simulatedQps)}` : ''} | ${d.overloadHorizonMs ?? '-'} |`);
       }
     }
     md.push('');

@@ -32,6 +32,8 @@ export interface SystemDetail {
   description: string;
   objectiveUsed?: string;
   predictedQps: number;
+  /** Engine view: the switching simulator's capacity on the tuning seeds, where the first seed's search started (absent before session 36). */
+  simulatedQps?: number;
   planScaleQps?: number;
   /** A switched plan's overload horizon, chosen on the tuning seeds (benchmarks/eval/horizon.ts), ms. */
   overloadHorizonMs?: number;
@@ -141,6 +143,7 @@ function detailOf(c: CellResult, s: CellSystem): SystemDetail | undefined {
     description: r.description,
     ...(r.objectiveUsed ? { objectiveUsed: r.objectiveUsed } : {}),
     predictedQps: r.predictedQps,
+    ...(r.simulatedQps ? { simulatedQps: r.simulatedQps } : {}),
     ...(r.planScaleQps ? { planScaleQps: r.planScaleQps } : {}),
     ...(r.policy ? { overloadHorizonMs: r.policy.overloadHorizonMs } : {}),
     perSeed: r.seeds.map((x) => x.capacity),
