@@ -1,0 +1,26 @@
+// The plans a recorded evaluation served (issue 14): every plan file its trials file names
+// exists and loads as the server loads it, manifest included, so the README's commands that
+// replay them (probe.js, sim-plan.js, arrival-cost.js) work on a fresh clone. A recording's
+// files are moved from the run's output folder into benchmarks/results/; a plan's manifest
+// path is relative to the plan's own folder and breaks when the move does not rewrite it.
+import t from 'tap';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { loadServingPlan } from '../ts/server/plan-loader.js';
+import { packageRoot } from '../ts/contracts/package-root.js';
+
+const root = packageRoot();
+const recordings = ['eval-trials.json', join('eval-s35-full', 'eval-trials.json')].map((x) => join(root, 'benchmarks', 'results', x));
+
+for (const path of recordings) {
+  t.test(`the plans of ${path.slice(root.length + 1)} load`, { skip: existsSync(path) ? false : 'not committed' }, async (t) => {
+    const trials = JSON.parse(readFileSync(path, 'utf8')) as { cells: { systems: Record<string, { planFile: string }> }[] };
+    const files = [...new Set(trials.cells.flatMap((c) => Object.values(c.systems).map((s) => s.planFile)))];
+    t.ok(files.length >= 10, `the trials file names its plans (${files.length})`);
+    for (const f of files) {
+      t.notOk(/^\//.test(f), `${f}: a path inside the repository`);
+      const plan = await loadServingPlan(join(root, f)).catch((e: Error) => e);
+      t.notOk(plan instanceof Error, `${f} loads${plan instanceof Error ? `: ${plan.message}` : ''}`);
+    }
+  });
+}
