@@ -1,6 +1,8 @@
-// The simulator's prediction of a system's capacity on a trace shape, used only to bracket
-// the real capacity search (so that few real trials are needed) and to pick the load scale a
-// plan is made for; it is computed on the TUNING seeds' rate curves, never on reported ones.
+// The fluid model's prediction of a system's capacity on a trace shape, used to pick the load
+// scale a plan is made for, to start the switching simulator's searches (horizon.ts), and to
+// centre the real capacity search where the switching simulator does not (the HTTP view, the
+// oracle, a switched plan the simulator finds short of its target; cell.ts); it is computed
+// on the TUNING seeds' rate curves, never on reported ones.
 //
 // A fluid model over the rate curve, smoothed over a short window (a queue absorbs bursts
 // shorter than that): at a scale s, each moment runs the gear the plan's ranges give for the
