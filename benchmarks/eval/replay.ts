@@ -50,20 +50,30 @@ function binaryRequest(pool: ConnectionPool, path: string, heldout: Dataset): (i
 export const kEarlyMs = 0.5;
 
 /**
- * Calls send(i) for every i at t0 + sendMs[i] (performance.now() milliseconds), in order,
- * from timers: the load generator of both views. Resolves once the last one is sent.
+ * Calls sendDue(from, to) at each timer tick with the items [from, to) whose time
+ * t0 + sendMs[i] (performance.now() milliseconds) has come, in order: the load generator of both
+ * views. Resolves once the last one is sent.
  */
-export function sendOnSchedule(sendMs: ArrayLike<number>, t0: number, send: (i: number) => void): Promise<void> {
+export function sendDueOnSchedule(sendMs: ArrayLike<number>, t0: number, sendDue: (from: number, to: number) => void): Promise<void> {
   const n = sendMs.length;
   let next = 0;
   return new Promise<void>((resolve) => {
     const tick = () => {
       const now = performance.now();
-      while (next < n && t0 + sendMs[next] <= now + kEarlyMs) send(next++);
+      const from = next;
+      while (next < n && t0 + sendMs[next] <= now + kEarlyMs) next++;
+      if (next > from) sendDue(from, next);
       if (next === n) return resolve();
       setTimeout(tick, Math.max(0, t0 + sendMs[next] - performance.now() - kEarlyMs));
     };
     tick();
+  });
+}
+
+/** Calls send(i) for every i at t0 + sendMs[i], in order (sendDueOnSchedule, one call per item). */
+export function sendOnSchedule(sendMs: ArrayLike<number>, t0: number, send: (i: number) => void): Promise<void> {
+  return sendDueOnSchedule(sendMs, t0, (from, to) => {
+    for (let i = from; i < to; i++) send(i);
   });
 }
 
