@@ -36,7 +36,7 @@ import { emptyRecord, type RequestRecord } from './measure.js';
 import { sendDueOnSchedule } from './replay.js';
 
 /** Items per engine.submit at most (one tick's due items go in submits of this many). */
-const kSubmitItems = 64;
+export const kSubmitItems = 64;
 
 export interface SwitchRecord {
   /** Since the trial's start, ms (HTTP-view trials recorded before session 23: epoch ms). */
@@ -81,7 +81,7 @@ function modelOptions(onSwitch: (e: GearSwitchEvent) => void): ServedModelOption
  * Starts a system in process from a plan file: the served cascade with its own policy, or
  * (oracle) the plan's gears set from the trace's true rate.
  */
-export async function startEngineSystem(planPath: string, heldout: Dataset, o: { oracle?: boolean; accuracyBudget?: boolean; accuracyWindowMs?: number; maxInFlightItems?: number } = {}): Promise<EngineSystem> {
+export async function startEngineSystem(planPath: string, heldout: Dataset, o: { oracle?: boolean; accuracyBudget?: boolean; accuracyWindowMs?: number; maxInFlightItems?: number; submitItems?: number } = {}): Promise<EngineSystem> {
   const switches: SwitchRecord[] = [];
   let tBase = performance.now();
   // the oracle's true rate: the running trial's curve (0 between trials: the top gear)
@@ -104,7 +104,10 @@ export async function startEngineSystem(planPath: string, heldout: Dataset, o: {
   const sloUs = plan.sloMs * 1000;
   const submitOptions = { budgetUs: sloUs };
   // the due items' images side by side, for one submit (engine.submit copies them)
-  const batch = new Float32Array(kSubmitItems * elems);
+  // (o.submitItems: another chunk size, for comparing; 1 = one submit per item, as before)
+  const submitItems = o.submitItems ?? kSubmitItems;
+  if (!(Number.isInteger(submitItems) && submitItems >= 1)) throw new RangeError(`submitItems: expected a positive integer, got ${submitItems}`);
+  const batch = new Float32Array(submitItems * elems);
 
   const replay = async (trace: Trace) => {
     switches.length = 0;
@@ -154,8 +157,8 @@ export async function startEngineSystem(planPath: string, heldout: Dataset, o: {
     await sendDueOnSchedule(trace.sendMs, t0, (from, to) => {
       // at most kSubmitItems per submit, so that a generator behind its schedule catches up
       // in steps the engine takes at its usual cost per item
-      for (let a = from; a < to; a += kSubmitItems) {
-        const b = Math.min(to, a + kSubmitItems);
+      for (let a = from; a < to; a += submitItems) {
+        const b = Math.min(to, a + submitItems);
         sent = b;
         sendDue(a, b);
       }

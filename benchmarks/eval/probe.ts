@@ -1,7 +1,7 @@
 // `node dist/benchmarks/eval/probe.js --plan PLAN[,PLAN...] [--view engine|http] [--scales
 // 4200,4700] [--seeds 11,12,13] [--trace azure] [--day-ms 6000] [--drop 0.005] [--no-pause]
 // [--oracle] [--switches] [--losses] [--batch-times-k K] [--hog] [--accuracy-window-ms MS]
-// [--max-in-flight N]`:
+// [--max-in-flight N] [--submit-items 1,64]`:
 // replays a trace into the systems of frozen plan files (the evaluation's engine view,
 // engine-replay.ts, or its HTTP view, a `cascadeserve serve` child per plan), once per seed,
 // scale and plan, plans in turn as a cell runs them, and prints what decides a trial: the
@@ -22,8 +22,12 @@
 // the server's host speed; a copy with them goes to benchmarks/local/plans/. The same plan with
 // and without the suffix runs the two side by side. --hog keeps one CPU busy with another process for the
 // whole probe (a noisy neighbour). --max-in-flight N sets each system's bound on items in flight
-// (default: the plan's, as the server's; `serve --max-in-flight`). In the engine view each trial
-// also prints the JavaScript thread's CPU time per request (Linux). For looking into one cell between recorded runs, on
+// (default: the plan's, as the server's; `serve --max-in-flight`). --submit-items (engine view)
+// runs each plan once per value given, with at most that many of a timer tick's due items per
+// engine submit (engine-replay.ts; default 64; 1 = one submit per item, the generator before
+// session 37). In the engine view each trial
+// also prints the JavaScript thread's CPU time per request (Linux) and the generator's largest
+// lag with its time beside the trace's busiest 100 ms. For looking into one cell between recorded runs, on
 // tuning seeds; its outcomes are single trials, not capacities.
 import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -95,10 +99,13 @@ const withTimes = (named: string): string => {
   return out;
 };
 // PLAN+nobudget: the server's policy without its accuracy budget (--no-accuracy-budget)
-const planPaths = planPath.split(',').map((named) => (named.endsWith('+nobudget') ? { named: named.slice(0, -'+nobudget'.length), budget: false } : { named, budget: true })).map(({ named, budget }) => ({ path: withTimes(named), budget })).flatMap(({ path, budget }) => (withOracle ? [{ path, budget, oracle: false }, { path, budget, oracle: true }] : [{ path, budget, oracle: false }]));
-const systems = planPaths.map(({ path, budget, oracle }) => {
+const submitItems: (number | undefined)[] = arg('--submit-items') === undefined ? [undefined] : numbers('--submit-items', '64');
+if (submitItems.some((x) => x !== undefined && !Number.isInteger(x))) throw new Error(`--submit-items: expected positive integers, got '${arg('--submit-items')}'`);
+if (arg('--submit-items') !== undefined && view !== 'engine') throw new Error('--submit-items: the engine view only (the HTTP view submits what each request carries)');
+const planPaths = planPath.split(',').map((named) => (named.endsWith('+nobudget') ? { named: named.slice(0, -'+nobudget'.length), budget: false } : { named, budget: true })).map(({ named, budget }) => ({ path: withTimes(named), budget })).flatMap(({ path, budget }) => (withOracle ? [{ path, budget, oracle: false }, { path, budget, oracle: true }] : [{ path, budget, oracle: false }])).flatMap((x) => submitItems.map((perSubmit) => ({ ...x, perSubmit })));
+const systems = planPaths.map(({ path, budget, oracle, perSubmit }) => {
   const plan = validatePlan(JSON.parse(readFileSync(path, 'utf8')));
-  return { path, budget, oracle, name: path.replace(/^.*\//, '').replace(/\.json$/, '') + (budget ? '' : ' (no budget)') + (oracle ? ' (oracle)' : ''), gearAccuracy: new Map(plan.gears.map((g) => [g.id, g.heldoutAccuracy ?? g.expectedAccuracy])), sloMs: plan.slo.p95Ms, passed: 0, n: 0, dispersionByReason: new Map<string, number[]>(), lagMs: { pass: [] as number[], fail: [] as number[] }, jsUsPerRequest: [] as number[] };
+  return { path, budget, oracle, perSubmit, name: path.replace(/^.*\//, '').replace(/\.json$/, '') + (budget ? '' : ' (no budget)') + (oracle ? ' (oracle)' : '') + (perSubmit !== undefined ? ` (${perSubmit} per submit)` : ''), gearAccuracy: new Map(plan.gears.map((g) => [g.id, g.heldoutAccuracy ?? g.expectedAccuracy])), sloMs: plan.slo.p95Ms, passed: 0, n: 0, dispersionByReason: new Map<string, number[]>(), lagMs: { pass: [] as number[], fail: [] as number[] }, jsUsPerRequest: [] as number[] };
 });
 const pct = (x: number) => `${(x * 100).toFixed(2)}%`;
 
@@ -108,8 +115,8 @@ const maxInFlight = arg('--max-in-flight') === undefined ? undefined : Number(ar
 if (maxInFlight !== undefined && !(Number.isInteger(maxInFlight) && maxInFlight >= 1)) throw new Error(`--max-in-flight: expected a positive integer, got '${arg('--max-in-flight')}'`);
 // The HTTP view as the evaluation runs it: `cascadeserve serve` as a child process, this
 // process the open-loop generator (server-proc.ts, replay.ts).
-async function startSystem(path: string, oracle: boolean, accuracyBudget: boolean) {
-  if (view === 'engine') return startEngineSystem(path, heldout, { oracle, accuracyBudget, accuracyWindowMs, ...(maxInFlight !== undefined ? { maxInFlightItems: maxInFlight } : {}) });
+async function startSystem(path: string, oracle: boolean, accuracyBudget: boolean, perSubmit: number | undefined) {
+  if (view === 'engine') return startEngineSystem(path, heldout, { oracle, accuracyBudget, accuracyWindowMs, ...(maxInFlight !== undefined ? { maxInFlightItems: maxInFlight } : {}), ...(perSubmit !== undefined ? { submitItems: perSubmit } : {}) });
   const srv = await startServer(path, [...(accuracyBudget ? ['--accuracy-window-ms', String(accuracyWindowMs)] : ['--no-accuracy-budget']), ...(maxInFlight !== undefined ? ['--max-in-flight', String(maxInFlight)] : [])]);
   if (pauseIdle) srv.pause();
   return {
@@ -141,7 +148,7 @@ const mainThreadCpuMs = (): number | null => {
 const hog = args.includes('--hog') ? spawn(process.execPath, ['-e', 'for (;;) {}'], { stdio: 'ignore' }) : null;
 try {
   for (const x of systems) {
-    const sys = await startSystem(x.path, x.oracle, x.budget);
+    const sys = await startSystem(x.path, x.oracle, x.budget, x.perSubmit);
     running.push(sys);
     // warm-up, as the evaluation's: a tuning seed at a low constant rate
     await sys.replay(makeTrace('constant', 500, 2000, 11, heldout.count));
@@ -152,6 +159,10 @@ try {
       let right = 0;
       for (const img of t.image) right += sp.held.correct[sp.bestModel][img];
       const target = right / t.image.length - drop;
+      // the trace's busiest 100 ms, beside where the generator lagged most
+      const perBin = new Map<number, number>();
+      for (const ms of t.sendMs) perBin.set(Math.floor(ms / 100), (perBin.get(Math.floor(ms / 100)) ?? 0) + 1);
+      const [busiestBin, busiestCount] = [...perBin.entries()].reduce((a, b) => (b[1] > a[1] ? b : a), [0, 0]);
       for (const [i, x] of systems.entries()) {
         const cpu0 = mainThreadCpuMs();
         const { record, switches } = await running[i].replay(t);
@@ -168,8 +179,11 @@ try {
           const reason = w.reason ?? 'unknown';
           x.dispersionByReason.set(reason, [...(x.dispersionByReason.get(reason) ?? []), w.recentDispersion]);
         }
+        let worst = 0;
+        for (let k = 1; k < record.sendLagMs.length; k++) if (record.sendLagMs[k] > record.sendLagMs[worst]) worst = k;
+        const lagPeak = view === 'engine' && t.sendMs.length > 0 ? `; generator lag max ${record.sendLagMs[worst].toFixed(1)} ms at ${(t.sendMs[worst] / 1000).toFixed(2)} s (busiest 100 ms of the trace: ${((busiestBin * 100) / 1000).toFixed(1)} s, ${busiestCount * 10} requests/s)` : '';
         const share = Object.entries(s.gearShare).map(([g, k]) => `${g}:${((100 * k) / s.requests).toFixed(0)}%`).join(' ');
-        console.log(`${systems.length > 1 ? `${x.name} ` : ''}seed ${seed} scale ${scale}: accuracy ${pct(s.accuracy)} (gears ${pct(s.gearAccuracy)}) vs target ${pct(target)}, p95 ${s.p95Ms.toFixed(1)} ms (generator lag p95 ${s.lagP95Ms.toFixed(1)} ms), failed ${s.failed}/${s.requests}, switches ${switches.length}${jsUs !== null ? `, JavaScript thread ${jsUs.toFixed(2)} us/request` : ''} -> ${pass ? 'pass' : 'fail'}; requests per gear ${share}`);
+        console.log(`${systems.length > 1 ? `${x.name} ` : ''}seed ${seed} scale ${scale}: accuracy ${pct(s.accuracy)} (gears ${pct(s.gearAccuracy)}) vs target ${pct(target)}, p95 ${s.p95Ms.toFixed(1)} ms (generator lag p95 ${s.lagP95Ms.toFixed(1)} ms), failed ${s.failed}/${s.requests}, switches ${switches.length}${jsUs !== null ? `, JavaScript thread ${jsUs.toFixed(2)} us/request` : ''} -> ${pass ? 'pass' : 'fail'}${lagPeak}; requests per gear ${share}`);
         if (showSwitches) for (const w of switches) console.log(`  switch ${JSON.stringify(w)}`);
         if (showLosses) for (const e of lossEpisodes(record, switches as SwitchRecord[])) console.log(`  losses ${describeLossEpisode(e)}`);
         await new Promise((r) => setTimeout(r, 500));
