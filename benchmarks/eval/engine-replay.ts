@@ -22,7 +22,8 @@
 // The items a timer tick finds due go to the engine together, up to 64 per submit (until
 // session 37: one submit per item). The generator shares the one JavaScript thread with the
 // system; at the 100 ms cell's rates (peaks near 190,000 requests/s at 41,000 mean) one crossing
-// per item put the generator's lag, not the lanes, at the limit of every cascade. The policy
+// per item put the generator's lag, not the lanes, at the limit of the cascades, first of
+// CascadeServe (a little more thread work per request). The policy
 // still sees one arrival per request, but a chunk's arrivals before its items are in the
 // engine's backlog (at most 63 items late, where the server interleaves them).
 import { performance } from 'node:perf_hooks';
