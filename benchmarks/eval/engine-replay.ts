@@ -125,8 +125,9 @@ export async function startEngineSystem(planPath: string, heldout: Dataset, o: {
       pending--;
       if (pending === 0 && sent === n) allDone();
     };
-    // The items one timer tick finds due: each is an arrival of one request for the load
-    // monitor and the policy (as in the server), then all go to the engine in one submit.
+    // One chunk of the items a timer tick finds due: each is an arrival of one request for the
+    // load monitor and the policy (as in the server), then the chunk goes to the engine in one
+    // submit.
     const sendDue = (from: number, to: number) => {
       const actual = performance.now();
       const k = to - from;
@@ -156,7 +157,7 @@ export async function startEngineSystem(planPath: string, heldout: Dataset, o: {
       }
     };
     await sendDueOnSchedule(trace.sendMs, t0, (from, to) => {
-      // at most kSubmitItems per submit, so that a generator behind its schedule catches up
+      // at most submitItems per submit, so that a generator behind its schedule catches up
       // in steps the engine takes at its usual cost per item
       for (let a = from; a < to; a += submitItems) {
         const b = Math.min(to, a + submitItems);
