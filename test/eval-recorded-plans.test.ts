@@ -1,4 +1,5 @@
-// The plans a recorded evaluation served (issue 14): every plan file its trials file names
+// The plans a recorded evaluation served (issue 14): every plan file its trials file names,
+// capacity cells and fixed-hardware view,
 // exists and loads as the server loads it, manifest included, so the README's commands that
 // replay them (probe.js, sim-plan.js, arrival-cost.js) work on a fresh clone. A recording's
 // files are moved from the run's output folder into benchmarks/results/; a plan's manifest
@@ -14,9 +15,12 @@ const recordings = ['eval-trials.json', join('eval-s35-full', 'eval-trials.json'
 
 for (const path of recordings) {
   t.test(`the plans of ${path.slice(root.length + 1)} load`, { skip: existsSync(path) ? false : 'not committed' }, async (t) => {
-    const trials = JSON.parse(readFileSync(path, 'utf8')) as { cells: { systems: Record<string, { planFile: string }> }[] };
-    const files = [...new Set(trials.cells.flatMap((c) => Object.values(c.systems).map((s) => s.planFile)))];
-    t.ok(files.length >= 10, `the trials file names its plans (${files.length})`);
+    type Systems = { systems: Record<string, { planFile: string }> }[];
+    const trials = JSON.parse(readFileSync(path, 'utf8')) as { cells: Systems; fixed: Systems };
+    const named = (parts: Systems) => parts.flatMap((c) => Object.values(c.systems).map((s) => s.planFile));
+    const files = [...new Set([...named(trials.cells), ...named(trials.fixed)])];
+    t.ok(named(trials.cells).length >= 10, `the trials file names its capacity cells' plans (${named(trials.cells).length})`);
+    t.ok(named(trials.fixed).length >= 5, `and its fixed-hardware plans (${named(trials.fixed).length})`);
     for (const f of files) {
       t.notOk(/^\//.test(f), `${f}: a path inside the repository`);
       const plan = await loadServingPlan(join(root, f)).catch((e: Error) => e);

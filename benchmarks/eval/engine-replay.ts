@@ -37,7 +37,7 @@ import { emptyRecord, type RequestRecord } from './measure.js';
 import { sendDueOnSchedule } from './replay.js';
 
 /** Items per engine.submit at most (one tick's due items go in submits of this many). */
-export const kSubmitItems = 64;
+const kSubmitItems = 64;
 
 export interface SwitchRecord {
   /** Since the trial's start, ms (HTTP-view trials recorded before session 23: epoch ms). */
