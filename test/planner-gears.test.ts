@@ -1,6 +1,6 @@
 import t from 'tap';
 import { laneSlowdown } from '../planner/batching.js';
-import { computePlan, PlanError, thin, thinForGears } from '../planner/compute-plan.js';
+import { computePlan, kBelowTargetCostSpan, PlanError, thin, thinBelowTarget, thinForGears } from '../planner/compute-plan.js';
 import type { FrontierPoint } from '../planner/search.js';
 import { validatePlan } from '../ts/contracts/plan-schema.js';
 import { planSvg } from '../planner/svg.js';
@@ -105,4 +105,34 @@ t.test('gear candidates: evenly by position, plus evenly by log cost (the dear e
   t.equal(thin(frontier, max).filter((p) => p.expectedCostUs > 2).length, 1);
   for (let i = 1; i < dear.length; i++) t.ok(dear[i].expectedCostUs / dear[i - 1].expectedCostUs <= 1.85 * Math.pow(128, 1 / 20) + 1e-9, `neighbours ${i - 1}, ${i}: cost ratio ${(dear[i].expectedCostUs / dear[i - 1].expectedCostUs).toFixed(2)}`);
   t.equal(thinForGears(frontier.slice(0, 8), max).length, 8, 'a frontier of at most max points: all of it');
+});
+
+t.test('candidates below the accuracy target: spaced by cost ratio down from the static cascade\'s cost, and the cheapest', async (t) => {
+  // a frontier dense at the cheap end, as the zoo's: 300 points of cost 1..4 us (accuracy 0.80..0.89),
+  // then 100 from 4 to 64 us (0.89..0.93); the static cascade costs 64 us
+  const frontier: FrontierPoint[] = Array.from({ length: 400 }, (_, i) => ({
+    spec: { models: [0], thresholds: [], measure: 'max_prob' as const },
+    accuracy: 0.8 + i * 0.0003,
+    expectedCostUs: i < 300 ? 1 + (3 * i) / 300 : 4 * Math.pow(16, (i - 299) / 100),
+  }));
+  const top = 64;
+  const max = 12;
+  const got = thinBelowTarget(frontier, top, max);
+  // reference: for each of max - 1 costs from 64 down to 64/8 by equal ratios, the dearest point within it; and the cheapest point
+  const want = new Set([frontier[0]]);
+  for (let k = 0; k < max - 1; k++) {
+    const cap = top / Math.pow(kBelowTargetCostSpan, k / (max - 2));
+    const within = frontier.filter((p) => p.expectedCostUs <= cap * (1 + 1e-12));
+    want.add(within[within.length - 1]);
+  }
+  t.same(got, frontier.filter((p) => want.has(p)), 'the picks, cheapest first, no repeats');
+  t.ok(got.length <= max, `at most ${max} (${got.length})`);
+  // between the static cascade's cost and 1/8 of it, neighbours at most 8^(1/10) apart in cost (plus a step of the frontier)
+  const near = got.filter((p) => p.expectedCostUs >= top / kBelowTargetCostSpan - 1e-9);
+  t.ok(near.length >= max - 2, `${near.length} picks within 8x of the static cascade's cost`);
+  for (let i = 1; i < near.length; i++) t.ok(near[i].expectedCostUs / near[i - 1].expectedCostUs <= Math.pow(8, 1 / 10) * Math.pow(16, 1 / 100) + 1e-9, `neighbours ${i - 1}, ${i}: cost ratio ${(near[i].expectedCostUs / near[i - 1].expectedCostUs).toFixed(3)}`);
+  // by position alone: one candidate within 8x of the static cascade's cost
+  t.ok(thin(frontier, max).filter((p) => p.expectedCostUs >= top / kBelowTargetCostSpan).length <= 3, 'by position, few picks near the static cascade');
+  t.equal(got[got.length - 1], frontier.filter((p) => p.expectedCostUs <= top).at(-1), 'the dearest pick: the most accurate point costing at most the static cascade');
+  t.same(thinBelowTarget(frontier.slice(0, 10), top, max), frontier.slice(0, 10), 'a frontier of at most max points: all of it');
 });
