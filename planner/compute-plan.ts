@@ -25,7 +25,9 @@ export interface PlanOptions {
   loadLevels?: number;
   /**
    * Frontier cascades considered as gears: `maxGears` evenly by position, plus for objective
-   * accuracy without a load histogram up to `maxGears` more evenly by log cost (thinForGears).
+   * accuracy without a load histogram up to `maxGears` more evenly by log cost (thinForGears);
+   * with a load histogram half from those meeting the target (by position) and half below it
+   * (thinBelowTarget).
    */
   maxGears?: number;
   /**
@@ -179,7 +181,8 @@ export async function computePlan(profile: Profile, options: PlanOptions & PlanL
       }
     }
     // With a histogram, half the candidates from cascades meeting the target and half from the
-    // cheaper rest: thinning the whole frontier evenly by cost left few above the target.
+    // cheaper rest: thinning the whole frontier evenly by cost left few above the target. The
+    // cheaper half is spaced by cost ratio below the static cascade's cost (thinBelowTarget).
     const meets = (p: FrontierPoint) => p.accuracy >= o.minAccuracy! - 1e-12;
     const thinned = staticPoint && o.loadHistogram
       ? [...thin(pool.filter(meets), Math.ceil(o.maxGears / 2)), ...thinBelowTarget(pool.filter((p) => !meets(p)), staticPoint.expectedCostUs, Math.floor(o.maxGears / 2))]
@@ -408,10 +411,11 @@ export const kBelowTargetCostSpan = 8;
  * most accurate point costing at most that, and the cheapest point. Why: a gear below the target
  * serves the loads above the static cascade's capacity, and the accuracy the plan gives up
  * there is set by the most accurate candidate that holds each load. Spaced by position, the
- * zoo's frontier (dense at the cheap end, 80-91% for costs 1-15% of the static cascade's) gave
+ * zoo's frontier (dense at the cheap end: 84-91.5% for costs up to a fifth of the static cascade's) gave
  * the 50 ms plans nothing between 93.10% (at the static cascade's cost) and 92.30% (at 45% of
  * it): the loads just above the static cascade's capacity went 0.8 point below it where
- * cascades of 92.5-93.0% held them. Loads more than 8 times its capacity take the cheapest.
+ * cascades of 92.5-93.0% held them. Below 1/8 of its cost only the cheapest point is kept,
+ * for loads far above its capacity.
  */
 export function thinBelowTarget(points: FrontierPoint[], topCostUs: number, max: number): FrontierPoint[] {
   if (points.length <= max) return points;
