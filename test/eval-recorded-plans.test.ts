@@ -5,7 +5,9 @@
 // files are moved from the run's output folder into benchmarks/results/; a plan's manifest
 // path is relative to the plan's own folder and breaks when the move does not rewrite it.
 import t from 'tap';
-import { existsSync, readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadServingPlan } from '../ts/server/plan-loader.js';
 import { packageRoot } from '../ts/contracts/package-root.js';
@@ -28,3 +30,18 @@ for (const path of recordings) {
     }
   });
 }
+
+// Session 38's check of its planner change (README, "What changed"): session 37's headline plan
+// made again by `replan.js`. The committed file loads, and the command makes it again, gear for
+// gear, so the figures measured on it (sim-plan.js, probe.js) can be reproduced.
+t.test('the replanned headline plan of session 38 loads and replan.js makes it again', async (t) => {
+  const committed = join(root, 'benchmarks', 'results', 'eval-s38-check', 'engine-twitter-50ms-drop5-cascadeserve-replanned.json');
+  const plan = await loadServingPlan(committed).catch((e: Error) => e);
+  t.notOk(plan instanceof Error, `it loads${plan instanceof Error ? `: ${plan.message}` : ''}`);
+  const out = join(mkdtempSync(join(tmpdir(), 'replan-')), 'plan.json');
+  const source = join(root, 'benchmarks', 'results', 'eval-s37-full', 'eval-plans', 'engine-twitter-50ms-drop5-cascadeserve.json');
+  execFileSync(process.execPath, [join(root, 'dist', 'benchmarks', 'eval', 'replan.js'), source, '--calibration', '0.5', '--out', out], { encoding: 'utf8', timeout: 120_000 });
+  const gears = (p: string) => (JSON.parse(readFileSync(p, 'utf8')) as { gears: unknown[] }).gears;
+  t.same(gears(out), gears(committed), 'the same gears');
+  t.ok(gears(committed).length > gears(source).length, 'more gears than the plan it was made from');
+});

@@ -22,7 +22,7 @@ import { cheapestHeldMeeting, cheapestMeeting, describeGear, describePlan, dynam
 
 // A plan file names its manifest relative to the plan's own directory (as `cascadeserve plan`
 // writes it), so the committed plans load from any checkout.
-function writePlanFile(file: string, plan: Plan): void {
+export function writePlanFile(file: string, plan: Plan): void {
   const path = plan.manifest.path;
   const portable = isAbsolute(path) ? { ...plan, manifest: { ...plan.manifest, path: relative(dirname(file), path) } } : plan;
   writeFileSync(file, JSON.stringify(portable, null, 1) + '\n');
