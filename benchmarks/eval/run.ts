@@ -88,7 +88,7 @@ const all = ['cascadeserve', 'static', 'staticBest', 'dynamic', 'msplus', 'oracl
 const httpSystems = ['cascadeserve', 'static', 'staticBest', 'dynamic', 'msplus'] as const;
 
 /**
- * What a run measures and how long it takes. Full (74 min on 2 cores in session 38, 73 in
+ * What a run measures and how long it takes. Full (74 min on 2 cores in sessions 38 and 39, 73 in
  * session 37, 76 in session 36, not the hour issue 14 asks; 91 min at the sizes before; see the notes): engine view, the headline cell
  * with 4 reported seeds and 30 s days (the only one), the others with 3 seeds, 6 s days and no
  * oracle; HTTP view, 3 seeds, 6 s days, the headline target on both traces; fixed hardware with
