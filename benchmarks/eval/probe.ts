@@ -1,7 +1,7 @@
 // `node dist/benchmarks/eval/probe.js --plan PLAN[,PLAN...] [--view engine|http] [--scales
 // 4200,4700] [--seeds 11,12,13] [--trace azure] [--day-ms 6000] [--drop 0.005] [--no-pause]
 // [--oracle] [--switches] [--losses] [--batch-times-k K] [--hog] [--accuracy-window-ms MS]
-// [--max-in-flight N] [--submit-items 1,64]`:
+// [--max-in-flight N] [--submit-items 1,64] [--warm-up trace|constant]`:
 // replays a trace into the systems of frozen plan files (the evaluation's engine view,
 // engine-replay.ts, or its HTTP view, a `cascadeserve serve` child per plan), once per seed,
 // scale and plan, plans in turn as a cell runs them, and prints what decides a trial: the
@@ -25,7 +25,10 @@
 // (default: the plan's, as the server's; `serve --max-in-flight`). --submit-items (engine view)
 // runs each plan once per value given, with at most that many of a timer tick's due items per
 // engine submit (engine-replay.ts; default 64; 1 = one submit per item, the generator before
-// session 37). In the engine view each trial
+// session 37). Each system's server first runs a warm-up trial as the evaluation's (cell.ts,
+// warmUpTrace: the trace on tuning seed 11 at the first scale over a 2 s day); --warm-up
+// constant runs the one before session 40 instead (500 QPS constant for 2 s), after which a
+// fresh server's first trial ran cold (docs/evaluation.md, "Warm-up"). In the engine view each trial
 // also prints the JavaScript thread's CPU time per request (Linux) and the generator's largest
 // lag with its time beside the trace's busiest 100 ms. For looking into one cell between recorded runs, on
 // tuning seeds; its outcomes are single trials, not capacities.
@@ -44,6 +47,7 @@ import { startServer, trialOnPausedServer } from './server-proc.js';
 import { summarize } from './measure.js';
 import { describeLossEpisode, lossEpisodes } from './loss-episodes.js';
 import { makeSpace } from './systems.js';
+import { kWarmUpDayMs, warmUpTrace } from './cell.js';
 
 const args = process.argv.slice(2);
 const arg = (name: string, dflt?: string) => {
@@ -63,6 +67,8 @@ if (!['twitter', 'azure', 'step', 'constant'].includes(trace)) throw new Error(`
 const [dayMs] = numbers('--day-ms', '6000');
 const view = arg('--view', 'engine');
 const pauseIdle = !args.includes('--no-pause');
+const warmUp = arg('--warm-up', 'trace');
+if (warmUp !== 'trace' && warmUp !== 'constant') throw new Error(`--warm-up: unknown warm-up '${warmUp}' (trace, constant)`);
 if (view !== 'engine' && view !== 'http') throw new Error(`--view: unknown view '${view}' (engine, http)`);
 const drop = Number(arg('--drop', '0.005'));
 if (!(drop >= 0 && drop < 1)) throw new Error(`--drop: expected a fraction in [0, 1), got '${arg('--drop')}'`);
@@ -150,8 +156,7 @@ try {
   for (const x of systems) {
     const sys = await startSystem(x.path, x.oracle, x.budget, x.perSubmit);
     running.push(sys);
-    // warm-up, as the evaluation's: a tuning seed at a low constant rate
-    await sys.replay(makeTrace('constant', 500, 2000, 11, heldout.count));
+    await sys.replay(warmUp === 'trace' ? warmUpTrace(trace, numbers('--scales', '4200,4700')[0], dayMs, 11, heldout.count) : makeTrace('constant', 500, kWarmUpDayMs, 11, heldout.count));
   }
   for (const seed of numbers('--seeds', '11,12,13')) {
     for (const scale of numbers('--scales', '4200,4700')) {
