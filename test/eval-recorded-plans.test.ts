@@ -13,7 +13,7 @@ import { loadServingPlan } from '../ts/server/plan-loader.js';
 import { packageRoot } from '../ts/contracts/package-root.js';
 
 const root = packageRoot();
-const recordings = ['eval-trials.json', join('eval-s35-full', 'eval-trials.json'), join('eval-s36-full', 'eval-trials.json'), join('eval-s37-full', 'eval-trials.json'), join('eval-s38-full', 'eval-trials.json')].map((x) => join(root, 'benchmarks', 'results', x));
+const recordings = ['eval-trials.json', join('eval-s35-full', 'eval-trials.json'), join('eval-s36-full', 'eval-trials.json'), join('eval-s37-full', 'eval-trials.json'), join('eval-s38-full', 'eval-trials.json'), join('eval-s39-full', 'eval-trials.json')].map((x) => join(root, 'benchmarks', 'results', x));
 
 for (const path of recordings) {
   t.test(`the plans of ${path.slice(root.length + 1)} load`, { skip: existsSync(path) ? false : 'not committed' }, async (t) => {

@@ -37,8 +37,8 @@ export const kWarmUpDayMs = 2000;
  * over a short day (the whole day's shape in kWarmUpDayMs). Until session 40 it was a low
  * constant rate (a fifth of the prediction), after which a fresh server's first trial at full
  * load ran cold: on tuning seeds the same trace passed on the second and third try and failed
- * on the first (HTTP view p95 68-120 ms against 6-7 ms; engine view 11-191 items past their
- * deadline against none), so every system's first reported trial, seed 1 at the search's
+ * on the first (HTTP view p95 68-205 ms against 5.6-17.3 ms; engine view 11-191 items past
+ * their deadline against none), so every system's first reported trial, seed 1 at the search's
  * centre, leaned to fail (docs/evaluation.md, "Warm-up").
  */
 export function warmUpTrace(shape: TraceShape, firstScaleQps: number, dayMs: number, tuningSeed: number, heldoutCount: number): Trace {
